@@ -1,0 +1,213 @@
+//! The `Cog` trait and the glue that routes the host's calls to it.
+
+use std::sync::OnceLock;
+
+use crate::__private::Registration;
+use crate::bindings::exports::baseline::cog::{handler, pages};
+use crate::{
+    ActionOutcome, AutocompleteInvocation, CapabilityRequest, Choice, CogError, Command,
+    CommandInvocation, CommandResponse, ComponentInvocation, ComponentResponse, Event, EventKind,
+    InvocationContext, Page, PageContext, View,
+};
+
+/// A cog. Every method has a default, so implement only what the cog does.
+///
+/// The host creates a fresh instance for every call: keep state in [`kv`](crate::kv)
+/// or [`cache`](crate::cache), not in fields.
+pub trait Cog: 'static {
+    /// Describe the cog. Name, version and description default to the
+    /// crate's `Cargo.toml`; the host calls this once when it loads the cog,
+    /// and no capability may be used here.
+    fn manifest(&self) -> Manifest {
+        Manifest::new()
+    }
+
+    /// Run one of the cog's slash commands.
+    fn on_command(&self, command: CommandInvocation) -> Result<CommandResponse, CogError> {
+        Err(CogError::User(format!(
+            "`/{}` is not implemented yet.",
+            command.name
+        )))
+    }
+
+    /// Handle a click, a select choice or a modal submission whose custom id
+    /// starts with this cog's name and `:`.
+    fn on_component(&self, component: ComponentInvocation) -> Result<ComponentResponse, CogError> {
+        Err(CogError::User(format!(
+            "`{}` is not handled.",
+            component.custom_id
+        )))
+    }
+
+    /// Suggest choices while the user types an option with autocomplete.
+    fn on_autocomplete(&self, _request: AutocompleteInvocation) -> Result<Vec<Choice>, CogError> {
+        Ok(Vec::new())
+    }
+
+    /// Handle a gateway event listed in the manifest's `events`.
+    fn on_event(&self, _event: Event, _context: InvocationContext) -> Result<(), CogError> {
+        Ok(())
+    }
+
+    /// Draw a dashboard page declared in the manifest.
+    fn render(&self, context: PageContext) -> Result<View, CogError> {
+        Err(CogError::User(format!(
+            "This cog has no page `{}`.",
+            context.route
+        )))
+    }
+
+    /// Run a page action (a button or a form); `payload` is a JSON object.
+    fn act(
+        &self,
+        context: PageContext,
+        action: String,
+        _payload: String,
+    ) -> Result<ActionOutcome, CogError> {
+        Err(CogError::User(format!(
+            "Page `{}` has no action `{action}`.",
+            context.route
+        )))
+    }
+}
+
+/// What the cog declares: commands, events, settings, capabilities, pages.
+/// Built with chained calls; anything left empty takes the crate's defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Manifest {
+    inner: crate::bindings::baseline::cog::types::CogManifest,
+}
+
+impl Default for crate::bindings::baseline::cog::types::CogManifest {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            version: String::new(),
+            description: String::new(),
+            commands: Vec::new(),
+            events: Vec::new(),
+            settings_schema: None,
+            capabilities: Vec::new(),
+            pages: Vec::new(),
+        }
+    }
+}
+
+impl Manifest {
+    /// An empty manifest (name, version and description from `Cargo.toml`).
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Override the cog's name (lowercase letters, digits and `-`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.inner.name = name.into();
+        self
+    }
+    /// Override the version.
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.inner.version = version.into();
+        self
+    }
+    /// Override the description.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.inner.description = description.into();
+        self
+    }
+    /// Add a slash command.
+    pub fn command(mut self, command: Command) -> Self {
+        self.inner.commands.push(command);
+        self
+    }
+    /// Subscribe to a gateway event.
+    pub fn event(mut self, kind: EventKind) -> Self {
+        self.inner.events.push(kind);
+        self
+    }
+    /// Declare the settings' JSON Schema (draft 2020-12), as JSON text.
+    /// Give every property a `default` so a new guild starts valid.
+    pub fn settings_schema(mut self, schema: impl Into<String>) -> Self {
+        self.inner.settings_schema = Some(schema.into());
+        self
+    }
+    /// Ask for a capability, with the reason the operator will read.
+    pub fn capability(mut self, name: impl Into<String>, reason: impl Into<String>) -> Self {
+        self.inner.capabilities.push(CapabilityRequest {
+            name: name.into(),
+            reason: reason.into(),
+        });
+        self
+    }
+    /// Contribute a dashboard page.
+    pub fn page(mut self, page: Page) -> Self {
+        self.inner.pages.push(page);
+        self
+    }
+}
+
+unsafe extern "Rust" {
+    // Defined by `register_cog!` in the cog's crate.
+    fn __baseline_sdk_registration() -> Registration;
+}
+
+fn registration() -> &'static Registration {
+    struct Shared(Registration);
+    // SAFETY: a cog instance is single-threaded; the host never shares one.
+    unsafe impl Send for Shared {}
+    unsafe impl Sync for Shared {}
+    static CELL: OnceLock<Shared> = OnceLock::new();
+    // SAFETY: the symbol is defined by `register_cog!`; without it the cog
+    // fails to link with an error naming `__baseline_sdk_registration`.
+    &CELL
+        .get_or_init(|| Shared(unsafe { __baseline_sdk_registration() }))
+        .0
+}
+
+fn cog() -> &'static dyn Cog {
+    registration().cog.as_ref()
+}
+
+struct Exports;
+
+impl handler::Guest for Exports {
+    fn manifest() -> crate::bindings::baseline::cog::types::CogManifest {
+        let registration = registration();
+        let mut manifest = registration.cog.manifest().inner;
+        if manifest.name.is_empty() {
+            manifest.name = registration.name.to_string();
+        }
+        if manifest.version.is_empty() {
+            manifest.version = registration.version.to_string();
+        }
+        if manifest.description.is_empty() {
+            manifest.description = registration.description.to_string();
+        }
+        manifest
+    }
+    fn on_command(invocation: CommandInvocation) -> Result<CommandResponse, CogError> {
+        cog().on_command(invocation)
+    }
+    fn on_component(invocation: ComponentInvocation) -> Result<ComponentResponse, CogError> {
+        cog().on_component(invocation)
+    }
+    fn on_autocomplete(invocation: AutocompleteInvocation) -> Result<Vec<Choice>, CogError> {
+        cog().on_autocomplete(invocation)
+    }
+    fn on_event(event: Event, context: InvocationContext) -> Result<(), CogError> {
+        cog().on_event(event, context)
+    }
+}
+
+impl pages::Guest for Exports {
+    fn render(context: PageContext) -> Result<View, CogError> {
+        cog().render(context)
+    }
+    fn act(
+        context: PageContext,
+        action: String,
+        payload: String,
+    ) -> Result<ActionOutcome, CogError> {
+        cog().act(context, action, payload)
+    }
+}
+
+crate::bindings::export!(Exports with_types_in crate::bindings);

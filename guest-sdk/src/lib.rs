@@ -1,0 +1,132 @@
+//! # baseline-sdk — write Baseline cogs in Rust
+//!
+//! A cog is a WebAssembly component the Baseline host loads from its `cogs/`
+//! folder. This crate hides the generated WIT bindings and gives you:
+//!
+//! - one trait, [`Cog`], whose methods all have defaults: implement what your
+//!   cog does, nothing else;
+//! - one macro, [`register_cog!`], that makes your type the cog;
+//! - builders for Discord messages, embeds, buttons, selects, modals and
+//!   commands ([`Message`], [`Embed`], [`Button`], [`Command`], …);
+//! - typed helpers for the host's capabilities: [`kv`], [`cache`],
+//!   [`settings`], [`log`], [`discord`], [`interaction`], [`llm`], [`system`].
+//!
+//! ```no_run
+//! use baseline_sdk::prelude::*;
+//!
+//! struct Hello;
+//!
+//! impl Cog for Hello {
+//!     fn manifest(&self) -> Manifest {
+//!         Manifest::new().command(Command::new("hello", "Say hello"))
+//!     }
+//!     fn on_command(&self, cmd: CommandInvocation) -> Result<CommandResponse, CogError> {
+//!         Ok(CommandResponse::text(format!("Hello, {}!", cmd.context.user.username)))
+//!     }
+//! }
+//!
+//! register_cog!(Hello);
+//! ```
+//!
+//! Build with `cargo build --target wasm32-wasip2 --release` (or
+//! `cargo component build --release`) and drop the `.wasm` file into the
+//! host's `cogs/` folder.
+#![deny(missing_docs)]
+
+#[allow(missing_docs, clippy::all, unsafe_op_in_unsafe_fn)]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "baseline:cog/cog",
+        additional_derives: [PartialEq],
+    });
+}
+
+mod builders;
+pub mod capabilities;
+mod cog;
+
+pub use capabilities::{cache, discord, interaction, kv, llm, log, settings, system};
+pub use cog::{Cog, Manifest};
+
+/// The WIT package version this SDK was built against. The host reads it
+/// from the component's exports and refuses versions it does not support.
+pub const WIT_VERSION: &str = "0.1.0";
+
+// The SDK stamps its WIT version into the component, so an operator's
+// `baseline cog check` can say which SDK built a cog (see `host/src/runtime/version.rs`).
+#[used]
+#[unsafe(link_section = "baseline:sdk")]
+static SDK_STAMP: [u8; 41] = *b"baseline-sdk 0.1.0 wit baseline:cog@0.1.0";
+
+/// A pop-up form (Discord's modal).
+pub use bindings::baseline::cog::types::Modal;
+pub use bindings::baseline::cog::types::{
+    ActionOutcome, ActionRow, AllowedMentions, Attachment, AttachmentInfo, AutocompleteInvocation,
+    Button, ButtonStyle, CapabilityRequest, Channel, ChannelEvent, ChannelKind, Chart, Choice,
+    ChoiceValue, CogError, Command, CommandInvocation, CommandOption, CommandResponse, Component,
+    ComponentInvocation, ComponentKind, ComponentResponse, Embed, EmbedAuthor, EmbedField,
+    EmbedFooter, Event, EventKind, FieldKind, Form, FormField, GuildEvent, InvocationContext,
+    Member, MemberLeft, Message, MessageDeleted, MessageInfo, ModalField, NavPlacement,
+    OptionEntry, OptionKind, OptionValue, Page, PageAccess, PageButton, PageContext, Reaction,
+    Reply, Role, RoleEvent, SelectKind, SelectMenu, SelectOption, Snowflake, Stat, Subcommand,
+    SubcommandGroup, Table, TextInput, TextInputStyle, User, View, ViewNode,
+};
+
+pub use builders::ViewBuilder;
+
+/// Everything a cog usually needs, in one `use`.
+pub mod prelude {
+    pub use crate::{
+        ActionOutcome, ActionRow, Button, ButtonStyle, Choice, ChoiceValue, Cog, CogError, Command,
+        CommandInvocation, CommandOption, CommandResponse, ComponentInvocation, ComponentResponse,
+        Embed, Event, EventKind, InvocationContext, Manifest, Message, Modal, OptionKind,
+        OptionValue, Page, PageContext, Reply, SelectMenu, Subcommand, SubcommandGroup, TextInput,
+        View, ViewBuilder, register_cog,
+    };
+    pub use crate::{cache, discord, interaction, kv, llm, log, settings, system};
+}
+
+/// Make a type the cog of this crate. Call it once, at the crate root, with
+/// an expression that builds the cog (a unit struct's name is enough).
+///
+/// The crate's name, version and description from `Cargo.toml` become the
+/// defaults of the manifest.
+///
+/// ```no_run
+/// # use baseline_sdk::prelude::*;
+/// #[derive(Default)]
+/// struct Counter { step: i64 }
+/// impl Cog for Counter {}
+/// register_cog!(Counter { step: 1 });
+/// ```
+#[macro_export]
+macro_rules! register_cog {
+    ($cog:expr) => {
+        #[doc(hidden)]
+        #[unsafe(no_mangle)]
+        pub extern "Rust" fn __baseline_sdk_registration() -> $crate::__private::Registration {
+            $crate::__private::Registration {
+                cog: ::std::boxed::Box::new($cog),
+                name: env!("CARGO_PKG_NAME"),
+                version: env!("CARGO_PKG_VERSION"),
+                description: env!("CARGO_PKG_DESCRIPTION"),
+            }
+        }
+    };
+}
+
+#[doc(hidden)]
+pub mod __private {
+    /// What `register_cog!` hands the SDK.
+    pub struct Registration {
+        /// The cog.
+        pub cog: Box<dyn crate::Cog>,
+        /// `CARGO_PKG_NAME` of the cog crate.
+        pub name: &'static str,
+        /// `CARGO_PKG_VERSION` of the cog crate.
+        pub version: &'static str,
+        /// `CARGO_PKG_DESCRIPTION` of the cog crate.
+        pub description: &'static str,
+    }
+}

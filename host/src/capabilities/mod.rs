@@ -1,0 +1,191 @@
+//! Capabilities: the host side of each WIT import interface, one module per
+//! interface, named after it. Every function first counts the call against
+//! the invocation's budget, then checks the cog's grant and the invocation's
+//! scope, and only then acts.
+//!
+//! Adding a capability: add the interface to `wit/`, a module here that
+//! implements the generated `Host` trait for [`CogState`], its name in
+//! [`grants::CAPABILITIES`], and — if it needs a backing service — a field in
+//! [`Services`] built in [`Services::in_process`] (and, later, by the service
+//! container from the operator's configuration).
+
+pub mod cache;
+pub mod discord;
+pub mod grants;
+pub mod interaction;
+pub mod kv;
+pub mod llm;
+pub mod log;
+pub mod settings;
+pub mod system;
+
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+pub use grants::Grants;
+
+use crate::config::LimitsConfig;
+use crate::runtime::LimitExceeded;
+
+/// The backing services capabilities use. Cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    /// Durable key-value store.
+    pub kv: Arc<dyn kv::KvStore>,
+    /// Ephemeral cache.
+    pub cache: Arc<dyn cache::CacheStore>,
+    /// Guild settings of cogs.
+    pub settings: Arc<dyn settings::SettingsStore>,
+    /// Facts about this host for `system`.
+    pub host: Arc<system::HostFacts>,
+}
+
+impl Services {
+    /// Everything in process memory: the embedded default and `baseline cog call`.
+    pub fn in_process() -> Self {
+        Self {
+            kv: Arc::new(kv::InProcessKv::default()),
+            cache: Arc::new(cache::InProcessCache::default()),
+            settings: Arc::new(settings::InProcessSettings::default()),
+            host: Arc::new(system::HostFacts::new()),
+        }
+    }
+}
+
+/// Where an invocation happens and on whose behalf.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// The cog's name.
+    pub cog: Arc<str>,
+    /// The guild, absent in DMs and for cog-wide work.
+    pub guild_id: Option<u64>,
+    /// The acting user, when there is one.
+    pub user_id: Option<u64>,
+    /// The channel of the interaction or event.
+    pub channel_id: Option<u64>,
+    /// The interaction being answered, if any.
+    pub interaction_id: Option<u64>,
+}
+
+/// Per-invocation state: what the capabilities of one cog call can see.
+/// Built fresh for every invocation and dropped with it.
+pub struct CogState {
+    pub(crate) scope: Scope,
+    pub(crate) grants: Arc<Grants>,
+    pub(crate) services: Services,
+    pub(crate) settings_defaults: Option<Arc<serde_json::Value>>,
+    pub(crate) limits: LimitsConfig,
+    pub(crate) host_calls: u32,
+    pub(crate) memory: MemoryCap,
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) stderr: MemoryOutputPipe,
+}
+
+impl CogState {
+    /// State for one invocation. WASI gets no files, no environment, no
+    /// network; stdout is discarded and stderr kept (64 KiB) for panic messages.
+    pub fn new(
+        scope: Scope,
+        grants: Arc<Grants>,
+        services: Services,
+        settings_defaults: Option<Arc<serde_json::Value>>,
+        limits: LimitsConfig,
+    ) -> Self {
+        let stderr = MemoryOutputPipe::new(64 << 10);
+        let wasi = wasmtime_wasi::WasiCtxBuilder::new()
+            .stderr(stderr.clone())
+            .build();
+        Self {
+            scope,
+            grants,
+            services,
+            settings_defaults,
+            memory: MemoryCap {
+                cap: limits.memory_bytes(),
+                hit: false,
+            },
+            limits,
+            host_calls: 0,
+            wasi,
+            table: ResourceTable::new(),
+            stderr,
+        }
+    }
+
+    /// Count one host call; past the budget the invocation ends.
+    pub(crate) fn count_call(&mut self) -> wasmtime::Result<()> {
+        self.host_calls += 1;
+        if self.host_calls > self.limits.host_calls {
+            return Err(wasmtime::Error::new(LimitExceeded::HostCalls(
+                self.limits.host_calls,
+            )));
+        }
+        Ok(())
+    }
+
+    /// What the cog wrote to stderr (a panic message, usually).
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+    }
+
+    /// Host calls made so far.
+    pub fn host_calls(&self) -> u32 {
+        self.host_calls
+    }
+}
+
+impl WasiView for CogState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The memory cap of one invocation; remembers when it was hit so the
+/// failure is reported as a memory limit, not a generic trap.
+pub struct MemoryCap {
+    cap: usize,
+    pub(crate) hit: bool,
+}
+
+impl wasmtime::ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.cap {
+            self.hit = true;
+            return Err(wasmtime::Error::new(LimitExceeded::Memory(self.cap)));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}
+
+impl crate::runtime::bindings::types::Host for CogState {}
+
+/// Add every capability and WASI to a linker.
+pub fn add_to_linker(linker: &mut wasmtime::component::Linker<CogState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    crate::runtime::bindings::Cog::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
+        linker,
+        |state| state,
+    )?;
+    Ok(())
+}

@@ -1,0 +1,171 @@
+//! The `baseline` command line: `run` (the main job), `cog check`,
+//! `cog call` and `cog new` (for cog authors).
+
+mod call;
+mod new;
+mod render;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::capabilities::Services;
+use crate::config::Config;
+use crate::runtime::{LoadError, Runtime, watcher};
+
+/// Baseline: a Discord bot platform whose features are sandboxed,
+/// hot-reloadable WebAssembly cogs.
+#[derive(Debug, Parser)]
+#[command(name = "baseline", version, about)]
+pub struct Cli {
+    /// Configuration file (default: ./baseline.toml when present; env BASELINE_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the bot: load every cog in the cogs folder and reload them as the files change.
+    Run(RunArgs),
+    /// Work with one cog file.
+    #[command(subcommand)]
+    Cog(CogCommand),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Folder of `.wasm` cogs (overrides the config; env BASELINE_COGS_DIR).
+    #[arg(long, value_name = "DIR")]
+    cogs: Option<PathBuf>,
+    /// Folder for compiled artifacts and data (env BASELINE_DATA_DIR).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum CogCommand {
+    /// Compile and validate a cog and print its manifest.
+    Check {
+        /// The cog's `.wasm` file.
+        file: PathBuf,
+        /// Print the manifest as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one command of a cog in the sandbox, with in-process services, and print the answer.
+    Call(call::CallArgs),
+    /// Create a new Rust cog crate that builds out of the box.
+    New(new::NewArgs),
+}
+
+impl Cli {
+    /// Run the chosen command.
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        let mut config = Config::load(self.config.as_deref())?;
+        match self.command {
+            Command::Run(args) => {
+                if let Some(cogs) = args.cogs {
+                    config.cogs_dir = cogs;
+                }
+                if let Some(data) = args.data {
+                    config.data_dir = data;
+                }
+                run(config).await
+            }
+            Command::Cog(CogCommand::Check { file, json }) => check(config, file, json).await,
+            Command::Cog(CogCommand::Call(args)) => call::call(config, args).await,
+            Command::Cog(CogCommand::New(args)) => new::new(args),
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&config.cogs_dir)?;
+    let runtime = Runtime::new(config, Services::in_process())?;
+    let results = runtime.load_dir().await;
+    let loaded = results.iter().filter(|(_, r)| r.is_ok()).count();
+    tracing::info!(loaded, failed = results.len() - loaded, dir = %runtime.config().cogs_dir.display(), "cogs folder loaded");
+    println!(
+        "Baseline {} — {} cog(s) loaded from {}",
+        crate::VERSION,
+        loaded,
+        runtime.config().cogs_dir.display()
+    );
+    for cog in runtime.registry().list() {
+        let commands: Vec<String> = cog
+            .manifest
+            .commands
+            .iter()
+            .map(|c| format!("/{}", c.name))
+            .collect();
+        println!(
+            "  {} {} — {}",
+            cog.name(),
+            cog.manifest.version,
+            if commands.is_empty() {
+                "no commands".into()
+            } else {
+                commands.join(" ")
+            }
+        );
+    }
+    for (file, failure) in runtime.registry().failures() {
+        println!("  not loaded: {}: {}", file.display(), failure.error);
+    }
+    let _watcher = watcher::watch(runtime.clone())?;
+    println!(
+        "Watching {} — drop a .wasm file in to load it, replace it to reload, delete it to unload.",
+        runtime.config().cogs_dir.display()
+    );
+    if let Some(cog) = runtime.registry().get("reference") {
+        println!(
+            "Try a command without Discord:  baseline cog call {} \"dice roll\" --option sides=20",
+            cog.path.display()
+        );
+    }
+    println!("Press Ctrl-C to stop.");
+    tokio::signal::ctrl_c().await?;
+    println!("Stopping.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A runtime for one-off commands: the operator's config, in-process services.
+fn one_off_runtime(config: Config) -> anyhow::Result<Arc<Runtime>> {
+    Runtime::new(config, Services::in_process())
+}
+
+async fn check(config: Config, file: PathBuf, json: bool) -> anyhow::Result<ExitCode> {
+    let runtime = one_off_runtime(config)?;
+    match runtime.open(&file).await {
+        Ok(cog) => {
+            if json {
+                let out = serde_json::json!({
+                    "file": file,
+                    "wit_version": cog.facts.wit_version,
+                    "sdk": cog.facts.sdk,
+                    "hash": cog.hash,
+                    "manifest": cog.manifest,
+                    "granted": cog.grants.granted().collect::<Vec<_>>(),
+                    "withheld": cog.grants.withheld().collect::<Vec<_>>(),
+                });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                print!("{}", render::manifest(&cog));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            eprintln!("{}: {}", file.display(), one_line(&error));
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// Errors are printed on one line, whatever the cause chain holds.
+fn one_line(error: &LoadError) -> String {
+    error.to_string().replace('\n', " ")
+}

@@ -1,0 +1,266 @@
+//! `baseline cog call FILE COMMAND [--option name=value]...`: run one slash
+//! command of a cog in the sandbox, against in-process services, and print
+//! the answer. A cog author's way to try a command with no Discord at all.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+
+use super::{one_line, one_off_runtime, render};
+use crate::capabilities::{Grants, Scope};
+use crate::config::Config;
+use crate::runtime::bindings::types::{
+    CommandInvocation, CommandOption, InvocationContext, OptionEntry, OptionKind, OptionValue, User,
+};
+use crate::runtime::{Answer, Call};
+
+/// Arguments of `baseline cog call`.
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// The cog's `.wasm` file.
+    file: PathBuf,
+    /// The command, with its subcommand if any: `dice roll` or `dice/roll`.
+    command: String,
+    /// An option as `name=value` (repeatable).
+    #[arg(long = "option", short = 'o', value_name = "NAME=VALUE")]
+    options: Vec<String>,
+    /// Guild id of the invocation.
+    #[arg(long, default_value_t = 100_000_000_000_000_001)]
+    guild: u64,
+    /// User id of the invoking user.
+    #[arg(long, default_value_t = 300_000_000_000_000_001)]
+    user: u64,
+    /// Channel id of the invocation.
+    #[arg(long, default_value_t = 200_000_000_000_000_001)]
+    channel: u64,
+    /// This guild's settings for the cog, as JSON (validated against the cog's schema).
+    #[arg(long, value_name = "JSON")]
+    settings: Option<String>,
+    /// Grant every capability, as if the operator had (to try an `llm` or moderation cog).
+    #[arg(long)]
+    grant_all: bool,
+    /// Print the answer as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Run `baseline cog call`.
+pub async fn call(config: Config, args: CallArgs) -> anyhow::Result<ExitCode> {
+    let runtime = one_off_runtime(config)?;
+    let mut cog = match runtime.open(&args.file).await {
+        Ok(cog) => cog,
+        Err(error) => {
+            eprintln!("{}: {}", args.file.display(), one_line(&error));
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if args.grant_all {
+        cog.grants = Arc::new(Grants::all());
+    }
+    let invocation = build_invocation(&cog.manifest.commands, &args)?;
+    if let Some(settings) = &args.settings {
+        let value: serde_json::Value =
+            serde_json::from_str(settings).context("--settings is not JSON")?;
+        let Some(schema) = &cog.manifest.settings_schema else {
+            bail!("cog `{}` declares no settings", cog.name())
+        };
+        let schema = crate::runtime::manifest::compile_settings_schema(schema)
+            .map_err(anyhow::Error::msg)?;
+        let merged = crate::capabilities::settings::merge(&schema.defaults, &value);
+        let errors: Vec<String> = schema
+            .validator
+            .iter_errors(&merged)
+            .map(|e| format!("`{}`: {}", e.instance_path(), e))
+            .collect();
+        if !errors.is_empty() {
+            bail!(
+                "--settings do not match the cog's schema: {}",
+                errors.join("; ")
+            );
+        }
+        runtime
+            .services()
+            .settings
+            .put(cog.name(), args.guild, value)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
+    let cog = Arc::new(cog);
+    let scope = Scope {
+        cog: Arc::from(cog.name()),
+        guild_id: Some(args.guild),
+        user_id: Some(args.user),
+        channel_id: Some(args.channel),
+        interaction_id: invocation.context.interaction_id.into(),
+    };
+    match runtime.invoke(&cog, scope, Call::Command(invocation)).await {
+        Ok(answer) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+            } else {
+                print!("{}", render::answer(&answer));
+            }
+            Ok(match answer {
+                Answer::Command(Ok(_)) => ExitCode::SUCCESS,
+                _ => ExitCode::from(1),
+            })
+        }
+        Err(error) => {
+            eprintln!("invocation failed: {error}");
+            eprintln!("a Discord user would see: {}", error.kind.user_message());
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn build_invocation(
+    commands: &[crate::runtime::bindings::types::Command],
+    args: &CallArgs,
+) -> anyhow::Result<CommandInvocation> {
+    let words: Vec<&str> = args
+        .command
+        .split(|c: char| c == '/' || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let Some((name, rest)) = words.split_first() else {
+        bail!("no command given")
+    };
+    let name = name.trim_start_matches('/');
+    let Some(command) = commands.iter().find(|c| c.name == name) else {
+        let known: Vec<String> = commands.iter().map(|c| format!("/{}", c.name)).collect();
+        bail!(
+            "the cog has no command `/{name}` (it has: {})",
+            if known.is_empty() {
+                "none".into()
+            } else {
+                known.join(", ")
+            }
+        );
+    };
+    let (group, subcommand, declared): (Option<String>, Option<String>, &[CommandOption]) =
+        match rest {
+            [] if command.subcommands.is_empty() && command.groups.is_empty() => {
+                (None, None, &command.options)
+            }
+            [] => bail!(
+                "`/{name}` needs a subcommand: {}",
+                subcommand_names(command).join(", ")
+            ),
+            [sub] => match command.subcommands.iter().find(|s| s.name == *sub) {
+                Some(found) => (None, Some(found.name.clone()), &found.options),
+                None => bail!(
+                    "`/{name}` has no subcommand `{sub}` (it has: {})",
+                    subcommand_names(command).join(", ")
+                ),
+            },
+            [group, sub] => {
+                let found = command
+                    .groups
+                    .iter()
+                    .find(|g| g.name == *group)
+                    .and_then(|g| g.subcommands.iter().find(|s| s.name == *sub))
+                    .with_context(|| format!("`/{name}` has no `{group} {sub}`"))?;
+                (
+                    Some(group.to_string()),
+                    Some(found.name.clone()),
+                    &found.options,
+                )
+            }
+            _ => bail!("too many words in `{}`", args.command),
+        };
+    let mut options = Vec::new();
+    for raw in &args.options {
+        let (key, value) = raw
+            .split_once('=')
+            .with_context(|| format!("--option `{raw}` is not name=value"))?;
+        let Some(option) = declared.iter().find(|o| o.name == key) else {
+            let known: Vec<&str> = declared.iter().map(|o| o.name.as_str()).collect();
+            bail!(
+                "unknown option `{key}` (options: {})",
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
+            );
+        };
+        options.push(OptionEntry {
+            name: key.to_string(),
+            value: parse_option(option, value)?,
+        });
+    }
+    for option in declared.iter().filter(|o| o.required) {
+        if !options.iter().any(|entry| entry.name == option.name) {
+            bail!("option `{}` is required", option.name);
+        }
+    }
+    let interaction_id = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1);
+    Ok(CommandInvocation {
+        name: name.to_string(),
+        group,
+        subcommand,
+        options,
+        context: InvocationContext {
+            guild_id: Some(args.guild),
+            channel_id: Some(args.channel),
+            user: User {
+                id: args.user,
+                username: "cli-user".into(),
+                global_name: Some("CLI user".into()),
+                bot: false,
+            },
+            member: None,
+            locale: Some("en-US".into()),
+            interaction_id,
+        },
+    })
+}
+
+fn subcommand_names(command: &crate::runtime::bindings::types::Command) -> Vec<String> {
+    let mut names: Vec<String> = command.subcommands.iter().map(|s| s.name.clone()).collect();
+    for group in &command.groups {
+        names.extend(
+            group
+                .subcommands
+                .iter()
+                .map(|s| format!("{} {}", group.name, s.name)),
+        );
+    }
+    names
+}
+
+fn parse_option(option: &CommandOption, value: &str) -> anyhow::Result<OptionValue> {
+    let id = || {
+        value
+            .trim_start_matches("<@")
+            .trim_start_matches(['&', '#', '!'])
+            .trim_end_matches('>')
+            .parse::<u64>()
+    };
+    let bad = || {
+        anyhow::anyhow!(
+            "option `{}` expects {}, got `{value}`",
+            option.name,
+            render::option_kind(option.kind)
+        )
+    };
+    Ok(match option.kind {
+        OptionKind::Text => OptionValue::Text(value.to_string()),
+        OptionKind::Integer => OptionValue::Integer(value.parse().map_err(|_| bad())?),
+        OptionKind::Number => OptionValue::Number(value.parse().map_err(|_| bad())?),
+        OptionKind::Boolean => OptionValue::Boolean(value.parse().map_err(|_| bad())?),
+        OptionKind::User => OptionValue::User(id().map_err(|_| bad())?),
+        OptionKind::Channel => OptionValue::Channel(id().map_err(|_| bad())?),
+        OptionKind::Role => OptionValue::Role(id().map_err(|_| bad())?),
+        OptionKind::Mentionable => OptionValue::Mentionable(id().map_err(|_| bad())?),
+        OptionKind::Attachment => {
+            bail!("attachment options cannot be given on the command line yet")
+        }
+    })
+}

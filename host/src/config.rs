@@ -1,0 +1,263 @@
+//! The operator's configuration: `baseline.toml` (path from `--config` or
+//! `BASELINE_CONFIG`, else `./baseline.toml` when it exists), then
+//! environment overrides. Everything has a default, so no file is needed.
+//!
+//! ```toml
+//! cogs_dir = "cogs"
+//! data_dir = ".baseline"
+//!
+//! [limits]            # defaults for every cog
+//! deadline_ms = 2000
+//! memory_mib = 64
+//!
+//! [cogs.reference]    # one cog
+//! deadline_ms = 500
+//! grant = ["llm"]     # on top of the safe defaults
+//! deny = ["discord.messages"]
+//! ```
+//!
+//! Environment: `BASELINE_COGS_DIR`, `BASELINE_DATA_DIR`, and
+//! `BASELINE_GRANT_<COG>` / `BASELINE_DENY_<COG>` (comma-separated capability
+//! names; `-` in the cog name becomes `_`, e.g. `BASELINE_GRANT_MY_COG=llm`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Folder watched for `.wasm` cogs.
+    pub cogs_dir: PathBuf,
+    /// Folder for the compiled-artifact cache and (later) the SQLite database.
+    pub data_dir: PathBuf,
+    /// Engine-wide settings.
+    pub runtime: RuntimeConfig,
+    /// Default limits of every invocation.
+    pub limits: LimitsConfig,
+    /// Per-cog overrides and grants, by cog name.
+    pub cogs: BTreeMap<String, CogConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            cogs_dir: PathBuf::from("cogs"),
+            data_dir: PathBuf::from(".baseline"),
+            runtime: RuntimeConfig::default(),
+            limits: LimitsConfig::default(),
+            cogs: BTreeMap::new(),
+        }
+    }
+}
+
+/// Engine-wide settings; they size the pooling allocator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Invocations that may run at once; more wait their turn.
+    pub max_concurrent: u32,
+    /// Largest linear memory any cog may be given (MiB); per-cog caps are at most this.
+    pub max_memory_mib: u64,
+    /// Epoch tick (ms): the granularity of deadlines.
+    pub epoch_tick_ms: u64,
+    /// Debounce of the cogs-folder watcher (ms).
+    pub reload_debounce_ms: u64,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            max_concurrent: 128,
+            max_memory_mib: 256,
+            epoch_tick_ms: 5,
+            reload_debounce_ms: 100,
+        }
+    }
+}
+
+/// Limits of one invocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Wall-clock deadline (ms).
+    pub deadline_ms: u64,
+    /// Linear memory cap (MiB).
+    pub memory_mib: u64,
+    /// Largest response a cog may return (KiB).
+    pub output_kib: u64,
+    /// Host calls one invocation may make.
+    pub host_calls: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            deadline_ms: 2_000,
+            memory_mib: 64,
+            output_kib: 1_024,
+            host_calls: 10_000,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The deadline as a duration.
+    pub fn deadline(&self) -> Duration {
+        Duration::from_millis(self.deadline_ms)
+    }
+    /// Memory cap in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        (self.memory_mib as usize) << 20
+    }
+    /// Output cap in bytes.
+    pub fn output_bytes(&self) -> usize {
+        (self.output_kib as usize) << 10
+    }
+}
+
+/// One cog's overrides. Unset limits take the defaults in `[limits]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CogConfig {
+    /// Deadline (ms).
+    pub deadline_ms: Option<u64>,
+    /// Memory cap (MiB).
+    pub memory_mib: Option<u64>,
+    /// Output cap (KiB).
+    pub output_kib: Option<u64>,
+    /// Host-call budget.
+    pub host_calls: Option<u32>,
+    /// Capabilities granted on top of the safe defaults (e.g. `llm`, `discord.members.ban`).
+    pub grant: Vec<String>,
+    /// Capabilities taken away, even safe ones.
+    pub deny: Vec<String>,
+}
+
+impl Config {
+    /// Read the file (when given or present) and apply the environment.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let explicit = path
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("BASELINE_CONFIG").map(PathBuf::from));
+        let mut config = match explicit {
+            Some(path) => Self::from_file(&path)?,
+            None if Path::new("baseline.toml").exists() => {
+                Self::from_file(Path::new("baseline.toml"))?
+            }
+            None => Self::default(),
+        };
+        config.apply_env(std::env::vars());
+        Ok(config)
+    }
+
+    /// Parse a TOML file.
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    /// Apply `BASELINE_*` overrides from `vars`.
+    pub fn apply_env(&mut self, vars: impl IntoIterator<Item = (String, String)>) {
+        for (key, value) in vars {
+            let list = || {
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            };
+            if key == "BASELINE_COGS_DIR" {
+                self.cogs_dir = PathBuf::from(&value);
+            } else if key == "BASELINE_DATA_DIR" {
+                self.data_dir = PathBuf::from(&value);
+            } else if let Some(cog) = key.strip_prefix("BASELINE_GRANT_") {
+                self.cogs
+                    .entry(env_cog_name(cog))
+                    .or_default()
+                    .grant
+                    .extend(list());
+            } else if let Some(cog) = key.strip_prefix("BASELINE_DENY_") {
+                self.cogs
+                    .entry(env_cog_name(cog))
+                    .or_default()
+                    .deny
+                    .extend(list());
+            }
+        }
+    }
+
+    /// The limits of one cog: its overrides over the defaults.
+    pub fn limits_for(&self, cog: &str) -> LimitsConfig {
+        let defaults = self.limits;
+        match self.cogs.get(cog) {
+            None => defaults,
+            Some(overrides) => LimitsConfig {
+                deadline_ms: overrides.deadline_ms.unwrap_or(defaults.deadline_ms),
+                memory_mib: overrides
+                    .memory_mib
+                    .unwrap_or(defaults.memory_mib)
+                    .min(self.runtime.max_memory_mib),
+                output_kib: overrides.output_kib.unwrap_or(defaults.output_kib),
+                host_calls: overrides.host_calls.unwrap_or(defaults.host_calls),
+            },
+        }
+    }
+
+    /// Where compiled artifacts are cached.
+    pub fn artifact_dir(&self) -> PathBuf {
+        self.data_dir.join("compiled")
+    }
+}
+
+fn env_cog_name(raw: &str) -> String {
+    raw.to_ascii_lowercase().replace('_', "-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_grants_and_folders() {
+        let mut config = Config::default();
+        config.apply_env([
+            (
+                "BASELINE_GRANT_MY_COG".to_string(),
+                "llm, discord.dm".to_string(),
+            ),
+            ("BASELINE_DENY_REFERENCE".to_string(), "kv".to_string()),
+            ("BASELINE_COGS_DIR".to_string(), "/srv/cogs".to_string()),
+            ("UNRELATED".to_string(), "x".to_string()),
+        ]);
+        assert_eq!(config.cogs["my-cog"].grant, ["llm", "discord.dm"]);
+        assert_eq!(config.cogs["reference"].deny, ["kv"]);
+        assert_eq!(config.cogs_dir, PathBuf::from("/srv/cogs"));
+    }
+
+    #[test]
+    fn per_cog_limits_override_defaults_and_respect_the_pool() {
+        let config: Config = toml::from_str(
+            "[limits]\ndeadline_ms = 100\n[cogs.big]\nmemory_mib = 100000\n[cogs.quick]\ndeadline_ms = 5\n",
+        )
+        .unwrap();
+        assert_eq!(config.limits_for("quick").deadline_ms, 5);
+        assert_eq!(config.limits_for("other").deadline_ms, 100);
+        assert_eq!(
+            config.limits_for("big").memory_mib,
+            config.runtime.max_memory_mib
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let error = toml::from_str::<Config>("[limits]\ndeadline = 5\n").unwrap_err();
+        assert!(error.to_string().contains("unknown field"), "{error}");
+    }
+}

@@ -1,0 +1,68 @@
+//! The one wasmtime `Engine`: component model, pooling allocator, epoch
+//! interruption driven by a ticker thread, Cranelift optimising for speed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::{Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+
+use crate::config::RuntimeConfig;
+
+/// Build the engine. The pool is sized for `max_concurrent` invocations plus
+/// a few slots for loading (a manifest call instantiates the cog too).
+pub fn build(config: &RuntimeConfig) -> anyhow::Result<Engine> {
+    let mut wasm = wasmtime::Config::new();
+    wasm.wasm_component_model(true)
+        .epoch_interruption(true)
+        .cranelift_opt_level(OptLevel::Speed)
+        .parallel_compilation(true);
+
+    let instances = config.max_concurrent + 16;
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(instances)
+        // Components built by componentize-py or jco hold dozens of core
+        // instances and large tables; Rust cogs hold a handful.
+        .max_core_instances_per_component(64)
+        .total_core_instances(instances * 16)
+        .max_memories_per_component(8)
+        .total_memories(instances * 2)
+        .max_tables_per_component(16)
+        .total_tables(instances * 4)
+        .table_elements(100_000)
+        .max_memory_size((config.max_memory_mib as usize) << 20)
+        .max_component_instance_size(4 << 20)
+        .max_unused_warm_slots(instances / 2);
+    wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&wasm).map_err(|error| anyhow::anyhow!("cannot create the wasm engine: {error}"))
+}
+
+/// Advances the engine's epoch every tick until dropped. Deadlines are
+/// counted in ticks, so a tick is the granularity of every deadline.
+pub struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl EpochTicker {
+    /// Start ticking `engine` every `tick`.
+    pub fn start(engine: Engine, tick: Duration) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch ticker thread");
+        Self { stop }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,262 @@
+//! Checking a cog's manifest against Discord's rules and the host's, so that
+//! a bad manifest is refused at load with every problem listed, instead of
+//! failing later at command registration.
+
+use std::collections::HashSet;
+
+use super::bindings::types::{ChoiceValue, CogManifest, Command, CommandOption, OptionKind};
+use crate::capabilities::grants;
+
+fn valid_cog_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+}
+
+fn valid_command_name(name: &str) -> bool {
+    (1..=32).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c == '-' || c == '_' || (c.is_alphanumeric() && !c.is_uppercase()))
+}
+
+fn check_description(problems: &mut Vec<String>, what: &str, description: &str) {
+    let len = description.chars().count();
+    if !(1..=100).contains(&len) {
+        problems.push(format!(
+            "{what}: description must be 1-100 characters (has {len})"
+        ));
+    }
+}
+
+fn check_options(problems: &mut Vec<String>, what: &str, options: &[CommandOption]) {
+    if options.len() > 25 {
+        problems.push(format!(
+            "{what}: at most 25 options (has {})",
+            options.len()
+        ));
+    }
+    let mut names = HashSet::new();
+    let mut optional_seen = false;
+    for option in options {
+        let at = format!("{what} option `{}`", option.name);
+        if !valid_command_name(&option.name) {
+            problems.push(format!(
+                "{at}: name must be 1-32 lowercase letters, digits, `-` or `_`"
+            ));
+        }
+        if !names.insert(option.name.as_str()) {
+            problems.push(format!("{at}: declared twice"));
+        }
+        check_description(problems, &at, &option.description);
+        if option.required && optional_seen {
+            problems.push(format!(
+                "{at}: required options must come before optional ones"
+            ));
+        }
+        optional_seen |= !option.required;
+        let numeric = matches!(option.kind, OptionKind::Integer | OptionKind::Number);
+        let choosable = numeric || option.kind == OptionKind::Text;
+        if !option.choices.is_empty() {
+            if !choosable {
+                problems.push(format!(
+                    "{at}: only text, integer and number options can have choices"
+                ));
+            }
+            if option.autocomplete {
+                problems.push(format!("{at}: choices and autocomplete cannot be combined"));
+            }
+            if option.choices.len() > 25 {
+                problems.push(format!("{at}: at most 25 choices"));
+            }
+            for choice in &option.choices {
+                let fits = matches!(
+                    (&choice.value, option.kind),
+                    (ChoiceValue::Text(_), OptionKind::Text)
+                        | (ChoiceValue::Integer(_), OptionKind::Integer)
+                        | (
+                            ChoiceValue::Number(_) | ChoiceValue::Integer(_),
+                            OptionKind::Number
+                        )
+                );
+                if !fits {
+                    problems.push(format!(
+                        "{at}: choice `{}` has a value of another type than the option",
+                        choice.name
+                    ));
+                }
+            }
+        }
+        if option.autocomplete && !choosable {
+            problems.push(format!(
+                "{at}: only text, integer and number options can autocomplete"
+            ));
+        }
+        if (option.min_value.is_some() || option.max_value.is_some()) && !numeric {
+            problems.push(format!(
+                "{at}: min/max value only apply to integer and number options"
+            ));
+        }
+        if let (Some(min), Some(max)) = (option.min_value, option.max_value) {
+            if min > max {
+                problems.push(format!("{at}: min value {min} is above max value {max}"));
+            }
+        }
+        if (option.min_length.is_some() || option.max_length.is_some())
+            && option.kind != OptionKind::Text
+        {
+            problems.push(format!("{at}: min/max length only apply to text options"));
+        }
+        if !option.channel_kinds.is_empty() && option.kind != OptionKind::Channel {
+            problems.push(format!("{at}: channel kinds only apply to channel options"));
+        }
+    }
+}
+
+fn check_command(problems: &mut Vec<String>, command: &Command) {
+    let what = format!("command `/{}`", command.name);
+    if !valid_command_name(&command.name) {
+        problems.push(format!(
+            "{what}: name must be 1-32 lowercase letters, digits, `-` or `_`"
+        ));
+    }
+    check_description(problems, &what, &command.description);
+    let nested = !command.subcommands.is_empty() || !command.groups.is_empty();
+    if nested && !command.options.is_empty() {
+        problems.push(format!(
+            "{what}: a command has options or subcommands, not both"
+        ));
+    }
+    check_options(problems, &what, &command.options);
+    if command.subcommands.len() + command.groups.len() > 25 {
+        problems.push(format!("{what}: at most 25 subcommands and groups"));
+    }
+    let mut names = HashSet::new();
+    for sub in &command.subcommands {
+        let at = format!("{what} subcommand `{}`", sub.name);
+        if !valid_command_name(&sub.name) || !names.insert(sub.name.clone()) {
+            problems.push(format!("{at}: invalid or repeated name"));
+        }
+        check_description(problems, &at, &sub.description);
+        check_options(problems, &at, &sub.options);
+    }
+    for group in &command.groups {
+        let at = format!("{what} group `{}`", group.name);
+        if !valid_command_name(&group.name) || !names.insert(group.name.clone()) {
+            problems.push(format!("{at}: invalid or repeated name"));
+        }
+        check_description(problems, &at, &group.description);
+        if group.subcommands.is_empty() || group.subcommands.len() > 25 {
+            problems.push(format!("{at}: needs 1-25 subcommands"));
+        }
+        let mut inner = HashSet::new();
+        for sub in &group.subcommands {
+            let at = format!("{at} subcommand `{}`", sub.name);
+            if !valid_command_name(&sub.name) || !inner.insert(sub.name.clone()) {
+                problems.push(format!("{at}: invalid or repeated name"));
+            }
+            check_description(problems, &at, &sub.description);
+            check_options(problems, &at, &sub.options);
+        }
+    }
+}
+
+/// The settings schema, compiled, with its defaults. `Err` lists problems.
+pub struct SettingsSchema {
+    /// The compiled validator.
+    pub validator: jsonschema::Validator,
+    /// The defaults object (valid against the schema).
+    pub defaults: serde_json::Value,
+}
+
+/// Compile a settings schema and check that its defaults are valid.
+pub fn compile_settings_schema(text: &str) -> Result<SettingsSchema, String> {
+    let schema: serde_json::Value = serde_json::from_str(text)
+        .map_err(|error| format!("settings schema is not JSON: {error}"))?;
+    if schema.get("type").and_then(|t| t.as_str()) != Some("object") {
+        return Err("settings schema must describe an object (`\"type\": \"object\"`)".into());
+    }
+    let validator = jsonschema::validator_for(&schema)
+        .map_err(|error| format!("settings schema is not a valid JSON Schema: {error}"))?;
+    let defaults = crate::capabilities::settings::defaults_of(&schema);
+    let errors: Vec<String> = validator
+        .iter_errors(&defaults)
+        .map(|error| format!("{} at `{}`", error, error.instance_path()))
+        .collect();
+    if !errors.is_empty() {
+        return Err(format!(
+            "the schema's defaults do not satisfy it: {}",
+            errors.join("; ")
+        ));
+    }
+    Ok(SettingsSchema {
+        validator,
+        defaults,
+    })
+}
+
+/// Every problem with `manifest`; empty when it is valid.
+pub fn problems(manifest: &CogManifest) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !valid_cog_name(&manifest.name) {
+        problems.push(format!(
+            "name `{}` must be 1-32 lowercase letters, digits or `-` (it prefixes the cog's custom ids)",
+            manifest.name
+        ));
+    }
+    if manifest.version.trim().is_empty() {
+        problems.push("version is empty".into());
+    }
+    if manifest.commands.len() > 100 {
+        problems.push(format!(
+            "at most 100 commands (has {})",
+            manifest.commands.len()
+        ));
+    }
+    let mut names = HashSet::new();
+    for command in &manifest.commands {
+        if !names.insert(command.name.as_str()) {
+            problems.push(format!("command `/{}` declared twice", command.name));
+        }
+        check_command(&mut problems, command);
+    }
+    for request in &manifest.capabilities {
+        if !grants::is_known(&request.name) {
+            problems.push(format!(
+                "capability `{}` is unknown to this host",
+                request.name
+            ));
+        }
+        if request.reason.trim().is_empty() {
+            problems.push(format!(
+                "capability `{}` needs a reason for the operator",
+                request.name
+            ));
+        }
+    }
+    if let Some(schema) = &manifest.settings_schema {
+        if let Err(problem) = compile_settings_schema(schema) {
+            problems.push(problem);
+        }
+    }
+    let mut routes = HashSet::new();
+    for page in &manifest.pages {
+        let valid = !page.route.is_empty()
+            && page
+                .route
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'/');
+        if !valid || !routes.insert(page.route.as_str()) {
+            problems.push(format!(
+                "page route `{}` is invalid or repeated",
+                page.route
+            ));
+        }
+        if page.title.trim().is_empty() {
+            problems.push(format!("page `{}` has no title", page.route));
+        }
+    }
+    problems
+}

@@ -1,0 +1,472 @@
+//! The cog runtime: one wasmtime engine, the registry of loaded cogs, hot
+//! reload from the cogs folder, and sandboxed invocation with limits.
+//!
+//! Life of a cog file: [`Runtime::load_file`] reads it, [`inspect`] checks
+//! that it is a component of a supported WIT version, the
+//! [`artifacts::ArtifactCache`] compiles it (or loads the cached artifact),
+//! the linker pre-instantiates it, its `manifest` export runs in the sandbox
+//! and is validated ([`manifest`]), its grants are resolved, and the
+//! [`CogRegistry`] swaps it in atomically. Every call then gets a fresh
+//! instance ([`Runtime::invoke`]), dropped when the call ends.
+//!
+//! This module knows no HTTP route and no Discord type beyond the WIT's own.
+
+pub mod artifacts;
+pub mod bindings;
+pub mod engine;
+pub mod inspect;
+mod invoke;
+pub mod manifest;
+pub mod metrics;
+mod registry;
+pub mod watcher;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+pub use invoke::{Answer, Call};
+pub use registry::{CogRegistry, LoadFailure};
+
+use crate::capabilities::{self, CogState, Grants, Services};
+use crate::config::{Config, LimitsConfig};
+use artifacts::{ArtifactCache, Origin};
+use bindings::CogPre;
+use bindings::types::CogManifest;
+use inspect::ComponentFacts;
+use metrics::CogMetrics;
+
+/// Why a cog file could not be loaded. Each message fits on one line and
+/// says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read the file: {0}")]
+    Unreadable(#[from] std::io::Error),
+    /// Not WebAssembly at all.
+    #[error("not a WebAssembly file (no `\\0asm` header)")]
+    NotWasm,
+    /// A core module, not a component.
+    #[error(
+        "a core WebAssembly module, not a component: build with `cargo build --target wasm32-wasip2` or `cargo component build`"
+    )]
+    NotAComponent,
+    /// Truncated or corrupt.
+    #[error("malformed WebAssembly: {0}")]
+    Malformed(String),
+    /// A component, but not a Baseline cog.
+    #[error("a component of another world: it does not export `baseline:cog/handler` (its exports: {})", list_or_none(.exports))]
+    WrongWorld {
+        /// What it does export.
+        exports: Vec<String>,
+    },
+    /// Built against a WIT version this host does not run.
+    #[error("built against baseline:cog@{found}{}, but this host supports {}: {}", sdk.as_ref().map(|s| format!(" ({s})")).unwrap_or_default(), inspect::SUPPORTED_WIT.join(", "), if version_newer(found) { "upgrade the host" } else { "rebuild the cog with a current SDK" })]
+    UnsupportedWit {
+        /// The version it exports.
+        found: String,
+        /// The SDK stamp, if any.
+        sdk: Option<String>,
+    },
+    /// Cranelift refused it.
+    #[error("does not compile: {0}")]
+    Compile(String),
+    /// It imports something the host does not provide.
+    #[error("cannot be linked: {0}")]
+    Link(String),
+    /// `manifest` trapped or timed out.
+    #[error("its manifest export failed: {0}")]
+    ManifestFailed(String),
+    /// The manifest breaks Discord's or the host's rules.
+    #[error("invalid manifest: {}", .0.join("; "))]
+    InvalidManifest(Vec<String>),
+    /// Another file already provides a cog with this name.
+    #[error("cog name `{name}` is already taken by {}", .other.display())]
+    NameTaken {
+        /// The name.
+        name: String,
+        /// The file that has it.
+        other: PathBuf,
+    },
+    /// Another cog already owns a command.
+    #[error(
+        "command `/{command}` of cog `{cog}` is already owned by cog `{owner}`; the cog `{cog}` was not loaded"
+    )]
+    CommandConflict {
+        /// The command.
+        command: String,
+        /// The cog being loaded.
+        cog: String,
+        /// The cog that has it.
+        owner: String,
+    },
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn version_newer(found: &str) -> bool {
+    let parse = |v: &str| {
+        v.split('.')
+            .map(|p| p.parse::<u64>().unwrap_or(0))
+            .collect::<Vec<_>>()
+    };
+    inspect::SUPPORTED_WIT
+        .iter()
+        .all(|supported| parse(found) > parse(supported))
+}
+
+/// Kinds of host-ended invocations, as counted in metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureKind {
+    /// Ran past its deadline.
+    Timeout = 0,
+    /// Tried to grow memory past its cap.
+    Memory,
+    /// Overflowed the wasm stack.
+    StackOverflow,
+    /// Panicked (Rust) or aborted.
+    Panic,
+    /// Any other trap.
+    Trap,
+    /// Returned more than the output cap.
+    OutputTooLarge,
+    /// Made more host calls than its budget.
+    HostCalls,
+    /// Could not be instantiated.
+    Instantiate,
+}
+
+impl FailureKind {
+    /// Every kind, in discriminant order.
+    pub const ALL: [FailureKind; 8] = [
+        FailureKind::Timeout,
+        FailureKind::Memory,
+        FailureKind::StackOverflow,
+        FailureKind::Panic,
+        FailureKind::Trap,
+        FailureKind::OutputTooLarge,
+        FailureKind::HostCalls,
+        FailureKind::Instantiate,
+    ];
+
+    /// The kind's name in metrics and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureKind::Timeout => "timeout",
+            FailureKind::Memory => "memory",
+            FailureKind::StackOverflow => "stack-overflow",
+            FailureKind::Panic => "panic",
+            FailureKind::Trap => "trap",
+            FailureKind::OutputTooLarge => "output-too-large",
+            FailureKind::HostCalls => "host-calls",
+            FailureKind::Instantiate => "instantiate",
+        }
+    }
+
+    /// What the Discord user is told (ephemerally).
+    pub fn user_message(self) -> &'static str {
+        match self {
+            FailureKind::Timeout => "This command took too long and was stopped.",
+            FailureKind::Memory => {
+                "This command needed more memory than it is allowed and was stopped."
+            }
+            FailureKind::OutputTooLarge => "This command's answer was too large to send.",
+            _ => {
+                "Something went wrong running this command. The bot's operator can see the details in the log."
+            }
+        }
+    }
+}
+
+/// A limit an invocation ran into; carried inside the wasmtime error that
+/// ends it, so it can be told apart from other traps.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+pub enum LimitExceeded {
+    /// Memory cap (bytes).
+    #[error("memory limit of {} MiB reached", .0 >> 20)]
+    Memory(usize),
+    /// Host-call budget.
+    #[error("host-call budget of {0} calls exhausted")]
+    HostCalls(u32),
+}
+
+/// An invocation the host ended. The cog's own `cog-error` is not one: it is
+/// part of a normal [`Answer`].
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("cog `{cog}` {}: {detail}", kind.name())]
+pub struct InvocationError {
+    /// The cog.
+    pub cog: String,
+    /// What kind of failure.
+    pub kind: FailureKind,
+    /// Details for the operator's log.
+    pub detail: String,
+}
+
+/// A cog that is loaded and serving.
+pub struct LoadedCog {
+    /// Its manifest, validated.
+    pub manifest: CogManifest,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// SHA-256 of the file.
+    pub hash: String,
+    /// WIT version and SDK stamp.
+    pub facts: ComponentFacts,
+    /// When it was loaded.
+    pub loaded_at: SystemTime,
+    /// Whether Cranelift ran or the cache served it, and how long that took.
+    pub origin: (Origin, Duration),
+    /// Limits of each invocation.
+    pub limits: LimitsConfig,
+    /// Resolved capability grants.
+    pub grants: Arc<Grants>,
+    /// Defaults of its settings schema, if it has one.
+    pub settings_defaults: Option<Arc<serde_json::Value>>,
+    /// Its counters (shared with its previous and next versions).
+    pub metrics: Arc<CogMetrics>,
+    pre: CogPre<CogState>,
+}
+
+impl LoadedCog {
+    /// The cog's name.
+    pub fn name(&self) -> &str {
+        &self.manifest.name
+    }
+}
+
+/// A compiled, linked cog whose manifest has not been read yet.
+pub struct PreparedCog {
+    path: PathBuf,
+    hash: String,
+    facts: ComponentFacts,
+    origin: (Origin, Duration),
+    pre: CogPre<CogState>,
+}
+
+/// The runtime: engine, linker, artifact cache, registry and services.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<CogState>,
+    artifacts: ArtifactCache,
+    config: Arc<Config>,
+    services: Services,
+    registry: CogRegistry,
+    permits: Arc<tokio::sync::Semaphore>,
+    epoch_tick: Duration,
+    _ticker: engine::EpochTicker,
+}
+
+impl Runtime {
+    /// Build the engine, the linker with every capability, and an empty registry.
+    pub fn new(config: Config, services: Services) -> anyhow::Result<Arc<Self>> {
+        let engine = engine::build(&config.runtime)?;
+        let mut linker = Linker::new(&engine);
+        capabilities::add_to_linker(&mut linker)
+            .map_err(|error| anyhow::anyhow!("linking capabilities: {error}"))?;
+        let epoch_tick = Duration::from_millis(config.runtime.epoch_tick_ms.max(1));
+        let ticker = engine::EpochTicker::start(engine.clone(), epoch_tick);
+        Ok(Arc::new(Self {
+            artifacts: ArtifactCache::new(config.artifact_dir(), &engine),
+            registry: CogRegistry::new(services.host.clone()),
+            permits: Arc::new(tokio::sync::Semaphore::new(
+                config.runtime.max_concurrent as usize,
+            )),
+            engine,
+            linker,
+            config: Arc::new(config),
+            services,
+            epoch_tick,
+            _ticker: ticker,
+        }))
+    }
+
+    /// The loaded cogs.
+    pub fn registry(&self) -> &CogRegistry {
+        &self.registry
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The services capabilities use.
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Inspect, compile (or load from cache) and link a cog. Blocking: run
+    /// it on a blocking thread.
+    pub fn prepare(&self, path: &Path, bytes: &[u8]) -> Result<PreparedCog, LoadError> {
+        let facts = inspect::inspect(bytes)?;
+        let hash = artifacts::wasm_hash(bytes);
+        let (component, origin, took) =
+            self.artifacts.load_or_compile(&self.engine, &hash, bytes)?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|error| LoadError::Link(format!("{error:#}")))?;
+        let pre =
+            CogPre::new(instance_pre).map_err(|error| LoadError::Link(format!("{error:#}")))?;
+        Ok(PreparedCog {
+            path: path.to_path_buf(),
+            hash,
+            facts,
+            origin: (origin, took),
+            pre,
+        })
+    }
+
+    /// Run the cog's `manifest` export (no host calls allowed), validate it
+    /// and resolve the cog's grants and limits.
+    pub async fn describe(&self, prepared: PreparedCog) -> Result<LoadedCog, LoadError> {
+        let limits = LimitsConfig {
+            host_calls: 0,
+            ..self.config.limits
+        };
+        let scope = capabilities::Scope {
+            cog: Arc::from("(loading)"),
+            ..Default::default()
+        };
+        let state = CogState::new(
+            scope,
+            Arc::new(Grants::default()),
+            self.services.clone(),
+            None,
+            limits,
+        );
+        let manifest = self
+            .run(&prepared.pre, state, limits, |cog, store| {
+                Box::pin(async move { cog.baseline_cog_handler().call_manifest(store).await })
+            })
+            .await
+            .map_err(|(kind, detail)| {
+                LoadError::ManifestFailed(format!("{}: {detail}", kind.name()))
+            })?;
+        let problems = manifest::problems(&manifest);
+        if !problems.is_empty() {
+            return Err(LoadError::InvalidManifest(problems));
+        }
+        let settings_defaults = match &manifest.settings_schema {
+            Some(schema) => Some(Arc::new(
+                manifest::compile_settings_schema(schema)
+                    .map_err(|p| LoadError::InvalidManifest(vec![p]))?
+                    .defaults,
+            )),
+            None => None,
+        };
+        let cog_config = self.config.cogs.get(&manifest.name);
+        let grants = Grants::resolve(
+            manifest.capabilities.iter().map(|c| c.name.as_str()),
+            cog_config,
+        );
+        for withheld in grants.withheld() {
+            let reason = manifest
+                .capabilities
+                .iter()
+                .find(|c| c.name == withheld)
+                .map(|c| c.reason.as_str())
+                .unwrap_or("");
+            tracing::warn!(
+                cog = %manifest.name, capability = withheld, reason,
+                "cog asks for a capability that is not granted; calls needing it will be denied \
+                 (grant it with `grant = [\"{withheld}\"]` under [cogs.{}] in baseline.toml)", manifest.name
+            );
+        }
+        Ok(LoadedCog {
+            limits: self.config.limits_for(&manifest.name),
+            metrics: self.registry.metrics_for(&manifest.name),
+            grants: Arc::new(grants),
+            settings_defaults,
+            path: prepared.path,
+            hash: prepared.hash,
+            facts: prepared.facts,
+            loaded_at: SystemTime::now(),
+            origin: prepared.origin,
+            pre: prepared.pre,
+            manifest,
+        })
+    }
+
+    /// Read, prepare and describe a cog file without installing it (`baseline cog check`).
+    pub async fn open(self: &Arc<Self>, path: &Path) -> Result<LoadedCog, LoadError> {
+        let bytes = tokio::fs::read(path).await?;
+        let runtime = self.clone();
+        let file = path.to_path_buf();
+        let prepared = tokio::task::spawn_blocking(move || runtime.prepare(&file, &bytes))
+            .await
+            .map_err(|error| LoadError::Compile(format!("compiler thread failed: {error}")))??;
+        self.describe(prepared).await
+    }
+
+    /// Load (or reload) a cog file and swap it in. On failure the previous
+    /// version, if any, keeps serving and the error is recorded in the registry.
+    pub async fn load_file(self: &Arc<Self>, path: &Path) -> Result<Arc<LoadedCog>, LoadError> {
+        let result = match self.open(path).await {
+            Ok(cog) => self.registry.install(cog),
+            Err(error) => Err(error),
+        };
+        match &result {
+            Ok(cog) => tracing::info!(
+                cog = %cog.name(), version = %cog.manifest.version, file = %path.display(),
+                origin = ?cog.origin.0, took_ms = cog.origin.1.as_secs_f64() * 1000.0,
+                commands = cog.manifest.commands.len(), "cog loaded"
+            ),
+            Err(error) => {
+                let serving = self
+                    .registry
+                    .by_file(path)
+                    .map(|cog| cog.manifest.version.clone());
+                tracing::error!(
+                    file = %path.display(), %error, previous_version_serving = ?serving,
+                    "cog not loaded"
+                );
+                self.registry.record_failure(path, error);
+            }
+        }
+        result
+    }
+
+    /// Load every `.wasm` file in the cogs folder, in name order.
+    pub async fn load_dir(self: &Arc<Self>) -> Vec<(PathBuf, Result<Arc<LoadedCog>, LoadError>)> {
+        let dir = &self.config.cogs_dir;
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+            Ok(entries) => entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| watcher::is_cog_file(p))
+                .collect(),
+            Err(error) => {
+                tracing::warn!(dir = %dir.display(), %error, "cannot read the cogs folder");
+                Vec::new()
+            }
+        };
+        files.sort();
+        let mut results = Vec::new();
+        for file in files {
+            let result = self.load_file(&file).await;
+            results.push((file, result));
+        }
+        results
+    }
+
+    /// Unload the cog that came from `path`, if any.
+    pub fn unload_file(&self, path: &Path) -> Option<Arc<LoadedCog>> {
+        let removed = self.registry.remove_file(path);
+        if let Some(cog) = &removed {
+            tracing::info!(cog = %cog.name(), file = %path.display(), "cog unloaded (file removed)");
+        }
+        removed
+    }
+}

@@ -1,0 +1,44 @@
+# Baseline's tasks. The README's two commands are `just run` and `just test`;
+# both install what is missing (rustup targets) first.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+target_dir := env_var_or_default("CARGO_TARGET_DIR", justfile_directory() / "target")
+guest_dir := target_dir / "guests"
+
+# List the recipes.
+default:
+    @just --list
+
+# Install what the build needs and is missing (idempotent, seconds when done).
+setup:
+    @rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+# Build the example cogs into cogs/ (status.wasm, reference.wasm).
+cogs: setup
+    cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p status -p reference
+    cp "{{guest_dir}}/wasm32-wasip2/cog/status.wasm" "{{guest_dir}}/wasm32-wasip2/cog/reference.wasm" cogs/
+
+# The main job on the embedded default: build the cogs and run the host.
+run *ARGS: cogs
+    cargo run --release -p baseline-host -- run {{ARGS}}
+
+# The whole test suite: formatting, guests, unit and integration tests.
+test: setup
+    cargo fmt --all -- --check
+    cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p status -p reference -p hostile -p future-wit -p not-a-cog -p clash
+    cargo test -p baseline-host --no-fail-fast
+
+# Lints, as CI would want them.
+lint: setup
+    cargo clippy -p baseline-host --all-targets -- -D warnings
+    cargo clippy --target wasm32-wasip2 -p baseline-sdk -p status -p reference -- -D warnings
+
+# Benchmarks of the runtime (figures go in docs/benchmarks.md).
+bench: setup
+    cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p status -p reference -p hostile
+    cargo bench -p baseline-host --bench runtime
+
+# Release binary at target/release/baseline.
+build: cogs
+    cargo build --release -p baseline-host

@@ -1,0 +1,259 @@
+//! The `baseline` binary as users run it: `cog check`, `cog call`,
+//! `cog new` (and building what it made), and `run`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+fn baseline(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_baseline"))
+        .args(args)
+        .current_dir(dir)
+        .env("BASELINE_DATA_DIR", guest_target().join("test-data"))
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("running baseline")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn check_prints_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = guest("reference");
+    let out = baseline(&["cog", "check", reference.to_str().unwrap()], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("reference 0.1.0")
+            && stdout.contains("/dice roll")
+            && stdout.contains("page /stats"),
+        "{stdout}"
+    );
+
+    let out = baseline(
+        &["cog", "check", "--json", reference.to_str().unwrap()],
+        dir.path(),
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON manifest");
+    assert_eq!(json["manifest"]["name"], "reference");
+    assert_eq!(json["wit_version"], "0.1.0");
+    assert_eq!(
+        json["manifest"]["commands"][0]["subcommands"][0]["name"],
+        "roll"
+    );
+}
+
+#[test]
+fn check_refuses_bad_files_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(guest("reference")).unwrap();
+    std::fs::write(dir.path().join("truncated.wasm"), &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::write(dir.path().join("core.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    std::fs::write(dir.path().join("text.wasm"), b"hello").unwrap();
+    let cases = [
+        (dir.path().join("truncated.wasm"), "malformed"),
+        (dir.path().join("core.wasm"), "not a component"),
+        (dir.path().join("text.wasm"), "not a WebAssembly file"),
+        (dir.path().join("missing.wasm"), "cannot read"),
+        (guest("not-a-cog"), "another world"),
+        (guest("future-wit"), "baseline:cog@0.2.0"),
+    ];
+    for (file, expected) in cases {
+        let out = baseline(&["cog", "check", file.to_str().unwrap()], dir.path());
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", file.display());
+        assert!(
+            stderr.contains(expected),
+            "{}: expected `{expected}` in {stderr}",
+            file.display()
+        );
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    }
+}
+
+#[test]
+fn call_runs_a_command_and_prints_the_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = guest("reference");
+    let path = reference.to_str().unwrap();
+    let out = baseline(
+        &[
+            "cog",
+            "call",
+            path,
+            "dice roll",
+            "--option",
+            "sides=20",
+            "--option",
+            "count=2",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("2d20: ") && stdout.contains("Roll again"),
+        "{stdout}"
+    );
+
+    let out = baseline(
+        &["cog", "call", path, "dice/roll", "-o", "count=1", "--json"],
+        dir.path(),
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON answer");
+    let description = json["command"]["Ok"]["Reply"]["message"]["embeds"][0]["description"]
+        .as_str()
+        .unwrap();
+    assert!(
+        description.starts_with("1d6: "),
+        "default sides from the settings schema: {description}"
+    );
+
+    let out = baseline(
+        &[
+            "cog",
+            "call",
+            path,
+            "dice roll",
+            "--settings",
+            r#"{"default_sides": 12}"#,
+            "--json",
+        ],
+        dir.path(),
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON answer");
+    assert!(
+        json["command"]["Ok"]["Reply"]["message"]["embeds"][0]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("1d12: ")
+    );
+
+    for (args, expected) in [
+        (
+            vec!["dice roll", "--option", "sides=lots"],
+            "expects an integer",
+        ),
+        (
+            vec!["dice roll", "--option", "colour=red"],
+            "unknown option `colour`",
+        ),
+        (vec!["dice", "--option", "sides=2"], "needs a subcommand"),
+        (vec!["nope"], "no command `/nope`"),
+        (
+            vec!["dice roll", "--settings", r#"{"default_sides": 1}"#],
+            "do not match the cog's schema",
+        ),
+    ] {
+        let mut full = vec!["cog", "call", path];
+        full.extend(args);
+        let out = baseline(&full, dir.path());
+        assert!(!out.status.success());
+        assert!(
+            text(&out.stderr).contains(expected),
+            "expected `{expected}` in {}",
+            text(&out.stderr)
+        );
+    }
+
+    let out = baseline(
+        &["cog", "call", guest("hostile").to_str().unwrap(), "boom"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("panic"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn new_scaffolds_a_cog_that_builds_and_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = baseline(&["cog", "new", "greeter"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let crate_dir = dir.path().join("greeter");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--target",
+            "wasm32-wasip2",
+            "--release",
+            "--target-dir",
+        ])
+        .arg(guest_target().join("scaffold"))
+        .current_dir(&crate_dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .status()
+        .unwrap();
+    assert!(status.success(), "the scaffolded cog must build");
+    let wasm = guest_target().join("scaffold/wasm32-wasip2/release/greeter.wasm");
+    let out = baseline(
+        &[
+            "cog",
+            "call",
+            wasm.to_str().unwrap(),
+            "greeter",
+            "-o",
+            "name=Ada",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("Hello, Ada! (greeting #1)"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = baseline(&["cog", "new", "Bad Name"], dir.path());
+    assert!(!out.status.success() && text(&out.stderr).contains("not a cog name"));
+    let out = baseline(&["cog", "new", "greeter"], dir.path());
+    assert!(!out.status.success() && text(&out.stderr).contains("not empty"));
+}
+
+#[test]
+fn run_loads_the_cogs_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let cogs = dir.path().join("cogs");
+    std::fs::create_dir(&cogs).unwrap();
+    install("reference", &cogs, "reference.wasm");
+    install("status", &cogs, "status.wasm");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_baseline"))
+        .args(["run"])
+        .current_dir(dir.path())
+        .env("BASELINE_DATA_DIR", guest_target().join("test-data"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains("Press Ctrl-C")) {
+        let remaining = Duration::from_secs(60).saturating_sub(started.elapsed());
+        match receiver.recv_timeout(remaining) {
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let output = seen.join("\n");
+    assert!(output.contains("2 cog(s) loaded"), "{output}");
+    assert!(
+        output.contains("reference 0.1.0 — /dice") && output.contains("status 0.1.0 — /status"),
+        "{output}"
+    );
+}

@@ -1,0 +1,238 @@
+//! Hostile cogs: each misbehaviour ends only its own invocation, with the
+//! right typed error and a counted failure, and a healthy cog still answers
+//! afterwards.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use baseline_host::config::CogConfig;
+use baseline_host::runtime::bindings::types::{CogError, CommandResponse};
+use baseline_host::runtime::{Answer, Call, FailureKind, LoadError, Runtime};
+
+use crate::support::*;
+
+async fn setup() -> (Arc<Runtime>, tempfile::TempDir) {
+    let cogs = tempfile::tempdir().unwrap();
+    let mut config = config(cogs.path());
+    config.cogs.insert(
+        "hostile".into(),
+        CogConfig {
+            deadline_ms: Some(300),
+            ..CogConfig::default()
+        },
+    );
+    let runtime = runtime(config);
+    install("hostile", cogs.path(), "hostile.wasm");
+    install("reference", cogs.path(), "reference.wasm");
+    let results = runtime.load_dir().await;
+    assert!(
+        results.iter().all(|(_, r)| r.is_ok()),
+        "{:?}",
+        results
+            .iter()
+            .map(|(p, r)| (p, r.as_ref().err().map(ToString::to_string)))
+            .collect::<Vec<_>>()
+    );
+    (runtime, cogs)
+}
+
+async fn hostile(
+    runtime: &Arc<Runtime>,
+    name: &str,
+) -> Result<Answer, baseline_host::runtime::InvocationError> {
+    let cog = runtime.registry().get("hostile").unwrap();
+    let invocation = command(name, None, vec![], GUILD, USER);
+    runtime
+        .invoke(
+            &cog,
+            scope("hostile", &invocation),
+            Call::Command(invocation),
+        )
+        .await
+}
+
+/// The healthy cog and the hostile cog's own healthy command both still work.
+async fn still_healthy(runtime: &Arc<Runtime>) {
+    let reference = runtime.registry().get("reference").unwrap();
+    let invocation = command("dice", Some("roll"), vec![], GUILD, USER);
+    let answer = runtime
+        .invoke(
+            &reference,
+            scope("reference", &invocation),
+            Call::Command(invocation),
+        )
+        .await;
+    assert!(
+        matches!(answer, Ok(Answer::Command(Ok(CommandResponse::Reply(_))))),
+        "{answer:?}"
+    );
+    assert!(matches!(
+        hostile(runtime, "fine").await,
+        Ok(Answer::Command(Ok(_)))
+    ));
+}
+
+async fn expect_failure(name: &str, kind: FailureKind, detail: &str) {
+    let (runtime, _cogs) = setup().await;
+    let started = Instant::now();
+    let error = hostile(&runtime, name)
+        .await
+        .expect_err("the hostile command must fail");
+    assert_eq!(error.kind, kind, "{error}");
+    assert!(
+        error.detail.contains(detail),
+        "detail `{}` should mention `{detail}`",
+        error.detail
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{name} took {:?}",
+        started.elapsed()
+    );
+    let metrics = runtime
+        .registry()
+        .get("hostile")
+        .unwrap()
+        .metrics
+        .snapshot();
+    assert_eq!(metrics.failures.get(kind.name()), Some(&1), "{metrics:?}");
+    still_healthy(&runtime).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infinite_loop_is_stopped_at_its_deadline() {
+    let (runtime, _cogs) = setup().await;
+    let started = Instant::now();
+    let error = hostile(&runtime, "spin").await.unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(error.kind, FailureKind::Timeout, "{error}");
+    assert!(
+        took >= Duration::from_millis(290) && took < Duration::from_millis(1500),
+        "stopped after {took:?}"
+    );
+    still_healthy(&runtime).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_bomb_hits_the_cap() {
+    expect_failure("hog", FailureKind::Memory, "64 MiB").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_recursion_overflows_the_stack_only() {
+    expect_failure("recurse", FailureKind::StackOverflow, "stack overflow").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_response_is_refused() {
+    expect_failure("huge", FailureKind::OutputTooLarge, "1024 KiB").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_is_reported_with_its_message() {
+    expect_failure("boom", FailureKind::Panic, "panicked on purpose").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_call_flood_exhausts_the_budget() {
+    expect_failure("flood", FailureKind::HostCalls, "10000").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ungranted_capabilities_are_denied_as_values() {
+    let (runtime, _cogs) = setup().await;
+    // The manifest asked for discord.members.ban; the operator did not grant it.
+    let ban = hostile(&runtime, "ban").await.unwrap();
+    let Answer::Command(Err(CogError::Internal(message))) = &ban else {
+        panic!("{ban:?}")
+    };
+    assert!(
+        message.contains("Denied") && message.contains("operator has not granted"),
+        "{message}"
+    );
+    // llm was not even asked for.
+    let spend = hostile(&runtime, "spend").await.unwrap();
+    let Answer::Command(Err(CogError::Internal(message))) = &spend else {
+        panic!("{spend:?}")
+    };
+    assert!(
+        message.contains("Denied") && message.contains("not in the cog's manifest"),
+        "{message}"
+    );
+    let metrics = runtime
+        .registry()
+        .get("hostile")
+        .unwrap()
+        .metrics
+        .snapshot();
+    assert_eq!(
+        (metrics.cog_errors, metrics.failures.len()),
+        (2, 0),
+        "{metrics:?}"
+    );
+    still_healthy(&runtime).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_granted_capability_gets_past_the_check() {
+    let cogs = tempfile::tempdir().unwrap();
+    let mut config = config(cogs.path());
+    config.cogs.insert(
+        "hostile".into(),
+        CogConfig {
+            grant: vec!["discord.members.ban".into()],
+            ..CogConfig::default()
+        },
+    );
+    let runtime = runtime(config);
+    install("hostile", cogs.path(), "hostile.wasm");
+    runtime.load_dir().await;
+    let ban = hostile(&runtime, "ban").await.unwrap();
+    let Answer::Command(Err(CogError::Internal(message))) = &ban else {
+        panic!("{ban:?}")
+    };
+    // Granted: the call reaches the (not yet built) Discord side, not a denial.
+    assert!(message.contains("NotAvailable"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cog_from_a_future_wit_is_refused_with_the_versions() {
+    let cogs = tempfile::tempdir().unwrap();
+    let runtime = runtime(config(cogs.path()));
+    let path = install("future-wit", cogs.path(), "future.wasm");
+    let error = runtime
+        .load_file(&path)
+        .await
+        .err()
+        .expect("must be refused");
+    assert!(
+        matches!(error, LoadError::UnsupportedWit { ref found, .. } if found == "0.2.0"),
+        "{error}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("0.2.0")
+            && message.contains("0.1.0")
+            && message.contains("upgrade the host"),
+        "{message}"
+    );
+    assert!(runtime.registry().failures().contains_key(&path));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_hostile_calls_at_once_leave_the_host_serving() {
+    let (runtime, _cogs) = setup().await;
+    let mut tasks = Vec::new();
+    for name in [
+        "spin", "hog", "recurse", "boom", "flood", "huge", "hog", "boom",
+    ] {
+        let runtime = runtime.clone();
+        tasks.push(tokio::spawn(async move {
+            hostile(&runtime, name).await.is_err()
+        }));
+    }
+    for task in tasks {
+        assert!(task.await.unwrap(), "every hostile call fails");
+    }
+    still_healthy(&runtime).await;
+}

@@ -1,0 +1,10 @@
+//! The host's integration tests: real cogs (built from `tests/cogs/` and
+//! `cogs/` by the harness), a real runtime, the real `baseline` binary.
+//! One binary, one module per area.
+
+mod support;
+
+mod cli;
+mod cogs;
+mod hostile;
+mod reload;

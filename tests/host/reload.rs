@@ -1,0 +1,200 @@
+//! Hot reload through the real watcher: new files load, replaced files swap
+//! without failing a single in-flight invocation, broken files leave the old
+//! version serving, deleted files unload, renames are followed, and a second
+//! cog claiming a command is refused naming both.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use baseline_host::runtime::{Answer, Call, Runtime, watcher};
+
+use crate::support::*;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The same component with a custom section appended: a different file
+/// (new hash, so a real reload) with the same cog inside.
+fn variant(package: &str, tag: u8) -> Vec<u8> {
+    let mut bytes = std::fs::read(guest(package)).unwrap();
+    let name = b"reload-test";
+    let payload = [tag; 16];
+    bytes.push(0); // custom section id
+    bytes.push((1 + name.len() + payload.len()) as u8);
+    bytes.push(name.len() as u8);
+    bytes.extend_from_slice(name);
+    bytes.extend_from_slice(&payload);
+    bytes
+}
+
+/// Write through a temporary file and a rename, as deploy tools do.
+fn deploy(bytes: &[u8], to: &Path) {
+    let temporary = to.with_extension("partial");
+    std::fs::write(&temporary, bytes).unwrap();
+    std::fs::rename(&temporary, to).unwrap();
+}
+
+async fn roll(runtime: &Arc<Runtime>) -> Result<Answer, String> {
+    let cog = runtime
+        .registry()
+        .by_command("dice")
+        .ok_or("no cog owns /dice")?;
+    let invocation = command("dice", Some("roll"), vec![], GUILD, USER);
+    runtime
+        .invoke(
+            &cog,
+            scope("reference", &invocation),
+            Call::Command(invocation),
+        )
+        .await
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swap_under_load_fails_nothing_and_garbage_keeps_the_old_version() {
+    let cogs = tempfile::tempdir().unwrap();
+    let runtime = runtime(config(cogs.path()));
+    let _watcher = watcher::watch(runtime.clone()).unwrap();
+    let file = cogs.path().join("reference.wasm");
+
+    deploy(&variant("reference", 1), &file);
+    eventually("reference loads", WAIT, || {
+        runtime.registry().get("reference").is_some()
+    })
+    .await;
+    let first = runtime.registry().get("reference").unwrap().hash.clone();
+
+    // Invocations run continuously on both cores while the file is replaced.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let (runtime, stop, ok, failed) =
+            (runtime.clone(), stop.clone(), ok.clone(), failed.clone());
+        workers.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                match roll(&runtime).await {
+                    Ok(Answer::Command(Ok(_))) => ok.fetch_add(1, Ordering::Relaxed),
+                    other => {
+                        eprintln!("failed during swap: {other:?}");
+                        failed.fetch_add(1, Ordering::Relaxed)
+                    }
+                };
+            }
+        }));
+    }
+    for tag in 2..=4 {
+        deploy(&variant("reference", tag), &file);
+        let before = runtime.registry().get("reference").unwrap().hash.clone();
+        eventually("the new version serves", WAIT, || {
+            runtime.registry().get("reference").unwrap().hash != before
+        })
+        .await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    assert_ne!(runtime.registry().get("reference").unwrap().hash, first);
+    assert_eq!(
+        failed.load(Ordering::Relaxed),
+        0,
+        "invocations failed during the swaps"
+    );
+    assert!(
+        ok.load(Ordering::Relaxed) > 10,
+        "too few invocations ran: {}",
+        ok.load(Ordering::Relaxed)
+    );
+
+    // Garbage: the old version keeps serving and the failure is recorded.
+    let serving = runtime.registry().get("reference").unwrap().hash.clone();
+    deploy(b"\0asm this is not a component", &file);
+    eventually("the failure is recorded", WAIT, || {
+        runtime.registry().failures().contains_key(&file)
+    })
+    .await;
+    assert_eq!(runtime.registry().get("reference").unwrap().hash, serving);
+    assert!(matches!(roll(&runtime).await, Ok(Answer::Command(Ok(_)))));
+    let failure = &runtime.registry().failures()[&file];
+    assert!(
+        failure.error.contains("malformed") || failure.error.contains("not"),
+        "{}",
+        failure.error
+    );
+
+    // A good file again clears the failure.
+    deploy(&variant("reference", 9), &file);
+    eventually("the good file loads", WAIT, || {
+        runtime.registry().get("reference").unwrap().hash != serving
+    })
+    .await;
+    assert!(!runtime.registry().failures().contains_key(&file));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_unloads_and_rename_is_followed() {
+    let cogs = tempfile::tempdir().unwrap();
+    let runtime = runtime(config(cogs.path()));
+    let _watcher = watcher::watch(runtime.clone()).unwrap();
+    let file = install("reference", cogs.path(), "reference.wasm");
+    eventually("reference loads", WAIT, || {
+        runtime.registry().get("reference").is_some()
+    })
+    .await;
+
+    let renamed = cogs.path().join("dice.wasm");
+    std::fs::rename(&file, &renamed).unwrap();
+    eventually("the cog follows the rename", WAIT, || {
+        runtime
+            .registry()
+            .get("reference")
+            .is_some_and(|cog| cog.path == renamed)
+    })
+    .await;
+    assert!(runtime.registry().by_file(&file).is_none());
+
+    std::fs::remove_file(&renamed).unwrap();
+    eventually("reference unloads", WAIT, || {
+        runtime.registry().get("reference").is_none()
+    })
+    .await;
+    assert!(runtime.registry().by_command("dice").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_claim_on_a_command_or_name_is_refused_naming_both() {
+    let cogs = tempfile::tempdir().unwrap();
+    let runtime = runtime(config(cogs.path()));
+    install("status", cogs.path(), "a-status.wasm");
+    install("clash", cogs.path(), "b-clash.wasm");
+    install("status", cogs.path(), "c-status-again.wasm");
+    let results = runtime.load_dir().await;
+    assert!(results[0].1.is_ok());
+    let clash = results[1]
+        .1
+        .as_ref()
+        .err()
+        .expect("clash must be refused")
+        .to_string();
+    assert!(
+        clash.contains("/status") && clash.contains("`clash`") && clash.contains("`status`"),
+        "{clash}"
+    );
+    let again = results[2]
+        .1
+        .as_ref()
+        .err()
+        .expect("a second status must be refused")
+        .to_string();
+    assert!(
+        again.contains("already taken") && again.contains("a-status.wasm"),
+        "{again}"
+    );
+    assert_eq!(
+        runtime.registry().by_command("status").unwrap().name(),
+        "status"
+    );
+    assert_eq!(runtime.registry().failures().len(), 2);
+}

@@ -1,0 +1,159 @@
+//! Shared test machinery: build the guest cogs once per test binary, make
+//! runtimes over temporary folders, wait for a condition without sleeping
+//! blindly.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use baseline_host::capabilities::{Scope, Services};
+use baseline_host::config::Config;
+use baseline_host::runtime::Runtime;
+use baseline_host::runtime::bindings::types::{
+    CommandInvocation, InvocationContext, OptionEntry, User,
+};
+
+/// Every guest the tests use, as cargo package names.
+pub const GUESTS: &[&str] = &[
+    "status",
+    "reference",
+    "hostile",
+    "future-wit",
+    "not-a-cog",
+    "clash",
+];
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf()
+}
+
+/// Where guests are built: `$CARGO_TARGET_DIR/guests`, shared with `just`.
+pub fn guest_target() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"));
+    let target = if target.is_absolute() {
+        target
+    } else {
+        workspace().join(target)
+    };
+    target.join("guests")
+}
+
+/// The built `.wasm` of a guest package (built on first use; a no-op when fresh).
+pub fn guest(package: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut command = Command::new(cargo);
+        command
+            .current_dir(workspace())
+            .args([
+                "build",
+                "--target",
+                "wasm32-wasip2",
+                "--profile",
+                "cog",
+                "--target-dir",
+            ])
+            .arg(guest_target())
+            .env_remove("CARGO_TARGET_DIR");
+        for package in GUESTS {
+            command.args(["-p", package]);
+        }
+        let status = command
+            .status()
+            .expect("running cargo to build the test guests");
+        assert!(status.success(), "building the test guests failed");
+    });
+    let file = package.replace("future-wit", "future_wit");
+    let path = guest_target()
+        .join("wasm32-wasip2/cog")
+        .join(format!("{file}.wasm"));
+    assert!(
+        path.exists(),
+        "guest {package} not found at {}",
+        path.display()
+    );
+    path
+}
+
+/// A configuration over a fresh temporary cogs folder; compiled artifacts
+/// are shared between tests so each guest compiles once.
+pub fn config(cogs: &Path) -> Config {
+    let mut config = Config::default();
+    config.cogs_dir = cogs.to_path_buf();
+    config.data_dir = guest_target().join("test-data");
+    config.runtime.reload_debounce_ms = 50;
+    config
+}
+
+pub fn runtime(config: Config) -> Arc<Runtime> {
+    Runtime::new(config, Services::in_process()).expect("runtime")
+}
+
+/// Copy a guest into a cogs folder under a file name.
+pub fn install(package: &str, cogs: &Path, file: &str) -> PathBuf {
+    let to = cogs.join(file);
+    std::fs::copy(guest(package), &to).expect("copying a guest");
+    to
+}
+
+/// Poll `check` until it holds or `within` passes.
+pub async fn eventually(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(
+            started.elapsed() < within,
+            "timed out after {within:?} waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+pub const GUILD: u64 = 100_000_000_000_000_001;
+pub const USER: u64 = 300_000_000_000_000_001;
+
+/// A command invocation in `guild` by `user`.
+pub fn command(
+    name: &str,
+    subcommand: Option<&str>,
+    options: Vec<OptionEntry>,
+    guild: u64,
+    user: u64,
+) -> CommandInvocation {
+    CommandInvocation {
+        name: name.into(),
+        group: None,
+        subcommand: subcommand.map(Into::into),
+        options,
+        context: InvocationContext {
+            guild_id: Some(guild),
+            channel_id: Some(200),
+            user: User {
+                id: user,
+                username: "tester".into(),
+                global_name: None,
+                bot: false,
+            },
+            member: None,
+            locale: None,
+            interaction_id: 4242,
+        },
+    }
+}
+
+/// The scope a host would give that invocation.
+pub fn scope(cog: &str, invocation: &CommandInvocation) -> Scope {
+    Scope {
+        cog: Arc::from(cog),
+        guild_id: invocation.context.guild_id,
+        user_id: Some(invocation.context.user.id),
+        channel_id: invocation.context.channel_id,
+        interaction_id: Some(invocation.context.interaction_id),
+    }
+}
