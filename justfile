@@ -13,6 +13,7 @@ default:
 # Install what the build needs and is missing (idempotent, seconds when done).
 setup:
     @rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+    @command -v componentize-py >/dev/null || python3 -m pip install --quiet componentize-py==0.25.1
 
 # Build the example cogs into cogs/ (status.wasm, reference.wasm).
 cogs: setup
@@ -23,9 +24,11 @@ cogs: setup
 run *ARGS: cogs
     cargo run --release -p baseline-host -- run {{ARGS}}
 
-# The whole test suite: formatting, guests, unit and integration tests.
+# The whole test suite: formatting, lints, guests, unit and integration tests.
 test: setup
     cargo fmt --all -- --check
+    cargo clippy -p baseline-host --all-targets -- -D warnings
+    cargo clippy --target wasm32-wasip2 --target-dir "{{guest_dir}}" -p baseline-sdk -p status -p reference -p hostile -p clash -- -D warnings
     cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p status -p reference -p hostile -p future-wit -p not-a-cog -p clash
     cargo test -p baseline-host --no-fail-fast
 

@@ -78,6 +78,8 @@ pub struct Manifest {
     inner: crate::bindings::baseline::cog::types::CogManifest,
 }
 
+// Generated types cannot take a derive here; WIT enums have no default.
+#[allow(clippy::derivable_impls)]
 impl Default for crate::bindings::baseline::cog::types::CogManifest {
     fn default() -> Self {
         Self {

@@ -150,6 +150,8 @@ async fn check(config: Config, file: PathBuf, json: bool) -> anyhow::Result<Exit
                     "hash": cog.hash,
                     "manifest": cog.manifest,
                     "granted": cog.grants.granted().collect::<Vec<_>>(),
+                    "instances": cog.policy,
+                    "instantiate_us": cog.instantiate_time.map(|t| t.as_micros() as u64),
                     "withheld": cog.grants.withheld().collect::<Vec<_>>(),
                 });
                 println!("{}", serde_json::to_string_pretty(&out)?);

@@ -136,6 +136,24 @@ pub struct CogConfig {
     pub grant: Vec<String>,
     /// Capabilities taken away, even safe ones.
     pub deny: Vec<String>,
+    /// Instance policy: `auto` (measured at load), `fresh` or `reuse`.
+    pub instances: InstanceMode,
+    /// Under `reuse`, calls one warm instance serves before it is recycled.
+    pub reuse_calls: Option<u32>,
+}
+
+/// How a cog's invocations get their instance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstanceMode {
+    /// Fresh when instantiation is cheap (small cogs), reuse when it is not
+    /// (interpreter-based cogs); decided by timing an instantiation at load.
+    #[default]
+    Auto,
+    /// A fresh instance for every call: nothing survives between calls.
+    Fresh,
+    /// Warm instances per guild, recycled after `reuse_calls` calls or any failure.
+    Reuse,
 }
 
 impl Config {

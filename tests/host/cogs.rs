@@ -268,3 +268,49 @@ async fn status_shows_version_uptime_and_cogs() {
     assert!(field("Cogs (2)").contains("`reference`") && field("Cogs (2)").contains("`status`"));
     assert_eq!(field("Shards"), "not available yet");
 }
+
+/// A cog written in Python (componentize-py) answers through the same
+/// contract, reaches kv, and gets warm-instance reuse by measurement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_cog_works_and_is_reused_by_measurement() {
+    use baseline_host::runtime::InstancePolicy;
+    let cogs = tempfile::tempdir().unwrap();
+    let runtime = runtime(config(cogs.path()));
+    std::fs::copy(python_guest(), cogs.path().join("pyecho.wasm")).unwrap();
+    let cog = runtime
+        .load_file(&cogs.path().join("pyecho.wasm"))
+        .await
+        .expect("the Python cog loads");
+    assert!(
+        matches!(cog.policy, InstancePolicy::Reuse { .. }),
+        "instantiation took {:?}",
+        cog.instantiate_time
+    );
+    let text = |answer: Answer| match answer {
+        Answer::Command(Ok(CommandResponse::Reply(reply))) => {
+            reply.message.content.unwrap_or_default()
+        }
+        other => panic!("{other:?}"),
+    };
+    let hello = command("pyhello", None, vec![], GUILD, USER);
+    let answer = runtime
+        .invoke(&cog, scope("pyecho", &hello), Call::Command(hello))
+        .await
+        .unwrap();
+    assert_eq!(text(answer), "Hello from Python, tester!");
+    for expected in 1..=3 {
+        let count = command("pycount", None, vec![], GUILD, USER);
+        let answer = runtime
+            .invoke(&cog, scope("pyecho", &count), Call::Command(count))
+            .await
+            .unwrap();
+        assert_eq!(text(answer), format!("Python counted {expected}"));
+    }
+    // Counted in kv, so another guild starts again.
+    let count = command("pycount", None, vec![], 7, USER);
+    let answer = runtime
+        .invoke(&cog, scope("pyecho", &count), Call::Command(count))
+        .await
+        .unwrap();
+    assert_eq!(text(answer), "Python counted 1");
+}

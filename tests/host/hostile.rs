@@ -236,3 +236,85 @@ async fn many_hostile_calls_at_once_leave_the_host_serving() {
     }
     still_healthy(&runtime).await;
 }
+
+/// Under `reuse`, warm instances keep memory between calls of one guild,
+/// never across guilds, and are dropped after a failure; under `fresh`
+/// nothing survives a call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_instances_stay_in_their_guild_and_die_on_failure() {
+    use baseline_host::config::InstanceMode;
+    use baseline_host::runtime::InstancePolicy;
+
+    let memo = |runtime: Arc<Runtime>, guild: u64, name: &'static str| async move {
+        let cog = runtime.registry().get("hostile").unwrap();
+        let invocation = command(name, None, vec![], guild, USER);
+        match runtime
+            .invoke(
+                &cog,
+                scope("hostile", &invocation),
+                Call::Command(invocation),
+            )
+            .await
+        {
+            Ok(Answer::Command(Ok(CommandResponse::Reply(reply)))) => {
+                reply.message.content.unwrap_or_default()
+            }
+            other => format!("{other:?}"),
+        }
+    };
+
+    let cogs = tempfile::tempdir().unwrap();
+    let mut config = config(cogs.path());
+    config.cogs.insert(
+        "hostile".into(),
+        CogConfig {
+            instances: InstanceMode::Reuse,
+            reuse_calls: Some(3),
+            ..CogConfig::default()
+        },
+    );
+    let runtime = runtime(config);
+    install("hostile", cogs.path(), "hostile.wasm");
+    runtime.load_dir().await;
+    assert_eq!(
+        runtime.registry().get("hostile").unwrap().policy,
+        InstancePolicy::Reuse { max_calls: 3 }
+    );
+
+    assert_eq!(memo(runtime.clone(), 1, "memo").await, "1");
+    assert_eq!(memo(runtime.clone(), 1, "memo").await, "2");
+    assert_eq!(
+        memo(runtime.clone(), 2, "memo").await,
+        "1",
+        "another guild never gets guild 1's instance"
+    );
+    assert_eq!(memo(runtime.clone(), 1, "memo").await, "3");
+    assert_eq!(
+        memo(runtime.clone(), 1, "memo").await,
+        "1",
+        "recycled after 3 calls"
+    );
+    assert_eq!(memo(runtime.clone(), 1, "memo").await, "2");
+    // A failure drops the instance it ran on.
+    assert!(memo(runtime.clone(), 1, "boom").await.contains("Panic"));
+    assert_eq!(memo(runtime.clone(), 1, "memo").await, "1");
+    assert_eq!(
+        runtime.registry().get("hostile").unwrap().idle_instances(),
+        2
+    );
+
+    // The default for a small Rust cog is measured at load: fresh.
+    let cogs = tempfile::tempdir().unwrap();
+    let runtime = crate::support::runtime(crate::support::config(cogs.path()));
+    install("hostile", cogs.path(), "hostile.wasm");
+    runtime.load_dir().await;
+    let cog = runtime.registry().get("hostile").unwrap();
+    assert_eq!(
+        cog.policy,
+        InstancePolicy::Fresh,
+        "instantiation took {:?}",
+        cog.instantiate_time
+    );
+    assert_eq!(memo(runtime.clone(), 1, "memo").await, "1");
+    assert_eq!(memo(runtime.clone(), 1, "memo").await, "1");
+}

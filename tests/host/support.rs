@@ -82,12 +82,38 @@ pub fn guest(package: &str) -> PathBuf {
     path
 }
 
+/// The Python cog (`tests/cogs/python`), built with componentize-py when
+/// its source is newer than the last build.
+pub fn python_guest() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let source = workspace().join("tests/cogs/python");
+            let out = guest_target().join("pyecho.wasm");
+            let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+            if modified(&out) < modified(&source.join("app.py")) {
+                std::fs::create_dir_all(guest_target()).unwrap();
+                let status = Command::new("componentize-py")
+                    .current_dir(&source)
+                    .args(["-d", "../../../wit", "-w", "baseline:cog/cog", "componentize", "app", "-o"])
+                    .arg(&out)
+                    .status()
+                    .expect("componentize-py must be installed (`just setup` installs componentize-py==0.25.1)");
+                assert!(status.success(), "componentize-py failed");
+            }
+            out
+        })
+        .clone()
+}
+
 /// A configuration over a fresh temporary cogs folder; compiled artifacts
 /// are shared between tests so each guest compiles once.
 pub fn config(cogs: &Path) -> Config {
-    let mut config = Config::default();
-    config.cogs_dir = cogs.to_path_buf();
-    config.data_dir = guest_target().join("test-data");
+    let mut config = Config {
+        cogs_dir: cogs.to_path_buf(),
+        data_dir: guest_target().join("test-data"),
+        ..Config::default()
+    };
     config.runtime.reload_debounce_ms = 50;
     config
 }

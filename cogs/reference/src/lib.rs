@@ -149,15 +149,15 @@ impl Cog for Reference {
     }
 
     fn on_event(&self, event: Event, _context: InvocationContext) -> Result<(), CogError> {
-        if let Event::MessageCreate(message) = event {
-            if !message.author.bot {
-                let seen = kv::increment(Scope::Guild, "messages", 1)?;
-                log::write(
-                    log::Level::Debug,
-                    "message counted",
-                    &[("messages".into(), seen.to_string())],
-                );
-            }
+        if let Event::MessageCreate(message) = event
+            && !message.author.bot
+        {
+            let seen = kv::increment(Scope::Guild, "messages", 1)?;
+            log::write(
+                log::Level::Debug,
+                "message counted",
+                &[("messages".into(), seen.to_string())],
+            );
         }
         Ok(())
     }
@@ -209,8 +209,9 @@ fn roll(
     if !(2..=1000).contains(&sides) || !(1..=50).contains(&count) {
         return Err(CogError::User("Pick 2-1000 sides and 1-50 dice.".into()));
     }
-    // No clock or randomness is granted to a cog by default: derive the roll
-    // from the interaction id, which Discord makes unique.
+    // The dice come from the interaction id: the same interaction (a retried
+    // delivery) rolls the same, every new interaction rolls anew, and tests
+    // can predict a roll. A game that needs secrecy would use WASI's random.
     let mut state = context.interaction_id ^ 0x9E37_79B9_7F4A_7C15;
     let dice: Vec<u32> = (0..count)
         .map(|_| {

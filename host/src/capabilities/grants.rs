@@ -149,10 +149,12 @@ mod tests {
         }
     }
 
+    /// (requested, grant, deny, capability, allowed)
+    type Case<'a> = (&'a [&'a str], &'a [&'a str], &'a [&'a str], &'a str, bool);
+
     #[test]
     fn table() {
-        // (requested, grant, deny, capability, allowed)
-        let cases: &[(&[&str], &[&str], &[&str], &str, bool)] = &[
+        let cases: &[Case] = &[
             (&["kv"], &[], &[], "kv", true),
             (&[], &[], &[], "kv", false),         // not asked for
             (&[], &[], &[], "log", true),         // implicit

@@ -127,6 +127,14 @@ impl CogState {
         Ok(())
     }
 
+    /// Start another call on a reused instance: new scope, fresh budget.
+    /// Grants, limits and settings defaults belong to the cog and stay.
+    pub(crate) fn begin_call(&mut self, scope: Scope) {
+        self.scope = scope;
+        self.host_calls = 0;
+        self.memory.hit = false;
+    }
+
     /// What the cog wrote to stderr (a panic message, usually).
     pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.stderr.contents()).into_owned()

@@ -37,6 +37,17 @@ pub fn manifest(cog: &LoadedCog) -> String {
             .map(|s| format!(" ({s})"))
             .unwrap_or_default()
     );
+    let instances = match cog.policy {
+        crate::runtime::InstancePolicy::Fresh => "a fresh instance per call".to_string(),
+        crate::runtime::InstancePolicy::Reuse { max_calls } => {
+            format!("warm instances per guild, recycled every {max_calls} calls")
+        }
+    };
+    let instantiate = cog
+        .instantiate_time
+        .map(|t| format!(" (instantiates in {:.0} µs)", t.as_secs_f64() * 1e6))
+        .unwrap_or_default();
+    let _ = writeln!(out, "  instances: {instances}{instantiate}");
     let _ = writeln!(out, "  commands:");
     if m.commands.is_empty() {
         let _ = writeln!(out, "    (none)");

@@ -147,12 +147,80 @@ fn classify(error: &wasmtime::Error, state: &CogState) -> (FailureKind, String) 
     }
 }
 
+/// How a cog's invocations get their instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstancePolicy {
+    /// A fresh instance per call.
+    Fresh,
+    /// Warm instances per guild, each serving up to `max_calls` calls and
+    /// dropped after any failure.
+    Reuse {
+        /// Calls before the instance is recycled.
+        max_calls: u32,
+    },
+}
+
+/// Instantiation slower than this makes `auto` choose reuse. Rust cogs
+/// instantiate in ~15-25 µs (release) and ~0.25 ms even in a debug host;
+/// interpreter-based cogs (componentize-py, jco) take over 1 ms; see
+/// docs/benchmarks.md.
+pub const REUSE_THRESHOLD: Duration = Duration::from_micros(750);
+/// Default `reuse_calls`.
+pub const DEFAULT_REUSE_CALLS: u32 = 1_000;
+const MAX_IDLE_PER_GUILD: usize = 4;
+const MAX_IDLE_PER_COG: usize = 64;
+
+struct Warm {
+    store: Store<CogState>,
+    instance: Cog,
+    calls: u32,
+}
+
+/// Idle warm instances of one cog version, by guild. They are never shared
+/// between guilds, and die with the cog version that made them.
+#[derive(Default)]
+pub(crate) struct WarmPool {
+    idle: parking_lot::Mutex<std::collections::HashMap<Option<u64>, Vec<Warm>>>,
+}
+
+impl WarmPool {
+    fn take(&self, guild: Option<u64>) -> Option<Warm> {
+        self.idle.lock().get_mut(&guild).and_then(Vec::pop)
+    }
+
+    fn put(&self, guild: Option<u64>, warm: Warm) {
+        let mut idle = self.idle.lock();
+        let total: usize = idle.values().map(Vec::len).sum();
+        let slot = idle.entry(guild).or_default();
+        if slot.len() < MAX_IDLE_PER_GUILD && total < MAX_IDLE_PER_COG {
+            slot.push(warm);
+        }
+    }
+
+    /// Idle instances held right now.
+    pub(crate) fn idle(&self) -> usize {
+        self.idle.lock().values().map(Vec::len).sum()
+    }
+}
+
 impl Runtime {
-    /// Instantiate `pre` in a fresh store holding `state` and run `call` on
-    /// it within `limits`. The failure is classified, never propagated as a panic.
+    /// A store for `state` with the invocation limits in place.
+    fn store(&self, state: CogState) -> Store<CogState> {
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.memory);
+        store.epoch_deadline_trap();
+        store
+    }
+
+    /// Run `call` within `limits` on an instance of `pre`: a warm one from
+    /// `pool` for this guild when there is one, else a fresh one (returned
+    /// to `pool` afterwards if the call succeeded). The failure is
+    /// classified, never propagated as a panic.
     pub(crate) async fn run<R, F>(
         &self,
         pre: &CogPre<CogState>,
+        pool: Option<(&WarmPool, u32)>,
         state: CogState,
         limits: LimitsConfig,
         call: F,
@@ -161,31 +229,58 @@ impl Runtime {
         R: Send,
         F: for<'a> FnOnce(&'a Cog, &'a mut Store<CogState>) -> CallFuture<'a, R> + Send,
     {
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|state| &mut state.memory);
+        let guild = state.scope.guild_id;
         let tick = self.epoch_tick.as_nanos().max(1);
-        store.set_epoch_deadline((limits.deadline().as_nanos() / tick) as u64 + 1);
-        store.epoch_deadline_trap();
+        let ticks = (limits.deadline().as_nanos() / tick) as u64 + 1;
         // The epoch stops wasm code; this also stops a cog stuck in an async host call.
         let wall_clock = limits.deadline() + self.epoch_tick * 4 + Duration::from_millis(50);
-        let run = async {
-            let instance = match pre.instantiate_async(&mut store).await {
-                Ok(instance) => instance,
-                Err(error) => {
-                    let (kind, detail) = classify(&error, store.data());
-                    let kind = if kind == FailureKind::Trap {
-                        FailureKind::Instantiate
-                    } else {
-                        kind
-                    };
-                    return Err((kind, detail));
+        let warm = pool.and_then(|(pool, _)| pool.take(guild));
+        let run = async move {
+            let (mut store, instance, calls) = match warm {
+                Some(mut warm) => {
+                    warm.store.data_mut().begin_call(state.scope.clone());
+                    (warm.store, warm.instance, warm.calls)
+                }
+                None => {
+                    let mut store = self.store(state);
+                    store.set_epoch_deadline(ticks);
+                    match pre.instantiate_async(&mut store).await {
+                        Ok(instance) => (store, instance, 0),
+                        Err(error) => {
+                            let (kind, detail) = classify(&error, store.data());
+                            let kind = if kind == FailureKind::Trap {
+                                FailureKind::Instantiate
+                            } else {
+                                kind
+                            };
+                            return Err((kind, detail));
+                        }
+                    }
                 }
             };
-            let result = call(&instance, &mut store).await;
-            result.map_err(|error| classify(&error, store.data()))
+            store.set_epoch_deadline(ticks);
+            match call(&instance, &mut store).await {
+                Ok(value) => Ok((
+                    value,
+                    Warm {
+                        store,
+                        instance,
+                        calls: calls + 1,
+                    },
+                )),
+                Err(error) => Err(classify(&error, store.data())),
+            }
         };
         match tokio::time::timeout(wall_clock, run).await {
-            Ok(result) => result,
+            Ok(Ok((value, warm))) => {
+                if let Some((pool, max_calls)) = pool
+                    && warm.calls < max_calls
+                {
+                    pool.put(guild, warm);
+                }
+                Ok(value)
+            }
+            Ok(Err(failure)) => Err(failure),
             Err(_) => Err((
                 FailureKind::Timeout,
                 format!(
@@ -194,6 +289,25 @@ impl Runtime {
                 ),
             )),
         }
+    }
+
+    /// The fastest of three bare instantiations of `pre` (for the `auto`
+    /// instance policy; the first one pays for cold pages).
+    pub(crate) async fn time_instantiation(
+        &self,
+        pre: &CogPre<CogState>,
+        state: impl Fn() -> CogState,
+    ) -> Option<Duration> {
+        let mut fastest = None;
+        for _ in 0..3 {
+            let mut store = self.store(state());
+            store.set_epoch_deadline(u64::MAX / 2);
+            let started = Instant::now();
+            pre.instantiate_async(&mut store).await.ok()?;
+            let took = started.elapsed();
+            fastest = Some(fastest.map_or(took, |f: Duration| f.min(took)));
+        }
+        fastest
     }
 
     /// Run `call` on a fresh instance of `cog` for `scope`, count it, and log
@@ -220,32 +334,38 @@ impl Runtime {
             cog.limits,
         );
         let result = self
-            .run(&cog.pre, state, cog.limits, move |instance, store| {
-                Box::pin(async move {
-                    let handler = instance.baseline_cog_handler();
-                    let pages = instance.baseline_cog_pages();
-                    Ok(match call {
-                        Call::Command(c) => {
-                            Answer::Command(handler.call_on_command(store, &c).await?)
-                        }
-                        Call::Component(c) => {
-                            Answer::Component(handler.call_on_component(store, &c).await?)
-                        }
-                        Call::Autocomplete(c) => {
-                            Answer::Autocomplete(handler.call_on_autocomplete(store, &c).await?)
-                        }
-                        Call::Event(event, context) => {
-                            Answer::Event(handler.call_on_event(store, &event, &context).await?)
-                        }
-                        Call::Render(context) => {
-                            Answer::Render(pages.call_render(store, &context).await?)
-                        }
-                        Call::Act(context, action, payload) => {
-                            Answer::Act(pages.call_act(store, &context, &action, &payload).await?)
-                        }
+            .run(
+                &cog.pre,
+                cog.pool(),
+                state,
+                cog.limits,
+                move |instance, store| {
+                    Box::pin(async move {
+                        let handler = instance.baseline_cog_handler();
+                        let pages = instance.baseline_cog_pages();
+                        Ok(match call {
+                            Call::Command(c) => {
+                                Answer::Command(handler.call_on_command(store, &c).await?)
+                            }
+                            Call::Component(c) => {
+                                Answer::Component(handler.call_on_component(store, &c).await?)
+                            }
+                            Call::Autocomplete(c) => {
+                                Answer::Autocomplete(handler.call_on_autocomplete(store, &c).await?)
+                            }
+                            Call::Event(event, context) => {
+                                Answer::Event(handler.call_on_event(store, &event, &context).await?)
+                            }
+                            Call::Render(context) => {
+                                Answer::Render(pages.call_render(store, &context).await?)
+                            }
+                            Call::Act(context, action, payload) => Answer::Act(
+                                pages.call_act(store, &context, &action, &payload).await?,
+                            ),
+                        })
                     })
-                })
-            })
+                },
+            )
             .instrument(span.clone())
             .await;
         let result = result.and_then(|answer| {

@@ -99,10 +99,10 @@ fn check_options(problems: &mut Vec<String>, what: &str, options: &[CommandOptio
                 "{at}: min/max value only apply to integer and number options"
             ));
         }
-        if let (Some(min), Some(max)) = (option.min_value, option.max_value) {
-            if min > max {
-                problems.push(format!("{at}: min value {min} is above max value {max}"));
-            }
+        if let (Some(min), Some(max)) = (option.min_value, option.max_value)
+            && min > max
+        {
+            problems.push(format!("{at}: min value {min} is above max value {max}"));
         }
         if (option.min_length.is_some() || option.max_length.is_some())
             && option.kind != OptionKind::Text
@@ -236,10 +236,10 @@ pub fn problems(manifest: &CogManifest) -> Vec<String> {
             ));
         }
     }
-    if let Some(schema) = &manifest.settings_schema {
-        if let Err(problem) = compile_settings_schema(schema) {
-            problems.push(problem);
-        }
+    if let Some(schema) = &manifest.settings_schema
+        && let Err(problem) = compile_settings_schema(schema)
+    {
+        problems.push(problem);
     }
     let mut routes = HashSet::new();
     for page in &manifest.pages {

@@ -28,11 +28,11 @@ use std::time::{Duration, SystemTime};
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
-pub use invoke::{Answer, Call};
+pub use invoke::{Answer, Call, InstancePolicy};
 pub use registry::{CogRegistry, LoadFailure};
 
 use crate::capabilities::{self, CogState, Grants, Services};
-use crate::config::{Config, LimitsConfig};
+use crate::config::{Config, InstanceMode, LimitsConfig};
 use artifacts::{ArtifactCache, Origin};
 use bindings::CogPre;
 use bindings::types::CogManifest;
@@ -227,6 +227,8 @@ pub struct LoadedCog {
     pub loaded_at: SystemTime,
     /// Whether Cranelift ran or the cache served it, and how long that took.
     pub origin: (Origin, Duration),
+    /// When compiling (or loading the artifact) ended; reload latency is measured from here.
+    pub compiled_at: std::time::Instant,
     /// Limits of each invocation.
     pub limits: LimitsConfig,
     /// Resolved capability grants.
@@ -235,10 +237,27 @@ pub struct LoadedCog {
     pub settings_defaults: Option<Arc<serde_json::Value>>,
     /// Its counters (shared with its previous and next versions).
     pub metrics: Arc<CogMetrics>,
+    /// Fresh instance per call, or warm instances reused per guild.
+    pub policy: InstancePolicy,
+    /// How long one instantiation took at load (what `auto` decided on).
+    pub instantiate_time: Option<Duration>,
+    warm: invoke::WarmPool,
     pre: CogPre<CogState>,
 }
 
 impl LoadedCog {
+    fn pool(&self) -> Option<(&invoke::WarmPool, u32)> {
+        match self.policy {
+            InstancePolicy::Fresh => None,
+            InstancePolicy::Reuse { max_calls } => Some((&self.warm, max_calls)),
+        }
+    }
+
+    /// Warm instances idle right now.
+    pub fn idle_instances(&self) -> usize {
+        self.warm.idle()
+    }
+
     /// The cog's name.
     pub fn name(&self) -> &str {
         &self.manifest.name
@@ -251,6 +270,7 @@ pub struct PreparedCog {
     hash: String,
     facts: ComponentFacts,
     origin: (Origin, Duration),
+    compiled_at: std::time::Instant,
     pre: CogPre<CogState>,
 }
 
@@ -324,6 +344,7 @@ impl Runtime {
             hash,
             facts,
             origin: (origin, took),
+            compiled_at: std::time::Instant::now(),
             pre,
         })
     }
@@ -347,7 +368,7 @@ impl Runtime {
             limits,
         );
         let manifest = self
-            .run(&prepared.pre, state, limits, |cog, store| {
+            .run(&prepared.pre, None, state, limits, |cog, store| {
                 Box::pin(async move { cog.baseline_cog_handler().call_manifest(store).await })
             })
             .await
@@ -367,6 +388,33 @@ impl Runtime {
             None => None,
         };
         let cog_config = self.config.cogs.get(&manifest.name);
+        let probe = || {
+            CogState::new(
+                capabilities::Scope {
+                    cog: Arc::from("(loading)"),
+                    ..Default::default()
+                },
+                Arc::new(Grants::default()),
+                self.services.clone(),
+                None,
+                limits,
+            )
+        };
+        let instantiate_time = self.time_instantiation(&prepared.pre, probe).await;
+        let reuse = InstancePolicy::Reuse {
+            max_calls: cog_config
+                .and_then(|c| c.reuse_calls)
+                .unwrap_or(invoke::DEFAULT_REUSE_CALLS)
+                .max(1),
+        };
+        let policy = match cog_config.map(|c| c.instances).unwrap_or_default() {
+            InstanceMode::Fresh => InstancePolicy::Fresh,
+            InstanceMode::Reuse => reuse,
+            InstanceMode::Auto if instantiate_time.is_some_and(|t| t > invoke::REUSE_THRESHOLD) => {
+                reuse
+            }
+            InstanceMode::Auto => InstancePolicy::Fresh,
+        };
         let grants = Grants::resolve(
             manifest.capabilities.iter().map(|c| c.name.as_str()),
             cog_config,
@@ -387,6 +435,9 @@ impl Runtime {
         Ok(LoadedCog {
             limits: self.config.limits_for(&manifest.name),
             metrics: self.registry.metrics_for(&manifest.name),
+            policy,
+            instantiate_time,
+            warm: invoke::WarmPool::default(),
             grants: Arc::new(grants),
             settings_defaults,
             path: prepared.path,
@@ -394,6 +445,7 @@ impl Runtime {
             facts: prepared.facts,
             loaded_at: SystemTime::now(),
             origin: prepared.origin,
+            compiled_at: prepared.compiled_at,
             pre: prepared.pre,
             manifest,
         })

@@ -66,24 +66,25 @@ impl CogRegistry {
         let _writer = self.writer.lock();
         let current = self.table.load();
         let name = cog.name().to_string();
-        if let Some(existing) = current.by_name.get(&name) {
-            if existing.path != cog.path {
-                return Err(LoadError::NameTaken {
-                    name,
-                    other: existing.path.clone(),
-                });
-            }
+        if let Some(existing) = current.by_name.get(&name)
+            && existing.path != cog.path
+        {
+            return Err(LoadError::NameTaken {
+                name,
+                other: existing.path.clone(),
+            });
         }
         let previous_from_file = current.by_file.get(&cog.path).cloned();
         for command in &cog.manifest.commands {
-            if let Some(owner) = current.by_command.get(&command.name) {
-                if *owner != name && Some(owner) != previous_from_file.as_ref() {
-                    return Err(LoadError::CommandConflict {
-                        command: command.name.clone(),
-                        cog: name,
-                        owner: owner.clone(),
-                    });
-                }
+            if let Some(owner) = current.by_command.get(&command.name)
+                && *owner != name
+                && Some(owner) != previous_from_file.as_ref()
+            {
+                return Err(LoadError::CommandConflict {
+                    command: command.name.clone(),
+                    cog: name,
+                    owner: owner.clone(),
+                });
             }
         }
         let mut next = (**current).clone();

@@ -81,10 +81,9 @@ async fn reload(runtime: &Arc<Runtime>, path: &Path) {
     if let (Some(current), Ok(bytes)) = (
         runtime.registry().by_file(path),
         tokio::fs::read(path).await,
-    ) {
-        if current.hash == super::artifacts::wasm_hash(&bytes) {
-            return;
-        }
+    ) && current.hash == super::artifacts::wasm_hash(&bytes)
+    {
+        return;
     }
     let _ = runtime.load_file(path).await;
 }

@@ -19,6 +19,10 @@ impl Cog for Hostile {
             ("ban", "Ban a user without the capability"),
             ("spend", "Call the LLM without the capability"),
             ("fine", "Answer normally"),
+            (
+                "memo",
+                "Count calls in instance memory (shows instance reuse)",
+            ),
         ] {
             manifest = manifest.command(Command::new(name, what));
         }
@@ -66,6 +70,11 @@ impl Cog for Hostile {
                     temperature: None,
                 })?;
                 Ok(CommandResponse::text("spent"))
+            }
+            "memo" => {
+                static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let calls = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                Ok(CommandResponse::text(calls.to_string()))
             }
             _ => Ok(CommandResponse::text("fine")),
         }
