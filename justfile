@@ -13,7 +13,9 @@ default:
 # Install what the build needs and is missing (idempotent, seconds when done).
 setup:
     @rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+    @rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
     @command -v componentize-py >/dev/null || python3 -m pip install --quiet componentize-py==0.25.1
+    @command -v cargo-component >/dev/null || cargo install --locked cargo-component@0.21.1
 
 # Build the example cogs into cogs/ (status.wasm, reference.wasm).
 cogs: setup
@@ -31,6 +33,7 @@ test: setup
     cargo clippy --target wasm32-wasip2 --target-dir "{{guest_dir}}" -p baseline-sdk -p status -p reference -p hostile -p clash -- -D warnings
     cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p status -p reference -p hostile -p future-wit -p not-a-cog -p clash
     cargo test -p baseline-host --no-fail-fast
+    cargo test -p baseline-sdk --doc
 
 # Lints, as CI would want them.
 lint: setup
@@ -40,7 +43,8 @@ lint: setup
 # Benchmarks of the runtime (figures go in docs/benchmarks.md).
 bench: setup
     cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p status -p reference -p hostile
-    cargo bench -p baseline-host --bench runtime
+    cd tests/cogs/python && componentize-py -d ../../../wit -w baseline:cog/cog componentize app -o "{{guest_dir}}/pyecho.wasm"
+    BASELINE_BENCH_EXTRA="{{guest_dir}}/pyecho.wasm:pyhello,{{guest_dir}}/pyecho.wasm:pycount" cargo bench -p baseline-host --bench runtime
 
 # Release binary at target/release/baseline.
 build: cogs

@@ -99,7 +99,8 @@ fn percentiles(
         }
     });
     println!(
-        "fresh instance + `{}` on `{}`: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs ({} calls)",
+        "{:?} + `{}` on `{}`: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs ({} calls)",
+        cog.policy,
         command,
         cog.name(),
         histogram.value_at_quantile(0.5) as f64 / 1e3,

@@ -210,6 +210,31 @@ fn new_scaffolds_a_cog_that_builds_and_loads() {
         text(&out.stdout)
     );
 
+    // The cargo-component route (wasip1 + adapter) builds and loads too.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["component", "build", "--release", "--target-dir"])
+        .arg(guest_target().join("scaffold-component"))
+        .current_dir(&crate_dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .status()
+        .expect("cargo-component must be installed (`just setup` installs cargo-component@0.21.1)");
+    assert!(
+        status.success(),
+        "`cargo component build` of the scaffolded cog must succeed"
+    );
+    let wasm = guest_target().join("scaffold-component/wasm32-wasip1/release/greeter.wasm");
+    let out = baseline(
+        &["cog", "call", wasm.to_str().unwrap(), "greeter"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("Hello, cli-user! (greeting #1)"),
+        "{}",
+        text(&out.stdout)
+    );
+
     let out = baseline(&["cog", "new", "Bad Name"], dir.path());
     assert!(!out.status.success() && text(&out.stderr).contains("not a cog name"));
     let out = baseline(&["cog", "new", "greeter"], dir.path());

@@ -161,11 +161,13 @@ pub enum InstancePolicy {
     },
 }
 
-/// Instantiation slower than this makes `auto` choose reuse. Rust cogs
-/// instantiate in ~15-25 µs (release) and ~0.25 ms even in a debug host;
-/// interpreter-based cogs (componentize-py, jco) take over 1 ms; see
-/// docs/benchmarks.md.
-pub const REUSE_THRESHOLD: Duration = Duration::from_micros(750);
+/// Instantiation slower than this makes `auto` choose reuse. Measured on
+/// the 2-core development machine (docs/benchmarks.md), release host: a Rust
+/// cog instantiates in ~15 µs, a componentize-py cog in ~700 µs, so 250 µs
+/// sits well between them. A debug host runs wasmtime about ten times slower
+/// (~250 µs and ~15 ms), so the threshold scales with it.
+pub const REUSE_THRESHOLD: Duration =
+    Duration::from_micros(if cfg!(debug_assertions) { 2_500 } else { 250 });
 /// Default `reuse_calls`.
 pub const DEFAULT_REUSE_CALLS: u32 = 1_000;
 const MAX_IDLE_PER_GUILD: usize = 4;

@@ -260,3 +260,159 @@ pub fn problems(manifest: &CogManifest) -> Vec<String> {
     }
     problems
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::bindings::types::{
+        CapabilityRequest, Choice, NavPlacement, Page, PageAccess, Subcommand,
+    };
+
+    fn option(name: &str, kind: OptionKind, required: bool) -> CommandOption {
+        CommandOption {
+            name: name.into(),
+            description: "an option".into(),
+            kind,
+            required,
+            choices: vec![],
+            autocomplete: false,
+            min_value: None,
+            max_value: None,
+            min_length: None,
+            max_length: None,
+            channel_kinds: vec![],
+        }
+    }
+
+    fn command(name: &str) -> Command {
+        Command {
+            name: name.into(),
+            description: "a command".into(),
+            options: vec![],
+            subcommands: vec![],
+            groups: vec![],
+            default_member_permissions: None,
+            guild_only: false,
+            nsfw: false,
+        }
+    }
+
+    fn manifest(commands: Vec<Command>) -> CogManifest {
+        CogManifest {
+            name: "good".into(),
+            version: "1.0.0".into(),
+            description: "fine".into(),
+            commands,
+            events: vec![],
+            settings_schema: None,
+            capabilities: vec![],
+            pages: vec![],
+        }
+    }
+
+    fn one_problem(manifest: &CogManifest, expected: &str) {
+        let found = problems(manifest);
+        assert!(
+            found.iter().any(|p| p.contains(expected)),
+            "expected `{expected}` in {found:?}"
+        );
+    }
+
+    #[test]
+    fn a_good_manifest_has_no_problems() {
+        let mut ping = command("ping");
+        ping.options = vec![
+            option("target", OptionKind::User, true),
+            option("times", OptionKind::Integer, false),
+        ];
+        assert_eq!(problems(&manifest(vec![ping])), Vec::<String>::new());
+    }
+
+    #[test]
+    fn discord_rules_are_checked() {
+        one_problem(&manifest(vec![command("Ping")]), "lowercase");
+        one_problem(
+            &manifest(vec![command("ping"), command("ping")]),
+            "declared twice",
+        );
+        let mut long = command("ping");
+        long.description = "x".repeat(101);
+        one_problem(&manifest(vec![long]), "1-100 characters");
+        let mut order = command("ping");
+        order.options = vec![
+            option("a", OptionKind::Text, false),
+            option("b", OptionKind::Text, true),
+        ];
+        one_problem(&manifest(vec![order]), "required options must come before");
+        let mut both = command("ping");
+        both.options = vec![option("a", OptionKind::Text, false)];
+        both.subcommands = vec![Subcommand {
+            name: "s".into(),
+            description: "d".into(),
+            options: vec![],
+        }];
+        one_problem(&manifest(vec![both]), "options or subcommands, not both");
+        let mut choices = command("ping");
+        let mut flag = option("flag", OptionKind::Boolean, false);
+        flag.choices = vec![Choice {
+            name: "yes".into(),
+            value: ChoiceValue::Text("y".into()),
+        }];
+        choices.options = vec![flag];
+        one_problem(
+            &manifest(vec![choices]),
+            "only text, integer and number options can have choices",
+        );
+        let mut mismatch = command("ping");
+        let mut count = option("count", OptionKind::Integer, false);
+        count.choices = vec![Choice {
+            name: "one".into(),
+            value: ChoiceValue::Text("1".into()),
+        }];
+        mismatch.options = vec![count];
+        one_problem(&manifest(vec![mismatch]), "value of another type");
+        let mut range = command("ping");
+        let mut bounded = option("n", OptionKind::Number, false);
+        bounded.min_value = Some(5.0);
+        bounded.max_value = Some(1.0);
+        range.options = vec![bounded];
+        one_problem(&manifest(vec![range]), "is above max value");
+    }
+
+    #[test]
+    fn host_rules_are_checked() {
+        let mut bad_name = manifest(vec![]);
+        bad_name.name = "Not Valid".into();
+        one_problem(&bad_name, "must be 1-32 lowercase");
+        let mut unknown = manifest(vec![]);
+        unknown.capabilities = vec![CapabilityRequest {
+            name: "root".into(),
+            reason: "please".into(),
+        }];
+        one_problem(&unknown, "capability `root` is unknown");
+        let mut no_reason = manifest(vec![]);
+        no_reason.capabilities = vec![CapabilityRequest {
+            name: "kv".into(),
+            reason: " ".into(),
+        }];
+        one_problem(&no_reason, "needs a reason");
+        let mut schema = manifest(vec![]);
+        schema.settings_schema = Some("{not json".into());
+        one_problem(&schema, "not JSON");
+        schema.settings_schema = Some(
+            r#"{"type": "object", "properties": {"n": {"type": "integer", "default": "six"}}}"#
+                .into(),
+        );
+        one_problem(&schema, "defaults do not satisfy it");
+        let mut pages = manifest(vec![]);
+        let page = Page {
+            route: "Stats".into(),
+            title: "".into(),
+            nav: NavPlacement::Sidebar,
+            access: PageAccess::Member,
+        };
+        pages.pages = vec![page];
+        one_problem(&pages, "route `Stats` is invalid");
+        one_problem(&pages, "has no title");
+    }
+}
