@@ -242,43 +242,62 @@ fn new_scaffolds_a_cog_that_builds_and_loads() {
 }
 
 #[test]
-fn run_loads_the_cogs_folder() {
+fn run_loads_the_cogs_folder_and_reloads_it() {
     let dir = tempfile::tempdir().unwrap();
     let cogs = dir.path().join("cogs");
     std::fs::create_dir(&cogs).unwrap();
     install("reference", &cogs, "reference.wasm");
     install("status", &cogs, "status.wasm");
+    // The default, relative cogs folder, as `just run` uses it.
     let mut child = Command::new(env!("CARGO_BIN_EXE_baseline"))
         .args(["run"])
         .current_dir(dir.path())
         .env("BASELINE_DATA_DIR", guest_target().join("test-data"))
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
     let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = sender.send(line);
-        }
-    });
-    let started = Instant::now();
-    let mut seen = Vec::new();
-    while !seen.iter().any(|l: &String| l.contains("Press Ctrl-C")) {
-        let remaining = Duration::from_secs(60).saturating_sub(started.elapsed());
-        match receiver.recv_timeout(remaining) {
-            Ok(line) => seen.push(line),
-            Err(_) => break,
-        }
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let sender = sender.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
     }
+    let mut seen = Vec::new();
+    let mut wait_for = |what: &str, seen: &mut Vec<String>| {
+        let started = Instant::now();
+        while !seen.iter().any(|l: &String| l.contains(what)) {
+            let remaining = Duration::from_secs(60).saturating_sub(started.elapsed());
+            match receiver.recv_timeout(remaining) {
+                Ok(line) => seen.push(line),
+                Err(_) => return false,
+            }
+        }
+        true
+    };
+    let ready = wait_for("Press Ctrl-C", &mut seen);
+    // Replace a cog in place: the running host must swap it, not refuse it.
+    let mut bytes = std::fs::read(cogs.join("reference.wasm")).unwrap();
+    bytes.extend_from_slice(&[0, 4, 3, b'n', b'e', b'w']);
+    std::fs::write(cogs.join("reference.wasm"), bytes).unwrap();
+    let mut after = Vec::new();
+    let reloaded = ready && wait_for("\"message\":\"cog loaded\"", &mut after);
+    seen.extend(after);
     let _ = child.kill();
     let _ = child.wait();
     let output = seen.join("\n");
+    assert!(reloaded, "{output}");
     assert!(output.contains("2 cog(s) loaded"), "{output}");
     assert!(
         output.contains("reference 0.1.0 — /dice") && output.contains("status 0.1.0 — /status"),
         "{output}"
     );
+    assert!(!output.contains("cog not loaded"), "{output}");
 }

@@ -289,7 +289,9 @@ pub struct Runtime {
 
 impl Runtime {
     /// Build the engine, the linker with every capability, and an empty registry.
-    pub fn new(config: Config, services: Services) -> anyhow::Result<Arc<Self>> {
+    pub fn new(mut config: Config, services: Services) -> anyhow::Result<Arc<Self>> {
+        // The watcher reports absolute paths; files are known by those.
+        config.cogs_dir = std::path::absolute(&config.cogs_dir)?;
         let engine = engine::build(&config.runtime)?;
         let mut linker = Linker::new(&engine);
         capabilities::add_to_linker(&mut linker)
@@ -465,6 +467,7 @@ impl Runtime {
     /// Load (or reload) a cog file and swap it in. On failure the previous
     /// version, if any, keeps serving and the error is recorded in the registry.
     pub async fn load_file(self: &Arc<Self>, path: &Path) -> Result<Arc<LoadedCog>, LoadError> {
+        let path = &std::path::absolute(path)?;
         let result = match self.open(path).await {
             Ok(cog) => self.registry.install(cog),
             Err(error) => Err(error),
@@ -515,6 +518,7 @@ impl Runtime {
 
     /// Unload the cog that came from `path`, if any.
     pub fn unload_file(&self, path: &Path) -> Option<Arc<LoadedCog>> {
+        let path = &std::path::absolute(path).ok()?;
         let removed = self.registry.remove_file(path);
         if let Some(cog) = &removed {
             tracing::info!(cog = %cog.name(), file = %path.display(), "cog unloaded (file removed)");
