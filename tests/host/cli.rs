@@ -271,7 +271,7 @@ fn run_loads_the_cogs_folder_and_reloads_it() {
         });
     }
     let mut seen = Vec::new();
-    let mut wait_for = |what: &str, seen: &mut Vec<String>| {
+    let wait_for = |what: &str, seen: &mut Vec<String>| {
         let started = Instant::now();
         while !seen.iter().any(|l: &String| l.contains(what)) {
             let remaining = Duration::from_secs(60).saturating_sub(started.elapsed());
