@@ -9,11 +9,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
 use crate::capabilities::Services;
 use crate::config::Config;
 use crate::runtime::{LoadError, Runtime, watcher};
+use crate::store::Database;
 
 /// Baseline: a Discord bot platform whose features are sandboxed,
 /// hot-reloadable WebAssembly cogs.
@@ -34,6 +36,8 @@ enum Command {
     /// Work with one cog file.
     #[command(subcommand)]
     Cog(CogCommand),
+    /// Apply the database migrations and exit (`run` also applies them at start).
+    Migrate,
 }
 
 #[derive(Debug, Args)]
@@ -76,6 +80,11 @@ impl Cli {
                 }
                 run(config).await
             }
+            Command::Migrate => {
+                let db = open_database(&config).await?;
+                println!("Database {} is up to date.", db.backend());
+                Ok(ExitCode::SUCCESS)
+            }
             Command::Cog(CogCommand::Check { file, json }) => check(config, file, json).await,
             Command::Cog(CogCommand::Call(args)) => call::call(config, args).await,
             Command::Cog(CogCommand::New(args)) => new::new(args),
@@ -83,14 +92,34 @@ impl Cli {
     }
 }
 
+/// Connect (retrying while the server is unreachable) and migrate.
+async fn open_database(config: &Config) -> anyhow::Result<Database> {
+    let url = config
+        .database_url
+        .clone()
+        .unwrap_or_else(|| Database::sqlite_url(&config.data_dir));
+    // Never print credentials: only what follows the `@`.
+    let shown = url.rsplit('@').next().unwrap_or(&url).to_string();
+    let db = Database::connect_with_retry(&url, 8)
+        .await
+        .with_context(|| format!("cannot open the database {shown}"))?;
+    db.migrate()
+        .await
+        .with_context(|| format!("cannot migrate the database {shown}"))?;
+    tracing::info!(backend = db.backend(), database = %shown, "database ready");
+    Ok(db)
+}
+
 async fn run(config: Config) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&config.cogs_dir)?;
-    let runtime = Runtime::new(config, Services::in_process())?;
+    let db = open_database(&config).await?;
+    let backend = db.backend();
+    let runtime = Runtime::new(config, Services::with_database(db))?;
     let results = runtime.load_dir().await;
     let loaded = results.iter().filter(|(_, r)| r.is_ok()).count();
     tracing::info!(loaded, failed = results.len() - loaded, dir = %runtime.config().cogs_dir.display(), "cogs folder loaded");
     println!(
-        "Baseline {} — {} cog(s) loaded from {}",
+        "Baseline {} — {} cog(s) loaded from {} — database: {backend}",
         crate::VERSION,
         loaded,
         runtime.config().cogs_dir.display()

@@ -16,7 +16,7 @@
 //! deny = ["discord.messages"]
 //! ```
 //!
-//! Environment: `BASELINE_COGS_DIR`, `BASELINE_DATA_DIR`, and
+//! Environment: `BASELINE_COGS_DIR`, `BASELINE_DATA_DIR`, `DATABASE_URL`, and
 //! `BASELINE_GRANT_<COG>` / `BASELINE_DENY_<COG>` (comma-separated capability
 //! names; `-` in the cog name becomes `_`, e.g. `BASELINE_GRANT_MY_COG=llm`).
 
@@ -33,8 +33,11 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Folder watched for `.wasm` cogs.
     pub cogs_dir: PathBuf,
-    /// Folder for the compiled-artifact cache and (later) the SQLite database.
+    /// Folder for the compiled-artifact cache and the embedded SQLite database.
     pub data_dir: PathBuf,
+    /// `postgres://…` or `sqlite://…`; absent means SQLite in `data_dir`
+    /// (env `DATABASE_URL`).
+    pub database_url: Option<String>,
     /// Engine-wide settings.
     pub runtime: RuntimeConfig,
     /// Default limits of every invocation.
@@ -48,6 +51,7 @@ impl Default for Config {
         Self {
             cogs_dir: PathBuf::from("cogs"),
             data_dir: PathBuf::from(".baseline"),
+            database_url: None,
             runtime: RuntimeConfig::default(),
             limits: LimitsConfig::default(),
             cogs: BTreeMap::new(),
@@ -195,6 +199,8 @@ impl Config {
                 self.cogs_dir = PathBuf::from(&value);
             } else if key == "BASELINE_DATA_DIR" {
                 self.data_dir = PathBuf::from(&value);
+            } else if key == "DATABASE_URL" && !value.is_empty() {
+                self.database_url = Some(value.clone());
             } else if let Some(cog) = key.strip_prefix("BASELINE_GRANT_") {
                 self.cogs
                     .entry(env_cog_name(cog))

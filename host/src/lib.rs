@@ -13,6 +13,7 @@ pub mod capabilities;
 pub mod cli;
 pub mod config;
 pub mod runtime;
+pub mod store;
 pub mod telemetry;
 
 /// Baseline's version, as shown by `/status` and `baseline --version`.

@@ -150,7 +150,12 @@ async fn settings_reach_the_cog_with_defaults() {
     runtime
         .services()
         .settings
-        .put("reference", GUILD, serde_json::json!({"max_count": 2}))
+        .put(
+            "reference",
+            GUILD,
+            serde_json::json!({"max_count": 2}),
+            None,
+        )
         .await
         .unwrap();
     let answer = dice(&runtime, "roll", roll_options(6, 3), GUILD, USER).await;

@@ -8,3 +8,4 @@ mod cli;
 mod cogs;
 mod hostile;
 mod reload;
+mod store;

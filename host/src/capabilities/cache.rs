@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::CogState;
-use super::kv::{MAX_KEY_BYTES, parse_integer};
+use super::kv::MAX_KEY_BYTES;
 use crate::runtime::bindings::baseline::cog::cache::{CacheError, Host};
+use crate::store::kv::parse_integer;
 
 /// Largest cached value, in bytes.
 pub const MAX_VALUE_BYTES: usize = 256 << 10;

@@ -34,22 +34,31 @@ use crate::runtime::LimitExceeded;
 #[derive(Clone)]
 pub struct Services {
     /// Durable key-value store.
-    pub kv: Arc<dyn kv::KvStore>,
+    pub kv: Arc<dyn crate::store::kv::KvStore>,
     /// Ephemeral cache.
     pub cache: Arc<dyn cache::CacheStore>,
     /// Guild settings of cogs.
-    pub settings: Arc<dyn settings::SettingsStore>,
+    pub settings: Arc<dyn crate::store::settings::SettingsStore>,
     /// Facts about this host for `system`.
     pub host: Arc<system::HostFacts>,
 }
 
 impl Services {
-    /// Everything in process memory: the embedded default and `baseline cog call`.
+    /// kv and settings in `db`, the rest in process (until the cache arrives).
+    pub fn with_database(db: crate::store::Database) -> Self {
+        Self {
+            kv: Arc::new(crate::store::kv::SqlKv::new(db.clone())),
+            settings: Arc::new(crate::store::settings::SqlSettings::new(db)),
+            ..Self::in_process()
+        }
+    }
+
+    /// Everything in process memory: `baseline cog call` and tests.
     pub fn in_process() -> Self {
         Self {
-            kv: Arc::new(kv::InProcessKv::default()),
+            kv: Arc::new(crate::store::kv::InProcessKv::default()),
             cache: Arc::new(cache::InProcessCache::default()),
-            settings: Arc::new(settings::InProcessSettings::default()),
+            settings: Arc::new(crate::store::settings::InProcessSettings::default()),
             host: Arc::new(system::HostFacts::new()),
         }
     }

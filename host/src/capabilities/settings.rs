@@ -2,40 +2,10 @@
 //! the schema in the cog's manifest, with the schema's defaults filled in.
 //! Writes come from admins (the API, later); cogs only read.
 
-use std::collections::HashMap;
-
-use parking_lot::Mutex;
 use serde_json::Value;
 
 use super::CogState;
 use crate::runtime::bindings::baseline::cog::settings::{Host, SettingsError};
-
-/// Storage of the settings admins saved, per cog and guild.
-#[async_trait::async_trait]
-pub trait SettingsStore: Send + Sync {
-    /// The saved settings object, if any.
-    async fn get(&self, cog: &str, guild: u64) -> Result<Option<Value>, SettingsError>;
-    /// Save a settings object that was already validated.
-    async fn put(&self, cog: &str, guild: u64, value: Value) -> Result<(), SettingsError>;
-}
-
-/// Settings in memory: the embedded default until the database arrives.
-#[derive(Default)]
-pub struct InProcessSettings {
-    saved: Mutex<HashMap<(String, u64), Value>>,
-}
-
-#[async_trait::async_trait]
-impl SettingsStore for InProcessSettings {
-    async fn get(&self, cog: &str, guild: u64) -> Result<Option<Value>, SettingsError> {
-        Ok(self.saved.lock().get(&(cog.to_string(), guild)).cloned())
-    }
-
-    async fn put(&self, cog: &str, guild: u64, value: Value) -> Result<(), SettingsError> {
-        self.saved.lock().insert((cog.to_string(), guild), value);
-        Ok(())
-    }
-}
 
 /// The object of defaults a schema declares: each top-level property's
 /// `default` (recursing into object properties that have no default of their own).
@@ -85,7 +55,7 @@ impl Host for CogState {
         };
         let saved = match self.services.settings.get(&self.scope.cog, guild).await {
             Ok(saved) => saved,
-            Err(error) => return Ok(Err(error)),
+            Err(error) => return Ok(Err(SettingsError::Unavailable(error.to_string()))),
         };
         let value = match saved {
             Some(saved) => merge(&defaults, &saved),

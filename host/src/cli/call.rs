@@ -84,7 +84,7 @@ pub async fn call(config: Config, args: CallArgs) -> anyhow::Result<ExitCode> {
         runtime
             .services()
             .settings
-            .put(cog.name(), args.guild, value)
+            .put(cog.name(), args.guild, value, None)
             .await
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     }

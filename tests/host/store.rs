@@ -1,0 +1,418 @@
+//! The store suite, run the same on every back end: in-process, SQLite (a
+//! fresh file) and Postgres (a fresh database on 127.0.0.1:5432, as on the
+//! development and CI machines). Plus a cog writing through the real store
+//! and its data surviving a restart.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use baseline_host::capabilities::Services;
+use baseline_host::runtime::bindings::types::{CommandResponse, OptionEntry, OptionValue};
+use baseline_host::runtime::{Answer, Call};
+use baseline_host::store::kv::{InProcessKv, KvStore, Namespace, Partition, SqlKv};
+use baseline_host::store::settings::{InProcessSettings, SettingsStore, SqlSettings};
+use baseline_host::store::{Database, StoreError};
+use serde_json::json;
+
+use crate::support::*;
+
+const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A fresh, migrated Postgres database of its own.
+async fn postgres() -> Database {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "baseline_test_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let admin = Database::connect(POSTGRES)
+        .await
+        .expect("Postgres on 127.0.0.1:5432 (user postgres, database test)");
+    let baseline_host::store::Pool::Postgres(pool) = admin.pool() else {
+        unreachable!()
+    };
+    // Databases left by earlier test runs (another process id) go first.
+    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    SWEPT
+        .get_or_init(|| async {
+            let stale: Vec<(String,)> = sqlx::query_as(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'baseline_test_%'",
+            )
+            .fetch_all(pool)
+            .await
+            .unwrap();
+            let mine = format!("baseline_test_{}_", std::process::id());
+            for (name,) in stale.into_iter().filter(|(name,)| !name.starts_with(&mine)) {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(pool)
+                    .await;
+            }
+        })
+        .await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(pool)
+        .await
+        .unwrap();
+    let db = Database::connect(&format!("postgres://postgres@127.0.0.1:5432/{name}"))
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    db.migrate().await.expect("migrating twice is a no-op");
+    db
+}
+
+/// A fresh, migrated SQLite file (the directory lives as long as the test).
+async fn sqlite(dir: &tempfile::TempDir) -> Database {
+    let db = Database::connect(&Database::sqlite_url(dir.path()))
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    db.migrate().await.expect("migrating twice is a no-op");
+    db
+}
+
+fn ns(cog: &str, partition: Partition) -> Namespace {
+    Namespace {
+        cog: cog.into(),
+        partition,
+    }
+}
+
+async fn kv_suite(kv: Arc<dyn KvStore>) {
+    // Namespaces are apart.
+    kv.set(&ns("a", Partition::Guild(1)), "k", b"a1".to_vec(), None)
+        .await
+        .unwrap();
+    kv.set(&ns("b", Partition::Guild(1)), "k", b"b1".to_vec(), None)
+        .await
+        .unwrap();
+    kv.set(&ns("a", Partition::Guild(2)), "k", b"a2".to_vec(), None)
+        .await
+        .unwrap();
+    kv.set(
+        &ns("a", Partition::User { guild: 1, user: 7 }),
+        "k",
+        b"u7".to_vec(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        kv.get(&ns("a", Partition::Guild(1)), "k")
+            .await
+            .unwrap()
+            .unwrap(),
+        b"a1"
+    );
+    assert_eq!(
+        kv.get(&ns("b", Partition::Guild(1)), "k")
+            .await
+            .unwrap()
+            .unwrap(),
+        b"b1"
+    );
+    assert_eq!(
+        kv.get(&ns("a", Partition::Guild(2)), "k")
+            .await
+            .unwrap()
+            .unwrap(),
+        b"a2"
+    );
+    assert_eq!(
+        kv.get(&ns("a", Partition::User { guild: 1, user: 7 }), "k")
+            .await
+            .unwrap()
+            .unwrap(),
+        b"u7"
+    );
+    assert_eq!(
+        kv.get(&ns("a", Partition::Global), "k").await.unwrap(),
+        None
+    );
+    // Overwrite and delete.
+    kv.set(&ns("a", Partition::Guild(1)), "k", b"again".to_vec(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        kv.get(&ns("a", Partition::Guild(1)), "k")
+            .await
+            .unwrap()
+            .unwrap(),
+        b"again"
+    );
+    assert!(kv.delete(&ns("b", Partition::Guild(1)), "k").await.unwrap());
+    assert!(!kv.delete(&ns("b", Partition::Guild(1)), "k").await.unwrap());
+
+    // Listing pages through a prefix, bytewise, without other namespaces.
+    let space = ns("list", Partition::Guild(1));
+    for i in 0..25 {
+        kv.set(&space, &format!("item:{i:02}"), vec![], None)
+            .await
+            .unwrap();
+    }
+    for other in ["item", "itemz", "Item:1", "other"] {
+        kv.set(&space, other, vec![], None).await.unwrap();
+    }
+    kv.set(&ns("list", Partition::Guild(2)), "item:99", vec![], None)
+        .await
+        .unwrap();
+    let mut all = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = kv
+            .list(&space, "item:", cursor.as_deref(), 10)
+            .await
+            .unwrap();
+        assert!(page.keys.len() <= 10);
+        all.extend(page.keys);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        all,
+        (0..25).map(|i| format!("item:{i:02}")).collect::<Vec<_>>()
+    );
+
+    // Increment: counts, refuses text, survives concurrency.
+    let counters = ns("count", Partition::Global);
+    assert_eq!(kv.increment(&counters, "n", 5).await.unwrap(), 5);
+    assert_eq!(kv.increment(&counters, "n", -2).await.unwrap(), 3);
+    assert_eq!(kv.get(&counters, "n").await.unwrap().unwrap(), b"3");
+    kv.set(&counters, "t", b"hello".to_vec(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        kv.increment(&counters, "t", 1).await,
+        Err(StoreError::NotAnInteger)
+    );
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let kv = kv.clone();
+        tasks.push(tokio::spawn(async move {
+            kv.increment(&ns("count", Partition::Global), "race", 1)
+                .await
+                .unwrap()
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(
+        kv.increment(&counters, "race", 0).await.unwrap(),
+        40,
+        "no increment lost"
+    );
+
+    // Expiry.
+    let expiring = ns("ttl", Partition::Guild(1));
+    kv.set(
+        &expiring,
+        "short",
+        b"v".to_vec(),
+        Some(Duration::from_millis(50)),
+    )
+    .await
+    .unwrap();
+    kv.set(
+        &expiring,
+        "long",
+        b"v".to_vec(),
+        Some(Duration::from_secs(3600)),
+    )
+    .await
+    .unwrap();
+    assert!(kv.get(&expiring, "short").await.unwrap().is_some());
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert_eq!(kv.get(&expiring, "short").await.unwrap(), None);
+    assert!(kv.get(&expiring, "long").await.unwrap().is_some());
+    assert_eq!(
+        kv.list(&expiring, "", None, 10).await.unwrap().keys,
+        ["long"]
+    );
+    assert_eq!(
+        kv.increment(&expiring, "short", 1).await.unwrap(),
+        1,
+        "an expired value counts as absent"
+    );
+
+    // Forgetting a user removes their keys in every cog and guild, nothing else.
+    kv.set(
+        &ns("b", Partition::User { guild: 2, user: 7 }),
+        "k",
+        vec![1],
+        None,
+    )
+    .await
+    .unwrap();
+    kv.set(
+        &ns("a", Partition::User { guild: 1, user: 8 }),
+        "k",
+        vec![1],
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(kv.forget_user(7).await.unwrap(), 2);
+    assert_eq!(
+        kv.get(&ns("a", Partition::User { guild: 1, user: 7 }), "k")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        kv.get(&ns("a", Partition::User { guild: 1, user: 8 }), "k")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        kv.get(&ns("a", Partition::Guild(1)), "k")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+async fn settings_suite(settings: Arc<dyn SettingsStore>, timestamps: bool) {
+    assert_eq!(settings.get("reference", 1).await.unwrap(), None);
+    settings
+        .put("reference", 1, json!({"max_count": 3}), Some(42))
+        .await
+        .unwrap();
+    settings
+        .put("reference", 1, json!({"max_count": 4}), Some(43))
+        .await
+        .unwrap();
+    settings
+        .put("reference", 2, json!({"max_count": 9}), None)
+        .await
+        .unwrap();
+    settings.put("status", 1, json!({}), None).await.unwrap();
+    assert_eq!(
+        settings.get("reference", 1).await.unwrap(),
+        Some(json!({"max_count": 4}))
+    );
+    assert_eq!(
+        settings.get("reference", 2).await.unwrap(),
+        Some(json!({"max_count": 9}))
+    );
+    let history = settings.history("reference", 1, 10).await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(
+        (
+            history[0].actor_id,
+            history[0].before.clone(),
+            history[0].after.clone()
+        ),
+        (
+            Some(43),
+            Some(json!({"max_count": 3})),
+            json!({"max_count": 4})
+        )
+    );
+    assert_eq!(
+        (history[1].actor_id, history[1].before.clone()),
+        (Some(42), None)
+    );
+    if timestamps {
+        assert!(
+            history[0].at.starts_with("20") && history[0].at.ends_with('Z'),
+            "{}",
+            history[0].at
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_in_process() {
+    kv_suite(Arc::new(InProcessKv::default())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    kv_suite(Arc::new(SqlKv::new(sqlite(&dir).await))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_postgres() {
+    kv_suite(Arc::new(SqlKv::new(postgres().await))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_in_process() {
+    settings_suite(Arc::new(InProcessSettings::default()), false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    settings_suite(Arc::new(SqlSettings::new(sqlite(&dir).await)), true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_postgres() {
+    settings_suite(Arc::new(SqlSettings::new(postgres().await)), true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_url_or_a_missing_server_is_a_clear_error() {
+    let error = Database::connect("mysql://x").await.unwrap_err();
+    assert!(matches!(error, StoreError::InvalidUrl(_)), "{error}");
+    let error = Database::connect_with_retry("postgres://postgres@127.0.0.1:1/none", 2)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Unavailable(_)), "{error}");
+}
+
+/// The reference cog's counters go through SQLite and survive a restart
+/// of the host (a new runtime over the same database file).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cog_writes_through_the_database_and_its_data_survives_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let cogs = tempfile::tempdir().unwrap();
+    install("reference", cogs.path(), "reference.wasm");
+    let roll = |runtime: Arc<baseline_host::runtime::Runtime>| async move {
+        let cog = runtime.registry().get("reference").unwrap();
+        let options = vec![OptionEntry {
+            name: "count".into(),
+            value: OptionValue::Integer(3),
+        }];
+        let invocation = command("dice", Some("roll"), options, GUILD, USER);
+        runtime
+            .invoke(
+                &cog,
+                scope("reference", &invocation),
+                Call::Command(invocation),
+            )
+            .await
+            .unwrap();
+        let stats = command("dice", Some("stats"), vec![], GUILD, USER);
+        match runtime
+            .invoke(&cog, scope("reference", &stats), Call::Command(stats))
+            .await
+            .unwrap()
+        {
+            Answer::Command(Ok(CommandResponse::Reply(reply))) => {
+                reply.message.embeds[0].fields[0].value.clone()
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    for expected in ["3", "6"] {
+        let db = sqlite(&data).await;
+        let runtime =
+            baseline_host::runtime::Runtime::new(config(cogs.path()), Services::with_database(db))
+                .unwrap();
+        runtime.load_dir().await;
+        assert_eq!(roll(runtime).await, expected);
+    }
+}
