@@ -110,11 +110,36 @@ async fn open_database(config: &Config) -> anyhow::Result<Database> {
     Ok(db)
 }
 
+/// Redis when configured (retrying while it is unreachable), else in process.
+async fn open_cache(config: &Config) -> anyhow::Result<std::sync::Arc<dyn crate::cache::Cache>> {
+    let Some(url) = &config.redis_url else {
+        return Ok(crate::cache::open(None).await?);
+    };
+    let shown = url.rsplit('@').next().unwrap_or(url).to_string();
+    let mut delay = std::time::Duration::from_secs(1);
+    let mut attempt = 1;
+    loop {
+        match crate::cache::open(Some(url)).await {
+            Ok(cache) => return Ok(cache),
+            Err(error) if attempt == 8 => {
+                return Err(anyhow::anyhow!("cannot reach Redis at {shown}: {error}"));
+            }
+            Err(error) => {
+                tracing::warn!(%error, attempt, retry_in_s = delay.as_secs(), "Redis not reachable; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(30));
+                attempt += 1;
+            }
+        }
+    }
+}
+
 async fn run(config: Config) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&config.cogs_dir)?;
     let db = open_database(&config).await?;
-    let backend = db.backend();
-    let runtime = Runtime::new(config, Services::with_database(db))?;
+    let cache = open_cache(&config).await?;
+    let backend = format!("{}, cache: {}", db.backend(), cache.backend());
+    let runtime = Runtime::new(config, Services::with_database(db).with_cache(cache))?;
     let results = runtime.load_dir().await;
     let loaded = results.iter().filter(|(_, r)| r.is_ok()).count();
     tracing::info!(loaded, failed = results.len() - loaded, dir = %runtime.config().cogs_dir.display(), "cogs folder loaded");

@@ -16,7 +16,8 @@
 //! deny = ["discord.messages"]
 //! ```
 //!
-//! Environment: `BASELINE_COGS_DIR`, `BASELINE_DATA_DIR`, `DATABASE_URL`, and
+//! Environment: `BASELINE_COGS_DIR`, `BASELINE_DATA_DIR`, `DATABASE_URL`,
+//! `REDIS_URL`, and
 //! `BASELINE_GRANT_<COG>` / `BASELINE_DENY_<COG>` (comma-separated capability
 //! names; `-` in the cog name becomes `_`, e.g. `BASELINE_GRANT_MY_COG=llm`).
 
@@ -38,6 +39,8 @@ pub struct Config {
     /// `postgres://…` or `sqlite://…`; absent means SQLite in `data_dir`
     /// (env `DATABASE_URL`).
     pub database_url: Option<String>,
+    /// `redis://…`; absent means the in-process cache (env `REDIS_URL`).
+    pub redis_url: Option<String>,
     /// Engine-wide settings.
     pub runtime: RuntimeConfig,
     /// Default limits of every invocation.
@@ -52,6 +55,7 @@ impl Default for Config {
             cogs_dir: PathBuf::from("cogs"),
             data_dir: PathBuf::from(".baseline"),
             database_url: None,
+            redis_url: None,
             runtime: RuntimeConfig::default(),
             limits: LimitsConfig::default(),
             cogs: BTreeMap::new(),
@@ -201,6 +205,8 @@ impl Config {
                 self.data_dir = PathBuf::from(&value);
             } else if key == "DATABASE_URL" && !value.is_empty() {
                 self.database_url = Some(value.clone());
+            } else if key == "REDIS_URL" && !value.is_empty() {
+                self.redis_url = Some(value.clone());
             } else if let Some(cog) = key.strip_prefix("BASELINE_GRANT_") {
                 self.cogs
                     .entry(env_cog_name(cog))

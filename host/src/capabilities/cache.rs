@@ -1,82 +1,23 @@
 //! `cache`: ephemeral values with a time to live, namespaced like `kv` by
-//! cog and guild (cog-wide outside guilds). [`CacheStore`] is the seam for
-//! Redis; [`InProcessCache`] is the embedded default.
+//! cog and guild (cog-wide outside guilds), kept in the host's
+//! [`Cache`](crate::cache::Cache): Redis or in-process.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
-
-use parking_lot::Mutex;
+use std::time::Duration;
 
 use super::CogState;
 use super::kv::MAX_KEY_BYTES;
+use crate::cache::CacheFailure;
 use crate::runtime::bindings::baseline::cog::cache::{CacheError, Host};
-use crate::store::kv::parse_integer;
 
 /// Largest cached value, in bytes.
 pub const MAX_VALUE_BYTES: usize = 256 << 10;
 /// Longest time to live: one day.
 pub const MAX_TTL_SECONDS: u32 = 86_400;
 
-/// Storage behind `cache`; keys arrive fully namespaced.
-#[async_trait::async_trait]
-pub trait CacheStore: Send + Sync {
-    /// Read a live value.
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError>;
-    /// Write with a time to live.
-    async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), CacheError>;
-    /// Delete; true when a live value existed.
-    async fn delete(&self, key: &str) -> Result<bool, CacheError>;
-    /// Add to an integer, creating it with `ttl` when missing.
-    async fn increment(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, CacheError>;
-}
-
-/// An in-memory cache with lazy expiry.
-#[derive(Default)]
-pub struct InProcessCache {
-    entries: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
-}
-
-#[async_trait::async_trait]
-impl CacheStore for InProcessCache {
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
-        let mut entries = self.entries.lock();
-        match entries.get(key) {
-            Some((_, expires)) if *expires <= Instant::now() => {
-                entries.remove(key);
-                Ok(None)
-            }
-            found => Ok(found.map(|(value, _)| value.clone())),
-        }
-    }
-
-    async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), CacheError> {
-        self.entries
-            .lock()
-            .insert(key.to_string(), (value, Instant::now() + ttl));
-        Ok(())
-    }
-
-    async fn delete(&self, key: &str) -> Result<bool, CacheError> {
-        Ok(self
-            .entries
-            .lock()
-            .remove(key)
-            .is_some_and(|(_, expires)| expires > Instant::now()))
-    }
-
-    async fn increment(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, CacheError> {
-        let now = Instant::now();
-        let mut entries = self.entries.lock();
-        let (current, expires) = match entries.get(key).filter(|(_, expires)| *expires > now) {
-            Some((value, expires)) => (
-                parse_integer(value).ok_or(CacheError::NotAnInteger)?,
-                *expires,
-            ),
-            None => (0, now + ttl),
-        };
-        let next = current.checked_add(delta).ok_or(CacheError::NotAnInteger)?;
-        entries.insert(key.to_string(), (next.to_string().into_bytes(), expires));
-        Ok(next)
+fn from_cache(failure: CacheFailure) -> CacheError {
+    match failure {
+        CacheFailure::NotAnInteger => CacheError::NotAnInteger,
+        CacheFailure::Unavailable(message) => CacheError::Unavailable(message),
     }
 }
 
@@ -105,7 +46,7 @@ fn ttl(seconds: u32) -> Duration {
 impl Host for CogState {
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, CacheError>> {
         match self.cache_enter(&key)? {
-            Ok(key) => Ok(self.services.cache.get(&key).await),
+            Ok(key) => Ok(self.services.cache.get(&key).await.map_err(from_cache)),
             Err(error) => Ok(Err(error)),
         }
     }
@@ -123,12 +64,17 @@ impl Host for CogState {
         if value.len() > MAX_VALUE_BYTES {
             return Ok(Err(CacheError::ValueTooLarge(MAX_VALUE_BYTES as u32)));
         }
-        Ok(self.services.cache.set(&key, value, ttl(ttl_seconds)).await)
+        Ok(self
+            .services
+            .cache
+            .set(&key, value, ttl(ttl_seconds))
+            .await
+            .map_err(from_cache))
     }
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<bool, CacheError>> {
         match self.cache_enter(&key)? {
-            Ok(key) => Ok(self.services.cache.delete(&key).await),
+            Ok(key) => Ok(self.services.cache.delete(&key).await.map_err(from_cache)),
             Err(error) => Ok(Err(error)),
         }
     }
@@ -144,40 +90,9 @@ impl Host for CogState {
                 .services
                 .cache
                 .increment(&key, delta, ttl(ttl_seconds))
-                .await),
+                .await
+                .map_err(from_cache)),
             Err(error) => Ok(Err(error)),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn expires_and_counts() {
-        let cache = InProcessCache::default();
-        cache
-            .set("a", b"1".to_vec(), Duration::from_millis(1))
-            .await
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(5));
-        assert_eq!(cache.get("a").await.unwrap(), None);
-        assert_eq!(
-            cache
-                .increment("n", 2, Duration::from_secs(60))
-                .await
-                .unwrap(),
-            2
-        );
-        assert_eq!(
-            cache
-                .increment("n", 3, Duration::from_secs(60))
-                .await
-                .unwrap(),
-            5
-        );
-        assert!(cache.delete("n").await.unwrap());
-        assert!(!cache.delete("n").await.unwrap());
     }
 }

@@ -36,30 +36,39 @@ pub struct Services {
     /// Durable key-value store.
     pub kv: Arc<dyn crate::store::kv::KvStore>,
     /// Ephemeral cache.
-    pub cache: Arc<dyn cache::CacheStore>,
+    pub cache: Arc<dyn crate::cache::Cache>,
     /// Guild settings of cogs.
     pub settings: Arc<dyn crate::store::settings::SettingsStore>,
     /// Facts about this host for `system`.
     pub host: Arc<system::HostFacts>,
+    /// The database, for health reports (absent in `baseline cog call`).
+    pub database: Option<crate::store::Database>,
 }
 
 impl Services {
-    /// kv and settings in `db`, the rest in process (until the cache arrives).
+    /// kv and settings in `db`, the cache in process.
     pub fn with_database(db: crate::store::Database) -> Self {
         Self {
             kv: Arc::new(crate::store::kv::SqlKv::new(db.clone())),
-            settings: Arc::new(crate::store::settings::SqlSettings::new(db)),
+            settings: Arc::new(crate::store::settings::SqlSettings::new(db.clone())),
+            database: Some(db),
             ..Self::in_process()
         }
+    }
+
+    /// The same services with another cache (Redis).
+    pub fn with_cache(self, cache: Arc<dyn crate::cache::Cache>) -> Self {
+        Self { cache, ..self }
     }
 
     /// Everything in process memory: `baseline cog call` and tests.
     pub fn in_process() -> Self {
         Self {
             kv: Arc::new(crate::store::kv::InProcessKv::default()),
-            cache: Arc::new(cache::InProcessCache::default()),
+            cache: Arc::new(crate::cache::InProcessCache::default()),
             settings: Arc::new(crate::store::settings::InProcessSettings::default()),
             host: Arc::new(system::HostFacts::new()),
+            database: None,
         }
     }
 }

@@ -1,6 +1,6 @@
-//! `system`: facts about the host for status displays. Version, uptime and
-//! the loaded cogs are known now; guilds, shards and service health come
-//! with the Discord and store integrations and answer `not-available` until then.
+//! `system`: facts about the host for status displays: version, uptime,
+//! loaded cogs, database and cache health. Guilds and shards come with the
+//! Discord integration and answer `not-available` until then.
 
 use std::time::Instant;
 

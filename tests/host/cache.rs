@@ -1,0 +1,227 @@
+//! The cache suite on both back ends — in-process and the real Redis on
+//! 127.0.0.1:6379 — plus pub/sub, and Redis going away and coming back
+//! (a Redis server of the test's own, on another port).
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use baseline_host::cache::{Cache, CacheFailure, InProcessCache, RedisCache};
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "test:{}:{}:{prefix}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+async fn suite(cache: Arc<dyn Cache>) {
+    let key = |name: &str| unique(name);
+    let (a, n, t, gone) = (key("a"), key("n"), key("t"), key("gone"));
+    assert_eq!(cache.get(&a).await.unwrap(), None);
+    cache
+        .set(&a, b"1".to_vec(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(cache.get(&a).await.unwrap().unwrap(), b"1");
+    assert!(cache.delete(&a).await.unwrap());
+    assert!(!cache.delete(&a).await.unwrap());
+
+    cache
+        .set(&gone, b"x".to_vec(), Duration::from_millis(50))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert_eq!(cache.get(&gone).await.unwrap(), None, "expired");
+
+    assert_eq!(
+        cache
+            .increment(&n, 2, Duration::from_millis(300))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        cache
+            .increment(&n, 3, Duration::from_secs(60))
+            .await
+            .unwrap(),
+        5,
+        "the first TTL stays"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        cache
+            .increment(&n, 1, Duration::from_secs(60))
+            .await
+            .unwrap(),
+        1,
+        "the counter expired"
+    );
+    cache
+        .set(&t, b"text".to_vec(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.increment(&t, 1, Duration::from_secs(60)).await,
+        Err(CacheFailure::NotAnInteger)
+    );
+
+    let mut tasks = Vec::new();
+    let race = key("race");
+    for _ in 0..50 {
+        let (cache, race) = (cache.clone(), race.clone());
+        tasks.push(tokio::spawn(async move {
+            cache
+                .increment(&race, 1, Duration::from_secs(60))
+                .await
+                .unwrap()
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(
+        cache
+            .increment(&race, 0, Duration::from_secs(60))
+            .await
+            .unwrap(),
+        50
+    );
+
+    // Pub/sub: two subscribers both get the notice.
+    let channel = key("channel");
+    let mut first = cache.subscribe(&channel).await.unwrap();
+    let mut second = cache.subscribe(&channel).await.unwrap();
+    cache
+        .publish(&channel, "cog reloaded: reference")
+        .await
+        .unwrap();
+    for receiver in [&mut first, &mut second] {
+        let message = tokio::time::timeout(Duration::from_secs(5), receiver.recv())
+            .await
+            .expect("a notice")
+            .unwrap();
+        assert_eq!(message, "cog reloaded: reference");
+    }
+    assert!(cache.ping().await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_in_process() {
+    suite(Arc::new(InProcessCache::default())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_redis() {
+    let redis = RedisCache::connect("redis://127.0.0.1:6379")
+        .await
+        .expect("Redis on 127.0.0.1:6379");
+    suite(Arc::new(redis)).await;
+}
+
+struct OwnRedis(Child);
+
+impl OwnRedis {
+    fn start(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed");
+        OwnRedis(child)
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_going_away_fails_clearly_and_recovers_by_itself() {
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let server = OwnRedis::start(port);
+    let mut connected = None;
+    for _ in 0..100 {
+        if let Ok(cache) = RedisCache::connect(&url).await {
+            connected = Some(cache);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let cache = Arc::new(connected.expect("own Redis starts"));
+    let mut notices = cache.subscribe("notices").await.unwrap();
+    cache
+        .set("k", b"v".to_vec(), Duration::from_secs(60))
+        .await
+        .unwrap();
+
+    drop(server);
+    let started = std::time::Instant::now();
+    let error = cache.get("k").await.unwrap_err();
+    assert!(matches!(error, CacheFailure::Unavailable(_)), "{error}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "fails fast: {:?}",
+        started.elapsed()
+    );
+    assert!(cache.ping().await.is_err());
+
+    let _server = OwnRedis::start(port);
+    let recovered = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for _ in 0..200 {
+        if cache.ping().await.is_ok() {
+            recovered.store(true, std::sync::atomic::Ordering::Relaxed);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        recovered.load(std::sync::atomic::Ordering::Relaxed),
+        "commands work again without a new client"
+    );
+    // The new server is empty (nothing persisted), and writes work.
+    cache
+        .set("k", b"again".to_vec(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(cache.get("k").await.unwrap().unwrap(), b"again");
+    // The subscription came back too.
+    let mut delivered = false;
+    for _ in 0..100 {
+        cache.publish("notices", "back").await.unwrap();
+        if let Ok(Some(message)) =
+            tokio::time::timeout(Duration::from_millis(100), notices.recv()).await
+        {
+            assert_eq!(message, "back");
+            delivered = true;
+            break;
+        }
+    }
+    assert!(delivered, "the subscription resubscribed by itself");
+}
