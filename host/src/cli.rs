@@ -171,6 +171,14 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
         println!("  not loaded: {}: {}", file.display(), failure.error);
     }
     let _watcher = watcher::watch(runtime.clone())?;
+    let api = crate::api::serve(
+        crate::api::ApiState {
+            runtime: runtime.clone(),
+        },
+        runtime.config().api_addr,
+    )
+    .await?;
+    println!("API on http://{api}/api/v1/health (OpenAPI at /api/v1/openapi.json)");
     println!(
         "Watching {} — drop a .wasm file in to load it, replace it to reload, delete it to unload.",
         runtime.config().cogs_dir.display()

@@ -17,7 +17,7 @@
 //! ```
 //!
 //! Environment: `BASELINE_COGS_DIR`, `BASELINE_DATA_DIR`, `DATABASE_URL`,
-//! `REDIS_URL`, and
+//! `REDIS_URL`, `BASELINE_API_ADDR`, and
 //! `BASELINE_GRANT_<COG>` / `BASELINE_DENY_<COG>` (comma-separated capability
 //! names; `-` in the cog name becomes `_`, e.g. `BASELINE_GRANT_MY_COG=llm`).
 
@@ -41,6 +41,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// `redis://…`; absent means the in-process cache (env `REDIS_URL`).
     pub redis_url: Option<String>,
+    /// Where the HTTP API listens (env `BASELINE_API_ADDR`); port 0 picks a free one.
+    pub api_addr: std::net::SocketAddr,
     /// Engine-wide settings.
     pub runtime: RuntimeConfig,
     /// Default limits of every invocation.
@@ -56,6 +58,7 @@ impl Default for Config {
             data_dir: PathBuf::from(".baseline"),
             database_url: None,
             redis_url: None,
+            api_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 8000)),
             runtime: RuntimeConfig::default(),
             limits: LimitsConfig::default(),
             cogs: BTreeMap::new(),
@@ -205,6 +208,15 @@ impl Config {
                 self.data_dir = PathBuf::from(&value);
             } else if key == "DATABASE_URL" && !value.is_empty() {
                 self.database_url = Some(value.clone());
+            } else if key == "BASELINE_API_ADDR" {
+                match value.parse() {
+                    Ok(addr) => self.api_addr = addr,
+                    Err(_) => tracing::warn!(
+                        value,
+                        "BASELINE_API_ADDR is not host:port; keeping {}",
+                        self.api_addr
+                    ),
+                }
             } else if key == "REDIS_URL" && !value.is_empty() {
                 self.redis_url = Some(value.clone());
             } else if let Some(cog) = key.strip_prefix("BASELINE_GRANT_") {

@@ -9,6 +9,7 @@
 //! - [`config`]: the operator's `baseline.toml` and environment overrides;
 //! - [`cli`]: the `baseline` command line.
 
+pub mod api;
 pub mod cache;
 pub mod capabilities;
 pub mod cli;

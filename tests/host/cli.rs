@@ -254,6 +254,7 @@ fn run_loads_the_cogs_folder_and_reloads_it() {
         .current_dir(dir.path())
         .env("BASELINE_DATA_DIR", guest_target().join("test-data"))
         .env("RUST_LOG", "info")
+        .env("BASELINE_API_ADDR", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -300,4 +301,5 @@ fn run_loads_the_cogs_folder_and_reloads_it() {
         "{output}"
     );
     assert!(!output.contains("cog not loaded"), "{output}");
+    assert!(output.contains("API on http://127.0.0.1:"), "{output}");
 }

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod api;
 mod cache;
 mod cli;
 mod cogs;

@@ -235,6 +235,8 @@ pub struct LoadedCog {
     pub grants: Arc<Grants>,
     /// Defaults of its settings schema, if it has one.
     pub settings_defaults: Option<Arc<serde_json::Value>>,
+    /// Its settings schema, compiled, if it has one.
+    pub settings_schema: Option<Arc<manifest::SettingsSchema>>,
     /// Its counters (shared with its previous and next versions).
     pub metrics: Arc<CogMetrics>,
     /// Fresh instance per call, or warm instances reused per guild.
@@ -381,14 +383,16 @@ impl Runtime {
         if !problems.is_empty() {
             return Err(LoadError::InvalidManifest(problems));
         }
-        let settings_defaults = match &manifest.settings_schema {
+        let settings_schema = match &manifest.settings_schema {
             Some(schema) => Some(Arc::new(
                 manifest::compile_settings_schema(schema)
-                    .map_err(|p| LoadError::InvalidManifest(vec![p]))?
-                    .defaults,
+                    .map_err(|p| LoadError::InvalidManifest(vec![p]))?,
             )),
             None => None,
         };
+        let settings_defaults = settings_schema
+            .as_ref()
+            .map(|schema| Arc::new(schema.defaults.clone()));
         let cog_config = self.config.cogs.get(&manifest.name);
         let probe = || {
             CogState::new(
@@ -442,6 +446,7 @@ impl Runtime {
             warm: invoke::WarmPool::default(),
             grants: Arc::new(grants),
             settings_defaults,
+            settings_schema,
             path: prepared.path,
             hash: prepared.hash,
             facts: prepared.facts,

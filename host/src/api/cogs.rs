@@ -1,0 +1,115 @@
+//! Cogs, for operators: what is loaded (version, state, last load error,
+//! counters) and reloading one from its file.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use serde::Serialize;
+
+use super::access::Developer;
+use super::{ApiError, ApiState};
+
+/// A cog file as operators see it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CogView {
+    /// Cog name (absent for a file that never loaded).
+    name: Option<String>,
+    /// Version serving.
+    version: Option<String>,
+    /// `loaded`, `failed` (nothing serving) or `loaded-with-error` (an older
+    /// version serves, the newer file failed).
+    state: &'static str,
+    /// The file.
+    file: String,
+    /// The last load error of this file.
+    last_error: Option<String>,
+    /// Slash commands.
+    commands: Vec<String>,
+    /// Capabilities granted.
+    granted: Vec<String>,
+    /// Capabilities asked for but withheld.
+    withheld: Vec<String>,
+    /// Invocation counters.
+    #[schema(value_type = Object)]
+    metrics: Option<crate::runtime::metrics::MetricsSnapshot>,
+}
+
+/// Every loaded cog and every cog file that failed to load.
+#[utoipa::path(get, path = "/api/v1/cogs", responses((status = 200, body = [CogView]), (status = 401), (status = 403)))]
+pub async fn list(_: Developer, State(state): State<ApiState>) -> Json<Vec<CogView>> {
+    let registry = state.runtime.registry();
+    let failures = registry.failures();
+    let mut views: Vec<CogView> = registry
+        .list()
+        .into_iter()
+        .map(|cog| {
+            let last_error = failures.get(&cog.path).map(|f| f.error.clone());
+            CogView {
+                name: Some(cog.name().to_string()),
+                version: Some(cog.manifest.version.clone()),
+                state: if last_error.is_some() {
+                    "loaded-with-error"
+                } else {
+                    "loaded"
+                },
+                file: cog.path.display().to_string(),
+                last_error,
+                commands: cog
+                    .manifest
+                    .commands
+                    .iter()
+                    .map(|c| c.name.clone())
+                    .collect(),
+                granted: cog.grants.granted().map(String::from).collect(),
+                withheld: cog.grants.withheld().map(String::from).collect(),
+                metrics: Some(cog.metrics.snapshot()),
+            }
+        })
+        .collect();
+    for (file, failure) in failures {
+        if registry.by_file(&file).is_none() {
+            views.push(CogView {
+                name: None,
+                version: None,
+                state: "failed",
+                file: file.display().to_string(),
+                last_error: Some(failure.error),
+                commands: vec![],
+                granted: vec![],
+                withheld: vec![],
+                metrics: None,
+            });
+        }
+    }
+    Json(views)
+}
+
+/// Load the cog's file again (after fixing a grant, say).
+#[utoipa::path(post, path = "/api/v1/cogs/{name}/reload", params(("name" = String, Path, description = "Cog name")),
+    responses((status = 200, body = CogView), (status = 404), (status = 422)))]
+pub async fn reload(
+    _: Developer,
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let runtime = &state.runtime;
+    let cog = runtime
+        .registry()
+        .get(&name)
+        .ok_or_else(|| ApiError::NotFound(format!("no cog `{name}` is loaded")))?;
+    match runtime.load_file(&cog.path).await {
+        Ok(cog) => Ok(Json(
+            serde_json::json!({"name": cog.name(), "version": cog.manifest.version, "hash": cog.hash}),
+        )),
+        Err(error) => Err(ApiError::Invalid(vec![super::error::FieldError {
+            path: String::new(),
+            message: error.to_string(),
+        }])),
+    }
+}
+
+pub fn router() -> axum::Router<ApiState> {
+    axum::Router::new()
+        .route("/cogs", get(list))
+        .route("/cogs/{name}/reload", post(reload))
+}

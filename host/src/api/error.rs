@@ -1,0 +1,101 @@
+//! One error type for every route, one mapping to responses. Internal
+//! details are logged (inside the request's span, with its id) and shown to
+//! clients only as a plain 500.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// A field that failed validation.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    /// JSON pointer to the field (`/max_count`), empty for the whole document.
+    pub path: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 401: no valid session.
+    #[error("sign in first")]
+    Unauthorized,
+    /// 403: the session may not act on this guild or route.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: the named thing does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// 400: the request itself is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 413: the body is larger than the API accepts.
+    #[error("the request body is larger than {} KiB", super::MAX_BODY_BYTES >> 10)]
+    TooLarge,
+    /// 422: the document breaks the schema, field by field.
+    #[error("the settings do not match the cog's schema")]
+    Invalid(Vec<FieldError>),
+    /// 503: a backing service is down (named).
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: logged, never shown.
+    #[error("internal error")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<&'a [FieldError]>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request"),
+            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too-large"),
+            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Internal(detail) => {
+                tracing::error!(detail, "internal error answering a request");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        };
+        let fields = match &self {
+            ApiError::Invalid(fields) => Some(fields.as_slice()),
+            _ => None,
+        };
+        (
+            status,
+            Json(Body {
+                error: code,
+                message: self.to_string(),
+                fields,
+            }),
+        )
+            .into_response()
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(error: crate::store::StoreError) -> Self {
+        ApiError::Unavailable(format!("database: {error}"))
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::BadRequest(rejection.body_text())
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! `GET /api/v1/health`: database, cache and cogs; 503 naming the failing part.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use serde::Serialize;
+
+use super::ApiState;
+
+/// One backing service.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ServiceStatus {
+    /// `postgres`, `sqlite`, `redis`, `in-process`.
+    backend: String,
+    /// Whether it answered.
+    healthy: bool,
+    /// Round trip in milliseconds, when it answered.
+    latency_ms: Option<f64>,
+    /// Why not, when it did not.
+    error: Option<String>,
+}
+
+/// The host's health.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`, or `degraded` with `failing` naming the parts.
+    status: &'static str,
+    /// Parts that are down.
+    failing: Vec<String>,
+    /// The database (absent when the host runs without one).
+    database: Option<ServiceStatus>,
+    /// The cache.
+    cache: ServiceStatus,
+    /// Loaded cogs.
+    cogs_loaded: usize,
+    /// Cog files that failed to load.
+    cogs_failed: usize,
+}
+
+fn status<E: std::fmt::Display>(
+    backend: &str,
+    ping: Result<std::time::Duration, E>,
+) -> ServiceStatus {
+    match ping {
+        Ok(took) => ServiceStatus {
+            backend: backend.into(),
+            healthy: true,
+            latency_ms: Some(took.as_secs_f64() * 1e3),
+            error: None,
+        },
+        Err(error) => ServiceStatus {
+            backend: backend.into(),
+            healthy: false,
+            latency_ms: None,
+            error: Some(error.to_string()),
+        },
+    }
+}
+
+/// Health of the database, the cache and the cogs.
+#[utoipa::path(get, path = "/api/v1/health", responses(
+    (status = 200, description = "Everything answers", body = Health),
+    (status = 503, description = "A part is down; `failing` names it", body = Health),
+))]
+pub async fn health(State(state): State<ApiState>) -> (StatusCode, Json<Health>) {
+    let services = state.runtime.services();
+    let database = match &services.database {
+        Some(db) => Some(status(db.backend(), db.ping().await)),
+        None => None,
+    };
+    let cache = status(services.cache.backend(), services.cache.ping().await);
+    let mut failing = Vec::new();
+    if database.as_ref().is_some_and(|d| !d.healthy) {
+        failing.push("database".to_string());
+    }
+    if !cache.healthy {
+        failing.push("cache".to_string());
+    }
+    let code = if failing.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let registry = state.runtime.registry();
+    let body = Health {
+        status: if failing.is_empty() { "ok" } else { "degraded" },
+        failing,
+        database,
+        cache,
+        cogs_loaded: registry.list().len(),
+        cogs_failed: registry.failures().len(),
+    };
+    (code, Json(body))
+}
+
+pub fn router() -> axum::Router<ApiState> {
+    axum::Router::new().route("/health", get(health))
+}

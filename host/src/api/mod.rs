@@ -1,0 +1,97 @@
+//! The HTTP API under `/api/v1`: health, cogs, per-guild cog settings, and
+//! the OpenAPI document generated from these handlers.
+//!
+//! [`router`] builds the whole app from an [`ApiState`] without serving it,
+//! so tests send requests straight to it. Every guild-scoped route takes a
+//! [`access::GuildAccess`] extractor, so a handler cannot forget the check.
+
+pub mod access;
+mod cogs;
+mod error;
+mod health;
+mod settings;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use tower_http::cors::CorsLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+pub use error::ApiError;
+
+use crate::runtime::Runtime;
+
+/// What handlers share: the runtime, and through it the services.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The cog runtime (registry, services, config).
+    pub runtime: Arc<Runtime>,
+}
+
+/// Largest request body (settings documents are small).
+pub const MAX_BODY_BYTES: usize = 256 << 10;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Baseline API",
+        description = "Operate a Baseline bot: health, cogs, per-guild settings."
+    ),
+    paths(
+        health::health,
+        cogs::list,
+        cogs::reload,
+        settings::get_settings,
+        settings::put_settings,
+        settings::audit,
+    )
+)]
+struct ApiDoc;
+
+async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(ApiDoc::openapi())
+}
+
+/// The whole app.
+pub fn router(state: ApiState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let api = Router::new()
+        .merge(health::router())
+        .merge(cogs::router())
+        .merge(settings::router())
+        .route("/openapi.json", axum::routing::get(openapi));
+    Router::new()
+        .nest("/api/v1", api)
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(CorsLayer::new().allow_origin(tower_http::cors::AllowOrigin::mirror_request()).allow_credentials(true).max_age(Duration::from_secs(600)))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Serve the app on `addr` in the background; the address it listens on.
+pub async fn serve(
+    state: ApiState,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    let bound = listener.local_addr()?;
+    let app = router(state);
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "the API server stopped");
+        }
+    });
+    Ok(bound)
+}

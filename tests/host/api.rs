@@ -1,0 +1,425 @@
+//! The HTTP API through the real router (no socket): health, cogs,
+//! settings with validation and audit, the guild guard tried with another
+//! guild's id on every guild-scoped route, request ids, limits, OpenAPI.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use baseline_host::api::access::{Session, create_session};
+use baseline_host::api::{ApiState, router};
+use baseline_host::capabilities::Services;
+use baseline_host::runtime::Runtime;
+use baseline_host::store::Database;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::support::*;
+
+const MINE: u64 = 111;
+const THEIRS: u64 = 222;
+
+struct App {
+    runtime: Arc<Runtime>,
+    _data: tempfile::TempDir,
+    _cogs: tempfile::TempDir,
+}
+
+async fn app() -> App {
+    let data = tempfile::tempdir().unwrap();
+    let cogs = tempfile::tempdir().unwrap();
+    install("reference", cogs.path(), "reference.wasm");
+    install("status", cogs.path(), "status.wasm");
+    std::fs::write(cogs.path().join("broken.wasm"), b"not wasm").unwrap();
+    let db = Database::connect(&Database::sqlite_url(data.path()))
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    let runtime = Runtime::new(config(cogs.path()), Services::with_database(db)).unwrap();
+    runtime.load_dir().await;
+    App {
+        runtime,
+        _data: data,
+        _cogs: cogs,
+    }
+}
+
+impl App {
+    async fn token(&self, developer: bool) -> String {
+        let session = Session {
+            user_id: 42,
+            guilds: vec![MINE],
+            developer,
+        };
+        create_session(
+            self.runtime.services().cache.as_ref(),
+            &session,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (StatusCode, Value, axum::http::HeaderMap) {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request
+            .body(
+                body.map(|b| Body::from(b.to_string()))
+                    .unwrap_or_else(Body::empty),
+            )
+            .unwrap();
+        let response = router(ApiState {
+            runtime: self.runtime.clone(),
+        })
+        .oneshot(request)
+        .await
+        .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, json, headers)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_names_the_parts() {
+    let app = app().await;
+    let (status, body, headers) = app.send("GET", "/api/v1/health", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["database"]["backend"], "sqlite");
+    assert_eq!(body["cache"]["backend"], "in-process");
+    assert_eq!(body["cogs_loaded"], 2);
+    assert_eq!(body["cogs_failed"], 1);
+    assert!(headers.contains_key("x-request-id"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_503_naming_a_dead_cache() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut cache = None;
+    for _ in 0..100 {
+        if let Ok(c) =
+            baseline_host::cache::RedisCache::connect(&format!("redis://127.0.0.1:{port}")).await
+        {
+            cache = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let cogs = tempfile::tempdir().unwrap();
+    let services = Services::in_process().with_cache(Arc::new(cache.expect("own redis")));
+    let runtime = Runtime::new(config(cogs.path()), services).unwrap();
+    let app = App {
+        runtime,
+        _data: tempfile::tempdir().unwrap(),
+        _cogs: cogs,
+    };
+    assert_eq!(
+        app.send("GET", "/api/v1/health", None, None).await.0,
+        StatusCode::OK
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let (status, body, _) = app.send("GET", "/api/v1/health", None, None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["failing"], json!(["cache"]));
+    assert_eq!(body["cache"]["healthy"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cogs_are_for_developers() {
+    let app = app().await;
+    assert_eq!(
+        app.send("GET", "/api/v1/cogs", None, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.send("GET", "/api/v1/cogs", Some("forged"), None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let admin = app.token(false).await;
+    assert_eq!(
+        app.send("GET", "/api/v1/cogs", Some(&admin), None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.send("POST", "/api/v1/cogs/reference/reload", Some(&admin), None)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let developer = app.token(true).await;
+    let (status, body, _) = app
+        .send("GET", "/api/v1/cogs", Some(&developer), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let cogs = body.as_array().unwrap();
+    let reference = cogs.iter().find(|c| c["name"] == "reference").unwrap();
+    assert_eq!(reference["state"], "loaded");
+    assert_eq!(reference["commands"], json!(["dice"]));
+    assert!(reference["metrics"]["invocations"].is_number());
+    let broken = cogs.iter().find(|c| c["state"] == "failed").unwrap();
+    assert!(
+        broken["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("not a WebAssembly file")
+    );
+    let (status, body, _) = app
+        .send(
+            "POST",
+            "/api/v1/cogs/reference/reload",
+            Some(&developer),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        app.send("POST", "/api/v1/cogs/nope/reload", Some(&developer), None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_round_trip_validate_and_audit() {
+    let app = app().await;
+    let admin = app.token(false).await;
+    let url = format!("/api/v1/guilds/{MINE}/cogs/reference/settings");
+    let (status, body, _) = app.send("GET", &url, Some(&admin), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["value"]["default_sides"], 6);
+    assert_eq!(body["schema"]["type"], "object");
+
+    let (status, body, _) = app
+        .send("PUT", &url, Some(&admin), Some(r#"{"default_sides": 20}"#))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["value"]["default_sides"], 20);
+    assert_eq!(body["value"]["max_count"], 10, "defaults fill the rest");
+    assert_eq!(
+        app.send("GET", &url, Some(&admin), None).await.1["value"]["default_sides"],
+        20
+    );
+
+    let (status, body, _) = app
+        .send(
+            "PUT",
+            &url,
+            Some(&admin),
+            Some(r#"{"default_sides": 1, "max_count": "many", "extra": true}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let paths: Vec<&str> = body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"/default_sides") && paths.contains(&"/max_count"),
+        "{body}"
+    );
+    assert!(
+        paths.contains(&""),
+        "additionalProperties is reported on the document: {body}"
+    );
+    assert_eq!(
+        app.send("PUT", &url, Some(&admin), Some("[1, 2]")).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        app.send("PUT", &url, Some(&admin), Some("{not json"))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.send("GET", &url, Some(&admin), None).await.1["value"]["default_sides"],
+        20,
+        "a refused write changes nothing"
+    );
+
+    let (status, body, _) = app
+        .send("GET", &format!("{url}/audit"), Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body[0]["actor_id"], 42);
+    assert_eq!(body[0]["after"]["default_sides"], 20);
+    assert_eq!(body.as_array().unwrap().len(), 1);
+
+    // The cog sees what the admin saved.
+    let cog = app.runtime.registry().get("reference").unwrap();
+    let invocation = command("dice", Some("roll"), vec![], MINE, USER);
+    let answer = app
+        .runtime
+        .invoke(
+            &cog,
+            scope("reference", &invocation),
+            baseline_host::runtime::Call::Command(invocation),
+        )
+        .await
+        .unwrap();
+    assert!(format!("{answer:?}").contains("1d20:"), "{answer:?}");
+
+    assert_eq!(
+        app.send(
+            "GET",
+            &format!("/api/v1/guilds/{MINE}/cogs/nope/settings"),
+            Some(&admin),
+            None
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.send(
+            "GET",
+            &format!("/api/v1/guilds/{MINE}/cogs/status/settings"),
+            Some(&admin),
+            None
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.send(
+            "GET",
+            "/api/v1/guilds/abc/cogs/reference/settings",
+            Some(&admin),
+            None
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_guilds_id_is_refused_on_every_guild_route() {
+    let app = app().await;
+    let admin = app.token(false).await;
+    let routes = [
+        (
+            "GET",
+            format!("/api/v1/guilds/{THEIRS}/cogs/reference/settings"),
+            None,
+        ),
+        (
+            "PUT",
+            format!("/api/v1/guilds/{THEIRS}/cogs/reference/settings"),
+            Some(r#"{"default_sides": 20}"#),
+        ),
+        (
+            "GET",
+            format!("/api/v1/guilds/{THEIRS}/cogs/reference/settings/audit"),
+            None,
+        ),
+    ];
+    for (method, url, body) in &routes {
+        let (status, json, _) = app.send(method, url, Some(&admin), *body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {url}: {json}");
+        assert_eq!(
+            app.send(method, url, None, *body).await.0,
+            StatusCode::UNAUTHORIZED,
+            "{method} {url}"
+        );
+    }
+    // Nothing was written to the other guild.
+    let saved = app
+        .runtime
+        .services()
+        .settings
+        .get("reference", THEIRS)
+        .await
+        .unwrap();
+    assert_eq!(saved, None);
+    // A developer may act on any guild.
+    let developer = app.token(true).await;
+    assert_eq!(
+        app.send("GET", &routes[0].1, Some(&developer), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_ids_limits_and_openapi() {
+    let app = app().await;
+    let request = Request::builder()
+        .uri("/api/v1/health")
+        .header("x-request-id", "abc-123")
+        .body(Body::empty())
+        .unwrap();
+    let response = router(ApiState {
+        runtime: app.runtime.clone(),
+    })
+    .oneshot(request)
+    .await
+    .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "abc-123");
+
+    let admin = app.token(false).await;
+    let huge = format!(r#"{{"label_suggestions": ["{}"]}}"#, "x".repeat(300 << 10));
+    let url = format!("/api/v1/guilds/{MINE}/cogs/reference/settings");
+    assert_eq!(
+        app.send("PUT", &url, Some(&admin), Some(&huge)).await.0,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+
+    let (status, doc, _) = app.send("GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/v1/health",
+        "/api/v1/cogs",
+        "/api/v1/guilds/{guild_id}/cogs/{cog}/settings",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+}
