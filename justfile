@@ -49,3 +49,8 @@ bench: setup
 # Release binary at target/release/baseline.
 build: cogs
     cargo build --release -p baseline-host
+
+# Load test of the settings read route on Postgres + Redis (figures go in docs/benchmarks.md).
+bench-api: cogs
+    cargo build --release -p baseline-host
+    tests/bench/settings-read.sh 20 8

@@ -43,6 +43,8 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// Where the HTTP API listens (env `BASELINE_API_ADDR`); port 0 picks a free one.
     pub api_addr: std::net::SocketAddr,
+    /// API requests per second per client (session or address); 0 turns the limit off.
+    pub api_rate_limit: u32,
     /// Engine-wide settings.
     pub runtime: RuntimeConfig,
     /// Default limits of every invocation.
@@ -59,6 +61,7 @@ impl Default for Config {
             database_url: None,
             redis_url: None,
             api_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 8000)),
+            api_rate_limit: 50,
             runtime: RuntimeConfig::default(),
             limits: LimitsConfig::default(),
             cogs: BTreeMap::new(),

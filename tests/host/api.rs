@@ -423,3 +423,49 @@ async fn request_ids_limits_and_openapi() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_client_is_rate_limited_on_its_own() {
+    let app = app().await;
+    let limit = app.runtime.config().api_rate_limit;
+    let (first, second) = (app.token(false).await, app.token(false).await);
+    let url = format!("/api/v1/guilds/{MINE}/cogs/reference/settings");
+    // Stay inside one one-second window: start right after a second begins.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    tokio::time::sleep(Duration::from_nanos(
+        1_000_000_000 - u64::from(now.subsec_nanos()) + 1_000_000,
+    ))
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..limit + 5 {
+        statuses.push(app.send("GET", &url, Some(&first), None).await.0);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        limit as usize,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count(),
+        5
+    );
+    let (status, body, headers) = app.send("GET", &url, Some(&first), None).await;
+    assert_eq!(
+        (
+            status,
+            headers.get("retry-after").map(|v| v.to_str().unwrap())
+        ),
+        (StatusCode::TOO_MANY_REQUESTS, Some("1")),
+        "{body}"
+    );
+    // Another client is not affected.
+    assert_eq!(
+        app.send("GET", &url, Some(&second), None).await.0,
+        StatusCode::OK
+    );
+}

@@ -37,6 +37,9 @@ pub enum ApiError {
     /// 422: the document breaks the schema, field by field.
     #[error("the settings do not match the cog's schema")]
     Invalid(Vec<FieldError>),
+    /// 429: too many requests from this client; retry after a second.
+    #[error("too many requests; slow down")]
+    RateLimited,
     /// 503: a backing service is down (named).
     #[error("{0}")]
     Unavailable(String),
@@ -61,6 +64,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request"),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too-large"),
+            ApiError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate-limited"),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(detail) => {

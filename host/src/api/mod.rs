@@ -9,6 +9,7 @@ pub mod access;
 mod cogs;
 mod error;
 mod health;
+mod rate_limit;
 mod settings;
 
 use std::sync::Arc;
@@ -67,6 +68,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/openapi.json", axum::routing::get(openapi));
     Router::new()
         .nest("/api/v1", api)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(CorsLayer::new().allow_origin(tower_http::cors::AllowOrigin::mirror_request()).allow_credentials(true).max_age(Duration::from_secs(600)))
@@ -89,6 +91,7 @@ pub async fn serve(
     let bound = listener.local_addr()?;
     let app = router(state);
     tokio::spawn(async move {
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         if let Err(error) = axum::serve(listener, app).await {
             tracing::error!(%error, "the API server stopped");
         }
