@@ -38,6 +38,11 @@ enum Command {
     Cog(CogCommand),
     /// Apply the database migrations and exit (`run` also applies them at start).
     Migrate,
+    /// Delete everything cogs stored about a Discord user, in every cog and guild.
+    ForgetUser {
+        /// The user's Discord id.
+        user_id: u64,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +88,16 @@ impl Cli {
             Command::Migrate => {
                 let db = open_database(&config).await?;
                 println!("Database {} is up to date.", db.backend());
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::ForgetUser { user_id } => {
+                let db = open_database(&config).await?;
+                let deleted = crate::store::kv::KvStore::forget_user(
+                    &crate::store::kv::SqlKv::new(db),
+                    user_id,
+                )
+                .await?;
+                println!("Deleted {deleted} stored key(s) of user {user_id}.");
                 Ok(ExitCode::SUCCESS)
             }
             Command::Cog(CogCommand::Check { file, json }) => check(config, file, json).await,

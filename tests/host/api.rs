@@ -469,3 +469,44 @@ async fn each_client_is_rate_limited_on_its_own() {
         StatusCode::OK
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forgetting_a_user_deletes_their_cog_data_only() {
+    use baseline_host::store::kv::{Namespace, Partition};
+    let app = app().await;
+    let kv = app.runtime.services().kv.clone();
+    let space = |user| Namespace {
+        cog: "reference".into(),
+        partition: Partition::User { guild: MINE, user },
+    };
+    kv.set(&space(7), "rolls", b"3".to_vec(), None)
+        .await
+        .unwrap();
+    kv.set(&space(8), "rolls", b"5".to_vec(), None)
+        .await
+        .unwrap();
+    let admin = app.token(false).await;
+    assert_eq!(
+        app.send("DELETE", "/api/v1/users/7/data", Some(&admin), None)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let developer = app.token(true).await;
+    assert_eq!(
+        app.send("DELETE", "/api/v1/users/x/data", Some(&developer), None)
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    let (status, body, _) = app
+        .send("DELETE", "/api/v1/users/7/data", Some(&developer), None)
+        .await;
+    assert_eq!(
+        (status, body["deleted_keys"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{body}"
+    );
+    assert_eq!(kv.get(&space(7), "rolls").await.unwrap(), None);
+    assert!(kv.get(&space(8), "rolls").await.unwrap().is_some());
+}

@@ -108,8 +108,31 @@ pub async fn reload(
     }
 }
 
+/// Delete everything cogs stored about a user, in every cog and guild
+/// (Discord's data-deletion expectations). Returns how many keys went.
+#[utoipa::path(delete, path = "/api/v1/users/{user_id}/data", params(("user_id" = String, Path, description = "Discord user id")),
+    responses((status = 200, description = "`{\"deleted_keys\": n}`"), (status = 400), (status = 401), (status = 403)))]
+pub async fn forget_user(
+    Developer(session): Developer,
+    State(state): State<ApiState>,
+    Path(user_id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user: u64 = user_id
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("`{user_id}` is not a user id")))?;
+    let deleted = state.runtime.services().kv.forget_user(user).await?;
+    tracing::info!(
+        user,
+        deleted,
+        by = session.user_id,
+        "forgot a user's cog data"
+    );
+    Ok(Json(serde_json::json!({"deleted_keys": deleted})))
+}
+
 pub fn router() -> axum::Router<ApiState> {
     axum::Router::new()
         .route("/cogs", get(list))
         .route("/cogs/{name}/reload", post(reload))
+        .route("/users/{user_id}/data", axum::routing::delete(forget_user))
 }

@@ -47,6 +47,7 @@ pub const MAX_BODY_BYTES: usize = 256 << 10;
         health::health,
         cogs::list,
         cogs::reload,
+        cogs::forget_user,
         settings::get_settings,
         settings::put_settings,
         settings::audit,
