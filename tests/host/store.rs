@@ -416,3 +416,147 @@ async fn a_cog_writes_through_the_database_and_its_data_survives_a_restart() {
         assert_eq!(roll(runtime).await, expected);
     }
 }
+
+/// A Postgres server of the test's own (initdb in a temporary folder, run as
+/// the `postgres` user), so the test can stop and restart it.
+struct OwnPostgres {
+    dir: tempfile::TempDir,
+    bin: std::path::PathBuf,
+    port: u16,
+}
+
+impl OwnPostgres {
+    fn as_postgres(&self, program: &str, args: &[&str]) -> bool {
+        std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join(program))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+
+    fn create() -> Self {
+        let versions = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL server binaries in /usr/lib/postgresql");
+        let bin = versions
+            .filter_map(Result::ok)
+            .map(|e| e.path().join("bin"))
+            .find(|b| b.join("initdb").exists())
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::process::Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let server = OwnPostgres { dir, bin, port };
+        let data = server.dir.path().join("data");
+        assert!(
+            server.as_postgres(
+                "initdb",
+                &[
+                    "-D",
+                    data.to_str().unwrap(),
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres"
+                ]
+            ),
+            "initdb"
+        );
+        server
+    }
+
+    fn start(&self) {
+        let data = self.dir.path().join("data");
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.path().display()
+        );
+        assert!(
+            self.as_postgres(
+                "pg_ctl",
+                &["-D", data.to_str().unwrap(), "-o", &options, "-w", "start"]
+            ),
+            "pg_ctl start"
+        );
+    }
+
+    fn stop(&self) {
+        let data = self.dir.path().join("data");
+        self.as_postgres(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        );
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The database going away while the host runs: health names it, kv calls
+/// fail with a clear error, and everything works again when it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_the_database_is_reported_and_recovered_from() {
+    let server = OwnPostgres::create();
+    server.start();
+    let db = Database::connect(&server.url()).await.unwrap();
+    db.migrate().await.unwrap();
+    let kv = SqlKv::new(db.clone());
+    let space = ns("a", Partition::Guild(1));
+    kv.set(&space, "k", b"before".to_vec(), None).await.unwrap();
+
+    server.stop();
+    let started = std::time::Instant::now();
+    assert!(
+        db.ping().await.is_err(),
+        "ping fails while the server is down"
+    );
+    let error = kv.get(&space, "k").await.unwrap_err();
+    assert!(matches!(error, StoreError::Unavailable(_)), "{error}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "failed in {:?}",
+        started.elapsed()
+    );
+
+    server.start();
+    let mut back = false;
+    for _ in 0..100 {
+        if db.ping().await.is_ok() {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back, "the pool reconnects by itself");
+    assert_eq!(
+        kv.get(&space, "k").await.unwrap().unwrap(),
+        b"before",
+        "the data is still there"
+    );
+}
