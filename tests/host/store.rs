@@ -560,3 +560,43 @@ async fn losing_the_database_is_reported_and_recovered_from() {
         "the data is still there"
     );
 }
+
+/// A cog that tries every way of naming another cog's keys finds nothing,
+/// on the real database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cog_cannot_reach_another_cogs_keys_through_the_database() {
+    let data = tempfile::tempdir().unwrap();
+    let cogs = tempfile::tempdir().unwrap();
+    install("reference", cogs.path(), "reference.wasm");
+    install("hostile", cogs.path(), "hostile.wasm");
+    let runtime = baseline_host::runtime::Runtime::new(
+        config(cogs.path()),
+        Services::with_database(sqlite(&data).await),
+    )
+    .unwrap();
+    runtime.load_dir().await;
+    let reference = runtime.registry().get("reference").unwrap();
+    let roll = command("dice", Some("roll"), vec![], GUILD, USER);
+    runtime
+        .invoke(&reference, scope("reference", &roll), Call::Command(roll))
+        .await
+        .unwrap();
+
+    let hostile = runtime.registry().get("hostile").unwrap();
+    let peek = command("peek", None, vec![], GUILD, USER);
+    let answer = runtime
+        .invoke(&hostile, scope("hostile", &peek), Call::Command(peek))
+        .await
+        .unwrap();
+    let Answer::Command(Ok(CommandResponse::Reply(reply))) = &answer else {
+        panic!("{answer:?}")
+    };
+    assert_eq!(reply.message.content.as_deref(), Some("found [] listed []"));
+    // The reference cog's own view still has its counter.
+    let stats = command("dice", Some("stats"), vec![], GUILD, USER);
+    let answer = runtime
+        .invoke(&reference, scope("reference", &stats), Call::Command(stats))
+        .await
+        .unwrap();
+    assert!(format!("{answer:?}").contains("value: \"1\""), "{answer:?}");
+}

@@ -26,10 +26,12 @@ impl Cog for Hostile {
         ] {
             manifest = manifest.command(Command::new(name, what));
         }
-        manifest.capability(
-            "discord.members.ban",
-            "Wants to ban people (the operator should say no).",
-        )
+        manifest
+            .capability(
+                "discord.members.ban",
+                "Wants to ban people (the operator should say no).",
+            )
+            .capability("kv", "Tries to read other cogs' keys.")
     }
 
     fn on_command(&self, command: CommandInvocation) -> Result<CommandResponse, CogError> {
@@ -75,6 +77,34 @@ impl Cog for Hostile {
                 static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
                 let calls = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 Ok(CommandResponse::text(calls.to_string()))
+            }
+            "peek" => {
+                use baseline_sdk::kv::{self, Scope};
+                // Every way a cog could name another cog's data: the same key,
+                // the other cog's name in the key, the cog-wide space.
+                let mut found = Vec::new();
+                for key in [
+                    "rolls",
+                    "reference:rolls",
+                    "reference/rolls",
+                    "cog:reference:rolls",
+                ] {
+                    for scope in [
+                        Scope::Guild,
+                        Scope::Global,
+                        Scope::User(command.context.user.id),
+                    ] {
+                        if let Some(value) = kv::get(scope, key)? {
+                            found.push(format!("{key}={}", String::from_utf8_lossy(&value)));
+                        }
+                    }
+                }
+                let listed = kv::list_keys(Scope::Guild, "", None, 1000)?.keys;
+                Ok(CommandResponse::text(format!(
+                    "found [{}] listed [{}]",
+                    found.join(","),
+                    listed.join(",")
+                )))
             }
             _ => Ok(CommandResponse::text("fine")),
         }
