@@ -14,7 +14,8 @@ default:
 setup:
     @rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
     @rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
-    @command -v componentize-py >/dev/null || python3 -m pip install --quiet componentize-py==0.25.1
+    @command -v componentize-py >/dev/null || { python3 -m pip install --quiet componentize-py==0.25.1 && if command -v pyenv >/dev/null; then pyenv rehash; fi; }
+    @command -v componentize-py >/dev/null || { echo "componentize-py is installed but not on PATH (pip's script folder)"; exit 1; }
     @command -v cargo-component >/dev/null || cargo install --locked cargo-component@0.21.1
 
 # Build the example cogs into cogs/ (status.wasm, reference.wasm).
