@@ -30,15 +30,15 @@ run *ARGS: cogs
 # The whole test suite: formatting, lints, guests, unit and integration tests.
 test: setup
     cargo fmt --all -- --check
-    cargo clippy -p baseline-host --all-targets -- -D warnings
+    cargo clippy -p baseline-host -p baseline-discord-sim --all-targets -- -D warnings
     cargo clippy --target wasm32-wasip2 --target-dir "{{guest_dir}}" -p baseline-sdk -p status -p reference -p hostile -p clash -- -D warnings
     cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p status -p reference -p hostile -p future-wit -p not-a-cog -p clash
-    cargo test -p baseline-host --no-fail-fast
+    cargo test -p baseline-host -p baseline-discord-sim --no-fail-fast
     cargo test -p baseline-sdk --doc
 
 # Lints, as CI would want them.
 lint: setup
-    cargo clippy -p baseline-host --all-targets -- -D warnings
+    cargo clippy -p baseline-host -p baseline-discord-sim --all-targets -- -D warnings
     cargo clippy --target wasm32-wasip2 -p baseline-sdk -p status -p reference -- -D warnings
 
 # Benchmarks of the runtime (figures go in docs/benchmarks.md).
