@@ -38,6 +38,13 @@ enum Command {
     Cog(CogCommand),
     /// Apply the database migrations and exit (`run` also applies them at start).
     Migrate,
+    /// Run the Discord simulator alone (gateway and REST on loopback), for
+    /// trying a bot or a client against it.
+    Sim {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        addr: std::net::SocketAddr,
+    },
     /// Delete everything cogs stored about a Discord user, in every cog and guild.
     ForgetUser {
         /// The user's Discord id.
@@ -88,6 +95,15 @@ impl Cli {
             Command::Migrate => {
                 let db = open_database(&config).await?;
                 println!("Database {} is up to date.", db.backend());
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Sim { addr } => {
+                let sim = baseline_discord_sim::Simulator::start(addr).await?;
+                println!("Discord simulator on {}", sim.http_url());
+                println!("  REST:    {}/api/v10/users/@me", sim.http_url());
+                println!("  gateway: ws://{}/?v=10", sim.addr());
+                println!("Press Ctrl-C to stop.");
+                tokio::signal::ctrl_c().await?;
                 Ok(ExitCode::SUCCESS)
             }
             Command::ForgetUser { user_id } => {

@@ -338,3 +338,35 @@ fn run_loads_the_cogs_folder_and_reloads_it() {
     assert!(!output.contains("cog not loaded"), "{output}");
     assert!(api.is_some(), "the API address is printed: {output}");
 }
+
+#[test]
+fn sim_runs_the_discord_simulator_alone() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_baseline"))
+        .args(["sim", "--addr", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr = first
+        .strip_prefix("Discord simulator on http://")
+        .expect(&first)
+        .to_string();
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "GET /api/v10/users/@me HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        response.starts_with("HTTP/1.1 200") && response.contains("\"bot\":true"),
+        "{response}"
+    );
+}
