@@ -112,37 +112,10 @@ async fn health_names_the_parts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_is_503_naming_a_dead_cache() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = std::process::Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut cache = None;
-    for _ in 0..100 {
-        if let Ok(c) =
-            baseline_host::cache::RedisCache::connect(&format!("redis://127.0.0.1:{port}")).await
-        {
-            cache = Some(c);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let server = OwnRedis::start(free_port());
+    let cache = server.connect().await;
     let cogs = tempfile::tempdir().unwrap();
-    let services = Services::in_process().with_cache(Arc::new(cache.expect("own redis")));
+    let services = Services::in_process().with_cache(Arc::new(cache));
     let runtime = Runtime::new(config(cogs.path()), services).unwrap();
     let app = App {
         runtime,
@@ -153,8 +126,7 @@ async fn health_is_503_naming_a_dead_cache() {
         app.send("GET", "/api/v1/health", None, None).await.0,
         StatusCode::OK
     );
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
     let (status, body, _) = app.send("GET", "/api/v1/health", None, None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["failing"], json!(["cache"]));

@@ -2,11 +2,12 @@
 //! 127.0.0.1:6379 — plus pub/sub, and Redis going away and coming back
 //! (a Redis server of the test's own, on another port).
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use baseline_host::cache::{Cache, CacheFailure, InProcessCache, RedisCache};
+
+use crate::support::{OwnRedis, free_port};
 
 fn unique(prefix: &str) -> String {
     format!(
@@ -124,57 +125,11 @@ async fn cache_redis() {
     suite(Arc::new(redis)).await;
 }
 
-struct OwnRedis(Child);
-
-impl OwnRedis {
-    fn start(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed");
-        OwnRedis(child)
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_going_away_fails_clearly_and_recovers_by_itself() {
     let port = free_port();
-    let url = format!("redis://127.0.0.1:{port}");
     let server = OwnRedis::start(port);
-    let mut connected = None;
-    for _ in 0..100 {
-        if let Ok(cache) = RedisCache::connect(&url).await {
-            connected = Some(cache);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let cache = Arc::new(connected.expect("own Redis starts"));
+    let cache = Arc::new(server.connect().await);
     let mut notices = cache.subscribe("notices").await.unwrap();
     cache
         .set("k", b"v".to_vec(), Duration::from_secs(60))

@@ -452,11 +452,7 @@ impl OwnPostgres {
             .arg(dir.path())
             .status()
             .unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let server = OwnPostgres { dir, bin, port };
         let data = server.dir.path().join("data");
         assert!(

@@ -183,3 +183,57 @@ pub fn scope(cog: &str, invocation: &CommandInvocation) -> Scope {
         interaction_id: Some(invocation.context.interaction_id),
     }
 }
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A Redis server of the test's own, so the test can stop and restart it.
+pub struct OwnRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl OwnRedis {
+    pub fn start(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed");
+        OwnRedis { child, port }
+    }
+
+    /// A client, once the server accepts connections.
+    pub async fn connect(&self) -> baseline_host::cache::RedisCache {
+        let url = format!("redis://127.0.0.1:{}", self.port);
+        for _ in 0..100 {
+            if let Ok(cache) = baseline_host::cache::RedisCache::connect(&url).await {
+                return cache;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("own Redis on port {} did not start", self.port);
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -42,8 +42,9 @@ pub async fn create_session(
     Ok(token)
 }
 
-fn token(parts: &Parts) -> Option<String> {
-    let headers = &parts.headers;
+/// The session token a request carries: `Authorization: Bearer …` or the
+/// `baseline_session` cookie.
+pub(crate) fn token(headers: &axum::http::HeaderMap) -> Option<String> {
     if let Some(bearer) = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -70,7 +71,7 @@ impl FromRequestParts<ApiState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        let token = token(parts)
+        let token = token(&parts.headers)
             .filter(|t| !t.is_empty() && t.len() <= 128)
             .ok_or(ApiError::Unauthorized)?;
         let cache = state.runtime.services().cache.clone();

@@ -15,27 +15,10 @@ use axum::response::{IntoResponse, Response};
 use super::ApiState;
 
 fn client(request: &Request) -> String {
-    let headers = request.headers();
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string)
-        .or_else(|| {
-            headers
-                .get_all("cookie")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(';'))
-                .find_map(|pair| {
-                    pair.trim()
-                        .strip_prefix("baseline_session=")
-                        .map(str::to_string)
-                })
-        });
+    let token = super::access::token(request.headers());
     match token {
-        // Hash-free but bounded: a token is at most 128 characters by the session guard.
-        Some(token) => format!("t:{}", &token[..token.len().min(128)]),
+        // Bounded like the session guard's tokens (at most 128 characters).
+        Some(token) => format!("t:{}", token.chars().take(128).collect::<String>()),
         None => match request.extensions().get::<ConnectInfo<SocketAddr>>() {
             Some(ConnectInfo(address)) => format!("a:{}", address.ip()),
             None => "a:unknown".to_string(),

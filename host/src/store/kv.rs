@@ -217,6 +217,9 @@ impl SqlKv {
 }
 
 const NS: &str = "cog = $1 AND scope = $2 AND guild_id = $3 AND user_id = $4";
+/// Write one key (binds: cog, scope, guild, user, key, value, expires_at).
+const UPSERT: &str = "INSERT INTO cog_kv (cog, scope, guild_id, user_id, key, value, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+     ON CONFLICT (cog, scope, guild_id, user_id, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at";
 
 #[async_trait::async_trait]
 impl KvStore for SqlKv {
@@ -245,9 +248,7 @@ impl KvStore for SqlKv {
     ) -> Result<(), StoreError> {
         let (scope, guild, user) = ns.partition.columns();
         let expires = ttl.map(|ttl| now_millis() + ttl.as_millis() as i64);
-        let sql = "INSERT INTO cog_kv (cog, scope, guild_id, user_id, key, value, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                   ON CONFLICT (cog, scope, guild_id, user_id, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at";
-        with_pool!(self.db, |pool| sqlx::query(sql)
+        with_pool!(self.db, |pool| sqlx::query(UPSERT)
             .bind(&ns.cog)
             .bind(scope)
             .bind(guild)
@@ -371,13 +372,16 @@ impl KvStore for SqlKv {
                         None => (0, None),
                     };
                 let next = current.checked_add(delta).ok_or(StoreError::NotAnInteger)?;
-                sqlx::query(
-                    "INSERT INTO cog_kv (cog, scope, guild_id, user_id, key, value, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                     ON CONFLICT (cog, scope, guild_id, user_id, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
-                )
-                .bind(&ns.cog).bind(scope).bind(guild).bind(user).bind(key).bind(next.to_string().into_bytes()).bind(expires)
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query(UPSERT)
+                    .bind(&ns.cog)
+                    .bind(scope)
+                    .bind(guild)
+                    .bind(user)
+                    .bind(key)
+                    .bind(next.to_string().into_bytes())
+                    .bind(expires)
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 Ok(next)
             }
