@@ -59,6 +59,7 @@ fn scope(cog: &str) -> Scope {
         user_id: Some(3),
         channel_id: Some(2),
         interaction_id: Some(4),
+        interaction: None,
     }
 }
 

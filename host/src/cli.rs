@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::capabilities::Services;
 use crate::config::Config;
+use crate::discord::{Discord, DiscordLink, Endpoint};
 use crate::runtime::{LoadError, Runtime, watcher};
 use crate::store::Database;
 
@@ -102,6 +103,14 @@ impl Cli {
                 println!("Discord simulator on {}", sim.http_url());
                 println!("  REST:    {}/api/v10/users/@me", sim.http_url());
                 println!("  gateway: ws://{}/?v=10", sim.addr());
+                println!(
+                    "  control: {}/_sim/world (ids), /_sim/commands, /_sim/messages — see the README",
+                    sim.http_url()
+                );
+                println!(
+                    "  point a bot at it: BASELINE_DISCORD_URL={} baseline run",
+                    sim.http_url()
+                );
                 println!("Press Ctrl-C to stop.");
                 tokio::signal::ctrl_c().await?;
                 Ok(ExitCode::SUCCESS)
@@ -165,12 +174,69 @@ async fn open_cache(config: &Config) -> anyhow::Result<std::sync::Arc<dyn crate:
     }
 }
 
+/// Where the bot connects: discord.com with a token, else a simulator —
+/// the one at `discord.url`, or one started here. The simulator, when
+/// started here, is returned so it lives as long as the host.
+async fn discord_endpoint(
+    config: &Config,
+) -> anyhow::Result<(Endpoint, Option<baseline_discord_sim::Simulator>)> {
+    let discord = &config.discord;
+    if let Some(token) = &discord.token {
+        let base = discord
+            .url
+            .clone()
+            .unwrap_or_else(|| "https://discord.com".into());
+        let simulated = discord.url.is_some();
+        return Ok((
+            Endpoint {
+                base,
+                token: token.clone(),
+                simulated,
+            },
+            None,
+        ));
+    }
+    if let Some(url) = &discord.url {
+        let endpoint = Endpoint {
+            base: url.clone(),
+            token: "simulated-token".into(),
+            simulated: true,
+        };
+        return Ok((endpoint, None));
+    }
+    let sim = baseline_discord_sim::Simulator::start(discord.simulator_addr)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot start the Discord simulator on {} (set BASELINE_SIM_ADDR to another address, or DISCORD_TOKEN to use Discord)",
+                discord.simulator_addr
+            )
+        })?;
+    let endpoint = Endpoint {
+        base: sim.http_url(),
+        token: "simulated-token".into(),
+        simulated: true,
+    };
+    Ok((endpoint, Some(sim)))
+}
+
 async fn run(config: Config) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&config.cogs_dir)?;
     let db = open_database(&config).await?;
     let cache = open_cache(&config).await?;
     let backend = format!("{}, cache: {}", db.backend(), cache.backend());
-    let runtime = Runtime::new(config, Services::with_database(db).with_cache(cache))?;
+    let (endpoint, simulator) = discord_endpoint(&config).await?;
+    let discord_config = config.discord.clone();
+    let link = Arc::new(DiscordLink::new(
+        &endpoint.base,
+        &endpoint.token,
+        &discord_config,
+    ));
+    let guilds = crate::store::guilds::GuildStore::new(db.clone());
+    let services = Services::with_database(db)
+        .with_cache(cache)
+        .with_discord(link.clone());
+    let runtime = Runtime::new(config, services)?;
     let results = runtime.load_dir().await;
     let loaded = results.iter().filter(|(_, r)| r.is_ok()).count();
     tracing::info!(loaded, failed = results.len() - loaded, dir = %runtime.config().cogs_dir.display(), "cogs folder loaded");
@@ -214,15 +280,39 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
         "Watching {} — drop a .wasm file in to load it, replace it to reload, delete it to unload.",
         runtime.config().cogs_dir.display()
     );
-    if let Some(cog) = runtime.registry().get("reference") {
-        println!(
-            "Try a command without Discord:  baseline cog call {} \"dice roll\" --option sides=20",
-            cog.path.display()
-        );
+    let discord = Discord::start(
+        runtime.clone(),
+        link,
+        &endpoint,
+        discord_config,
+        Some(guilds),
+    )
+    .await?;
+    match &simulator {
+        Some(sim) => {
+            println!(
+                "Discord: the built-in simulator on {} (no DISCORD_TOKEN set), guild \"Baseline Demo\"",
+                sim.http_url()
+            );
+            println!("Run a command as a Discord user would:");
+            println!(
+                "  curl -s {}/_sim/commands -H 'content-type: application/json' -d '{{\"name\": \"status\"}}'",
+                sim.http_url()
+            );
+            if runtime.registry().by_command("dice").is_some() {
+                println!(
+                    "  curl -s {}/_sim/commands -H 'content-type: application/json' -d '{{\"name\": \"dice roll\", \"options\": {{\"sides\": 20}}}}'",
+                    sim.http_url()
+                );
+            }
+        }
+        None if endpoint.simulated => println!("Discord: the simulator at {}", endpoint.base),
+        None => println!("Discord: connecting to {}", endpoint.base),
     }
     println!("Press Ctrl-C to stop.");
     tokio::signal::ctrl_c().await?;
     println!("Stopping.");
+    discord.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }
 

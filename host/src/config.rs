@@ -17,7 +17,8 @@
 //! ```
 //!
 //! Environment: `BASELINE_COGS_DIR`, `BASELINE_DATA_DIR`, `DATABASE_URL`,
-//! `REDIS_URL`, `BASELINE_API_ADDR`, and
+//! `REDIS_URL`, `BASELINE_API_ADDR`, `DISCORD_TOKEN`, `BASELINE_DISCORD_URL`,
+//! `BASELINE_SIM_ADDR`, and
 //! `BASELINE_GRANT_<COG>` / `BASELINE_DENY_<COG>` (comma-separated capability
 //! names; `-` in the cog name becomes `_`, e.g. `BASELINE_GRANT_MY_COG=llm`).
 
@@ -51,6 +52,92 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Per-cog overrides and grants, by cog name.
     pub cogs: BTreeMap<String, CogConfig>,
+    /// The Discord connection.
+    pub discord: DiscordConfig,
+}
+
+/// The Discord connection: the real Discord with a token, else the
+/// simulator (in process, or an external one at `url`).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiscordConfig {
+    /// The bot token (env `DISCORD_TOKEN`). Absent: run against the simulator.
+    #[serde(skip_serializing)]
+    pub token: Option<String>,
+    /// Base URL of a Discord-compatible server (a simulator run with
+    /// `baseline sim`), instead of discord.com (env `BASELINE_DISCORD_URL`).
+    pub url: Option<String>,
+    /// Where the in-process simulator listens when there is no token and no
+    /// `url` (env `BASELINE_SIM_ADDR`); port 0 picks a free one.
+    pub simulator_addr: std::net::SocketAddr,
+    /// Shards this process runs, `A-B` inclusive; absent means all (autosharding).
+    pub shards: Option<String>,
+    /// Total shards of the bot; needed with `shards`.
+    pub total_shards: Option<u64>,
+    /// Register commands in this guild (instant) instead of globally.
+    pub dev_guild: Option<u64>,
+    /// Ask for the privileged intents (server members, message content);
+    /// enable them in Discord's developer portal first. Always on with the simulator.
+    pub privileged_intents: bool,
+    /// Defer an interaction when its cog has not answered within this (ms).
+    pub defer_after_ms: u64,
+    /// Discord REST calls one cog may make per second (sustained).
+    pub cog_rest_per_second: u32,
+    /// Discord REST calls one cog may make in a burst.
+    pub cog_rest_burst: u32,
+}
+
+impl std::fmt::Debug for DiscordConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscordConfig")
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("url", &self.url)
+            .field("simulator_addr", &self.simulator_addr)
+            .field("shards", &self.shards)
+            .field("total_shards", &self.total_shards)
+            .field("dev_guild", &self.dev_guild)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for DiscordConfig {
+    fn default() -> Self {
+        Self {
+            token: None,
+            url: None,
+            simulator_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 8090)),
+            shards: None,
+            total_shards: None,
+            dev_guild: None,
+            privileged_intents: false,
+            defer_after_ms: 2_000,
+            cog_rest_per_second: 5,
+            cog_rest_burst: 10,
+        }
+    }
+}
+
+impl DiscordConfig {
+    /// The shard range `shards` names, checked against `total_shards`.
+    pub fn shard_range(&self) -> anyhow::Result<Option<(u64, u64, u64)>> {
+        let Some(range) = &self.shards else {
+            return Ok(None);
+        };
+        let total = self
+            .total_shards
+            .context("`shards` needs `total_shards` (e.g. --shards 0-1 --total-shards 4)")?;
+        let (first, last) = match range.split_once('-') {
+            Some((a, b)) => (a.trim().parse::<u64>(), b.trim().parse::<u64>()),
+            None => (range.trim().parse::<u64>(), range.trim().parse::<u64>()),
+        };
+        let (Ok(first), Ok(last)) = (first, last) else {
+            anyhow::bail!("`shards` must look like `0-3` or `2`, not `{range}`");
+        };
+        if first > last || last >= total {
+            anyhow::bail!("shards {first}-{last} do not fit in {total} total shards");
+        }
+        Ok(Some((first, last, total)))
+    }
 }
 
 impl Default for Config {
@@ -65,6 +152,7 @@ impl Default for Config {
             runtime: RuntimeConfig::default(),
             limits: LimitsConfig::default(),
             cogs: BTreeMap::new(),
+            discord: DiscordConfig::default(),
         }
     }
 }
@@ -220,6 +308,15 @@ impl Config {
                         self.api_addr
                     ),
                 }
+            } else if key == "DISCORD_TOKEN" && !value.is_empty() {
+                self.discord.token = Some(value.clone());
+            } else if key == "BASELINE_DISCORD_URL" && !value.is_empty() {
+                self.discord.url = Some(value.clone());
+            } else if key == "BASELINE_SIM_ADDR" {
+                match value.parse() {
+                    Ok(addr) => self.discord.simulator_addr = addr,
+                    Err(_) => tracing::warn!(value, "BASELINE_SIM_ADDR is not host:port; ignored"),
+                }
             } else if key == "REDIS_URL" && !value.is_empty() {
                 self.redis_url = Some(value.clone());
             } else if let Some(cog) = key.strip_prefix("BASELINE_GRANT_") {
@@ -297,6 +394,28 @@ mod tests {
         assert_eq!(
             config.limits_for("big").memory_mib,
             config.runtime.max_memory_mib
+        );
+    }
+
+    #[test]
+    fn shard_ranges_are_checked() {
+        let mut discord = DiscordConfig {
+            shards: Some("0-1".into()),
+            total_shards: Some(4),
+            ..Default::default()
+        };
+        assert_eq!(discord.shard_range().unwrap(), Some((0, 1, 4)));
+        discord.shards = Some("3".into());
+        assert_eq!(discord.shard_range().unwrap(), Some((3, 3, 4)));
+        discord.shards = Some("2-4".into());
+        assert!(discord.shard_range().is_err());
+        discord.total_shards = None;
+        assert!(
+            discord
+                .shard_range()
+                .unwrap_err()
+                .to_string()
+                .contains("total_shards")
         );
     }
 

@@ -14,6 +14,7 @@ pub mod cache;
 pub mod capabilities;
 pub mod cli;
 pub mod config;
+pub mod discord;
 pub mod runtime;
 pub mod store;
 pub mod telemetry;

@@ -255,6 +255,8 @@ fn run_loads_the_cogs_folder_and_reloads_it() {
         .env("BASELINE_DATA_DIR", guest_target().join("test-data"))
         .env("RUST_LOG", "info")
         .env("BASELINE_API_ADDR", "127.0.0.1:0")
+        .env("BASELINE_SIM_ADDR", "127.0.0.1:0")
+        .env_remove("DISCORD_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -319,6 +321,34 @@ fn run_loads_the_cogs_folder_and_reloads_it() {
         let guarded = get(addr, "/api/v1/cogs");
         assert!(guarded.starts_with("HTTP/1.1 401"), "{guarded}");
     }
+    // With no token, the built-in simulator answers a command as the
+    // printed curl line runs it.
+    let control = seen
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("curl -s "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(str::to_string);
+    let status_reply = control.as_ref().map(|url| {
+        let url = url.clone();
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(async move {
+                let started = Instant::now();
+                loop {
+                    let response = reqwest::Client::new()
+                        .post(&url)
+                        .json(&serde_json::json!({"name": "status"}))
+                        .send()
+                        .await
+                        .unwrap();
+                    // 404 until the commands are registered.
+                    if response.status() == 200 || started.elapsed() > Duration::from_secs(30) {
+                        return response.json::<serde_json::Value>().await.unwrap();
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+    });
     // Replace a cog in place: the running host must swap it, not refuse it.
     let mut bytes = std::fs::read(cogs.join("reference.wasm")).unwrap();
     bytes.extend_from_slice(&[0, 4, 3, b'n', b'e', b'w']);
@@ -337,6 +367,15 @@ fn run_loads_the_cogs_folder_and_reloads_it() {
     );
     assert!(!output.contains("cog not loaded"), "{output}");
     assert!(api.is_some(), "the API address is printed: {output}");
+    assert!(
+        output.contains("the built-in simulator"),
+        "the simulator is the default: {output}"
+    );
+    let reply = status_reply.expect("the control API's curl line is printed");
+    assert_eq!(
+        reply["reply"]["embeds"][0]["title"], "Baseline status",
+        "{reply}"
+    );
 }
 
 #[test]
@@ -358,7 +397,7 @@ fn sim_runs_the_discord_simulator_alone() {
     let mut stream = std::net::TcpStream::connect(&addr).unwrap();
     write!(
         stream,
-        "GET /api/v10/users/@me HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET /api/v10/users/@me HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bot x\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = String::new();

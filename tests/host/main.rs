@@ -8,6 +8,7 @@ mod api;
 mod cache;
 mod cli;
 mod cogs;
+mod discord;
 mod hostile;
 mod reload;
 mod store;

@@ -181,6 +181,7 @@ pub fn scope(cog: &str, invocation: &CommandInvocation) -> Scope {
         user_id: Some(invocation.context.user.id),
         channel_id: invocation.context.channel_id,
         interaction_id: Some(invocation.context.interaction_id),
+        interaction: None,
     }
 }
 

@@ -1,8 +1,14 @@
-//! The simulated world: the bot, its application, a demo guild with
-//! channels, roles and users, and the JSON Discord would send for them.
+//! The simulated world: users, guilds with channels, roles and members,
+//! messages, registered application commands and interactions in flight —
+//! and the JSON Discord would send for each of them.
+//!
+//! All state sits behind one lock ([`World::state`]); nothing here awaits
+//! while holding it.
 
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 
 use parking_lot::Mutex;
 use serde_json::{Value, json};
@@ -16,6 +22,12 @@ pub const DEMO_CHANNEL: u64 = 3_000_000_000_000_000_003;
 /// The demo guild's owner.
 pub const DEMO_OWNER: u64 = 4_000_000_000_000_000_004;
 
+/// Discord's ADMINISTRATOR permission bit.
+pub const ADMINISTRATOR: u64 = 0x8;
+/// What @everyone may do in the demo guild: view channels, send messages,
+/// read history, use application commands, add reactions.
+pub const EVERYONE_PERMISSIONS: u64 = 0x400 | 0x800 | 0x1_0000 | 0x8000_0000 | 0x40;
+
 /// A simulated user.
 #[derive(Debug, Clone)]
 pub struct SimUser {
@@ -27,7 +39,52 @@ pub struct SimUser {
     pub bot: bool,
 }
 
-/// A simulated guild.
+/// A channel (guild channel, thread or DM).
+#[derive(Debug, Clone)]
+pub struct SimChannel {
+    /// Id.
+    pub id: u64,
+    /// Its guild; `None` for a DM.
+    pub guild_id: Option<u64>,
+    /// Name.
+    pub name: String,
+    /// Discord channel type (0 text, 1 DM, 11 public thread, ...).
+    pub kind: u8,
+    /// Category or, for a thread, the parent channel.
+    pub parent_id: Option<u64>,
+    /// Topic.
+    pub topic: Option<String>,
+    /// Position.
+    pub position: i64,
+    /// The other user of a DM.
+    pub recipient: Option<u64>,
+}
+
+/// A role.
+#[derive(Debug, Clone)]
+pub struct SimRole {
+    /// Id.
+    pub id: u64,
+    /// Name.
+    pub name: String,
+    /// Permission bits.
+    pub permissions: u64,
+    /// Position.
+    pub position: i64,
+}
+
+/// A user's membership of a guild.
+#[derive(Debug, Clone, Default)]
+pub struct SimMember {
+    /// Roles (not counting @everyone).
+    pub roles: Vec<u64>,
+    /// Nickname.
+    pub nick: Option<String>,
+    /// Timed out until, RFC 3339.
+    pub timeout_until: Option<String>,
+}
+
+/// A guild.
 #[derive(Debug, Clone)]
 pub struct SimGuild {
     /// Id.
@@ -36,71 +93,246 @@ pub struct SimGuild {
     pub name: String,
     /// Owner.
     pub owner_id: u64,
-    /// Text channels: (id, name).
-    pub channels: Vec<(u64, String)>,
-    /// Roles: (id, name, permissions).
-    pub roles: Vec<(u64, String, u64)>,
-    /// Member user ids.
-    pub members: Vec<u64>,
+    /// Roles; the first is @everyone (its id is the guild's).
+    pub roles: Vec<SimRole>,
+    /// Members by user id.
+    pub members: BTreeMap<u64, SimMember>,
+    /// Banned user ids.
+    pub bans: Vec<u64>,
+    /// Whether the bot is in the guild.
+    pub bot_present: bool,
 }
+
+/// A message.
+#[derive(Debug, Clone)]
+pub struct SimMessage {
+    /// Id.
+    pub id: u64,
+    /// Channel.
+    pub channel_id: u64,
+    /// Author.
+    pub author_id: u64,
+    /// The message body as sent (content, embeds, components, flags, ...).
+    pub body: Value,
+    /// When it was sent.
+    pub timestamp: String,
+    /// When it was last edited.
+    pub edited: Option<String>,
+    /// Message type (0 default, 20 a command's response, 19 a reply).
+    pub kind: u8,
+    /// The interaction it answers, if any.
+    pub interaction_id: Option<u64>,
+    /// Reactions: (emoji, user id).
+    pub reactions: Vec<(String, u64)>,
+}
+
+/// One thing the bot did in answer to an interaction.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InteractionResponse {
+    /// `callback`, `edit-original`, `delete-original` or `follow-up`.
+    pub kind: &'static str,
+    /// The callback type (4 reply, 5 deferred, 6 deferred update, 7 update,
+    /// 8 autocomplete result, 9 modal), for callbacks.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub callback_type: Option<u8>,
+    /// The body sent.
+    pub data: Value,
+    /// The message it created or changed, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// Milliseconds since the interaction was sent.
+    pub after_ms: u64,
+}
+
+/// An interaction sent to the bot and what it answered.
+#[derive(Debug, Clone)]
+pub struct SimInteraction {
+    /// Id.
+    pub id: u64,
+    /// Token (for the callback and webhooks).
+    pub token: String,
+    /// Discord interaction type (2 command, 3 component, 4 autocomplete, 5 modal).
+    pub kind: u8,
+    /// Guild.
+    pub guild_id: Option<u64>,
+    /// Channel.
+    pub channel_id: u64,
+    /// The acting user.
+    pub user_id: u64,
+    /// When it was sent.
+    pub sent: std::time::Instant,
+    /// What the bot answered, in order.
+    pub responses: Vec<InteractionResponse>,
+    /// The message of the original response, once there is one.
+    pub original_message: Option<u64>,
+    /// For a component interaction: the message the component sits on.
+    pub source_message: Option<u64>,
+}
+
+impl SimInteraction {
+    /// The callback type, if the bot has called back.
+    pub fn callback(&self) -> Option<u8> {
+        self.responses
+            .iter()
+            .find(|r| r.kind == "callback")
+            .and_then(|r| r.callback_type)
+    }
+
+    /// Whether the bot has answered completely: a final callback; a
+    /// deferred response whose original was then edited (or deleted); a
+    /// deferred update followed by an edit or a follow-up.
+    pub fn answered(&self) -> bool {
+        match self.callback() {
+            None => false,
+            Some(5) => self
+                .responses
+                .iter()
+                .any(|r| r.kind == "edit-original" || r.kind == "delete-original"),
+            Some(6) => self.responses.iter().any(|r| r.kind != "callback"),
+            Some(_) => true,
+        }
+    }
+}
+
+/// Commands the bot registered.
+#[derive(Debug, Clone, Default)]
+pub struct Registrations {
+    /// Global commands.
+    pub global: Vec<Value>,
+    /// Per-guild commands.
+    pub guilds: HashMap<u64, Vec<Value>>,
+    /// How many bulk overwrites the bot made.
+    pub overwrites: u64,
+}
+
+/// A REST request the bot made.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RequestRecord {
+    /// Method.
+    pub method: String,
+    /// Path (no query).
+    pub path: String,
+    /// Status answered.
+    pub status: u16,
+}
+
+/// The mutable part of the world.
+#[derive(Debug, Default)]
+pub struct State {
+    /// Users by id.
+    pub users: BTreeMap<u64, SimUser>,
+    /// Guilds by id.
+    pub guilds: BTreeMap<u64, SimGuild>,
+    /// Channels by id (guild channels, threads and DMs).
+    pub channels: BTreeMap<u64, SimChannel>,
+    /// Messages by id (deleted ones are removed).
+    pub messages: BTreeMap<u64, SimMessage>,
+    /// Registered application commands.
+    pub commands: Registrations,
+    /// Interactions by id.
+    pub interactions: HashMap<u64, SimInteraction>,
+    /// Interaction tokens → interaction ids.
+    pub tokens: HashMap<String, u64>,
+    /// OAuth2: authorization codes and access tokens → user ids.
+    pub oauth_codes: HashMap<String, u64>,
+    /// OAuth2 access tokens → user ids.
+    pub oauth_tokens: HashMap<String, u64>,
+    /// The last REST requests the bot made (at most [`REQUEST_LOG`]).
+    pub requests: VecDeque<RequestRecord>,
+}
+
+/// How many REST requests are remembered.
+pub const REQUEST_LOG: usize = 10_000;
 
 /// Everything the simulator knows.
 pub struct World {
     /// Where the simulator listens.
     pub addr: SocketAddr,
-    users: Mutex<Vec<SimUser>>,
-    guilds: Mutex<Vec<SimGuild>>,
+    /// The state.
+    pub state: Mutex<State>,
     next_id: AtomicU64,
+    /// Bumped whenever an interaction is answered, so waiters can look again.
+    pub changed: tokio::sync::watch::Sender<u64>,
+}
+
+/// Now, as Discord writes timestamps.
+pub fn now() -> String {
+    humantime::format_rfc3339_micros(SystemTime::now()).to_string()
 }
 
 impl World {
-    /// The seeded demo world.
+    /// The seeded demo world: the bot, ada (owner of the demo guild), grace
+    /// and linus; the guild "Baseline Demo" with #general and #dice,
+    /// @everyone and Admin (ada has it).
     pub fn demo(addr: SocketAddr) -> Self {
-        let users = vec![
-            SimUser {
-                id: BOT_ID,
-                username: "baseline".into(),
-                bot: true,
+        let mut state = State::default();
+        for (id, name, bot) in [
+            (BOT_ID, "baseline", true),
+            (DEMO_OWNER, "ada", false),
+            (DEMO_OWNER + 1, "grace", false),
+            (DEMO_OWNER + 2, "linus", false),
+        ] {
+            state.users.insert(
+                id,
+                SimUser {
+                    id,
+                    username: name.into(),
+                    bot,
+                },
+            );
+        }
+        let mut members: BTreeMap<u64, SimMember> = state
+            .users
+            .keys()
+            .map(|id| (*id, SimMember::default()))
+            .collect();
+        members.get_mut(&DEMO_OWNER).unwrap().roles = vec![DEMO_GUILD + 1];
+        state.guilds.insert(
+            DEMO_GUILD,
+            SimGuild {
+                id: DEMO_GUILD,
+                name: "Baseline Demo".into(),
+                owner_id: DEMO_OWNER,
+                roles: vec![
+                    SimRole {
+                        id: DEMO_GUILD,
+                        name: "@everyone".into(),
+                        permissions: EVERYONE_PERMISSIONS,
+                        position: 0,
+                    },
+                    SimRole {
+                        id: DEMO_GUILD + 1,
+                        name: "Admin".into(),
+                        permissions: ADMINISTRATOR,
+                        position: 1,
+                    },
+                ],
+                members,
+                bans: Vec::new(),
+                bot_present: true,
             },
-            SimUser {
-                id: DEMO_OWNER,
-                username: "ada".into(),
-                bot: false,
-            },
-            SimUser {
-                id: DEMO_OWNER + 1,
-                username: "grace".into(),
-                bot: false,
-            },
-            SimUser {
-                id: DEMO_OWNER + 2,
-                username: "linus".into(),
-                bot: false,
-            },
-        ];
-        let guild = SimGuild {
-            id: DEMO_GUILD,
-            name: "Baseline Demo".into(),
-            owner_id: DEMO_OWNER,
-            channels: vec![
-                (DEMO_CHANNEL, "general".into()),
-                (DEMO_CHANNEL + 1, "dice".into()),
-            ],
-            roles: vec![
-                (
-                    DEMO_GUILD,
-                    "@everyone".into(),
-                    0x0000_0000_0004_0000 | 0x800,
-                ),
-                (DEMO_GUILD + 1, "Admin".into(), 0x8),
-            ],
-            members: users.iter().map(|u| u.id).collect(),
-        };
+        );
+        for (offset, name) in ["general", "dice"].into_iter().enumerate() {
+            let id = DEMO_CHANNEL + offset as u64;
+            state.channels.insert(
+                id,
+                SimChannel {
+                    id,
+                    guild_id: Some(DEMO_GUILD),
+                    name: name.into(),
+                    kind: 0,
+                    parent_id: None,
+                    topic: None,
+                    position: offset as i64,
+                    recipient: None,
+                },
+            );
+        }
         Self {
             addr,
-            users: Mutex::new(users),
-            guilds: Mutex::new(vec![guild]),
+            state: Mutex::new(state),
             next_id: AtomicU64::new(9_000_000_000_000_000_000),
+            changed: tokio::sync::watch::channel(0).0,
         }
     }
 
@@ -109,23 +341,30 @@ impl World {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Tell waiters that an interaction changed.
+    pub fn notify(&self) {
+        self.changed.send_modify(|n| *n += 1);
+    }
+
     /// The bot's user object.
     pub fn bot_user(&self) -> Value {
-        json!({"id": BOT_ID.to_string(), "username": "baseline", "discriminator": "0", "global_name": null, "avatar": null, "bot": true})
+        user_json(&SimUser {
+            id: BOT_ID,
+            username: "baseline".into(),
+            bot: true,
+        })
     }
 
-    /// Guild ids on `shard` of `total` (Discord's `(guild_id >> 22) % total`).
+    /// Guild ids on `shard` of `total` (Discord's `(guild_id >> 22) % total`),
+    /// among the guilds the bot is in.
     pub fn guilds_on_shard(&self, shard: u64, total: u64) -> Vec<u64> {
-        self.guilds
+        self.state
             .lock()
-            .iter()
+            .guilds
+            .values()
+            .filter(|g| g.bot_present && shard_of(g.id, total) == shard)
             .map(|g| g.id)
-            .filter(|id| (id >> 22) % total.max(1) == shard)
             .collect()
-    }
-
-    fn user_json(user: &SimUser) -> Value {
-        json!({"id": user.id.to_string(), "username": user.username, "discriminator": "0", "global_name": null, "avatar": null, "bot": user.bot})
     }
 
     /// The READY dispatch payload for one shard.
@@ -148,31 +387,20 @@ impl World {
 
     /// The complete GUILD_CREATE payload of a guild.
     pub fn guild_create(&self, guild_id: u64) -> Option<Value> {
-        let guilds = self.guilds.lock();
-        let guild = guilds.iter().find(|g| g.id == guild_id)?;
-        let users = self.users.lock();
-        let roles: Vec<Value> = guild
-            .roles
-            .iter()
-            .enumerate()
-            .map(|(position, (id, name, permissions))| {
-                json!({"id": id.to_string(), "name": name, "color": 0, "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null},
-                       "hoist": false, "icon": null, "unicode_emoji": null, "position": position, "permissions": permissions.to_string(),
-                       "managed": false, "mentionable": false, "flags": 0})
-            })
-            .collect();
+        let state = self.state.lock();
+        let guild = state.guilds.get(&guild_id)?;
         let members: Vec<Value> = guild
             .members
             .iter()
-            .filter_map(|id| users.iter().find(|u| u.id == *id))
-            .map(|user| json!({"user": Self::user_json(user), "roles": [], "joined_at": "2024-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0}))
+            .filter_map(|(id, member)| Some(member_json(state.users.get(id)?, member)))
             .collect();
-        let channels: Vec<Value> = guild
+        let channels: Vec<Value> = state
             .channels
-            .iter()
-            .enumerate()
-            .map(|(position, (id, name))| json!({"id": id.to_string(), "type": 0, "name": name, "position": position, "guild_id": guild.id.to_string(), "permission_overwrites": [], "nsfw": false}))
+            .values()
+            .filter(|c| c.guild_id == Some(guild_id) && !is_thread(c.kind))
+            .map(channel_json)
             .collect();
+        let roles: Vec<Value> = guild.roles.iter().map(role_json).collect();
         Some(json!({
             "id": guild.id.to_string(), "name": guild.name, "icon": null, "owner_id": guild.owner_id.to_string(),
             "verification_level": 0, "default_message_notifications": 0, "explicit_content_filter": 0,
@@ -184,4 +412,110 @@ impl World {
             "guild_scheduled_events": [], "afk_timeout": 300, "application_id": null,
         }))
     }
+
+    /// A user's JSON, if the user exists.
+    pub fn user(&self, id: u64) -> Option<Value> {
+        self.state.lock().users.get(&id).map(user_json)
+    }
+}
+
+/// The shard a guild belongs to.
+pub fn shard_of(guild_id: u64, total: u64) -> u64 {
+    (guild_id >> 22) % total.max(1)
+}
+
+/// Thread channel types.
+pub fn is_thread(kind: u8) -> bool {
+    matches!(kind, 10..=12)
+}
+
+/// A user object.
+pub fn user_json(user: &SimUser) -> Value {
+    json!({"id": user.id.to_string(), "username": user.username, "discriminator": "0",
+           "global_name": null, "avatar": null, "bot": user.bot})
+}
+
+/// A guild member object.
+pub fn member_json(user: &SimUser, member: &SimMember) -> Value {
+    json!({"user": user_json(user), "nick": member.nick,
+           "roles": member.roles.iter().map(u64::to_string).collect::<Vec<_>>(),
+           "joined_at": "2024-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0,
+           "pending": false, "communication_disabled_until": member.timeout_until})
+}
+
+/// A role object.
+pub fn role_json(role: &SimRole) -> Value {
+    json!({"id": role.id.to_string(), "name": role.name, "color": 0,
+           "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null},
+           "hoist": false, "icon": null, "unicode_emoji": null, "position": role.position,
+           "permissions": role.permissions.to_string(), "managed": false, "mentionable": false, "flags": 0})
+}
+
+/// A channel object.
+pub fn channel_json(channel: &SimChannel) -> Value {
+    let mut value = json!({"id": channel.id.to_string(), "type": channel.kind, "name": channel.name,
+        "position": channel.position, "permission_overwrites": [], "nsfw": false,
+        "topic": channel.topic, "parent_id": channel.parent_id.map(|p| p.to_string())});
+    if let Some(guild) = channel.guild_id {
+        value["guild_id"] = json!(guild.to_string());
+    }
+    if let Some(recipient) = channel.recipient {
+        value["recipients"] =
+            json!([{"id": recipient.to_string(), "username": "user", "discriminator": "0"}]);
+    }
+    if is_thread(channel.kind) {
+        value["thread_metadata"] = json!({"archived": false, "auto_archive_duration": 1440,
+            "archive_timestamp": now(), "locked": false});
+        value["owner_id"] = json!(BOT_ID.to_string());
+    }
+    value
+}
+
+/// A message object, as REST answers and MESSAGE_CREATE carries it.
+pub fn message_json(state: &State, message: &SimMessage) -> Value {
+    let author = state
+        .users
+        .get(&message.author_id)
+        .map(user_json)
+        .unwrap_or_else(|| json!({"id": message.author_id.to_string(), "username": "unknown", "discriminator": "0"}));
+    let guild_id = state
+        .channels
+        .get(&message.channel_id)
+        .and_then(|c| c.guild_id);
+    let body = &message.body;
+    let mut reactions: Vec<Value> = Vec::new();
+    for (emoji, _) in &message.reactions {
+        if reactions.iter().any(|r| r["emoji"]["name"] == json!(emoji)) {
+            continue;
+        }
+        let count = message.reactions.iter().filter(|(e, _)| e == emoji).count();
+        let me = message
+            .reactions
+            .iter()
+            .any(|(e, u)| e == emoji && *u == BOT_ID);
+        reactions.push(
+            json!({"count": count, "count_details": {"burst": 0, "normal": count}, "me": me,
+            "me_burst": false, "burst_colors": [], "emoji": {"id": null, "name": emoji}}),
+        );
+    }
+    let mut value = json!({
+        "id": message.id.to_string(), "channel_id": message.channel_id.to_string(),
+        "author": author, "content": body.get("content").and_then(Value::as_str).unwrap_or(""),
+        "timestamp": message.timestamp, "edited_timestamp": message.edited,
+        "tts": body.get("tts").and_then(Value::as_bool).unwrap_or(false),
+        "mention_everyone": false, "mentions": [], "mention_roles": [],
+        "attachments": body.get("attachments").cloned().unwrap_or(json!([])),
+        "embeds": body.get("embeds").cloned().unwrap_or(json!([])),
+        "components": body.get("components").cloned().unwrap_or(json!([])),
+        "reactions": reactions, "pinned": false, "type": message.kind,
+        "flags": body.get("flags").and_then(Value::as_u64).unwrap_or(0),
+    });
+    if let Some(guild) = guild_id {
+        value["guild_id"] = json!(guild.to_string());
+    }
+    if message.interaction_id.is_some() {
+        value["webhook_id"] = json!(BOT_ID.to_string());
+        value["application_id"] = json!(BOT_ID.to_string());
+    }
+    value
 }

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use baseline_discord_sim::Simulator;
-use baseline_discord_sim::world::{DEMO_CHANNEL, DEMO_GUILD, DEMO_OWNER};
+use baseline_discord_sim::world::{BOT_ID, DEMO_CHANNEL, DEMO_GUILD, DEMO_OWNER};
 use futures_util::{SinkExt, StreamExt};
 use serenity::model::event::{Event, GatewayEvent};
 use tokio_tungstenite::tungstenite::Message;
@@ -83,43 +83,677 @@ async fn identify_gets_ready_and_complete_guilds_serenity_can_read() {
     assert!(matches!(ack, GatewayEvent::HeartbeatAck), "{ack:?}");
 }
 
+/// A REST client acting as the bot.
+fn bot_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("authorization", "Bot simulated".parse().unwrap());
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connect and IDENTIFY as shard `[0, 1]`; READY and the demo guild's
+/// GUILD_CREATE are read. Returns the socket and the session id.
+async fn identified(sim: &Simulator) -> (Ws, String) {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/?v=10", sim.addr()))
+        .await
+        .unwrap();
+    next_frame(&mut ws).await;
+    let identify = serde_json::json!({"op": 2, "d": {"token": "sim", "intents": 0, "properties": {}, "shard": [0, 1]}});
+    ws.send(Message::Text(identify.to_string().into()))
+        .await
+        .unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&next_frame(&mut ws).await).unwrap();
+    next_frame(&mut ws).await;
+    (ws, ready["d"]["session_id"].as_str().unwrap().to_string())
+}
+
+/// The next dispatch, parsed by serenity.
+async fn dispatch(ws: &mut Ws) -> (u64, Event) {
+    let text = next_frame(ws).await;
+    match serde_json::from_str::<GatewayEvent>(&text) {
+        Ok(GatewayEvent::Dispatch(seq, event)) => (seq, event),
+        other => panic!("not a dispatch serenity reads: {other:?} from {text}"),
+    }
+}
+
 #[tokio::test]
-async fn rest_basics_and_discord_shaped_404() {
+async fn rest_objects_parse_with_serenity_and_errors_have_discords_shape() {
     let sim = simulator().await;
-    let get = |path: &str| {
-        let addr = sim.addr();
-        let path = path.to_string();
-        async move {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-            stream
-                .write_all(
-                    format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                        .as_bytes(),
-                )
-                .await
-                .unwrap();
-            let mut response = String::new();
-            stream.read_to_string(&mut response).await.unwrap();
-            let (head, body) = response.split_once("\r\n\r\n").unwrap();
-            (head.lines().next().unwrap().to_string(), body.to_string())
+    let http = bot_client();
+    let base = format!("{}/api/v10", sim.http_url());
+    let me: serenity::model::user::CurrentUser = http
+        .get(format!("{base}/users/@me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(me.bot);
+    let gateway: serenity::model::gateway::BotGateway = http
+        .get(format!("{base}/gateway/bot"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(gateway.shards, 1);
+    let channel: serenity::model::channel::GuildChannel = http
+        .get(format!("{base}/channels/{DEMO_CHANNEL}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(channel.guild_id.get(), DEMO_GUILD);
+    let roles: Vec<serenity::model::guild::Role> = http
+        .get(format!("{base}/guilds/{DEMO_GUILD}/roles"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(roles.len(), 2);
+    let channels: Vec<serenity::model::channel::GuildChannel> = http
+        .get(format!("{base}/guilds/{DEMO_GUILD}/channels"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(channels.len(), 2);
+    let member: serenity::model::guild::PartialMember = http
+        .get(format!("{base}/guilds/{DEMO_GUILD}/members/{DEMO_OWNER}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(member.roles.len(), 1);
+
+    let sent: serenity::model::channel::Message = http
+        .post(format!("{base}/channels/{DEMO_CHANNEL}/messages"))
+        .json(&serde_json::json!({"content": "hello", "embeds": [{"title": "t"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (sent.content.as_str(), sent.author.id.get()),
+        ("hello", BOT_ID)
+    );
+    let edited: serenity::model::channel::Message = http
+        .patch(format!(
+            "{base}/channels/{DEMO_CHANNEL}/messages/{}",
+            sent.id
+        ))
+        .json(&serde_json::json!({"content": "edited"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(edited.edited_timestamp.is_some());
+    let status = http
+        .put(format!(
+            "{base}/channels/{DEMO_CHANNEL}/messages/{}/reactions/%F0%9F%8E%B2/@me",
+            sent.id
+        ))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 204);
+    let read: serenity::model::channel::Message = http
+        .get(format!(
+            "{base}/channels/{DEMO_CHANNEL}/messages/{}",
+            sent.id
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read.reactions.len(), 1);
+
+    // Multipart with files, as attachments are uploaded.
+    let form = reqwest::multipart::Form::new()
+        .text("payload_json", r#"{"content": "with a file"}"#)
+        .part(
+            "files[0]",
+            reqwest::multipart::Part::bytes(b"a,b\n1,2\n".to_vec()).file_name("data.csv"),
+        );
+    let uploaded: serenity::model::channel::Message = http
+        .post(format!("{base}/channels/{DEMO_CHANNEL}/messages"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.attachments[0].filename, "data.csv");
+    assert_eq!(uploaded.attachments[0].size, 8);
+
+    // Errors: unknown route, unknown message, empty message, no authorization.
+    let cases = [
+        (http.get(format!("{base}/nothing/here")), 404, 0),
+        (
+            http.get(format!("{base}/channels/{DEMO_CHANNEL}/messages/1")),
+            404,
+            10008,
+        ),
+        (
+            http.post(format!("{base}/channels/{DEMO_CHANNEL}/messages"))
+                .json(&serde_json::json!({"content": ""})),
+            400,
+            50006,
+        ),
+        (
+            http.post(format!("{base}/channels/{DEMO_CHANNEL}/messages"))
+                .body("{not json")
+                .header("content-type", "application/json"),
+            400,
+            50109,
+        ),
+        (
+            reqwest::Client::new().get(format!("{base}/users/@me")),
+            401,
+            0,
+        ),
+        (http.get(format!("{base}/channels/12345")), 404, 10003),
+    ];
+    for (request, status, code) in cases {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), status);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["code"], code, "{body}");
+        assert!(body["message"].is_string(), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_command_round_trips_and_every_dispatch_parses_with_serenity() {
+    let sim = simulator().await;
+    let http = bot_client();
+    let base = format!("{}/api/v10", sim.http_url());
+    let (mut ws, _) = identified(&sim).await;
+
+    // The bot registers /echo (with a subcommand-free option).
+    let registered: Vec<serenity::model::application::Command> = http
+        .put(format!("{base}/applications/{BOT_ID}/commands"))
+        .json(
+            &serde_json::json!([{"name": "echo", "description": "Echo", "type": 1,
+            "options": [{"type": 3, "name": "text", "description": "What", "required": true}]}]),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(registered[0].name, "echo");
+
+    // A user runs it; the control API waits for the bot's answer.
+    let control = sim.http_url();
+    let user = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(format!("{control}/_sim/commands"))
+            .json(&serde_json::json!({"name": "echo", "options": {"text": "hi"}}))
+            .send()
+            .await
+            .unwrap()
+    });
+    let (_, event) = dispatch(&mut ws).await;
+    let Event::InteractionCreate(create) = event else {
+        panic!("{event:?}")
+    };
+    let command = create.interaction.as_command().expect("a command").clone();
+    assert_eq!(command.data.options[0].value.as_str(), Some("hi"));
+    assert_eq!(command.member.as_ref().unwrap().user.id.get(), DEMO_OWNER);
+    let callback = http
+        .post(format!("{base}/interactions/{}/{}/callback", command.id, command.token))
+        .json(&serde_json::json!({"type": 4, "data": {"content": "hi back", "components": [{"type": 1, "components": [{"type": 2, "style": 1, "label": "Again", "custom_id": "echo:again"}]}]}}))
+        .send().await.unwrap();
+    assert_eq!(callback.status(), 204);
+    // Answering twice is refused, as Discord does.
+    let twice = http
+        .post(format!(
+            "{base}/interactions/{}/{}/callback",
+            command.id, command.token
+        ))
+        .json(&serde_json::json!({"type": 4, "data": {"content": "again"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(twice.status(), 400);
+
+    let answer = user.await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let answer: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(answer["reply"]["content"], "hi back");
+    let reply: serenity::model::channel::Message =
+        serde_json::from_value(answer["reply"].clone()).unwrap();
+    // The response is also a MESSAGE_CREATE the bot sees.
+    let (_, event) = dispatch(&mut ws).await;
+    assert!(matches!(event, Event::MessageCreate(_)), "{event:?}");
+
+    // Clicking the button is a component interaction serenity reads, with the message.
+    let control = sim.http_url();
+    let message_id = reply.id.to_string();
+    let click = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(format!("{control}/_sim/components"))
+            .json(&serde_json::json!({"message_id": message_id, "custom_id": "echo:again", "timeout_ms": 3000}))
+            .send().await.unwrap()
+    });
+    let (_, event) = dispatch(&mut ws).await;
+    let Event::InteractionCreate(create) = event else {
+        panic!("{event:?}")
+    };
+    let component = create
+        .interaction
+        .as_message_component()
+        .expect("a component")
+        .clone();
+    assert_eq!(component.data.custom_id, "echo:again");
+    // A deferred update, then the edit of the original message.
+    http.post(format!(
+        "{base}/interactions/{}/{}/callback",
+        component.id, component.token
+    ))
+    .json(&serde_json::json!({"type": 6}))
+    .send()
+    .await
+    .unwrap();
+    let edited = http
+        .patch(format!(
+            "{base}/webhooks/{BOT_ID}/{}/messages/@original",
+            component.token
+        ))
+        .json(&serde_json::json!({"content": "clicked"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(edited.status(), 200);
+    let clicked: serde_json::Value = click.await.unwrap().json().await.unwrap();
+    assert_eq!(clicked["reply"]["content"], "clicked");
+    let (_, event) = dispatch(&mut ws).await;
+    let Event::MessageUpdate(update) = event else {
+        panic!("{event:?}")
+    };
+    assert_eq!(update.content.as_deref(), Some("clicked"));
+
+    // Posting, reacting, joining and leaving as users all reach the bot as dispatches serenity reads.
+    let control = reqwest::Client::new();
+    let posted: serde_json::Value = control
+        .post(format!("{}/_sim/messages", sim.http_url()))
+        .json(&serde_json::json!({"content": "hello bot", "user_id": (DEMO_OWNER + 1).to_string()}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    control
+        .post(format!("{}/_sim/reactions", sim.http_url()))
+        .json(&serde_json::json!({"message_id": posted["id"], "emoji": "👍"}))
+        .send()
+        .await
+        .unwrap();
+    control
+        .patch(format!(
+            "{}/_sim/messages/{}",
+            sim.http_url(),
+            posted["id"].as_str().unwrap()
+        ))
+        .json(&serde_json::json!({"content": "edited"}))
+        .send()
+        .await
+        .unwrap();
+    control
+        .delete(format!(
+            "{}/_sim/messages/{}",
+            sim.http_url(),
+            posted["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    control
+        .post(format!("{}/_sim/members", sim.http_url()))
+        .json(&serde_json::json!({"user_id": "5000000000000000005", "username": "newbie"}))
+        .send()
+        .await
+        .unwrap();
+    control
+        .delete(format!(
+            "{}/_sim/members/{DEMO_GUILD}/5000000000000000005",
+            sim.http_url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    control
+        .post(format!("{}/_sim/roles", sim.http_url()))
+        .json(&serde_json::json!({"name": "Dicers"}))
+        .send()
+        .await
+        .unwrap();
+    control
+        .post(format!("{}/_sim/channels", sim.http_url()))
+        .json(&serde_json::json!({"name": "new-channel"}))
+        .send()
+        .await
+        .unwrap();
+    let mut kinds = Vec::new();
+    for _ in 0..8 {
+        let (_, event) = dispatch(&mut ws).await;
+        kinds.push(event.name().unwrap_or_default());
+    }
+    assert_eq!(
+        kinds,
+        [
+            "MESSAGE_CREATE",
+            "MESSAGE_REACTION_ADD",
+            "MESSAGE_UPDATE",
+            "MESSAGE_DELETE",
+            "GUILD_MEMBER_ADD",
+            "GUILD_MEMBER_REMOVE",
+            "GUILD_ROLE_CREATE",
+            "CHANNEL_CREATE"
+        ]
+    );
+
+    // The bot joins a new guild and is removed from it.
+    let added: serde_json::Value = control
+        .post(format!("{}/_sim/guilds", sim.http_url()))
+        .json(&serde_json::json!({"name": "Second"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (_, event) = dispatch(&mut ws).await;
+    let Event::GuildCreate(create) = event else {
+        panic!("{event:?}")
+    };
+    assert_eq!(create.guild.name, "Second");
+    control
+        .delete(format!(
+            "{}/_sim/guilds/{}",
+            sim.http_url(),
+            added["guild_id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    let (_, event) = dispatch(&mut ws).await;
+    let Event::GuildDelete(delete) = event else {
+        panic!("{event:?}")
+    };
+    assert!(!delete.guild.unavailable, "removed, not an outage");
+}
+
+#[tokio::test]
+async fn a_command_nobody_answers_gives_504_with_what_was_sent() {
+    let sim = simulator().await;
+    let http = bot_client();
+    http.put(format!(
+        "{}/api/v10/applications/{BOT_ID}/commands",
+        sim.http_url()
+    ))
+    .json(&serde_json::json!([{"name": "quiet", "description": "No answer"}]))
+    .send()
+    .await
+    .unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/_sim/commands", sim.http_url()))
+        .json(&serde_json::json!({"name": "quiet", "timeout_ms": 200}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 504);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["answered"], false);
+    assert!(body["message"].as_str().unwrap().contains("200 ms"));
+    // An unregistered command is refused with the list of registered ones.
+    let response = reqwest::Client::new()
+        .post(format!("{}/_sim/commands", sim.http_url()))
+        .json(&serde_json::json!({"name": "nope"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("/quiet"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn resume_replays_what_the_session_missed_then_resumed() {
+    let sim = simulator().await;
+    let (mut ws, session) = identified(&sim).await;
+    ws.close(None).await.unwrap();
+    drop(ws);
+    // Three messages while the bot is away.
+    let control = reqwest::Client::new();
+    for n in 0..3 {
+        control
+            .post(format!("{}/_sim/messages", sim.http_url()))
+            .json(&serde_json::json!({"content": format!("missed {n}")}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/?v=10", sim.addr()))
+        .await
+        .unwrap();
+    next_frame(&mut ws).await; // HELLO
+    let resume =
+        serde_json::json!({"op": 6, "d": {"token": "sim", "session_id": session, "seq": 2}});
+    ws.send(Message::Text(resume.to_string().into()))
+        .await
+        .unwrap();
+    for expected in 3..=5 {
+        let (seq, event) = dispatch(&mut ws).await;
+        assert_eq!(seq, expected);
+        let Event::MessageCreate(create) = event else {
+            panic!("{event:?}")
+        };
+        assert_eq!(create.message.content, format!("missed {}", expected - 3));
+    }
+    let (seq, event) = dispatch(&mut ws).await;
+    assert_eq!(seq, 6);
+    assert!(matches!(event, Event::Resumed(_)), "{event:?}");
+
+    // An unknown session cannot resume.
+    let (mut other, _) = tokio_tungstenite::connect_async(format!("ws://{}/?v=10", sim.addr()))
+        .await
+        .unwrap();
+    next_frame(&mut other).await;
+    let resume =
+        serde_json::json!({"op": 6, "d": {"token": "sim", "session_id": "nope", "seq": 1}});
+    other
+        .send(Message::Text(resume.to_string().into()))
+        .await
+        .unwrap();
+    let invalid: GatewayEvent = serde_json::from_str(&next_frame(&mut other).await).unwrap();
+    assert!(
+        matches!(invalid, GatewayEvent::InvalidateSession(false)),
+        "{invalid:?}"
+    );
+}
+
+#[tokio::test]
+async fn gateway_and_rest_faults_are_injected_on_demand() {
+    let sim = simulator().await;
+    let (mut ws, _) = identified(&sim).await;
+    let control = reqwest::Client::new();
+    let inject = |body: serde_json::Value| {
+        control
+            .post(format!("{}/_sim/faults/gateway", sim.http_url()))
+            .json(&body)
+            .send()
+    };
+    inject(serde_json::json!({"action": "reconnect"}))
+        .await
+        .unwrap();
+    let frame: GatewayEvent = serde_json::from_str(&next_frame(&mut ws).await).unwrap();
+    assert!(matches!(frame, GatewayEvent::Reconnect), "{frame:?}");
+    inject(serde_json::json!({"action": "invalid_session", "resumable": true}))
+        .await
+        .unwrap();
+    let frame: GatewayEvent = serde_json::from_str(&next_frame(&mut ws).await).unwrap();
+    assert!(
+        matches!(frame, GatewayEvent::InvalidateSession(true)),
+        "{frame:?}"
+    );
+    inject(serde_json::json!({"action": "close", "code": 4004}))
+        .await
+        .unwrap();
+    let close = loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("{other:?}"),
         }
     };
-    let (status, body) = get("/api/v10/users/@me").await;
-    assert!(status.contains("200"), "{status}");
-    let me: serenity::model::user::CurrentUser =
-        serde_json::from_str(&body).expect("users/@me parses with serenity");
-    assert!(me.bot);
-    let (status, body) = get("/api/v10/gateway/bot").await;
-    assert!(status.contains("200"));
-    let bot: serenity::model::gateway::BotGateway =
-        serde_json::from_str(&body).expect("gateway/bot parses with serenity");
-    assert_eq!(bot.shards, 1);
-    let (status, body) = get("/api/v10/nothing/here").await;
-    assert!(status.contains("404"), "{status}");
-    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(
-        (error["code"].as_u64(), error["message"].as_str()),
-        (Some(0), Some("404: Not Found"))
+    assert_eq!(u16::from(close.unwrap().code), 4004);
+
+    // REST: a 429 with Discord's headers and body, then normal service.
+    control
+        .post(format!("{}/_sim/faults/rest", sim.http_url()))
+        .json(&serde_json::json!({"path": "/users/@me", "status": 429, "retry_after_ms": 1500}))
+        .send()
+        .await
+        .unwrap();
+    let http = bot_client();
+    let limited = http
+        .get(format!("{}/api/v10/users/@me", sim.http_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(limited.status(), 429);
+    assert_eq!(limited.headers()["retry-after"], "2");
+    assert_eq!(limited.headers()["x-ratelimit-remaining"], "0");
+    let body: serde_json::Value = limited.json().await.unwrap();
+    assert_eq!(body["retry_after"], 1.5);
+    let fine = http
+        .get(format!("{}/api/v10/users/@me", sim.http_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fine.status(), 200);
+    assert_eq!(fine.headers()["x-ratelimit-remaining"], "49");
+    // A delay, then a 500.
+    control
+        .post(format!("{}/_sim/faults/rest", sim.http_url()))
+        .json(&serde_json::json!({"path": "/gateway/bot", "status": 500, "delay_ms": 300}))
+        .send()
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let failed = http
+        .get(format!("{}/api/v10/gateway/bot", sim.http_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.status(), 500);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn oauth2_approves_as_a_chosen_user() {
+    let sim = simulator().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let grace = DEMO_OWNER + 1;
+    let redirect = client
+        .get(format!(
+            "{}/oauth2/authorize?client_id={BOT_ID}&response_type=code&scope=identify%20guilds&redirect_uri=http://dash.example/callback&state=xyz&as_user={grace}",
+            sim.http_url()
+        ))
+        .send().await.unwrap();
+    assert_eq!(redirect.status(), 303);
+    let location = redirect.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        location.starts_with("http://dash.example/callback?code="),
+        "{location}"
     );
+    assert!(location.ends_with("&state=xyz"));
+    let code = location
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let token: serde_json::Value = client
+        .post(format!("{}/api/v10/oauth2/token", sim.http_url()))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", "http://dash.example/callback"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(token["token_type"], "Bearer");
+    let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
+    let me: serenity::model::user::CurrentUser = client
+        .get(format!("{}/api/v10/users/@me", sim.http_url()))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((me.id.get(), me.name.as_str()), (grace, "grace"));
+    let guilds: Vec<serenity::model::guild::GuildInfo> = client
+        .get(format!("{}/api/v10/users/@me/guilds", sim.http_url()))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(guilds.len(), 1);
+    assert!(!guilds[0].owner);
+    // A code works once.
+    let again = client
+        .post(format!("{}/api/v10/oauth2/token", sim.http_url()))
+        .form(&[("grant_type", "authorization_code"), ("code", code)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 400);
 }

@@ -1,147 +1,481 @@
 //! `discord`: acting on Discord in the invocation's guild. Each function
-//! needs its own capability (see `wit/discord.wit`); the grant and the guild
-//! are checked here, before anything is sent. The REST calls themselves
-//! arrive with the Discord integration and answer `not-available` until then.
+//! needs its own capability (see `wit/discord.wit`). Before anything is sent:
+//! the host-call budget, the grant, the invocation's guild, and — for a
+//! channel — that the channel belongs to that guild (`wrong-guild`
+//! otherwise). Member and role calls name the invocation's guild in the URL,
+//! so they cannot reach another guild. Every call is charged to the cog's
+//! REST budget.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use reqwest::Method;
+use serde_json::{Value, json};
 
 use super::CogState;
+use crate::discord::rest::{Body, RestError};
+use crate::discord::{DiscordLink, incoming, outgoing};
 use crate::runtime::bindings::baseline::cog::discord::{DiscordError, Host};
-use crate::runtime::bindings::types::{Channel, Member, Message, MessageInfo, Role};
+use crate::runtime::bindings::types::{
+    Channel, ChannelKind, Member, Message, MessageInfo, Role, User,
+};
+
+fn failure(error: RestError) -> DiscordError {
+    match error {
+        RestError::RateLimited(wait) => {
+            DiscordError::RateLimited(wait.as_millis().min(u32::MAX as u128) as u32)
+        }
+        RestError::NotFound(_) => DiscordError::NotFound,
+        RestError::Invalid(message) => DiscordError::Invalid(message),
+        RestError::Forbidden(message) => {
+            DiscordError::Failed(format!("Discord refused: {message}"))
+        }
+        RestError::Failed(message) => DiscordError::Failed(message),
+    }
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn id_of(value: &Value) -> u64 {
+    value
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .or_else(|| value.as_u64())
+        .unwrap_or(0)
+}
+
+fn user_from(value: &Value) -> User {
+    User {
+        id: id_of(&value["id"]),
+        username: value["username"].as_str().unwrap_or_default().into(),
+        global_name: value["global_name"].as_str().map(str::to_string),
+        bot: value["bot"].as_bool().unwrap_or(false),
+    }
+}
+
+fn member_from(value: &Value) -> Member {
+    Member {
+        user: user_from(&value["user"]),
+        nick: value["nick"].as_str().map(str::to_string),
+        roles: value["roles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(id_of)
+            .collect(),
+        joined_at: value["joined_at"].as_str().map(str::to_string),
+        permissions: value["permissions"].as_str().and_then(|p| p.parse().ok()),
+    }
+}
+
+fn role_from(value: &Value) -> Role {
+    Role {
+        id: id_of(&value["id"]),
+        name: value["name"].as_str().unwrap_or_default().into(),
+        color: value["color"].as_u64().unwrap_or(0) as u32,
+        position: value["position"].as_i64().unwrap_or(0) as i32,
+        permissions: value["permissions"]
+            .as_str()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0),
+        managed: value["managed"].as_bool().unwrap_or(false),
+        mentionable: value["mentionable"].as_bool().unwrap_or(false),
+    }
+}
+
+fn channel_from(value: &Value) -> Channel {
+    let kind = value["type"].as_u64().unwrap_or(0) as u8;
+    Channel {
+        id: id_of(&value["id"]),
+        name: value["name"].as_str().unwrap_or_default().into(),
+        kind: incoming::channel_kind(serenity::all::ChannelType::from(kind)),
+        parent_id: value["parent_id"].as_str().and_then(|p| p.parse().ok()),
+        position: value["position"].as_i64().unwrap_or(0) as i32,
+        topic: value["topic"].as_str().map(str::to_string),
+    }
+}
+
+/// What a checked call may use.
+struct Entered {
+    link: Arc<DiscordLink>,
+    guild: u64,
+    cog: Arc<str>,
+    deadline: Instant,
+}
+
+impl Entered {
+    async fn call(&self, method: Method, path: &str, body: Body) -> Result<Value, DiscordError> {
+        self.link
+            .rest
+            .call(Some(&self.cog), method, path, body, self.deadline)
+            .await
+            .map_err(failure)
+    }
+
+    /// The channel must be in the invocation's guild.
+    async fn check_channel(&self, channel: u64) -> Result<(), DiscordError> {
+        match self.link.guild_of(channel).await {
+            Ok(Some(guild)) if guild == self.guild => Ok(()),
+            Ok(_) => Err(DiscordError::WrongGuild),
+            Err(error) => Err(failure(error)),
+        }
+    }
+}
 
 impl CogState {
-    /// Budget, grant and guild: the front of every Discord call.
-    fn discord_enter(&mut self, capability: &str) -> wasmtime::Result<Result<u64, DiscordError>> {
+    /// Budget and grant: the front of every Discord call.
+    fn discord_link(
+        &mut self,
+        capability: &str,
+    ) -> wasmtime::Result<Result<Arc<DiscordLink>, DiscordError>> {
         self.count_call()?;
         if let Err(denial) = self.grants.check(capability) {
             return Ok(Err(DiscordError::Denied(denial)));
         }
+        Ok(self.services.discord.clone().ok_or_else(|| {
+            DiscordError::NotAvailable(
+                "there is no Discord connection here (`baseline cog call` runs without one)".into(),
+            )
+        }))
+    }
+
+    /// Budget, grant, guild and link.
+    fn discord_enter(
+        &mut self,
+        capability: &str,
+    ) -> wasmtime::Result<Result<Entered, DiscordError>> {
+        let link = match self.discord_link(capability)? {
+            Ok(link) => link,
+            Err(error) => return Ok(Err(error)),
+        };
         let Some(guild) = self.scope.guild_id else {
             return Ok(Err(DiscordError::NoGuild));
         };
-        Ok(Ok(guild))
+        Ok(Ok(Entered {
+            link,
+            guild,
+            cog: self.scope.cog.clone(),
+            deadline: Instant::now() + self.limits.deadline(),
+        }))
     }
 
-    fn discord_call<T>(&mut self, capability: &str) -> wasmtime::Result<Result<T, DiscordError>> {
-        Ok(match self.discord_enter(capability)? {
-            Ok(_guild) => Err(DiscordError::NotAvailable(format!(
-                "`{capability}` calls arrive with the Discord integration"
-            ))),
-            Err(error) => Err(error),
-        })
+    /// Enter, and check that `channel` is in the invocation's guild.
+    async fn discord_channel(
+        &mut self,
+        capability: &str,
+        channel: u64,
+    ) -> wasmtime::Result<Result<Entered, DiscordError>> {
+        let entered = match self.discord_enter(capability)? {
+            Ok(entered) => entered,
+            Err(error) => return Ok(Err(error)),
+        };
+        Ok(entered.check_channel(channel).await.map(|()| entered))
     }
+}
+
+/// Unwrap an entry or return its error as the call's result.
+macro_rules! enter {
+    ($expr:expr) => {
+        match $expr? {
+            Ok(entered) => entered,
+            Err(error) => return Ok(Err(error)),
+        }
+    };
 }
 
 impl Host for CogState {
     async fn send_message(
         &mut self,
-        _channel: u64,
-        _message: Message,
+        channel: u64,
+        message: Message,
     ) -> wasmtime::Result<Result<u64, DiscordError>> {
-        self.discord_call("discord.messages")
+        let entered = enter!(self.discord_channel("discord.messages", channel).await);
+        let (body, files) = outgoing::message(&message, false);
+        Ok(entered
+            .call(
+                Method::POST,
+                &format!("/channels/{channel}/messages"),
+                Body::message(body, files),
+            )
+            .await
+            .map(|sent| id_of(&sent["id"])))
     }
+
     async fn edit_message(
         &mut self,
-        _channel: u64,
-        _id: u64,
-        _message: Message,
+        channel: u64,
+        id: u64,
+        message: Message,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
-        self.discord_call("discord.messages")
+        let entered = enter!(self.discord_channel("discord.messages", channel).await);
+        let (body, files) = outgoing::message(&message, true);
+        Ok(entered
+            .call(
+                Method::PATCH,
+                &format!("/channels/{channel}/messages/{id}"),
+                Body::message(body, files),
+            )
+            .await
+            .map(|_| ()))
     }
+
     async fn delete_message(
         &mut self,
-        _channel: u64,
-        _id: u64,
+        channel: u64,
+        id: u64,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
-        self.discord_call("discord.messages")
+        let entered = enter!(self.discord_channel("discord.messages", channel).await);
+        Ok(entered
+            .call(
+                Method::DELETE,
+                &format!("/channels/{channel}/messages/{id}"),
+                Body::Empty,
+            )
+            .await
+            .map(|_| ()))
     }
+
     async fn get_message(
         &mut self,
-        _channel: u64,
-        _id: u64,
+        channel: u64,
+        id: u64,
     ) -> wasmtime::Result<Result<MessageInfo, DiscordError>> {
-        self.discord_call("discord.messages")
+        let entered = enter!(self.discord_channel("discord.messages", channel).await);
+        let found = match entered
+            .call(
+                Method::GET,
+                &format!("/channels/{channel}/messages/{id}"),
+                Body::Empty,
+            )
+            .await
+        {
+            Ok(found) => found,
+            Err(error) => return Ok(Err(error)),
+        };
+        Ok(serde_json::from_value::<serenity::all::Message>(found)
+            .map(|m| incoming::message(&m))
+            .map_err(|e| DiscordError::Failed(format!("unreadable message from Discord: {e}"))))
     }
+
     async fn add_reaction(
         &mut self,
-        _channel: u64,
-        _id: u64,
-        _emoji: String,
+        channel: u64,
+        id: u64,
+        emoji: String,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
-        self.discord_call("discord.reactions")
+        let entered = enter!(self.discord_channel("discord.reactions", channel).await);
+        let path = format!(
+            "/channels/{channel}/messages/{id}/reactions/{}/@me",
+            percent_encode(&emoji)
+        );
+        Ok(entered
+            .call(Method::PUT, &path, Body::Empty)
+            .await
+            .map(|_| ()))
     }
+
     async fn remove_reaction(
         &mut self,
-        _channel: u64,
-        _id: u64,
-        _emoji: String,
+        channel: u64,
+        id: u64,
+        emoji: String,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
-        self.discord_call("discord.reactions")
+        let entered = enter!(self.discord_channel("discord.reactions", channel).await);
+        let path = format!(
+            "/channels/{channel}/messages/{id}/reactions/{}/@me",
+            percent_encode(&emoji)
+        );
+        Ok(entered
+            .call(Method::DELETE, &path, Body::Empty)
+            .await
+            .map(|_| ()))
     }
-    async fn get_member(&mut self, _user: u64) -> wasmtime::Result<Result<Member, DiscordError>> {
-        self.discord_call("discord.members.read")
+
+    async fn get_member(&mut self, user: u64) -> wasmtime::Result<Result<Member, DiscordError>> {
+        let entered = enter!(self.discord_enter("discord.members.read"));
+        let path = format!("/guilds/{}/members/{user}", entered.guild);
+        Ok(entered
+            .call(Method::GET, &path, Body::Empty)
+            .await
+            .map(|m| member_from(&m)))
     }
+
     async fn add_role(
         &mut self,
-        _user: u64,
-        _role: u64,
+        user: u64,
+        role: u64,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
-        self.discord_call("discord.roles.manage")
+        let entered = enter!(self.discord_enter("discord.roles.manage"));
+        let path = format!("/guilds/{}/members/{user}/roles/{role}", entered.guild);
+        Ok(entered
+            .call(Method::PUT, &path, Body::Empty)
+            .await
+            .map(|_| ()))
     }
+
     async fn remove_role(
         &mut self,
-        _user: u64,
-        _role: u64,
+        user: u64,
+        role: u64,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
-        self.discord_call("discord.roles.manage")
+        let entered = enter!(self.discord_enter("discord.roles.manage"));
+        let path = format!("/guilds/{}/members/{user}/roles/{role}", entered.guild);
+        Ok(entered
+            .call(Method::DELETE, &path, Body::Empty)
+            .await
+            .map(|_| ()))
     }
+
     async fn list_roles(&mut self) -> wasmtime::Result<Result<Vec<Role>, DiscordError>> {
-        self.discord_call("discord.guild.read")
+        let entered = enter!(self.discord_enter("discord.guild.read"));
+        let path = format!("/guilds/{}/roles", entered.guild);
+        Ok(entered
+            .call(Method::GET, &path, Body::Empty)
+            .await
+            .map(|list| {
+                list.as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(role_from)
+                    .collect()
+            }))
     }
+
     async fn list_channels(&mut self) -> wasmtime::Result<Result<Vec<Channel>, DiscordError>> {
-        self.discord_call("discord.guild.read")
+        let entered = enter!(self.discord_enter("discord.guild.read"));
+        let path = format!("/guilds/{}/channels", entered.guild);
+        Ok(entered
+            .call(Method::GET, &path, Body::Empty)
+            .await
+            .map(|list| {
+                list.as_array()
+                    .into_iter()
+                    .flatten()
+                    .inspect(|c| {
+                        entered
+                            .link
+                            .note_channel(id_of(&c["id"]), Some(entered.guild))
+                    })
+                    .map(channel_from)
+                    .collect()
+            }))
     }
+
     async fn create_thread(
         &mut self,
-        _channel: u64,
-        _name: String,
-        _from: Option<u64>,
+        channel: u64,
+        name: String,
+        from: Option<u64>,
     ) -> wasmtime::Result<Result<u64, DiscordError>> {
-        self.discord_call("discord.threads")
+        let entered = enter!(self.discord_channel("discord.threads", channel).await);
+        let path = match from {
+            Some(message) => format!("/channels/{channel}/messages/{message}/threads"),
+            None => format!("/channels/{channel}/threads"),
+        };
+        let body = json!({"name": name, "type": outgoing::channel_kind_number(ChannelKind::PublicThread), "auto_archive_duration": 1440});
+        Ok(entered
+            .call(Method::POST, &path, Body::Json(body))
+            .await
+            .map(|thread| {
+                let id = id_of(&thread["id"]);
+                entered.link.note_channel(id, Some(entered.guild));
+                id
+            }))
     }
+
     async fn send_dm(
         &mut self,
-        _user: u64,
-        _message: Message,
+        user: u64,
+        message: Message,
     ) -> wasmtime::Result<Result<u64, DiscordError>> {
         // A DM needs no guild, but it needs the grant.
-        self.count_call()?;
-        if let Err(denial) = self.grants.check("discord.dm") {
-            return Ok(Err(DiscordError::Denied(denial)));
-        }
-        Ok(Err(DiscordError::NotAvailable(
-            "`discord.dm` calls arrive with the Discord integration".into(),
-        )))
+        let link = enter!(self.discord_link("discord.dm"));
+        let entered = Entered {
+            link,
+            guild: 0,
+            cog: self.scope.cog.clone(),
+            deadline: Instant::now() + self.limits.deadline(),
+        };
+        let channel = match entered
+            .call(
+                Method::POST,
+                "/users/@me/channels",
+                Body::Json(json!({"recipient_id": user.to_string()})),
+            )
+            .await
+        {
+            Ok(channel) => id_of(&channel["id"]),
+            Err(error) => return Ok(Err(error)),
+        };
+        entered.link.note_channel(channel, None);
+        let (body, files) = outgoing::message(&message, false);
+        Ok(entered
+            .call(
+                Method::POST,
+                &format!("/channels/{channel}/messages"),
+                Body::message(body, files),
+            )
+            .await
+            .map(|sent| id_of(&sent["id"])))
     }
+
     async fn kick(
         &mut self,
-        _user: u64,
-        _reason: Option<String>,
+        user: u64,
+        reason: Option<String>,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
-        self.discord_call("discord.members.kick")
+        let entered = enter!(self.discord_enter("discord.members.kick"));
+        tracing::info!(cog = %entered.cog, guild = entered.guild, user, reason = ?reason, "cog kicks a member");
+        let path = format!("/guilds/{}/members/{user}", entered.guild);
+        Ok(entered
+            .call(Method::DELETE, &path, Body::Empty)
+            .await
+            .map(|_| ()))
     }
+
     async fn ban(
         &mut self,
-        _user: u64,
-        _delete_seconds: u32,
-        _reason: Option<String>,
+        user: u64,
+        delete_seconds: u32,
+        reason: Option<String>,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
-        self.discord_call("discord.members.ban")
+        let entered = enter!(self.discord_enter("discord.members.ban"));
+        tracing::info!(cog = %entered.cog, guild = entered.guild, user, reason = ?reason, "cog bans a user");
+        let path = format!("/guilds/{}/bans/{user}", entered.guild);
+        let body = json!({"delete_message_seconds": delete_seconds.min(604_800)});
+        Ok(entered
+            .call(Method::PUT, &path, Body::Json(body))
+            .await
+            .map(|_| ()))
     }
+
     async fn timeout(
         &mut self,
-        _user: u64,
-        _seconds: u32,
-        _reason: Option<String>,
+        user: u64,
+        seconds: u32,
+        reason: Option<String>,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
-        self.discord_call("discord.members.timeout")
+        let entered = enter!(self.discord_enter("discord.members.timeout"));
+        tracing::info!(cog = %entered.cog, guild = entered.guild, user, seconds, reason = ?reason, "cog times a member out");
+        let until = (seconds > 0).then(|| {
+            let at = std::time::SystemTime::now()
+                + std::time::Duration::from_secs(u64::from(seconds.min(28 * 86_400)));
+            humantime::format_rfc3339_seconds(at).to_string()
+        });
+        let path = format!("/guilds/{}/members/{user}", entered.guild);
+        let body = json!({"communication_disabled_until": until});
+        Ok(entered
+            .call(Method::PATCH, &path, Body::Json(body))
+            .await
+            .map(|_| ()))
     }
 }

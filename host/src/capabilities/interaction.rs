@@ -1,42 +1,88 @@
-//! `interaction`: follow-ups and edits of the current interaction's response.
-//! The checks are real now; the Discord calls arrive with the Discord
-//! integration and answer `not-available` until then.
+//! `interaction`: follow-ups and edits of the current interaction's
+//! response. Whoever speaks first acknowledges the interaction: a follow-up
+//! sent before the host has answered defers it first, so it is always valid.
+
+use std::sync::Arc;
 
 use super::CogState;
+use crate::discord::rest::RestError;
+use crate::discord::{DiscordLink, InteractionHandle, outgoing};
 use crate::runtime::bindings::baseline::cog::interaction::{Host, InteractionError};
 use crate::runtime::bindings::types::{Message, Reply};
 
+type Entered = (Arc<InteractionHandle>, Arc<DiscordLink>);
+
 impl CogState {
-    fn interaction_enter(&mut self) -> wasmtime::Result<Result<(), InteractionError>> {
+    fn interaction_enter(&mut self) -> wasmtime::Result<Result<Entered, InteractionError>> {
         self.count_call()?;
         if let Err(denial) = self.grants.check("interaction") {
             return Ok(Err(InteractionError::Denied(denial)));
         }
-        if self.scope.interaction_id.is_none() {
-            return Ok(Err(InteractionError::NoInteraction));
+        let Some(handle) = self.scope.interaction.clone() else {
+            return Ok(Err(if self.scope.interaction_id.is_some() {
+                InteractionError::NotAvailable(
+                    "there is no Discord connection here (`baseline cog call` runs without one)"
+                        .into(),
+                )
+            } else {
+                InteractionError::NoInteraction
+            }));
+        };
+        let Some(link) = self.services.discord.clone() else {
+            return Ok(Err(InteractionError::NotAvailable(
+                "there is no Discord connection here".into(),
+            )));
+        };
+        Ok(Ok((handle, link)))
+    }
+}
+
+fn failure(error: RestError) -> InteractionError {
+    match error {
+        RestError::RateLimited(wait) => {
+            InteractionError::RateLimited(wait.as_millis().min(u32::MAX as u128) as u32)
         }
-        Ok(Err(InteractionError::NotAvailable(
-            "interaction responses arrive with the Discord integration".into(),
-        )))
+        RestError::Invalid(message) => InteractionError::Invalid(message),
+        other => InteractionError::Failed(other.to_string()),
     }
 }
 
 impl Host for CogState {
-    async fn follow_up(
-        &mut self,
-        _reply: Reply,
-    ) -> wasmtime::Result<Result<u64, InteractionError>> {
-        Ok(self.interaction_enter()?.map(|()| 0))
+    async fn follow_up(&mut self, reply: Reply) -> wasmtime::Result<Result<u64, InteractionError>> {
+        let (handle, link) = match self.interaction_enter()? {
+            Ok(entered) => entered,
+            Err(error) => return Ok(Err(error)),
+        };
+        let (body, files) = outgoing::reply(&reply);
+        Ok(handle
+            .follow_up(&link.rest, Some(&self.scope.cog), body, files)
+            .await
+            .map_err(failure))
     }
 
     async fn edit_original(
         &mut self,
-        _message: Message,
+        message: Message,
     ) -> wasmtime::Result<Result<(), InteractionError>> {
-        self.interaction_enter()
+        let (handle, link) = match self.interaction_enter()? {
+            Ok(entered) => entered,
+            Err(error) => return Ok(Err(error)),
+        };
+        let (body, files) = outgoing::message(&message, true);
+        Ok(handle
+            .edit_original(&link.rest, Some(&self.scope.cog), body, files)
+            .await
+            .map_err(failure))
     }
 
     async fn delete_original(&mut self) -> wasmtime::Result<Result<(), InteractionError>> {
-        self.interaction_enter()
+        let (handle, link) = match self.interaction_enter()? {
+            Ok(entered) => entered,
+            Err(error) => return Ok(Err(error)),
+        };
+        Ok(handle
+            .delete_original(&link.rest, Some(&self.scope.cog))
+            .await
+            .map_err(failure))
     }
 }

@@ -43,6 +43,8 @@ pub struct Services {
     pub host: Arc<system::HostFacts>,
     /// The database, for health reports (absent in `baseline cog call`).
     pub database: Option<crate::store::Database>,
+    /// Discord REST and the channel map (absent without a Discord connection).
+    pub discord: Option<Arc<crate::discord::DiscordLink>>,
 }
 
 impl Services {
@@ -53,6 +55,14 @@ impl Services {
             settings: Arc::new(crate::store::settings::SqlSettings::new(db.clone())),
             database: Some(db),
             ..Self::in_process()
+        }
+    }
+
+    /// The same services with a Discord connection.
+    pub fn with_discord(self, link: Arc<crate::discord::DiscordLink>) -> Self {
+        Self {
+            discord: Some(link),
+            ..self
         }
     }
 
@@ -69,6 +79,7 @@ impl Services {
             settings: Arc::new(crate::store::settings::InProcessSettings::default()),
             host: Arc::new(system::HostFacts::new()),
             database: None,
+            discord: None,
         }
     }
 }
@@ -86,6 +97,8 @@ pub struct Scope {
     pub channel_id: Option<u64>,
     /// The interaction being answered, if any.
     pub interaction_id: Option<u64>,
+    /// Its token and acknowledgement state, when it came from Discord.
+    pub interaction: Option<Arc<crate::discord::InteractionHandle>>,
 }
 
 /// Per-invocation state: what the capabilities of one cog call can see.

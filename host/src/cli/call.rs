@@ -95,6 +95,7 @@ pub async fn call(config: Config, args: CallArgs) -> anyhow::Result<ExitCode> {
         user_id: Some(args.user),
         channel_id: Some(args.channel),
         interaction_id: invocation.context.interaction_id.into(),
+        interaction: None,
     };
     match runtime.invoke(&cog, scope, Call::Command(invocation)).await {
         Ok(answer) => {

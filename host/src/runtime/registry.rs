@@ -38,6 +38,7 @@ pub struct CogRegistry {
     failures: Mutex<BTreeMap<PathBuf, LoadFailure>>,
     metrics: Mutex<HashMap<String, Arc<CogMetrics>>>,
     facts: Arc<HostFacts>,
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl CogRegistry {
@@ -48,7 +49,14 @@ impl CogRegistry {
             failures: Mutex::new(BTreeMap::new()),
             metrics: Mutex::new(HashMap::new()),
             facts,
+            changes: tokio::sync::watch::channel(0).0,
         }
+    }
+
+    /// Told of every change of the loaded set (its value counts the changes):
+    /// command registration watches it.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// The counters of a cog (created on first use, kept across reloads).
@@ -125,6 +133,7 @@ impl CogRegistry {
                 .collect(),
         );
         self.table.store(Arc::new(table));
+        self.changes.send_modify(|n| *n += 1);
     }
 
     pub(crate) fn record_failure(&self, path: &Path, error: &LoadError) {

@@ -26,12 +26,38 @@ impl Cog for Hostile {
         ] {
             manifest = manifest.command(Command::new(name, what));
         }
+        manifest = manifest
+            .command(
+                Command::new("post", "Post in a channel, perhaps another guild's")
+                    .option(CommandOption::text("channel", "Channel id").required()),
+            )
+            .command(
+                Command::new("slow", "Answer after a while")
+                    .option(CommandOption::integer("ms", "How long to take").required()),
+            )
+            .command(
+                Command::new(
+                    "burst",
+                    "Post many messages at once (meets its REST budget)",
+                )
+                .option(CommandOption::integer("count", "How many").required()),
+            )
+            .command(Command::new(
+                "chatty",
+                "Follow up twice, then answer (the answer comes last)",
+            ))
+            .event(EventKind::MessageCreate);
         manifest
             .capability(
                 "discord.members.ban",
                 "Wants to ban people (the operator should say no).",
             )
             .capability("kv", "Tries to read other cogs' keys.")
+            .capability("discord.messages", "Posts where it should not.")
+    }
+
+    fn on_event(&self, _event: Event, _context: InvocationContext) -> Result<(), CogError> {
+        panic!("the hostile cog panicked on an event on purpose")
     }
 
     fn on_command(&self, command: CommandInvocation) -> Result<CommandResponse, CogError> {
@@ -105,6 +131,55 @@ impl Cog for Hostile {
                     found.join(","),
                     listed.join(",")
                 )))
+            }
+            "post" => {
+                let channel: u64 = command
+                    .text("channel")
+                    .and_then(|c| c.parse().ok())
+                    .ok_or_else(|| CogError::User("channel must be an id".into()))?;
+                Ok(CommandResponse::text(
+                    match baseline_sdk::discord::send_message(
+                        channel,
+                        &Message::text("from hostile"),
+                    ) {
+                        Ok(id) => format!("sent {id}"),
+                        Err(error) => format!("refused: {error:?}"),
+                    },
+                ))
+            }
+            "slow" => {
+                let ms = command.integer("ms").unwrap_or(2_500).clamp(0, 60_000) as u64;
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                Ok(CommandResponse::text(format!("slept {ms} ms")))
+            }
+            "burst" => {
+                let channel = command.context.channel_id.unwrap_or_default();
+                let count = command.integer("count").unwrap_or(1).clamp(1, 100);
+                let mut sent = 0;
+                let mut stopped = String::from("none");
+                for n in 0..count {
+                    match baseline_sdk::discord::send_message(
+                        channel,
+                        &Message::text(format!("burst {n}")),
+                    ) {
+                        Ok(_) => sent += 1,
+                        Err(error) => {
+                            stopped = format!("{error:?}");
+                            break;
+                        }
+                    }
+                }
+                Ok(CommandResponse::text(format!(
+                    "sent {sent}, stopped by {stopped}"
+                )))
+            }
+            "chatty" => {
+                for n in 1..=2 {
+                    baseline_sdk::interaction::follow_up(
+                        &Message::text(format!("follow-up {n}")).reply(),
+                    )?;
+                }
+                Ok(CommandResponse::text("answer"))
             }
             _ => Ok(CommandResponse::text("fine")),
         }

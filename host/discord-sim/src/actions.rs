@@ -1,0 +1,502 @@
+//! Changes to the world that Discord would tell the bot about: each one
+//! updates the state and sends the matching gateway dispatch. Used by the
+//! bot's REST calls and by the control API (acting as a user) alike.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::Sim;
+use crate::rest::ApiError;
+use crate::world::{
+    BOT_ID, EVERYONE_PERMISSIONS, SimChannel, SimGuild, SimInteraction, SimMember, SimMessage,
+    SimRole, SimUser, State, channel_json, member_json, message_json, now, role_json, user_json,
+};
+
+/// Discord's limits on a message body.
+fn check_message(body: &Value, creating: bool) -> Result<(), ApiError> {
+    let content = body.get("content").and_then(Value::as_str).unwrap_or("");
+    if content.chars().count() > 2000 {
+        return Err(ApiError::invalid(
+            "content: Must be 2000 or fewer in length.",
+        ));
+    }
+    let count = |key: &str| body.get(key).and_then(Value::as_array).map_or(0, Vec::len);
+    if count("embeds") > 10 {
+        return Err(ApiError::invalid("embeds: Must be 10 or fewer in length."));
+    }
+    if count("components") > 5 {
+        return Err(ApiError::invalid(
+            "components: Must be 5 or fewer in length.",
+        ));
+    }
+    let loading = body.get("flags").and_then(Value::as_u64).unwrap_or(0) & 128 != 0;
+    if creating
+        && !loading
+        && content.is_empty()
+        && count("embeds") == 0
+        && count("components") == 0
+        && count("attachments") == 0
+    {
+        return Err(ApiError(
+            axum::http::StatusCode::BAD_REQUEST,
+            50006,
+            "Cannot send an empty message".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl Sim {
+    /// The guild of a channel, or 404.
+    pub fn channel_guild(&self, channel: u64) -> Result<Option<u64>, ApiError> {
+        self.world
+            .state
+            .lock()
+            .channels
+            .get(&channel)
+            .map(|c| c.guild_id)
+            .ok_or_else(|| ApiError::unknown("Channel"))
+    }
+
+    /// Post a message as `author`; dispatches MESSAGE_CREATE.
+    pub fn create_message(
+        &self,
+        channel: u64,
+        author: u64,
+        body: Value,
+        kind: u8,
+        interaction: Option<u64>,
+    ) -> Result<Value, ApiError> {
+        check_message(&body, true)?;
+        let guild = self.channel_guild(channel)?;
+        let id = self.world.next_id();
+        let message = SimMessage {
+            id,
+            channel_id: channel,
+            author_id: author,
+            body,
+            timestamp: now(),
+            edited: None,
+            kind,
+            interaction_id: interaction,
+            reactions: Vec::new(),
+        };
+        let (json, member) = {
+            let mut state = self.world.state.lock();
+            let json = message_json(&state, &message);
+            let member = guild.and_then(|g| member_of(&state, g, author));
+            state.messages.insert(id, message);
+            (json, member)
+        };
+        let mut event = json.clone();
+        if let Some(member) = member {
+            let mut member = member;
+            member.as_object_mut().map(|m| m.remove("user"));
+            event["member"] = member;
+        }
+        self.gateway.dispatch(guild, "MESSAGE_CREATE", event);
+        Ok(json)
+    }
+
+    /// Edit a message's content, embeds or components; dispatches MESSAGE_UPDATE.
+    pub fn edit_message(&self, channel: u64, id: u64, body: Value) -> Result<Value, ApiError> {
+        check_message(&body, false)?;
+        let guild = self.channel_guild(channel)?;
+        let json = {
+            let mut state = self.world.state.lock();
+            let message = state
+                .messages
+                .get_mut(&id)
+                .filter(|m| m.channel_id == channel)
+                .ok_or_else(|| ApiError::unknown("Message"))?;
+            for key in ["content", "embeds", "components", "flags", "attachments"] {
+                if let Some(value) = body.get(key) {
+                    message.body[key] = value.clone();
+                }
+            }
+            message.edited = Some(now());
+            let message = message.clone();
+            message_json(&state, &message)
+        };
+        self.gateway.dispatch(guild, "MESSAGE_UPDATE", json.clone());
+        Ok(json)
+    }
+
+    /// Delete a message; dispatches MESSAGE_DELETE.
+    pub fn delete_message(&self, channel: u64, id: u64) -> Result<(), ApiError> {
+        let guild = self.channel_guild(channel)?;
+        {
+            let mut state = self.world.state.lock();
+            match state.messages.get(&id) {
+                Some(m) if m.channel_id == channel => {
+                    state.messages.remove(&id);
+                }
+                _ => return Err(ApiError::unknown("Message")),
+            }
+        }
+        let mut event = json!({"id": id.to_string(), "channel_id": channel.to_string()});
+        if let Some(guild) = guild {
+            event["guild_id"] = json!(guild.to_string());
+        }
+        self.gateway.dispatch(guild, "MESSAGE_DELETE", event);
+        Ok(())
+    }
+
+    /// Add (`add`) or remove a reaction; dispatches MESSAGE_REACTION_ADD/REMOVE.
+    pub fn react(
+        &self,
+        channel: u64,
+        message: u64,
+        user: u64,
+        emoji: &str,
+        add: bool,
+    ) -> Result<(), ApiError> {
+        let guild = self.channel_guild(channel)?;
+        {
+            let mut state = self.world.state.lock();
+            let found = state
+                .messages
+                .get_mut(&message)
+                .filter(|m| m.channel_id == channel)
+                .ok_or_else(|| ApiError::unknown("Message"))?;
+            let entry = (emoji.to_string(), user);
+            let present = found.reactions.contains(&entry);
+            if add && !present {
+                found.reactions.push(entry);
+            } else if !add && present {
+                found.reactions.retain(|r| *r != entry);
+            } else {
+                return Ok(());
+            }
+        }
+        let mut event = json!({"user_id": user.to_string(), "channel_id": channel.to_string(),
+            "message_id": message.to_string(), "emoji": {"id": null, "name": emoji},
+            "burst": false, "type": 0});
+        if let Some(guild) = guild {
+            event["guild_id"] = json!(guild.to_string());
+        }
+        let name = if add {
+            "MESSAGE_REACTION_ADD"
+        } else {
+            "MESSAGE_REACTION_REMOVE"
+        };
+        self.gateway.dispatch(guild, name, event);
+        Ok(())
+    }
+
+    /// A user joins a guild (created if unknown); dispatches GUILD_MEMBER_ADD.
+    pub fn add_member(&self, guild: u64, user: u64, username: &str) -> Result<Value, ApiError> {
+        let member = {
+            let mut state = self.world.state.lock();
+            state.users.entry(user).or_insert_with(|| SimUser {
+                id: user,
+                username: username.into(),
+                bot: false,
+            });
+            let sim_user = state.users[&user].clone();
+            let found = state
+                .guilds
+                .get_mut(&guild)
+                .ok_or_else(|| ApiError::unknown("Guild"))?;
+            let member = found.members.entry(user).or_default().clone();
+            member_json(&sim_user, &member)
+        };
+        let mut event = member.clone();
+        event["guild_id"] = json!(guild.to_string());
+        self.gateway
+            .dispatch(Some(guild), "GUILD_MEMBER_ADD", event);
+        Ok(member)
+    }
+
+    /// A member leaves or is kicked; dispatches GUILD_MEMBER_REMOVE.
+    pub fn remove_member(&self, guild: u64, user: u64) -> Result<(), ApiError> {
+        let user_value = {
+            let mut state = self.world.state.lock();
+            let value = state
+                .users
+                .get(&user)
+                .map(user_json)
+                .ok_or_else(|| ApiError::unknown("User"))?;
+            let found = state
+                .guilds
+                .get_mut(&guild)
+                .ok_or_else(|| ApiError::unknown("Guild"))?;
+            found
+                .members
+                .remove(&user)
+                .ok_or_else(|| ApiError::unknown("Member"))?;
+            value
+        };
+        self.gateway.dispatch(
+            Some(guild),
+            "GUILD_MEMBER_REMOVE",
+            json!({"guild_id": guild.to_string(), "user": user_value}),
+        );
+        Ok(())
+    }
+
+    /// Change a member (roles, nickname, timeout) with `change`; dispatches
+    /// GUILD_MEMBER_UPDATE.
+    pub fn update_member(
+        &self,
+        guild: u64,
+        user: u64,
+        change: impl FnOnce(&mut SimMember, &SimGuild) -> Result<(), ApiError>,
+    ) -> Result<Value, ApiError> {
+        let member = {
+            let mut state = self.world.state.lock();
+            let sim_user = state
+                .users
+                .get(&user)
+                .cloned()
+                .ok_or_else(|| ApiError::unknown("User"))?;
+            let found = state
+                .guilds
+                .get_mut(&guild)
+                .ok_or_else(|| ApiError::unknown("Guild"))?;
+            let snapshot = found.clone();
+            let member = found
+                .members
+                .get_mut(&user)
+                .ok_or_else(|| ApiError::unknown("Member"))?;
+            change(member, &snapshot)?;
+            member_json(&sim_user, member)
+        };
+        let mut event = member.clone();
+        event["guild_id"] = json!(guild.to_string());
+        self.gateway
+            .dispatch(Some(guild), "GUILD_MEMBER_UPDATE", event);
+        Ok(member)
+    }
+
+    /// The bot is added to a new guild (with #general, @everyone and the
+    /// owner as its members); dispatches GUILD_CREATE. Returns the guild id.
+    pub fn add_guild(&self, name: &str, owner: u64) -> Result<u64, ApiError> {
+        let id = self.world.next_id();
+        let channel = self.world.next_id();
+        {
+            let mut state = self.world.state.lock();
+            if !state.users.contains_key(&owner) {
+                return Err(ApiError::unknown("User"));
+            }
+            let mut members = BTreeMap::new();
+            members.insert(owner, SimMember::default());
+            members.insert(BOT_ID, SimMember::default());
+            state.guilds.insert(
+                id,
+                SimGuild {
+                    id,
+                    name: name.into(),
+                    owner_id: owner,
+                    roles: vec![SimRole {
+                        id,
+                        name: "@everyone".into(),
+                        permissions: EVERYONE_PERMISSIONS,
+                        position: 0,
+                    }],
+                    members,
+                    bans: Vec::new(),
+                    bot_present: true,
+                },
+            );
+            state.channels.insert(
+                channel,
+                SimChannel {
+                    id: channel,
+                    guild_id: Some(id),
+                    name: "general".into(),
+                    kind: 0,
+                    parent_id: None,
+                    topic: None,
+                    position: 0,
+                    recipient: None,
+                },
+            );
+        }
+        let create = self.world.guild_create(id).expect("just created");
+        self.gateway.dispatch(Some(id), "GUILD_CREATE", create);
+        Ok(id)
+    }
+
+    /// The bot is removed from a guild; dispatches GUILD_DELETE.
+    pub fn remove_bot(&self, guild: u64) -> Result<(), ApiError> {
+        {
+            let mut state = self.world.state.lock();
+            let found = state
+                .guilds
+                .get_mut(&guild)
+                .filter(|g| g.bot_present)
+                .ok_or_else(|| ApiError::unknown("Guild"))?;
+            found.bot_present = false;
+        }
+        self.gateway.dispatch(
+            Some(guild),
+            "GUILD_DELETE",
+            json!({"id": guild.to_string()}),
+        );
+        Ok(())
+    }
+
+    /// Create a text channel or thread; dispatches CHANNEL_CREATE or THREAD_CREATE.
+    pub fn create_channel(&self, channel: SimChannel) -> Value {
+        let json = channel_json(&channel);
+        let guild = channel.guild_id;
+        let thread = crate::world::is_thread(channel.kind);
+        self.world.state.lock().channels.insert(channel.id, channel);
+        let event = if thread {
+            let mut event = json.clone();
+            event["newly_created"] = json!(true);
+            ("THREAD_CREATE", event)
+        } else {
+            ("CHANNEL_CREATE", json.clone())
+        };
+        self.gateway.dispatch(guild, event.0, event.1);
+        json
+    }
+
+    /// Delete a guild channel; dispatches CHANNEL_DELETE.
+    pub fn delete_channel(&self, id: u64) -> Result<Value, ApiError> {
+        let channel = self
+            .world
+            .state
+            .lock()
+            .channels
+            .remove(&id)
+            .ok_or_else(|| ApiError::unknown("Channel"))?;
+        let json = channel_json(&channel);
+        self.gateway
+            .dispatch(channel.guild_id, "CHANNEL_DELETE", json.clone());
+        Ok(json)
+    }
+
+    /// Create a role; dispatches GUILD_ROLE_CREATE.
+    pub fn create_role(&self, guild: u64, name: &str, permissions: u64) -> Result<Value, ApiError> {
+        let role = SimRole {
+            id: self.world.next_id(),
+            name: name.into(),
+            permissions,
+            position: 1,
+        };
+        let json = role_json(&role);
+        self.world
+            .state
+            .lock()
+            .guilds
+            .get_mut(&guild)
+            .ok_or_else(|| ApiError::unknown("Guild"))?
+            .roles
+            .push(role);
+        self.gateway.dispatch(
+            Some(guild),
+            "GUILD_ROLE_CREATE",
+            json!({"guild_id": guild.to_string(), "role": json}),
+        );
+        Ok(json)
+    }
+
+    /// Send an interaction to the bot; dispatches INTERACTION_CREATE and
+    /// returns its id.
+    #[allow(clippy::too_many_arguments)]
+    pub fn send_interaction(
+        &self,
+        kind: u8,
+        guild: Option<u64>,
+        channel: u64,
+        user: u64,
+        data: Value,
+        message: Option<u64>,
+    ) -> Result<u64, ApiError> {
+        let id = self.world.next_id();
+        let token = format!("sim-interaction-token-{id}");
+        let payload = {
+            let mut state = self.world.state.lock();
+            let channel_value = state
+                .channels
+                .get(&channel)
+                .map(channel_json)
+                .ok_or_else(|| ApiError::unknown("Channel"))?;
+            let user_value = state
+                .users
+                .get(&user)
+                .cloned()
+                .ok_or_else(|| ApiError::unknown("User"))?;
+            let mut payload = json!({
+                "id": id.to_string(), "application_id": BOT_ID.to_string(), "type": kind,
+                "data": data, "channel_id": channel.to_string(), "channel": channel_value,
+                "token": token, "version": 1, "locale": "en-US", "entitlements": [],
+                "attachment_size_limit": 10_485_760u64, "app_permissions": "2248473465835073",
+                "authorizing_integration_owners": {"0": guild.unwrap_or(0).to_string()},
+                "context": if guild.is_some() { 0 } else { 1 },
+            });
+            match guild {
+                Some(guild) => {
+                    let mut member = member_of(&state, guild, user)
+                        .ok_or_else(|| ApiError::unknown("Member"))?;
+                    member["permissions"] = json!(permissions_of(&state, guild, user).to_string());
+                    payload["guild_id"] = json!(guild.to_string());
+                    payload["guild_locale"] = json!("en-US");
+                    payload["member"] = member;
+                }
+                None => payload["user"] = user_json(&user_value),
+            }
+            if let Some(message) = message {
+                let found = state
+                    .messages
+                    .get(&message)
+                    .ok_or_else(|| ApiError::unknown("Message"))?;
+                payload["message"] = message_json(&state, found);
+            }
+            state.tokens.insert(token.clone(), id);
+            state.interactions.insert(
+                id,
+                SimInteraction {
+                    id,
+                    token,
+                    kind,
+                    guild_id: guild,
+                    channel_id: channel,
+                    user_id: user,
+                    sent: std::time::Instant::now(),
+                    responses: Vec::new(),
+                    original_message: None,
+                    source_message: message,
+                },
+            );
+            payload
+        };
+        self.gateway.dispatch(guild, "INTERACTION_CREATE", payload);
+        Ok(id)
+    }
+}
+
+/// A member object of `user` in `guild`, if a member.
+pub fn member_of(state: &State, guild: u64, user: u64) -> Option<Value> {
+    let member = state.guilds.get(&guild)?.members.get(&user)?;
+    Some(member_json(state.users.get(&user)?, member))
+}
+
+/// A member's permission bits in a guild (owner and Administrator: all).
+pub fn permissions_of(state: &State, guild: u64, user: u64) -> u64 {
+    let Some(found) = state.guilds.get(&guild) else {
+        return 0;
+    };
+    if found.owner_id == user {
+        return u64::MAX >> 13;
+    }
+    let roles = found
+        .members
+        .get(&user)
+        .map(|m| m.roles.clone())
+        .unwrap_or_default();
+    let bits = found
+        .roles
+        .iter()
+        .filter(|r| r.id == guild || roles.contains(&r.id))
+        .fold(0, |bits, r| bits | r.permissions);
+    if bits & crate::world::ADMINISTRATOR != 0 {
+        u64::MAX >> 13
+    } else {
+        bits
+    }
+}

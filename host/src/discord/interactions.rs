@@ -1,0 +1,565 @@
+//! Interactions → cogs: slash commands (by command name), autocomplete,
+//! buttons and selects and modals (by the cog-owned custom-id prefix
+//! `cog:`). The cog runs on its own task; if it has not answered within
+//! `defer_after_ms` (2 s by default) the host acknowledges with a deferral,
+//! so Discord's 3-second deadline is never missed, and the cog's answer then
+//! completes the deferred response. A failure or refusal is answered with an
+//! ephemeral, human message; the detail goes to the log.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use serenity::all::{CommandInteraction, ComponentInteraction, Interaction, ModalInteraction};
+
+use super::Bot;
+use super::outgoing::{self, EPHEMERAL};
+use super::rest::{Body, Rest, RestError, Upload};
+use crate::capabilities::Scope;
+use crate::runtime::bindings::types::{CogError, CommandResponse, ComponentResponse};
+use crate::runtime::{Answer, Call, InvocationError, LoadedCog};
+
+/// Discord's deadline for the first response.
+pub const FIRST_RESPONSE: Duration = Duration::from_secs(3);
+/// How long an interaction token stays usable.
+pub const TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ack {
+    /// Nothing sent yet.
+    Pending,
+    /// A deferral was sent; the original response is still "thinking".
+    Deferred,
+    /// The original response has its content.
+    Complete,
+}
+
+/// One interaction being answered, shared by the router and the cog's
+/// `interaction` capability so that whoever speaks first acknowledges it.
+pub struct InteractionHandle {
+    /// Interaction id.
+    pub id: u64,
+    token: String,
+    /// A component or modal (deferral means "update the message later").
+    component: bool,
+    received: Instant,
+    ack: tokio::sync::Mutex<Ack>,
+}
+
+impl std::fmt::Debug for InteractionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InteractionHandle")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for InteractionHandle {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Eq for InteractionHandle {}
+
+impl InteractionHandle {
+    fn new(id: u64, token: &str, component: bool) -> Self {
+        Self {
+            id,
+            token: token.to_string(),
+            component,
+            received: Instant::now(),
+            ack: tokio::sync::Mutex::new(Ack::Pending),
+        }
+    }
+
+    fn callback_path(&self) -> String {
+        format!("/interactions/{}/{}/callback", self.id, self.token)
+    }
+
+    fn webhook_path(&self, app: u64, rest: &str) -> String {
+        format!("/webhooks/{app}/{}{rest}", self.token)
+    }
+
+    async fn callback(
+        &self,
+        rest: &Rest,
+        kind: u8,
+        data: Option<Value>,
+        files: Vec<Upload>,
+    ) -> Result<(), RestError> {
+        let mut body = json!({"type": kind});
+        if let Some(data) = data {
+            body["data"] = data;
+        }
+        rest.call(
+            None,
+            Method::POST,
+            &self.callback_path(),
+            Body::message(body, files),
+            self.received + FIRST_RESPONSE,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Make sure the interaction is acknowledged (deferring if nothing was
+    /// sent yet), so follow-ups and edits are allowed.
+    pub async fn acknowledge(&self, rest: &Rest, ephemeral: bool) -> Result<(), RestError> {
+        let mut ack = self.ack.lock().await;
+        if *ack == Ack::Pending {
+            let (kind, data) = if self.component {
+                (6, None)
+            } else {
+                (5, ephemeral.then(|| json!({"flags": EPHEMERAL})))
+            };
+            self.callback(rest, kind, data, Vec::new()).await?;
+            *ack = Ack::Deferred;
+        }
+        Ok(())
+    }
+
+    /// Send a follow-up message (acknowledging first if needed); its id.
+    pub async fn follow_up(
+        &self,
+        rest: &Rest,
+        cog: Option<&str>,
+        body: Value,
+        files: Vec<Upload>,
+    ) -> Result<u64, RestError> {
+        self.acknowledge(rest, false).await?;
+        let path = self.webhook_path(rest.application_id(), "?wait=true");
+        let message = rest
+            .call(
+                cog,
+                Method::POST,
+                &path,
+                Body::message(body, files),
+                Instant::now() + Duration::from_secs(10),
+            )
+            .await?;
+        Ok(message["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Replace the original response (completing a deferral).
+    pub async fn edit_original(
+        &self,
+        rest: &Rest,
+        cog: Option<&str>,
+        body: Value,
+        files: Vec<Upload>,
+    ) -> Result<(), RestError> {
+        self.acknowledge(rest, false).await?;
+        let path = self.webhook_path(rest.application_id(), "/messages/@original");
+        rest.call(
+            cog,
+            Method::PATCH,
+            &path,
+            Body::message(body, files),
+            Instant::now() + Duration::from_secs(10),
+        )
+        .await?;
+        *self.ack.lock().await = Ack::Complete;
+        Ok(())
+    }
+
+    /// Delete the original response.
+    pub async fn delete_original(&self, rest: &Rest, cog: Option<&str>) -> Result<(), RestError> {
+        self.acknowledge(rest, false).await?;
+        let path = self.webhook_path(rest.application_id(), "/messages/@original");
+        rest.call(
+            cog,
+            Method::DELETE,
+            &path,
+            Body::Empty,
+            Instant::now() + Duration::from_secs(10),
+        )
+        .await?;
+        *self.ack.lock().await = Ack::Complete;
+        Ok(())
+    }
+}
+
+/// What the host sends once the cog has answered.
+enum Outgoing {
+    /// A message (a reply, or the component's message updated).
+    Message {
+        body: Value,
+        files: Vec<Upload>,
+        update: bool,
+    },
+    /// Open a modal.
+    Modal(Value),
+    /// The cog asked to defer (ephemeral or not).
+    Defer(bool),
+    /// A component asked to defer the update.
+    DeferUpdate,
+    /// A notice to the user (failure, refusal).
+    Notice(String),
+}
+
+impl Outgoing {
+    fn from_answer(cog: &str, result: Result<Answer, InvocationError>) -> Self {
+        match result {
+            Ok(Answer::Command(Ok(CommandResponse::Reply(reply)))) => {
+                let (body, files) = outgoing::reply(&reply);
+                Outgoing::Message {
+                    body,
+                    files,
+                    update: false,
+                }
+            }
+            Ok(Answer::Command(Ok(CommandResponse::Modal(modal)))) => {
+                Outgoing::Modal(outgoing::modal(&modal))
+            }
+            Ok(Answer::Command(Ok(CommandResponse::Defer(ephemeral)))) => {
+                Outgoing::Defer(ephemeral)
+            }
+            Ok(Answer::Component(Ok(ComponentResponse::Reply(reply)))) => {
+                let (body, files) = outgoing::reply(&reply);
+                Outgoing::Message {
+                    body,
+                    files,
+                    update: false,
+                }
+            }
+            Ok(Answer::Component(Ok(ComponentResponse::Update(message)))) => {
+                let (body, files) = outgoing::message(&message, true);
+                Outgoing::Message {
+                    body,
+                    files,
+                    update: true,
+                }
+            }
+            Ok(Answer::Component(Ok(ComponentResponse::Modal(modal)))) => {
+                Outgoing::Modal(outgoing::modal(&modal))
+            }
+            Ok(Answer::Component(Ok(ComponentResponse::DeferUpdate))) => Outgoing::DeferUpdate,
+            Ok(answer) => match answer.cog_error() {
+                Some(CogError::User(message)) => Outgoing::Notice(message.clone()),
+                Some(CogError::Internal(detail)) => {
+                    tracing::warn!(cog, detail, "the cog reported an internal error");
+                    Outgoing::Notice(
+                        "Something went wrong on our side. The bot's operator can see the details in the log."
+                            .into(),
+                    )
+                }
+                None => Outgoing::Notice("This answer could not be sent.".into()),
+            },
+            Err(error) => Outgoing::Notice(error.kind.user_message().into()),
+        }
+    }
+}
+
+impl Bot {
+    /// Route one interaction.
+    pub async fn on_interaction(self: Arc<Self>, interaction: Interaction) {
+        let id = interaction.id().get();
+        if !self.first_sighting(id) {
+            tracing::debug!(
+                interaction = id,
+                "interaction seen before (replayed); not answered twice"
+            );
+            return;
+        }
+        match interaction {
+            Interaction::Command(command) => self.command(command).await,
+            Interaction::Autocomplete(command) => self.autocomplete(command).await,
+            Interaction::Component(component) => self.component(component).await,
+            Interaction::Modal(modal) => self.modal(modal).await,
+            _ => {}
+        }
+    }
+
+    async fn command(self: Arc<Self>, interaction: CommandInteraction) {
+        let handle = Arc::new(InteractionHandle::new(
+            interaction.id.get(),
+            &interaction.token,
+            false,
+        ));
+        let name = &interaction.data.name;
+        let guild = interaction.guild_id.map(|g| g.get());
+        let Some(cog) = self.runtime.registry().by_command(name) else {
+            tracing::warn!(command = %name, "no loaded cog owns this command");
+            let text = format!("`/{name}` is not available right now.");
+            self.deliver(&handle, "(none)", Outgoing::Notice(text))
+                .await;
+            return;
+        };
+        if !self.enabled(guild, cog.name()).await {
+            let text = format!("`/{name}` is turned off in this server.");
+            self.deliver(&handle, cog.name(), Outgoing::Notice(text))
+                .await;
+            return;
+        }
+        let call = Call::Command(super::incoming::command(&interaction));
+        let scope = self.scope(
+            &cog,
+            guild,
+            interaction.user.id.get(),
+            interaction.channel_id.get(),
+            &handle,
+        );
+        self.run(cog, scope, call, handle).await;
+    }
+
+    async fn autocomplete(self: Arc<Self>, interaction: CommandInteraction) {
+        let handle = InteractionHandle::new(interaction.id.get(), &interaction.token, false);
+        let guild = interaction.guild_id.map(|g| g.get());
+        let mut choices = Vec::new();
+        if let Some(cog) = self.runtime.registry().by_command(&interaction.data.name)
+            && self.enabled(guild, cog.name()).await
+        {
+            let scope = Scope {
+                cog: Arc::from(cog.name()),
+                guild_id: guild,
+                user_id: Some(interaction.user.id.get()),
+                channel_id: Some(interaction.channel_id.get()),
+                interaction_id: None,
+                interaction: None,
+            };
+            let call = Call::Autocomplete(super::incoming::autocomplete(&interaction));
+            if let Ok(Answer::Autocomplete(Ok(list))) = self.runtime.invoke(&cog, scope, call).await
+            {
+                choices = list.iter().take(25).map(outgoing::choice).collect();
+            }
+        }
+        if let Err(error) = handle
+            .callback(
+                &self.link.rest,
+                8,
+                Some(json!({"choices": choices})),
+                Vec::new(),
+            )
+            .await
+        {
+            tracing::warn!(%error, "autocomplete result not delivered");
+        }
+    }
+
+    async fn component(self: Arc<Self>, interaction: ComponentInteraction) {
+        let handle = Arc::new(InteractionHandle::new(
+            interaction.id.get(),
+            &interaction.token,
+            true,
+        ));
+        let call = Call::Component(super::incoming::component(&interaction));
+        self.by_custom_id(
+            handle,
+            &interaction.data.custom_id,
+            interaction.guild_id.map(|g| g.get()),
+            interaction.user.id.get(),
+            interaction.channel_id.get(),
+            call,
+        )
+        .await;
+    }
+
+    async fn modal(self: Arc<Self>, interaction: ModalInteraction) {
+        let handle = Arc::new(InteractionHandle::new(
+            interaction.id.get(),
+            &interaction.token,
+            true,
+        ));
+        let call = Call::Component(super::incoming::modal(&interaction));
+        self.by_custom_id(
+            handle,
+            &interaction.data.custom_id,
+            interaction.guild_id.map(|g| g.get()),
+            interaction.user.id.get(),
+            interaction.channel_id.get(),
+            call,
+        )
+        .await;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn by_custom_id(
+        self: Arc<Self>,
+        handle: Arc<InteractionHandle>,
+        custom_id: &str,
+        guild: Option<u64>,
+        user: u64,
+        channel: u64,
+        call: Call,
+    ) {
+        let owner = custom_id.split_once(':').map(|(cog, _)| cog).unwrap_or("");
+        let Some(cog) = self.runtime.registry().get(owner) else {
+            tracing::warn!(custom_id, "no loaded cog owns this component");
+            self.deliver(
+                &handle,
+                "(none)",
+                Outgoing::Notice("This button no longer works.".into()),
+            )
+            .await;
+            return;
+        };
+        if !self.enabled(guild, cog.name()).await {
+            self.deliver(
+                &handle,
+                cog.name(),
+                Outgoing::Notice("This feature is turned off in this server.".into()),
+            )
+            .await;
+            return;
+        }
+        let scope = self.scope(&cog, guild, user, channel, &handle);
+        self.run(cog, scope, call, handle).await;
+    }
+
+    fn scope(
+        &self,
+        cog: &LoadedCog,
+        guild: Option<u64>,
+        user: u64,
+        channel: u64,
+        handle: &Arc<InteractionHandle>,
+    ) -> Scope {
+        Scope {
+            cog: Arc::from(cog.name()),
+            guild_id: guild,
+            user_id: Some(user),
+            channel_id: Some(channel),
+            interaction_id: Some(handle.id),
+            interaction: Some(handle.clone()),
+        }
+    }
+
+    /// Run the cog; defer if it is slow; deliver its answer.
+    async fn run(
+        self: Arc<Self>,
+        cog: Arc<LoadedCog>,
+        scope: Scope,
+        call: Call,
+        handle: Arc<InteractionHandle>,
+    ) {
+        let runtime = self.runtime.clone();
+        let running = cog.clone();
+        let mut task = tokio::spawn(async move { runtime.invoke(&running, scope, call).await });
+        let defer_after = Duration::from_millis(self.config.defer_after_ms);
+        let result = tokio::select! {
+            result = &mut task => result,
+            _ = tokio::time::sleep_until((handle.received + defer_after).into()) => {
+                if let Err(error) = handle.acknowledge(&self.link.rest, false).await {
+                    tracing::warn!(%error, cog = cog.name(), "could not defer a slow interaction");
+                }
+                task.await
+            }
+        };
+        let result = result.unwrap_or_else(|error| {
+            Err(InvocationError {
+                cog: cog.name().to_string(),
+                kind: crate::runtime::FailureKind::Trap,
+                detail: format!("the invocation task failed: {error}"),
+            })
+        });
+        let outgoing = Outgoing::from_answer(cog.name(), result);
+        self.deliver(&handle, cog.name(), outgoing).await;
+    }
+
+    /// Send the answer the way the interaction's state allows.
+    async fn deliver(&self, handle: &InteractionHandle, cog: &str, outgoing: Outgoing) {
+        let state = *handle.ack.lock().await;
+        let result = match (state, outgoing) {
+            (
+                Ack::Pending,
+                Outgoing::Message {
+                    body,
+                    files,
+                    update,
+                },
+            ) => {
+                let kind = if update { 7 } else { 4 };
+                let result = handle
+                    .callback(&self.link.rest, kind, Some(body), files)
+                    .await;
+                *handle.ack.lock().await = Ack::Complete;
+                result
+            }
+            (Ack::Pending, Outgoing::Modal(modal)) => {
+                handle
+                    .callback(&self.link.rest, 9, Some(modal), Vec::new())
+                    .await
+            }
+            (Ack::Pending, Outgoing::Defer(ephemeral)) => {
+                handle.acknowledge(&self.link.rest, ephemeral).await
+            }
+            (Ack::Pending, Outgoing::DeferUpdate) => {
+                handle.acknowledge(&self.link.rest, false).await
+            }
+            (Ack::Pending, Outgoing::Notice(text)) => {
+                let result = handle
+                    .callback(
+                        &self.link.rest,
+                        4,
+                        Some(outgoing::notice(&text)),
+                        Vec::new(),
+                    )
+                    .await;
+                *handle.ack.lock().await = Ack::Complete;
+                result
+            }
+            // Deferred: the answer completes the original response.
+            (Ack::Deferred, Outgoing::Message { body, files, .. }) => {
+                handle
+                    .edit_original(&self.link.rest, None, body, files)
+                    .await
+            }
+            (Ack::Deferred, Outgoing::Notice(text)) => {
+                handle
+                    .edit_original(
+                        &self.link.rest,
+                        None,
+                        json!({"content": text, "allowed_mentions": {"parse": []}}),
+                        Vec::new(),
+                    )
+                    .await
+            }
+            // Already complete (the cog edited it itself): the answer is a follow-up.
+            (
+                Ack::Complete,
+                Outgoing::Message {
+                    body,
+                    files,
+                    update: false,
+                },
+            ) => handle
+                .follow_up(&self.link.rest, None, body, files)
+                .await
+                .map(|_| ()),
+            (
+                Ack::Complete,
+                Outgoing::Message {
+                    body,
+                    files,
+                    update: true,
+                },
+            ) => {
+                handle
+                    .edit_original(&self.link.rest, None, body, files)
+                    .await
+            }
+            (Ack::Complete, Outgoing::Notice(text)) => handle
+                .follow_up(&self.link.rest, None, outgoing::notice(&text), Vec::new())
+                .await
+                .map(|_| ()),
+            (_, Outgoing::Modal(_)) => handle
+                .follow_up(
+                    &self.link.rest,
+                    None,
+                    outgoing::notice("This form took too long to open. Please try again."),
+                    Vec::new(),
+                )
+                .await
+                .map(|_| ()),
+            (_, Outgoing::Defer(_) | Outgoing::DeferUpdate) => Ok(()),
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, cog, interaction = handle.id, "the answer to an interaction was not delivered");
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! Discord: serenity owns the gateway (shards, heartbeats, resumes); this
+//! module turns what arrives into cog invocations and carries what cogs say
+//! back.
+//!
+//! - [`rest`]: the REST client cogs' calls go through (budgets, 429s).
+//! - [`commands`]: slash commands from manifests, registered when they change.
+//! - [`interactions`]: commands, autocomplete, components, modals → cogs, with the 2 s defer.
+//! - [`events`]: gateway events → subscribed cogs.
+//! - [`incoming`] / [`outgoing`]: serenity's models → WIT records, WIT → Discord JSON.
+//!
+//! With a token it talks to discord.com; without one, to the simulator
+//! (in-process, or the one at `discord.url`), through the same code.
+
+pub mod commands;
+pub mod events;
+pub mod incoming;
+pub mod interactions;
+pub mod outgoing;
+pub mod rest;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, RwLock};
+use reqwest::Method;
+use serenity::all::{
+    ClientBuilder, Context, Event as GatewayEvent, GatewayIntents, HttpBuilder, RawEventHandler,
+    ShardManager,
+};
+
+pub use interactions::InteractionHandle;
+use rest::{Body, Rest, RestError};
+
+use crate::config::DiscordConfig;
+use crate::runtime::Runtime;
+use crate::store::guilds::GuildStore;
+
+/// What the `discord` and `interaction` capabilities need: the REST client
+/// and which guild each channel belongs to.
+pub struct DiscordLink {
+    /// The REST client.
+    pub rest: Rest,
+    channels: RwLock<HashMap<u64, Option<u64>>>,
+}
+
+impl DiscordLink {
+    /// A link to `base` with the bot `token`.
+    pub fn new(base: &str, token: &str, config: &DiscordConfig) -> Self {
+        Self {
+            rest: Rest::new(
+                base,
+                token,
+                config.cog_rest_per_second,
+                config.cog_rest_burst,
+            ),
+            channels: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Remember that `channel` is in `guild` (`None`: a DM).
+    pub fn note_channel(&self, channel: u64, guild: Option<u64>) {
+        self.channels.write().insert(channel, guild);
+    }
+
+    /// Forget a deleted channel.
+    pub fn forget_channel(&self, channel: u64) {
+        self.channels.write().remove(&channel);
+    }
+
+    /// The guild of a channel (asking Discord when it is not known yet).
+    pub async fn guild_of(&self, channel: u64) -> Result<Option<u64>, RestError> {
+        if let Some(guild) = self.channels.read().get(&channel) {
+            return Ok(*guild);
+        }
+        let found = self
+            .rest
+            .call(
+                None,
+                Method::GET,
+                &format!("/channels/{channel}"),
+                Body::Empty,
+                Instant::now() + Duration::from_secs(5),
+            )
+            .await?;
+        let guild = found["guild_id"].as_str().and_then(|g| g.parse().ok());
+        self.note_channel(channel, guild);
+        Ok(guild)
+    }
+}
+
+/// The running Discord side of the host.
+pub struct Bot {
+    /// The cog runtime.
+    pub runtime: Arc<Runtime>,
+    /// REST and the channel map (shared with the capabilities).
+    pub link: Arc<DiscordLink>,
+    /// The configuration.
+    pub config: DiscordConfig,
+    guilds: Option<GuildStore>,
+    registrar: commands::Registrar,
+    seen: Mutex<(VecDeque<u64>, HashSet<u64>)>,
+    /// The bot's user id (from READY).
+    pub bot_id: AtomicU64,
+    ready: tokio::sync::Notify,
+}
+
+const SEEN_INTERACTIONS: usize = 4_096;
+
+impl Bot {
+    /// Whether `cog` is enabled in `guild` (always, outside guilds and without a database).
+    pub async fn enabled(&self, guild: Option<u64>, cog: &str) -> bool {
+        let (Some(guild), Some(store)) = (guild, &self.guilds) else {
+            return true;
+        };
+        store.cog_enabled(guild, cog).await.unwrap_or_else(|error| {
+            tracing::warn!(%error, guild, cog, "cannot read whether the cog is enabled; treating it as enabled");
+            true
+        })
+    }
+
+    /// False when this interaction id was handled already (a replay).
+    fn first_sighting(&self, id: u64) -> bool {
+        let mut seen = self.seen.lock();
+        if !seen.1.insert(id) {
+            return false;
+        }
+        seen.0.push_back(id);
+        if seen.0.len() > SEEN_INTERACTIONS
+            && let Some(old) = seen.0.pop_front()
+        {
+            seen.1.remove(&old);
+        }
+        true
+    }
+
+    async fn on_gateway_event(self: Arc<Self>, event: GatewayEvent) {
+        match &event {
+            GatewayEvent::Ready(ready) => {
+                self.link
+                    .rest
+                    .application_id
+                    .store(ready.ready.application.id.get(), Ordering::Relaxed);
+                self.bot_id
+                    .store(ready.ready.user.id.get(), Ordering::Relaxed);
+                tracing::info!(shard = ?ready.ready.shard.map(|s| s.id.0), guilds = ready.ready.guilds.len(), "shard ready");
+                self.ready.notify_waiters();
+                self.ready.notify_one();
+                return;
+            }
+            GatewayEvent::InteractionCreate(create) => {
+                self.on_interaction(create.interaction.clone()).await;
+                return;
+            }
+            GatewayEvent::GuildCreate(create) => {
+                let guild = &create.guild;
+                for channel in guild.channels.keys() {
+                    self.link.note_channel(channel.get(), Some(guild.id.get()));
+                }
+                for thread in &guild.threads {
+                    self.link
+                        .note_channel(thread.id.get(), Some(guild.id.get()));
+                }
+                let new = match &self.guilds {
+                    Some(store) => store
+                        .joined(guild.id.get(), &guild.name, guild.owner_id.get())
+                        .await
+                        .unwrap_or_else(|error| {
+                            tracing::error!(%error, guild = guild.id.get(), "cannot record the guild");
+                            false
+                        }),
+                    None => false,
+                };
+                if new {
+                    tracing::info!(guild = guild.id.get(), name = %guild.name, owner = guild.owner_id.get(), "joined a guild");
+                    let event = events::guild_event(
+                        guild.id.get(),
+                        &guild.name,
+                        Some(guild.owner_id.get()),
+                        true,
+                    );
+                    self.deliver_event(
+                        Some(guild.id.get()),
+                        None,
+                        events_actor(guild.owner_id.get()),
+                        event,
+                    )
+                    .await;
+                }
+                return;
+            }
+            GatewayEvent::GuildDelete(delete) if !delete.guild.unavailable => {
+                let guild = delete.guild.id.get();
+                if let Some(store) = &self.guilds
+                    && let Err(error) = store.left(guild).await
+                {
+                    tracing::error!(%error, guild, "cannot record leaving the guild");
+                }
+                tracing::info!(guild, "left a guild");
+                let event = events::guild_event(guild, "", None, false);
+                self.deliver_event(Some(guild), None, events_actor(0), event)
+                    .await;
+                return;
+            }
+            GatewayEvent::ChannelCreate(e) => self
+                .link
+                .note_channel(e.channel.id.get(), Some(e.channel.guild_id.get())),
+            GatewayEvent::ThreadCreate(e) => self
+                .link
+                .note_channel(e.thread.id.get(), Some(e.thread.guild_id.get())),
+            GatewayEvent::ChannelDelete(e) => self.link.forget_channel(e.channel.id.get()),
+            GatewayEvent::Unknown(unknown) => {
+                tracing::warn!(kind = %unknown.kind, "skipped a gateway event this host does not know");
+                return;
+            }
+            _ => {}
+        }
+        if let Some((guild, channel, actor, event)) =
+            events::translate(&event, self.bot_id.load(Ordering::Relaxed))
+        {
+            self.deliver_event(guild, channel, actor, event).await;
+        }
+    }
+
+    /// Keep the registered commands in step with the loaded cogs: once the
+    /// first shard is ready, then after every change of the loaded set.
+    async fn keep_commands_registered(self: Arc<Self>) {
+        let mut changes = self.runtime.registry().subscribe();
+        self.ready.notified().await;
+        loop {
+            if let Err(error) = self.sync_commands().await {
+                tracing::error!(%error, "slash commands could not be registered; retrying on the next change or in 30 s");
+                let _ = tokio::time::timeout(Duration::from_secs(30), changes.changed()).await;
+                continue;
+            }
+            if changes.changed().await.is_err() {
+                return;
+            }
+            // Let a burst of reloads settle.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            changes.mark_unchanged();
+        }
+    }
+}
+
+fn events_actor(id: u64) -> crate::runtime::bindings::types::User {
+    crate::runtime::bindings::types::User {
+        id,
+        username: String::new(),
+        global_name: None,
+        bot: false,
+    }
+}
+
+struct Handler(Arc<Bot>);
+
+#[serenity::async_trait]
+impl RawEventHandler for Handler {
+    async fn raw_event(&self, _ctx: Context, event: GatewayEvent) {
+        self.0.clone().on_gateway_event(event).await;
+    }
+}
+
+/// Where the host connects.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// `https://discord.com` or a simulator's `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The bot token.
+    pub token: String,
+    /// Whether it is a simulator (no rate limiter, privileged intents on).
+    pub simulated: bool,
+}
+
+/// A connected bot: its shards run until [`Discord::shutdown`] or drop.
+pub struct Discord {
+    /// The bot.
+    pub bot: Arc<Bot>,
+    manager: Arc<ShardManager>,
+    task: tokio::task::JoinHandle<()>,
+    registrar: tokio::task::JoinHandle<()>,
+}
+
+impl Discord {
+    /// Connect to `endpoint` with the link the capabilities already hold,
+    /// start the shards (all, or `config.shards` of `config.total_shards`),
+    /// and keep the commands registered.
+    pub async fn start(
+        runtime: Arc<Runtime>,
+        link: Arc<DiscordLink>,
+        endpoint: &Endpoint,
+        config: DiscordConfig,
+        guilds: Option<GuildStore>,
+    ) -> anyhow::Result<Self> {
+        let range = config.shard_range()?;
+        let mut http = HttpBuilder::new(&endpoint.token);
+        if endpoint.simulated {
+            // serenity's rate limiter builds URLs without the proxy.
+            http = http.proxy(&endpoint.base).ratelimiter_disabled(true);
+        }
+        let mut intents = GatewayIntents::non_privileged();
+        if endpoint.simulated || config.privileged_intents {
+            intents |= GatewayIntents::GUILD_MEMBERS | GatewayIntents::MESSAGE_CONTENT;
+        }
+        let bot = Arc::new(Bot {
+            runtime,
+            link,
+            config,
+            guilds,
+            registrar: commands::Registrar::default(),
+            seen: Mutex::new((VecDeque::new(), HashSet::new())),
+            bot_id: AtomicU64::new(0),
+            ready: tokio::sync::Notify::new(),
+        });
+        let mut client = ClientBuilder::new_with_http(http.build(), intents)
+            .raw_event_handler(Handler(bot.clone()))
+            .await?;
+        let manager = client.shard_manager.clone();
+        let task = tokio::spawn(async move {
+            let result = match range {
+                Some((first, last, total)) => {
+                    client
+                        .start_shard_range(first as u32..last as u32, total as u32)
+                        .await
+                }
+                None => client.start_autosharded().await,
+            };
+            if let Err(error) = result {
+                tracing::error!(%error, "the Discord connection stopped");
+            }
+        });
+        let registrar = tokio::spawn(bot.clone().keep_commands_registered());
+        Ok(Self {
+            bot,
+            manager,
+            task,
+            registrar,
+        })
+    }
+
+    /// The shard manager (state and latency per shard).
+    pub fn shards(&self) -> &Arc<ShardManager> {
+        &self.manager
+    }
+
+    /// Close every shard.
+    pub async fn shutdown(self) {
+        self.registrar.abort();
+        self.manager.shutdown_all().await;
+        self.task.abort();
+    }
+}
+
+impl Drop for Discord {
+    fn drop(&mut self) {
+        self.registrar.abort();
+        self.task.abort();
+    }
+}

@@ -1,0 +1,362 @@
+//! Discord's REST API as the host calls it for cogs: one HTTP client, the
+//! bot's authorization, per-cog budgets (a token bucket per cog, so one cog
+//! cannot spend the bot's global rate limit), Discord's own limits honoured
+//! (a 429's `Retry-After`, and a bucket whose `X-RateLimit-Remaining` hit 0
+//! waits for its `X-RateLimit-Reset-After`), and 5xx retried — all within
+//! the caller's deadline.
+//!
+//! serenity drives the gateway; these calls go through our own client
+//! because the outcome (429 with its `Retry-After`, the headers) must reach
+//! the cog as a typed error, and because attachments need multipart bodies
+//! with several files. Responses are read with serenity's model types.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use reqwest::Method;
+use serde_json::Value;
+
+/// Why a REST call failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RestError {
+    /// Discord's rate limit (or the cog's budget): retry after this long.
+    #[error("rate limited; retry after {} ms", .0.as_millis())]
+    RateLimited(Duration),
+    /// 404.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// 403.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// 400: Discord refused the body.
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// Another failure status, or no answer.
+    #[error("Discord failed: {0}")]
+    Failed(String),
+}
+
+/// A file to upload with a message.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    /// File name.
+    pub filename: String,
+    /// MIME type.
+    pub content_type: Option<String>,
+    /// Bytes.
+    pub data: Vec<u8>,
+}
+
+/// What a request carries.
+#[derive(Debug, Clone, Default)]
+pub enum Body {
+    /// Nothing.
+    #[default]
+    Empty,
+    /// A JSON body.
+    Json(Value),
+    /// `payload_json` plus files.
+    Multipart(Value, Vec<Upload>),
+}
+
+impl Body {
+    /// JSON, or multipart when there are files.
+    pub fn message(payload: Value, files: Vec<Upload>) -> Self {
+        if files.is_empty() {
+            Body::Json(payload)
+        } else {
+            Body::Multipart(payload, files)
+        }
+    }
+}
+
+/// A token bucket.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Counters of REST traffic, for metrics.
+#[derive(Debug, Default)]
+pub struct RestCounters {
+    /// Requests sent.
+    pub requests: AtomicU64,
+    /// 429 answers received.
+    pub rate_limited: AtomicU64,
+    /// Calls refused by a cog's own budget.
+    pub budget_refusals: AtomicU64,
+}
+
+/// The REST client.
+pub struct Rest {
+    client: reqwest::Client,
+    base: String,
+    authorization: String,
+    per_second: f64,
+    burst: f64,
+    budgets: Mutex<HashMap<String, Bucket>>,
+    blocked: Mutex<HashMap<String, Instant>>,
+    /// The application id (from READY).
+    pub application_id: AtomicU64,
+    /// Traffic counters.
+    pub counters: RestCounters,
+}
+
+const ATTEMPTS: u32 = 4;
+
+impl Rest {
+    /// A client for `base` (`https://discord.com` or a simulator's URL) with
+    /// the bot `token`; each cog may make `per_second` calls a second, `burst` at once.
+    pub fn new(base: &str, token: &str, per_second: u32, burst: u32) -> Self {
+        let authorization = if token.starts_with("Bot ") {
+            token.to_string()
+        } else {
+            format!("Bot {token}")
+        };
+        Self {
+            client: reqwest::Client::builder()
+                .user_agent(concat!(
+                    "DiscordBot (https://github.com/baseline, ",
+                    env!("CARGO_PKG_VERSION"),
+                    ")"
+                ))
+                .timeout(Duration::from_secs(15))
+                .build()
+                .expect("a TLS backend is compiled in"),
+            base: format!("{}/api/v10", base.trim_end_matches('/')),
+            authorization,
+            per_second: f64::from(per_second.max(1)),
+            burst: f64::from(burst.max(1)),
+            budgets: Mutex::new(HashMap::new()),
+            blocked: Mutex::new(HashMap::new()),
+            application_id: AtomicU64::new(0),
+            counters: RestCounters::default(),
+        }
+    }
+
+    /// The application id, once READY has told it.
+    pub fn application_id(&self) -> u64 {
+        self.application_id.load(Ordering::Relaxed)
+    }
+
+    /// Take one call from `cog`'s budget, or say how long until one is free.
+    fn spend(&self, cog: &str) -> Result<(), Duration> {
+        let mut budgets = self.budgets.lock();
+        let now = Instant::now();
+        let bucket = budgets.entry(cog.to_string()).or_insert(Bucket {
+            tokens: self.burst,
+            at: now,
+        });
+        bucket.tokens = (bucket.tokens
+            + now.duration_since(bucket.at).as_secs_f64() * self.per_second)
+            .min(self.burst);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(
+                (1.0 - bucket.tokens) / self.per_second,
+            ))
+        }
+    }
+
+    /// Make a call. `cog` is charged to its budget (the host's own calls
+    /// pass `None`). Waits for rate limits only when the wait ends before
+    /// `deadline`; otherwise answers `RateLimited`.
+    pub async fn call(
+        &self,
+        cog: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Body,
+        deadline: Instant,
+    ) -> Result<Value, RestError> {
+        if let Some(cog) = cog
+            && let Err(wait) = self.spend(cog)
+        {
+            self.counters
+                .budget_refusals
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(RestError::RateLimited(wait));
+        }
+        let bucket = format!("{method} {}", route_key(path));
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let blocked_until = self.blocked.lock().get(&bucket).copied();
+            if let Some(until) = blocked_until {
+                let now = Instant::now();
+                if until > now {
+                    if until > deadline {
+                        return Err(RestError::RateLimited(until - now));
+                    }
+                    tokio::time::sleep_until(until.into()).await;
+                }
+            }
+            self.counters.requests.fetch_add(1, Ordering::Relaxed);
+            let response = self.send(method.clone(), path, &body).await;
+            let response = match response {
+                Ok(response) => response,
+                Err(error)
+                    if attempt < ATTEMPTS && Instant::now() + backoff(attempt) < deadline =>
+                {
+                    tracing::debug!(%error, path, attempt, "Discord unreachable; retrying");
+                    tokio::time::sleep(backoff(attempt)).await;
+                    continue;
+                }
+                Err(error) => return Err(RestError::Failed(error.to_string())),
+            };
+            let status = response.status();
+            let headers = response.headers().clone();
+            let header = |name: &str| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<f64>().ok())
+            };
+            if header("x-ratelimit-remaining") == Some(0.0)
+                && let Some(reset) = header("x-ratelimit-reset-after")
+            {
+                self.blocked.lock().insert(
+                    bucket.clone(),
+                    Instant::now() + Duration::from_secs_f64(reset),
+                );
+            }
+            let text = response.text().await.unwrap_or_default();
+            if status.is_success() {
+                return Ok(if text.is_empty() {
+                    Value::Null
+                } else {
+                    serde_json::from_str(&text)
+                        .map_err(|e| RestError::Failed(format!("unreadable answer: {e}")))?
+                });
+            }
+            let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let message = json["message"].as_str().unwrap_or(&text).to_string();
+            match status.as_u16() {
+                429 => {
+                    self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    let seconds = json["retry_after"]
+                        .as_f64()
+                        .or_else(|| header("retry-after"))
+                        .unwrap_or(1.0);
+                    let wait = Duration::from_secs_f64(seconds.max(0.0));
+                    let global = json["global"].as_bool().unwrap_or(false);
+                    tracing::warn!(
+                        path,
+                        retry_after_ms = wait.as_millis() as u64,
+                        global,
+                        cog,
+                        "Discord rate limit hit"
+                    );
+                    if attempt < ATTEMPTS && Instant::now() + wait < deadline {
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    return Err(RestError::RateLimited(wait));
+                }
+                500..=599 if attempt < ATTEMPTS && Instant::now() + backoff(attempt) < deadline => {
+                    tracing::warn!(path, %status, attempt, "Discord answered with a server error; retrying");
+                    tokio::time::sleep(backoff(attempt)).await;
+                    continue;
+                }
+                404 => return Err(RestError::NotFound(message)),
+                403 => return Err(RestError::Forbidden(message)),
+                400 => {
+                    let detail = if json["errors"].is_null() {
+                        message
+                    } else {
+                        format!("{message}: {}", json["errors"])
+                    };
+                    return Err(RestError::Invalid(detail));
+                }
+                _ => return Err(RestError::Failed(format!("{status}: {message}"))),
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Body,
+    ) -> reqwest::Result<reqwest::Response> {
+        let request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("authorization", &self.authorization);
+        let request = match body {
+            Body::Empty => request,
+            Body::Json(value) => request.json(value),
+            Body::Multipart(payload, files) => {
+                let mut form =
+                    reqwest::multipart::Form::new().text("payload_json", payload.to_string());
+                for (index, file) in files.iter().enumerate() {
+                    let mut part = reqwest::multipart::Part::bytes(file.data.clone())
+                        .file_name(file.filename.clone());
+                    if let Some(kind) = &file.content_type {
+                        part = part.mime_str(kind)?;
+                    }
+                    form = form.part(format!("files[{index}]"), part);
+                }
+                request.multipart(form)
+            }
+        };
+        request.send().await
+    }
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100 * u64::from(attempt))
+}
+
+/// A route's rate-limit key: its path with ids other than the major
+/// parameter (the first channel, guild or webhook id) replaced.
+fn route_key(path: &str) -> String {
+    let mut major_seen = false;
+    path.split('/')
+        .map(|part| {
+            if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+                if major_seen {
+                    return "{id}";
+                }
+                major_seen = true;
+            }
+            part
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_keys_keep_the_major_parameter_only() {
+        assert_eq!(
+            route_key("/channels/12/messages/34"),
+            "/channels/12/messages/{id}"
+        );
+        assert_eq!(
+            route_key("/guilds/5/members/6/roles/7"),
+            "/guilds/5/members/{id}/roles/{id}"
+        );
+    }
+
+    #[test]
+    fn a_cog_budget_refills_over_time() {
+        let rest = Rest::new("http://127.0.0.1:1", "t", 10, 2);
+        assert!(rest.spend("a").is_ok());
+        assert!(rest.spend("a").is_ok());
+        let wait = rest.spend("a").unwrap_err();
+        assert!(wait <= Duration::from_millis(100), "{wait:?}");
+        assert!(rest.spend("b").is_ok(), "budgets are per cog");
+        std::thread::sleep(Duration::from_millis(120));
+        assert!(rest.spend("a").is_ok());
+    }
+}

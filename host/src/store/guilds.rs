@@ -1,0 +1,191 @@
+//! Guilds the bot is in (install tracking), their authorized users, and
+//! which cogs each guild has turned off.
+//!
+//! Joining creates the guild's row (or reactivates it) and makes the guild
+//! owner its first authorized user; leaving marks it inactive and keeps its
+//! data. Both are idempotent: a restart replays GUILD_CREATE for every
+//! guild without duplicating anything.
+
+use super::{Database, Pool, StoreError, with_pool};
+
+/// A guild as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GuildRecord {
+    /// Id.
+    pub guild_id: u64,
+    /// Name when last seen.
+    pub name: String,
+    /// Owner when last seen.
+    pub owner_id: Option<u64>,
+    /// Whether the bot is in it.
+    pub active: bool,
+}
+
+/// Install tracking and per-guild cog switches in the database.
+#[derive(Clone, Debug)]
+pub struct GuildStore {
+    db: Database,
+}
+
+impl GuildStore {
+    /// On `db`.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    /// The bot is in `guild` (joined now or seen again at start-up). Returns
+    /// true when this is a new install (no row, or the row was inactive).
+    pub async fn joined(&self, guild: u64, name: &str, owner: u64) -> Result<bool, StoreError> {
+        let id = guild as i64;
+        let owner = owner as i64;
+        let was_active: Option<bool> = with_pool!(self.db, |pool| sqlx::query_scalar(
+            "SELECT active FROM guilds WHERE guild_id = $1"
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?;
+        match &self.db.pool() {
+            Pool::Postgres(pool) => {
+                sqlx::query(
+                    "INSERT INTO guilds (guild_id, name, owner_id, active) VALUES ($1, $2, $3, TRUE)
+                     ON CONFLICT (guild_id) DO UPDATE SET name = EXCLUDED.name, owner_id = EXCLUDED.owner_id,
+                         active = TRUE, left_at = NULL,
+                         joined_at = CASE WHEN guilds.active THEN guilds.joined_at ELSE now() END",
+                )
+                .bind(id)
+                .bind(name)
+                .bind(owner)
+                .execute(pool)
+                .await?;
+            }
+            Pool::Sqlite(pool) => {
+                sqlx::query(
+                    "INSERT INTO guilds (guild_id, name, owner_id, active) VALUES ($1, $2, $3, TRUE)
+                     ON CONFLICT (guild_id) DO UPDATE SET name = excluded.name, owner_id = excluded.owner_id,
+                         active = TRUE, left_at = NULL,
+                         joined_at = CASE WHEN guilds.active THEN guilds.joined_at
+                                          ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END",
+                )
+                .bind(id)
+                .bind(name)
+                .bind(owner)
+                .execute(pool)
+                .await?;
+            }
+        }
+        with_pool!(self.db, |pool| sqlx::query(
+            "INSERT INTO authorized_users (guild_id, user_id, role) VALUES ($1, $2, 'owner')
+             ON CONFLICT (guild_id, user_id) DO NOTHING"
+        )
+        .bind(id)
+        .bind(owner)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(was_active != Some(true))
+    }
+
+    /// The bot left (or was removed from) `guild`: marked inactive, data kept.
+    /// Returns false when the guild was not known as active.
+    pub async fn left(&self, guild: u64) -> Result<bool, StoreError> {
+        let sql = match self.db.pool() {
+            Pool::Postgres(_) => {
+                "UPDATE guilds SET active = FALSE, left_at = now() WHERE guild_id = $1 AND active"
+            }
+            Pool::Sqlite(_) => {
+                "UPDATE guilds SET active = FALSE, left_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE guild_id = $1 AND active"
+            }
+        };
+        let changed = with_pool!(self.db, |pool| sqlx::query(sql)
+            .bind(guild as i64)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(changed > 0)
+    }
+
+    /// One guild.
+    pub async fn get(&self, guild: u64) -> Result<Option<GuildRecord>, StoreError> {
+        let row: Option<(i64, String, Option<i64>, bool)> = with_pool!(self.db, |pool| {
+            sqlx::query_as(
+                "SELECT guild_id, name, owner_id, active FROM guilds WHERE guild_id = $1",
+            )
+            .bind(guild as i64)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(row.map(|(id, name, owner, active)| GuildRecord {
+            guild_id: id as u64,
+            name,
+            owner_id: owner.map(|o| o as u64),
+            active,
+        }))
+    }
+
+    /// Every guild ever joined, by id.
+    pub async fn list(&self) -> Result<Vec<GuildRecord>, StoreError> {
+        let rows: Vec<(i64, String, Option<i64>, bool)> = with_pool!(self.db, |pool| {
+            sqlx::query_as("SELECT guild_id, name, owner_id, active FROM guilds ORDER BY guild_id")
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, owner, active)| GuildRecord {
+                guild_id: id as u64,
+                name,
+                owner_id: owner.map(|o| o as u64),
+                active,
+            })
+            .collect())
+    }
+
+    /// The users authorized on a guild, with their role.
+    pub async fn authorized_users(&self, guild: u64) -> Result<Vec<(u64, String)>, StoreError> {
+        let rows: Vec<(i64, String)> = with_pool!(self.db, |pool| {
+            sqlx::query_as(
+                "SELECT user_id, role FROM authorized_users WHERE guild_id = $1 ORDER BY user_id",
+            )
+            .bind(guild as i64)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows.into_iter().map(|(u, r)| (u as u64, r)).collect())
+    }
+
+    /// Whether `cog` is turned on in `guild` (on unless turned off).
+    pub async fn cog_enabled(&self, guild: u64, cog: &str) -> Result<bool, StoreError> {
+        let enabled: Option<bool> = with_pool!(self.db, |pool| sqlx::query_scalar(
+            "SELECT enabled FROM guild_cogs WHERE guild_id = $1 AND cog = $2"
+        )
+        .bind(guild as i64)
+        .bind(cog)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(enabled.unwrap_or(true))
+    }
+
+    /// Turn `cog` on or off in `guild`.
+    pub async fn set_cog_enabled(
+        &self,
+        guild: u64,
+        cog: &str,
+        enabled: bool,
+        by: Option<u64>,
+    ) -> Result<(), StoreError> {
+        with_pool!(self.db, |pool| {
+            sqlx::query(
+            "INSERT INTO guild_cogs (guild_id, cog, enabled, updated_by) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (guild_id, cog) DO UPDATE SET enabled = excluded.enabled, updated_by = excluded.updated_by"
+        )
+        .bind(guild as i64)
+        .bind(cog)
+        .bind(enabled)
+        .bind(by.map(|b| b as i64))
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+}

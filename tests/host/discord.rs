@@ -1,0 +1,536 @@
+//! Discord end to end: the host connected through serenity to the simulator,
+//! users acting through the simulator's control API, answers read back from
+//! what the bot sent.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use baseline_discord_sim::Simulator;
+use baseline_discord_sim::world::{DEMO_CHANNEL, DEMO_GUILD, DEMO_OWNER};
+use baseline_host::capabilities::Services;
+use baseline_host::config::Config;
+use baseline_host::discord::{Discord, DiscordLink, Endpoint};
+use baseline_host::runtime::Runtime;
+use baseline_host::store::Database;
+use baseline_host::store::guilds::GuildStore;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+struct Harness {
+    sim: Simulator,
+    runtime: Arc<Runtime>,
+    discord: Option<Discord>,
+    db: Database,
+    config: Config,
+    link: Arc<DiscordLink>,
+    http: reqwest::Client,
+    dir: tempfile::TempDir,
+}
+
+const COGS: &[&str] = &["status", "reference", "hostile"];
+
+impl Harness {
+    async fn start(cogs: &[&str], tweak: impl FnOnce(&mut Config)) -> Self {
+        let sim = Simulator::start(([127, 0, 0, 1], 0).into()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cogs_dir = dir.path().join("cogs");
+        std::fs::create_dir_all(&cogs_dir).unwrap();
+        for cog in cogs {
+            install(cog, &cogs_dir, &format!("{cog}.wasm"));
+        }
+        let mut config = config(&cogs_dir);
+        config.cogs.entry("hostile".into()).or_default().deadline_ms = Some(8_000);
+        tweak(&mut config);
+        let db = Database::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("db.sqlite").display()
+        ))
+        .await
+        .unwrap();
+        db.migrate().await.unwrap();
+        let link = Arc::new(DiscordLink::new(
+            &sim.http_url(),
+            "simulated-token",
+            &config.discord,
+        ));
+        let services = Services::with_database(db.clone()).with_discord(link.clone());
+        let runtime = Runtime::new(config.clone(), services).unwrap();
+        runtime.load_dir().await;
+        let mut harness = Self {
+            sim,
+            runtime,
+            discord: None,
+            db,
+            config,
+            link,
+            http: reqwest::Client::new(),
+            dir,
+        };
+        harness.connect().await;
+        let expected = harness
+            .runtime
+            .registry()
+            .list()
+            .iter()
+            .map(|c| c.manifest.commands.len())
+            .sum::<usize>();
+        let world = &harness.sim.sim().world;
+        eventually("commands registered", Duration::from_secs(20), || {
+            world.state.lock().commands.global.len() == expected
+        })
+        .await;
+        harness
+    }
+
+    /// Start the bot and wait until its shard has identified.
+    async fn connect(&mut self) {
+        let gateway = &self.sim.sim().gateway;
+        let before: Vec<String> = gateway
+            .sessions()
+            .into_iter()
+            .map(|s| s.session_id)
+            .collect();
+        let endpoint = Endpoint {
+            base: self.sim.http_url(),
+            token: "simulated-token".into(),
+            simulated: true,
+        };
+        self.discord = Some(
+            Discord::start(
+                self.runtime.clone(),
+                self.link.clone(),
+                &endpoint,
+                self.config.discord.clone(),
+                Some(GuildStore::new(self.db.clone())),
+            )
+            .await
+            .unwrap(),
+        );
+        eventually("the shard identified", Duration::from_secs(20), || {
+            gateway
+                .sessions()
+                .iter()
+                .any(|s| s.connected && !before.contains(&s.session_id))
+        })
+        .await;
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.sim.http_url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Run a slash command as ada in #general; the simulator's answer.
+    async fn command(&self, body: Value) -> Value {
+        let (status, answer) = self.post("/_sim/commands", body.clone()).await;
+        assert_eq!(status, 200, "{body} → {answer}");
+        answer
+    }
+
+    fn overwrites(&self) -> u64 {
+        self.sim.sim().world.state.lock().commands.overwrites
+    }
+
+    fn callbacks(&self, interaction: &str) -> usize {
+        self.sim
+            .sim()
+            .world
+            .state
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| {
+                r.path
+                    .starts_with(&format!("/api/v10/interactions/{interaction}/"))
+            })
+            .count()
+    }
+}
+
+fn content(answer: &Value) -> &str {
+    answer["reply"]["content"].as_str().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_dice_answer_and_the_button_round_trips() {
+    let h = Harness::start(COGS, |_| {}).await;
+    let status = h.command(json!({"name": "status"})).await;
+    assert_eq!(status["callback_type"], 4, "{status}");
+    assert_eq!(status["reply"]["embeds"][0]["title"], "Baseline status");
+    assert_eq!(status["reply"]["flags"], 64, "ephemeral");
+
+    let roll = h
+        .command(json!({"name": "dice roll", "options": {"sides": 20, "count": 2}}))
+        .await;
+    let embed = &roll["reply"]["embeds"][0];
+    assert!(
+        embed["description"].as_str().unwrap().starts_with("2d20"),
+        "{roll}"
+    );
+    let button = &roll["reply"]["components"][0]["components"][0];
+    assert_eq!(button["custom_id"], "reference:again:20:2");
+
+    let (status, click) = h
+        .post(
+            "/_sim/components",
+            json!({"message_id": roll["reply"]["id"], "custom_id": "reference:again:20:2"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{click}");
+    assert_eq!(click["callback_type"], 7, "the message is updated in place");
+    assert!(click["reply"]["edited_timestamp"].is_string());
+    assert!(
+        click["reply"]["embeds"][0]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("2d20")
+    );
+
+    // Autocomplete offers the server's label suggestions.
+    let (status, typed) = h
+        .post(
+            "/_sim/autocomplete",
+            json!({"name": "dice roll", "options": {"label": "at"}, "focused": "label"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{typed}");
+    assert_eq!(typed["choices"][0]["name"], "attack", "{typed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_command_is_deferred_within_the_deadline_then_completed() {
+    let h = Harness::start(&["hostile"], |_| {}).await;
+    let answer = h
+        .command(json!({"name": "slow", "options": {"ms": 2600}, "timeout_ms": 10000}))
+        .await;
+    let responses = answer["responses"].as_array().unwrap();
+    assert_eq!(responses[0]["kind"], "callback");
+    assert_eq!(responses[0]["type"], 5, "deferred: {answer}");
+    let deferred_after = responses[0]["after_ms"].as_u64().unwrap();
+    assert!(
+        (1900..3000).contains(&deferred_after),
+        "deferred after {deferred_after} ms"
+    );
+    assert_eq!(responses[1]["kind"], "edit-original");
+    assert_eq!(content(&answer), "slept 2600 ms");
+    assert_eq!(answer["reply"]["flags"], 0, "no longer thinking");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_and_refusals_answer_with_an_ephemeral_human_message() {
+    let h = Harness::start(&["hostile"], |_| {}).await;
+    let boom = h.command(json!({"name": "boom"})).await;
+    assert_eq!(boom["reply"]["flags"], 64);
+    assert!(content(&boom).contains("Something went wrong"), "{boom}");
+    let ban = h.command(json!({"name": "ban"})).await;
+    assert_eq!(ban["reply"]["flags"], 64);
+    assert!(
+        !content(&ban).contains("Denied"),
+        "internal details stay in the log: {ban}"
+    );
+
+    // Follow-ups sent by the cog while it runs: the first one acknowledges.
+    let chatty = h.command(json!({"name": "chatty"})).await;
+    let kinds: Vec<&str> = chatty["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["callback", "follow-up", "follow-up", "edit-original"],
+        "{chatty}"
+    );
+    assert_eq!(content(&chatty), "answer");
+    assert_eq!(chatty["follow_ups"][1]["content"], "follow-up 2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_reach_subscribed_cogs_only_even_when_one_panics() {
+    let h = Harness::start(COGS, |_| {}).await;
+    let (status, _) = h
+        .post(
+            "/_sim/messages",
+            json!({"content": "hello", "user_id": (DEMO_OWNER + 1).to_string()}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let registry = h.runtime.registry();
+    let hostile = registry.metrics_for("hostile");
+    let reference = registry.metrics_for("reference");
+    eventually("both subscribers ran", Duration::from_secs(10), || {
+        hostile.snapshot().invocations == 1 && reference.snapshot().invocations == 1
+    })
+    .await;
+    assert_eq!(hostile.snapshot().failures.get("panic"), Some(&1));
+    assert_eq!(
+        registry.metrics_for("status").snapshot().invocations,
+        0,
+        "status did not subscribe"
+    );
+    let stats = h.command(json!({"name": "dice stats"})).await;
+    let fields = &stats["reply"]["embeds"][0]["fields"];
+    assert_eq!(fields[2]["name"], "Messages seen");
+    assert_eq!(fields[2]["value"], "1", "{stats}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cog_cannot_post_in_another_guild_and_has_its_own_rest_budget() {
+    let h = Harness::start(&["hostile"], |_| {}).await;
+    let (_, other) = h.post("/_sim/guilds", json!({"name": "Elsewhere"})).await;
+    let foreign = other["channel_id"].as_str().unwrap().to_string();
+    let refused = h
+        .command(json!({"name": "post", "options": {"channel": foreign}}))
+        .await;
+    assert!(content(&refused).ends_with("WrongGuild"), "{refused}");
+    let missing = h
+        .command(json!({"name": "post", "options": {"channel": "12345"}}))
+        .await;
+    assert!(content(&missing).ends_with("NotFound"), "{missing}");
+    let sent = h
+        .command(json!({"name": "post", "options": {"channel": DEMO_CHANNEL.to_string()}}))
+        .await;
+    assert!(content(&sent).starts_with("sent "), "{sent}");
+    let posted: Vec<Value> = h
+        .http
+        .get(format!(
+            "{}/_sim/messages?channel_id={foreign}",
+            h.sim.http_url()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(posted.is_empty(), "nothing reached the other guild");
+
+    // The budget (burst 10 by default) stops a burst; the bot's other calls go on.
+    let burst = h
+        .command(json!({"name": "burst", "options": {"count": 30}}))
+        .await;
+    let text = content(&burst);
+    let sent: u32 = text
+        .strip_prefix("sent ")
+        .and_then(|t| t.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u32::MAX);
+    assert!(
+        (9..=12).contains(&sent) && text.contains("RateLimited("),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_in_the_middle_of_a_burst_loses_and_duplicates_nothing() {
+    let h = Arc::new(Harness::start(&["hostile"], |_| {}).await);
+    let mut runs = tokio::task::JoinSet::new();
+    for n in 0..40 {
+        let h = h.clone();
+        runs.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(n * 10)).await;
+            h.post(
+                "/_sim/commands",
+                json!({"name": "fine", "timeout_ms": 15000}),
+            )
+            .await
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let (_, reached) = h
+        .post("/_sim/faults/gateway", json!({"action": "reconnect"}))
+        .await;
+    assert_eq!(reached["sessions"], 1);
+    let mut ids = Vec::new();
+    while let Some(result) = runs.join_next().await {
+        let (status, answer) = result.unwrap();
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(content(&answer), "fine");
+        ids.push(answer["interaction_id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(ids.len(), 40);
+    for id in &ids {
+        assert_eq!(h.callbacks(id), 1, "interaction {id} answered exactly once");
+    }
+    let sessions: Value = h
+        .http
+        .get(format!("{}/_sim/sessions", h.sim.http_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        sessions[0]["connections"], 2,
+        "the session was resumed, not replaced: {sessions}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callback_429s_and_500s_are_retried_within_the_deadline() {
+    let h = Harness::start(&["hostile"], |_| {}).await;
+    h.post(
+        "/_sim/faults/rest",
+        json!({"path": "/callback", "status": 429, "retry_after_ms": 300}),
+    )
+    .await;
+    h.post(
+        "/_sim/faults/rest",
+        json!({"path": "/callback", "status": 500}),
+    )
+    .await;
+    let answer = h.command(json!({"name": "fine"})).await;
+    assert_eq!(content(&answer), "fine");
+    assert_eq!(
+        h.callbacks(answer["interaction_id"].as_str().unwrap()),
+        3,
+        "429, 500, then accepted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_gateway_data_is_skipped_and_the_shard_stays_up() {
+    let h = Harness::start(&["hostile"], |_| {}).await;
+    for (t, d) in [
+        ("MESSAGE_CREATE", json!({"garbage": true})),
+        ("INTERACTION_CREATE", json!({"id": "not a number"})),
+        ("SOMETHING_NEW", json!({"x": 1})),
+    ] {
+        h.post("/_sim/dispatch", json!({"t": t, "d": d})).await;
+    }
+    let answer = h.command(json!({"name": "fine"})).await;
+    assert_eq!(content(&answer), "fine");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_are_registered_again_only_when_they_change() {
+    let mut h = Harness::start(&["reference"], |_| {}).await;
+    assert_eq!(h.overwrites(), 1);
+    // Replacing the file with the same cog reloads it but changes no command.
+    let cogs = h.dir.path().join("cogs");
+    h.runtime
+        .load_file(&cogs.join("reference.wasm"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        h.overwrites(),
+        1,
+        "a reload that changes nothing registers nothing"
+    );
+    // A new cog brings a new command.
+    install("status", &cogs, "status.wasm");
+    h.runtime
+        .load_file(&cogs.join("status.wasm"))
+        .await
+        .unwrap();
+    let world = &h.sim.sim().world;
+    eventually("/status registered", Duration::from_secs(10), || {
+        world.state.lock().commands.global.len() == 2
+    })
+    .await;
+    assert_eq!(h.overwrites(), 2);
+    // A restarted host finds the commands already there.
+    h.discord.take().unwrap().shutdown().await;
+    h.connect().await;
+    let answer = h.command(json!({"name": "status"})).await;
+    assert_eq!(answer["reply"]["embeds"][0]["title"], "Baseline status");
+    assert_eq!(h.overwrites(), 2, "nothing registered after the restart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guild_installs_are_tracked_and_survive_restarts() {
+    let mut h = Harness::start(&["reference"], |_| {}).await;
+    let store = GuildStore::new(h.db.clone());
+    eventually_async("demo guild recorded", || async {
+        store.get(DEMO_GUILD).await.unwrap().is_some()
+    })
+    .await;
+    assert_eq!(
+        store.authorized_users(DEMO_GUILD).await.unwrap(),
+        [(DEMO_OWNER, "owner".to_string())]
+    );
+
+    let (_, added) = h
+        .post(
+            "/_sim/guilds",
+            json!({"name": "Second", "owner_id": (DEMO_OWNER + 2).to_string()}),
+        )
+        .await;
+    let second: u64 = added["guild_id"].as_str().unwrap().parse().unwrap();
+    eventually_async("second guild recorded", || async {
+        store.get(second).await.unwrap().is_some_and(|g| g.active)
+    })
+    .await;
+    assert_eq!(
+        store.authorized_users(second).await.unwrap(),
+        [(DEMO_OWNER + 2, "owner".to_string())]
+    );
+
+    h.http
+        .delete(format!("{}/_sim/guilds/{second}", h.sim.http_url()))
+        .send()
+        .await
+        .unwrap();
+    eventually_async("second guild inactive", || async {
+        store.get(second).await.unwrap().is_some_and(|g| !g.active)
+    })
+    .await;
+
+    // A restart replays GUILD_CREATE for the demo guild: no duplicate rows, nothing lost.
+    h.discord.take().unwrap().shutdown().await;
+    h.connect().await;
+    h.command(json!({"name": "dice stats"})).await;
+    let guilds = store.list().await.unwrap();
+    assert_eq!(guilds.len(), 2, "{guilds:?}");
+    assert!(guilds.iter().any(|g| g.guild_id == DEMO_GUILD && g.active));
+    assert!(guilds.iter().any(|g| g.guild_id == second && !g.active));
+    assert_eq!(store.authorized_users(DEMO_GUILD).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cog_turned_off_in_a_guild_is_not_run_there() {
+    let h = Harness::start(&["reference"], |_| {}).await;
+    GuildStore::new(h.db.clone())
+        .set_cog_enabled(DEMO_GUILD, "reference", false, Some(DEMO_OWNER))
+        .await
+        .unwrap();
+    let answer = h.command(json!({"name": "dice roll"})).await;
+    assert_eq!(answer["reply"]["flags"], 64);
+    assert_eq!(content(&answer), "`/dice` is turned off in this server.");
+    h.post("/_sim/messages", json!({"content": "hello"})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        h.runtime
+            .registry()
+            .metrics_for("reference")
+            .snapshot()
+            .invocations,
+        0
+    );
+}
+
+async fn eventually_async<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
