@@ -47,6 +47,11 @@ bench: setup
     cd tests/cogs/python && componentize-py -d ../../../wit -w baseline:cog/cog componentize app -o "{{guest_dir}}/pyecho.wasm"
     BASELINE_BENCH_EXTRA="{{guest_dir}}/pyecho.wasm:pyhello,{{guest_dir}}/pyecho.wasm:pycount" cargo bench -p baseline-host --bench runtime
 
+# Interactions end to end through the Discord simulator at fixed rates (figures go in docs/benchmarks.md).
+bench-discord: setup
+    cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p hostile
+    cargo bench -p baseline-host --bench interactions
+
 # Release binary at target/release/baseline.
 build: cogs
     cargo build --release -p baseline-host

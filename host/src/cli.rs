@@ -61,6 +61,12 @@ struct RunArgs {
     /// Folder for compiled artifacts and data (env BASELINE_DATA_DIR).
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
+    /// Run only these shards, `A-B` inclusive (needs --total-shards); default: all.
+    #[arg(long, value_name = "A-B", requires = "total_shards")]
+    shards: Option<String>,
+    /// Total shards of the bot, when this process runs a range of them.
+    #[arg(long, value_name = "N")]
+    total_shards: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,6 +97,13 @@ impl Cli {
                 if let Some(data) = args.data {
                     config.data_dir = data;
                 }
+                if args.shards.is_some() {
+                    config.discord.shards = args.shards;
+                }
+                if args.total_shards.is_some() {
+                    config.discord.total_shards = args.total_shards;
+                }
+                config.discord.shard_range()?;
                 run(config).await
             }
             Command::Migrate => {

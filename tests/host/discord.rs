@@ -77,7 +77,10 @@ impl Harness {
             .sum::<usize>();
         let world = &harness.sim.sim().world;
         eventually("commands registered", Duration::from_secs(20), || {
-            world.state.lock().commands.global.len() == expected
+            let state = world.state.lock();
+            state.commands.global.len()
+                + state.commands.guilds.values().map(Vec::len).sum::<usize>()
+                == expected
         })
         .await;
         harness
@@ -533,4 +536,68 @@ where
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_answers_for_its_own_shards_only() {
+    let h = Harness::start(&["hostile"], |config| {
+        config.discord.shards = Some("0".into());
+        config.discord.total_shards = Some(2);
+    })
+    .await;
+    let sessions = h.sim.sim().gateway.sessions();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].shard, [0, 2]);
+    // The demo guild is on shard 1 of 2: nobody here answers for it.
+    assert_eq!(baseline_discord_sim::world::shard_of(DEMO_GUILD, 2), 1);
+    let (status, _) = h
+        .post("/_sim/commands", json!({"name": "fine", "timeout_ms": 500}))
+        .await;
+    assert_eq!(status, 504);
+    // A guild on shard 0 is served.
+    let (_, added) = h
+        .post(
+            "/_sim/guilds",
+            json!({"name": "Shard zero", "id": "9000000000000000000"}),
+        )
+        .await;
+    let guild = added["guild_id"].as_str().unwrap().to_string();
+    let answer = h.command(json!({"name": "fine", "guild_id": guild})).await;
+    assert_eq!(content(&answer), "fine");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_modal_opens_and_its_submission_reaches_the_cog() {
+    let h = Harness::start(&["hostile"], |_| {}).await;
+    let opened = h.command(json!({"name": "form"})).await;
+    assert_eq!(opened["callback_type"], 9, "{opened}");
+    assert_eq!(opened["modal"]["custom_id"], "hostile:form");
+    assert_eq!(
+        opened["modal"]["components"][1]["components"][0]["style"],
+        2
+    );
+    let (status, submitted) = h
+        .post(
+            "/_sim/modals",
+            json!({"custom_id": "hostile:form", "fields": {"name": "Ada", "story": "engines"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{submitted}");
+    let text = content(&submitted);
+    assert!(text.contains("ModalSubmit hostile:form: "), "{text}");
+    assert!(
+        text.contains("name=Ada") && text.contains("story=engines"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_development_guild_gets_the_commands_instead_of_everyone() {
+    let h = Harness::start(&["reference"], |config| {
+        config.discord.dev_guild = Some(DEMO_GUILD)
+    })
+    .await;
+    let state = h.sim.sim().world.state.lock();
+    assert!(state.commands.global.is_empty());
+    assert_eq!(state.commands.guilds[&DEMO_GUILD][0]["name"], "dice");
 }

@@ -271,9 +271,13 @@ impl Sim {
     }
 
     /// The bot is added to a new guild (with #general, @everyone and the
-    /// owner as its members); dispatches GUILD_CREATE. Returns the guild id.
-    pub fn add_guild(&self, name: &str, owner: u64) -> Result<u64, ApiError> {
-        let id = self.world.next_id();
+    /// owner as its members); dispatches GUILD_CREATE. Returns the guild id
+    /// (`id` when given: tests pick ids to land on a given shard).
+    pub fn add_guild(&self, name: &str, owner: u64, id: Option<u64>) -> Result<u64, ApiError> {
+        let id = id.unwrap_or_else(|| self.world.next_id());
+        if self.world.state.lock().guilds.contains_key(&id) {
+            return Err(ApiError::invalid(format!("guild {id} exists already")));
+        }
         let channel = self.world.next_id();
         {
             let mut state = self.world.state.lock();

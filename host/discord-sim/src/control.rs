@@ -592,13 +592,19 @@ async fn leave(
 struct GuildRequest {
     name: String,
     owner_id: Option<Id>,
+    /// The new guild's id (default: a fresh one).
+    id: Option<Id>,
 }
 
 async fn add_guild(
     State(sim): State<Arc<Sim>>,
     Json(request): Json<GuildRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = sim.add_guild(&request.name, or(request.owner_id, DEMO_OWNER))?;
+    let id = sim.add_guild(
+        &request.name,
+        or(request.owner_id, DEMO_OWNER),
+        request.id.map(|i| i.0),
+    )?;
     let channel = sim
         .world
         .state

@@ -72,6 +72,10 @@ impl Simulator {
             .merge(gateway::router(sim.clone()))
             .merge(control::router(sim.clone()))
             .merge(oauth::page_router(sim.clone()));
+        // Gateway frames are small and latency-bound: no Nagle.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+            let _ = stream.set_nodelay(true);
+        });
         let task = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, app).await {
                 tracing::error!(%error, "the Discord simulator stopped");

@@ -142,6 +142,8 @@ pub struct InteractionResponse {
     pub message_id: Option<String>,
     /// Milliseconds since the interaction was sent.
     pub after_ms: u64,
+    /// Microseconds since the interaction was sent.
+    pub after_us: u64,
 }
 
 /// An interaction sent to the bot and what it answered.

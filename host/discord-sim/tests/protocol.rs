@@ -83,6 +83,21 @@ async fn identify_gets_ready_and_complete_guilds_serenity_can_read() {
     assert!(matches!(ack, GatewayEvent::HeartbeatAck), "{ack:?}");
 }
 
+/// Send and read the JSON answer (any status).
+trait SendJson {
+    async fn send_json<T: serde::de::DeserializeOwned>(self) -> T;
+    async fn send_ok(self) -> reqwest::Response;
+}
+
+impl SendJson for reqwest::RequestBuilder {
+    async fn send_json<T: serde::de::DeserializeOwned>(self) -> T {
+        self.send().await.unwrap().json().await.unwrap()
+    }
+    async fn send_ok(self) -> reqwest::Response {
+        self.send().await.unwrap()
+    }
+}
+
 /// A REST client acting as the bot.
 fn bot_client() -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
@@ -127,70 +142,38 @@ async fn rest_objects_parse_with_serenity_and_errors_have_discords_shape() {
     let sim = simulator().await;
     let http = bot_client();
     let base = format!("{}/api/v10", sim.http_url());
-    let me: serenity::model::user::CurrentUser = http
-        .get(format!("{base}/users/@me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: serenity::model::user::CurrentUser =
+        http.get(format!("{base}/users/@me")).send_json().await;
     assert!(me.bot);
-    let gateway: serenity::model::gateway::BotGateway = http
-        .get(format!("{base}/gateway/bot"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let gateway: serenity::model::gateway::BotGateway =
+        http.get(format!("{base}/gateway/bot")).send_json().await;
     assert_eq!(gateway.shards, 1);
     let channel: serenity::model::channel::GuildChannel = http
         .get(format!("{base}/channels/{DEMO_CHANNEL}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     assert_eq!(channel.guild_id.get(), DEMO_GUILD);
     let roles: Vec<serenity::model::guild::Role> = http
         .get(format!("{base}/guilds/{DEMO_GUILD}/roles"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     assert_eq!(roles.len(), 2);
     let channels: Vec<serenity::model::channel::GuildChannel> = http
         .get(format!("{base}/guilds/{DEMO_GUILD}/channels"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     assert_eq!(channels.len(), 2);
     let member: serenity::model::guild::PartialMember = http
         .get(format!("{base}/guilds/{DEMO_GUILD}/members/{DEMO_OWNER}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     assert_eq!(member.roles.len(), 1);
 
     let sent: serenity::model::channel::Message = http
         .post(format!("{base}/channels/{DEMO_CHANNEL}/messages"))
         .json(&serde_json::json!({"content": "hello", "embeds": [{"title": "t"}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     assert_eq!(
         (sent.content.as_str(), sent.author.id.get()),
         ("hello", BOT_ID)
@@ -201,21 +184,16 @@ async fn rest_objects_parse_with_serenity_and_errors_have_discords_shape() {
             sent.id
         ))
         .json(&serde_json::json!({"content": "edited"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     assert!(edited.edited_timestamp.is_some());
     let status = http
         .put(format!(
             "{base}/channels/{DEMO_CHANNEL}/messages/{}/reactions/%F0%9F%8E%B2/@me",
             sent.id
         ))
-        .send()
+        .send_ok()
         .await
-        .unwrap()
         .status();
     assert_eq!(status, 204);
     let read: serenity::model::channel::Message = http
@@ -223,12 +201,8 @@ async fn rest_objects_parse_with_serenity_and_errors_have_discords_shape() {
             "{base}/channels/{DEMO_CHANNEL}/messages/{}",
             sent.id
         ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     assert_eq!(read.reactions.len(), 1);
 
     // Multipart with files, as attachments are uploaded.
@@ -241,12 +215,8 @@ async fn rest_objects_parse_with_serenity_and_errors_have_discords_shape() {
     let uploaded: serenity::model::channel::Message = http
         .post(format!("{base}/channels/{DEMO_CHANNEL}/messages"))
         .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     assert_eq!(uploaded.attachments[0].filename, "data.csv");
     assert_eq!(uploaded.attachments[0].size, 8);
 
@@ -279,7 +249,7 @@ async fn rest_objects_parse_with_serenity_and_errors_have_discords_shape() {
         (http.get(format!("{base}/channels/12345")), 404, 10003),
     ];
     for (request, status, code) in cases {
-        let response = request.send().await.unwrap();
+        let response = request.send_ok().await;
         assert_eq!(response.status(), status);
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["code"], code, "{body}");
@@ -301,12 +271,8 @@ async fn a_command_round_trips_and_every_dispatch_parses_with_serenity() {
             &serde_json::json!([{"name": "echo", "description": "Echo", "type": 1,
             "options": [{"type": 3, "name": "text", "description": "What", "required": true}]}]),
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     assert_eq!(registered[0].name, "echo");
 
     // A user runs it; the control API waits for the bot's answer.
@@ -315,9 +281,8 @@ async fn a_command_round_trips_and_every_dispatch_parses_with_serenity() {
         reqwest::Client::new()
             .post(format!("{control}/_sim/commands"))
             .json(&serde_json::json!({"name": "echo", "options": {"text": "hi"}}))
-            .send()
+            .send_ok()
             .await
-            .unwrap()
     });
     let (_, event) = dispatch(&mut ws).await;
     let Event::InteractionCreate(create) = event else {
@@ -329,7 +294,7 @@ async fn a_command_round_trips_and_every_dispatch_parses_with_serenity() {
     let callback = http
         .post(format!("{base}/interactions/{}/{}/callback", command.id, command.token))
         .json(&serde_json::json!({"type": 4, "data": {"content": "hi back", "components": [{"type": 1, "components": [{"type": 2, "style": 1, "label": "Again", "custom_id": "echo:again"}]}]}}))
-        .send().await.unwrap();
+        .send_ok().await;
     assert_eq!(callback.status(), 204);
     // Answering twice is refused, as Discord does.
     let twice = http
@@ -338,9 +303,8 @@ async fn a_command_round_trips_and_every_dispatch_parses_with_serenity() {
             command.id, command.token
         ))
         .json(&serde_json::json!({"type": 4, "data": {"content": "again"}}))
-        .send()
-        .await
-        .unwrap();
+        .send_ok()
+        .await;
     assert_eq!(twice.status(), 400);
 
     let answer = user.await.unwrap();
@@ -360,7 +324,7 @@ async fn a_command_round_trips_and_every_dispatch_parses_with_serenity() {
         reqwest::Client::new()
             .post(format!("{control}/_sim/components"))
             .json(&serde_json::json!({"message_id": message_id, "custom_id": "echo:again", "timeout_ms": 3000}))
-            .send().await.unwrap()
+            .send_ok().await
     });
     let (_, event) = dispatch(&mut ws).await;
     let Event::InteractionCreate(create) = event else {
@@ -378,18 +342,16 @@ async fn a_command_round_trips_and_every_dispatch_parses_with_serenity() {
         component.id, component.token
     ))
     .json(&serde_json::json!({"type": 6}))
-    .send()
-    .await
-    .unwrap();
+    .send_ok()
+    .await;
     let edited = http
         .patch(format!(
             "{base}/webhooks/{BOT_ID}/{}/messages/@original",
             component.token
         ))
         .json(&serde_json::json!({"content": "clicked"}))
-        .send()
-        .await
-        .unwrap();
+        .send_ok()
+        .await;
     assert_eq!(edited.status(), 200);
     let clicked: serde_json::Value = click.await.unwrap().json().await.unwrap();
     assert_eq!(clicked["reply"]["content"], "clicked");
@@ -404,18 +366,13 @@ async fn a_command_round_trips_and_every_dispatch_parses_with_serenity() {
     let posted: serde_json::Value = control
         .post(format!("{}/_sim/messages", sim.http_url()))
         .json(&serde_json::json!({"content": "hello bot", "user_id": (DEMO_OWNER + 1).to_string()}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     control
         .post(format!("{}/_sim/reactions", sim.http_url()))
         .json(&serde_json::json!({"message_id": posted["id"], "emoji": "👍"}))
-        .send()
-        .await
-        .unwrap();
+        .send_ok()
+        .await;
     control
         .patch(format!(
             "{}/_sim/messages/{}",
@@ -423,44 +380,38 @@ async fn a_command_round_trips_and_every_dispatch_parses_with_serenity() {
             posted["id"].as_str().unwrap()
         ))
         .json(&serde_json::json!({"content": "edited"}))
-        .send()
-        .await
-        .unwrap();
+        .send_ok()
+        .await;
     control
         .delete(format!(
             "{}/_sim/messages/{}",
             sim.http_url(),
             posted["id"].as_str().unwrap()
         ))
-        .send()
-        .await
-        .unwrap();
+        .send_ok()
+        .await;
     control
         .post(format!("{}/_sim/members", sim.http_url()))
         .json(&serde_json::json!({"user_id": "5000000000000000005", "username": "newbie"}))
-        .send()
-        .await
-        .unwrap();
+        .send_ok()
+        .await;
     control
         .delete(format!(
             "{}/_sim/members/{DEMO_GUILD}/5000000000000000005",
             sim.http_url()
         ))
-        .send()
-        .await
-        .unwrap();
+        .send_ok()
+        .await;
     control
         .post(format!("{}/_sim/roles", sim.http_url()))
         .json(&serde_json::json!({"name": "Dicers"}))
-        .send()
-        .await
-        .unwrap();
+        .send_ok()
+        .await;
     control
         .post(format!("{}/_sim/channels", sim.http_url()))
         .json(&serde_json::json!({"name": "new-channel"}))
-        .send()
-        .await
-        .unwrap();
+        .send_ok()
+        .await;
     let mut kinds = Vec::new();
     for _ in 0..8 {
         let (_, event) = dispatch(&mut ws).await;
@@ -484,12 +435,8 @@ async fn a_command_round_trips_and_every_dispatch_parses_with_serenity() {
     let added: serde_json::Value = control
         .post(format!("{}/_sim/guilds", sim.http_url()))
         .json(&serde_json::json!({"name": "Second"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     let (_, event) = dispatch(&mut ws).await;
     let Event::GuildCreate(create) = event else {
         panic!("{event:?}")
@@ -501,14 +448,75 @@ async fn a_command_round_trips_and_every_dispatch_parses_with_serenity() {
             sim.http_url(),
             added["guild_id"].as_str().unwrap()
         ))
-        .send()
-        .await
-        .unwrap();
+        .send_ok()
+        .await;
     let (_, event) = dispatch(&mut ws).await;
     let Event::GuildDelete(delete) = event else {
         panic!("{event:?}")
     };
     assert!(!delete.guild.unavailable, "removed, not an outage");
+
+    // A modal submission and an autocomplete request parse as serenity's too.
+    let url = sim.http_url();
+    let submit = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(format!("{url}/_sim/modals"))
+            .json(&serde_json::json!({"custom_id": "echo:form", "fields": {"name": "Ada"}}))
+            .send_json::<serde_json::Value>()
+            .await
+    });
+    let (_, event) = dispatch(&mut ws).await;
+    let Event::InteractionCreate(create) = event else {
+        panic!("{event:?}")
+    };
+    let modal = create
+        .interaction
+        .as_modal_submit()
+        .expect("a modal submission")
+        .clone();
+    assert_eq!(modal.data.custom_id, "echo:form");
+    http.post(format!(
+        "{base}/interactions/{}/{}/callback",
+        modal.id, modal.token
+    ))
+    .json(&serde_json::json!({"type": 4, "data": {"content": "thanks"}}))
+    .send_ok()
+    .await;
+    assert_eq!(submit.await.unwrap()["reply"]["content"], "thanks");
+    let (_, event) = dispatch(&mut ws).await;
+    assert!(
+        matches!(event, Event::MessageCreate(_)),
+        "the reply: {event:?}"
+    );
+
+    let url = sim.http_url();
+    let typing = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(format!("{url}/_sim/autocomplete"))
+            .json(&serde_json::json!({"name": "echo", "options": {"text": "h"}, "focused": "text"}))
+            .send_json::<serde_json::Value>()
+            .await
+    });
+    let (_, event) = dispatch(&mut ws).await;
+    let Event::InteractionCreate(create) = event else {
+        panic!("{event:?}")
+    };
+    let autocomplete = create
+        .interaction
+        .as_autocomplete()
+        .expect("autocomplete")
+        .clone();
+    assert_eq!(autocomplete.data.autocomplete().unwrap().value, "h");
+    http.post(format!(
+        "{base}/interactions/{}/{}/callback",
+        autocomplete.id, autocomplete.token
+    ))
+    .json(
+        &serde_json::json!({"type": 8, "data": {"choices": [{"name": "hello", "value": "hello"}]}}),
+    )
+    .send_ok()
+    .await;
+    assert_eq!(typing.await.unwrap()["choices"][0]["name"], "hello");
 }
 
 #[tokio::test]
@@ -520,15 +528,13 @@ async fn a_command_nobody_answers_gives_504_with_what_was_sent() {
         sim.http_url()
     ))
     .json(&serde_json::json!([{"name": "quiet", "description": "No answer"}]))
-    .send()
-    .await
-    .unwrap();
+    .send_ok()
+    .await;
     let response = reqwest::Client::new()
         .post(format!("{}/_sim/commands", sim.http_url()))
         .json(&serde_json::json!({"name": "quiet", "timeout_ms": 200}))
-        .send()
-        .await
-        .unwrap();
+        .send_ok()
+        .await;
     assert_eq!(response.status(), 504);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["answered"], false);
@@ -537,9 +543,8 @@ async fn a_command_nobody_answers_gives_504_with_what_was_sent() {
     let response = reqwest::Client::new()
         .post(format!("{}/_sim/commands", sim.http_url()))
         .json(&serde_json::json!({"name": "nope"}))
-        .send()
-        .await
-        .unwrap();
+        .send_ok()
+        .await;
     assert_eq!(response.status(), 404);
     let body: serde_json::Value = response.json().await.unwrap();
     assert!(
@@ -560,9 +565,8 @@ async fn resume_replays_what_the_session_missed_then_resumed() {
         control
             .post(format!("{}/_sim/messages", sim.http_url()))
             .json(&serde_json::json!({"content": format!("missed {n}")}))
-            .send()
-            .await
-            .unwrap();
+            .send_ok()
+            .await;
     }
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/?v=10", sim.addr()))
         .await
@@ -646,15 +650,13 @@ async fn gateway_and_rest_faults_are_injected_on_demand() {
     control
         .post(format!("{}/_sim/faults/rest", sim.http_url()))
         .json(&serde_json::json!({"path": "/users/@me", "status": 429, "retry_after_ms": 1500}))
-        .send()
-        .await
-        .unwrap();
+        .send_ok()
+        .await;
     let http = bot_client();
     let limited = http
         .get(format!("{}/api/v10/users/@me", sim.http_url()))
-        .send()
-        .await
-        .unwrap();
+        .send_ok()
+        .await;
     assert_eq!(limited.status(), 429);
     assert_eq!(limited.headers()["retry-after"], "2");
     assert_eq!(limited.headers()["x-ratelimit-remaining"], "0");
@@ -662,24 +664,21 @@ async fn gateway_and_rest_faults_are_injected_on_demand() {
     assert_eq!(body["retry_after"], 1.5);
     let fine = http
         .get(format!("{}/api/v10/users/@me", sim.http_url()))
-        .send()
-        .await
-        .unwrap();
+        .send_ok()
+        .await;
     assert_eq!(fine.status(), 200);
     assert_eq!(fine.headers()["x-ratelimit-remaining"], "49");
     // A delay, then a 500.
     control
         .post(format!("{}/_sim/faults/rest", sim.http_url()))
         .json(&serde_json::json!({"path": "/gateway/bot", "status": 500, "delay_ms": 300}))
-        .send()
-        .await
-        .unwrap();
+        .send_ok()
+        .await;
     let started = std::time::Instant::now();
     let failed = http
         .get(format!("{}/api/v10/gateway/bot", sim.http_url()))
-        .send()
-        .await
-        .unwrap();
+        .send_ok()
+        .await;
     assert_eq!(failed.status(), 500);
     assert!(started.elapsed() >= std::time::Duration::from_millis(300));
 }
@@ -697,7 +696,7 @@ async fn oauth2_approves_as_a_chosen_user() {
             "{}/oauth2/authorize?client_id={BOT_ID}&response_type=code&scope=identify%20guilds&redirect_uri=http://dash.example/callback&state=xyz&as_user={grace}",
             sim.http_url()
         ))
-        .send().await.unwrap();
+        .send_ok().await;
     assert_eq!(redirect.status(), 303);
     let location = redirect.headers()["location"].to_str().unwrap().to_string();
     assert!(
@@ -719,41 +718,28 @@ async fn oauth2_approves_as_a_chosen_user() {
             ("code", code),
             ("redirect_uri", "http://dash.example/callback"),
         ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     assert_eq!(token["token_type"], "Bearer");
     let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
     let me: serenity::model::user::CurrentUser = client
         .get(format!("{}/api/v10/users/@me", sim.http_url()))
         .header("authorization", &bearer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     assert_eq!((me.id.get(), me.name.as_str()), (grace, "grace"));
     let guilds: Vec<serenity::model::guild::GuildInfo> = client
         .get(format!("{}/api/v10/users/@me/guilds", sim.http_url()))
         .header("authorization", &bearer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     assert_eq!(guilds.len(), 1);
     assert!(!guilds[0].owner);
     // A code works once.
     let again = client
         .post(format!("{}/api/v10/oauth2/token", sim.http_url()))
         .form(&[("grant_type", "authorization_code"), ("code", code)])
-        .send()
-        .await
-        .unwrap();
+        .send_ok()
+        .await;
     assert_eq!(again.status(), 400);
 }

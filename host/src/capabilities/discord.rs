@@ -192,6 +192,36 @@ macro_rules! enter {
     };
 }
 
+impl CogState {
+    /// Add (`PUT`) or remove (`DELETE`) the bot's reaction.
+    async fn react(
+        &mut self,
+        method: Method,
+        channel: u64,
+        id: u64,
+        emoji: &str,
+    ) -> wasmtime::Result<Result<(), DiscordError>> {
+        let entered = enter!(self.discord_channel("discord.reactions", channel).await);
+        let path = format!(
+            "/channels/{channel}/messages/{id}/reactions/{}/@me",
+            percent_encode(emoji)
+        );
+        Ok(entered.call(method, &path, Body::Empty).await.map(|_| ()))
+    }
+
+    /// Give (`PUT`) or take (`DELETE`) a member's role.
+    async fn member_role(
+        &mut self,
+        method: Method,
+        user: u64,
+        role: u64,
+    ) -> wasmtime::Result<Result<(), DiscordError>> {
+        let entered = enter!(self.discord_enter("discord.roles.manage"));
+        let path = format!("/guilds/{}/members/{user}/roles/{role}", entered.guild);
+        Ok(entered.call(method, &path, Body::Empty).await.map(|_| ()))
+    }
+}
+
 impl Host for CogState {
     async fn send_message(
         &mut self,
@@ -272,15 +302,7 @@ impl Host for CogState {
         id: u64,
         emoji: String,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
-        let entered = enter!(self.discord_channel("discord.reactions", channel).await);
-        let path = format!(
-            "/channels/{channel}/messages/{id}/reactions/{}/@me",
-            percent_encode(&emoji)
-        );
-        Ok(entered
-            .call(Method::PUT, &path, Body::Empty)
-            .await
-            .map(|_| ()))
+        self.react(Method::PUT, channel, id, &emoji).await
     }
 
     async fn remove_reaction(
@@ -289,15 +311,7 @@ impl Host for CogState {
         id: u64,
         emoji: String,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
-        let entered = enter!(self.discord_channel("discord.reactions", channel).await);
-        let path = format!(
-            "/channels/{channel}/messages/{id}/reactions/{}/@me",
-            percent_encode(&emoji)
-        );
-        Ok(entered
-            .call(Method::DELETE, &path, Body::Empty)
-            .await
-            .map(|_| ()))
+        self.react(Method::DELETE, channel, id, &emoji).await
     }
 
     async fn get_member(&mut self, user: u64) -> wasmtime::Result<Result<Member, DiscordError>> {
@@ -314,12 +328,7 @@ impl Host for CogState {
         user: u64,
         role: u64,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
-        let entered = enter!(self.discord_enter("discord.roles.manage"));
-        let path = format!("/guilds/{}/members/{user}/roles/{role}", entered.guild);
-        Ok(entered
-            .call(Method::PUT, &path, Body::Empty)
-            .await
-            .map(|_| ()))
+        self.member_role(Method::PUT, user, role).await
     }
 
     async fn remove_role(
@@ -327,12 +336,7 @@ impl Host for CogState {
         user: u64,
         role: u64,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
-        let entered = enter!(self.discord_enter("discord.roles.manage"));
-        let path = format!("/guilds/{}/members/{user}/roles/{role}", entered.guild);
-        Ok(entered
-            .call(Method::DELETE, &path, Body::Empty)
-            .await
-            .map(|_| ()))
+        self.member_role(Method::DELETE, user, role).await
     }
 
     async fn list_roles(&mut self) -> wasmtime::Result<Result<Vec<Role>, DiscordError>> {

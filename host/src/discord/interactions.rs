@@ -11,13 +11,15 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use serenity::all::{CommandInteraction, ComponentInteraction, Interaction, ModalInteraction};
+use serenity::all::{CommandInteraction, Interaction};
 
 use super::Bot;
 use super::outgoing::{self, EPHEMERAL};
 use super::rest::{Body, Rest, RestError, Upload};
 use crate::capabilities::Scope;
-use crate::runtime::bindings::types::{CogError, CommandResponse, ComponentResponse};
+use crate::runtime::bindings::types::{
+    CogError, CommandResponse, ComponentInvocation, ComponentResponse,
+};
 use crate::runtime::{Answer, Call, InvocationError, LoadedCog};
 
 /// Discord's deadline for the first response.
@@ -269,8 +271,16 @@ impl Bot {
         match interaction {
             Interaction::Command(command) => self.command(command).await,
             Interaction::Autocomplete(command) => self.autocomplete(command).await,
-            Interaction::Component(component) => self.component(component).await,
-            Interaction::Modal(modal) => self.modal(modal).await,
+            Interaction::Component(component) => {
+                let invocation = super::incoming::component(&component);
+                self.by_custom_id(component.id.get(), &component.token, invocation)
+                    .await
+            }
+            Interaction::Modal(modal) => {
+                let invocation = super::incoming::modal(&modal);
+                self.by_custom_id(modal.id.get(), &modal.token, invocation)
+                    .await
+            }
             _ => {}
         }
     }
@@ -341,52 +351,10 @@ impl Bot {
         }
     }
 
-    async fn component(self: Arc<Self>, interaction: ComponentInteraction) {
-        let handle = Arc::new(InteractionHandle::new(
-            interaction.id.get(),
-            &interaction.token,
-            true,
-        ));
-        let call = Call::Component(super::incoming::component(&interaction));
-        self.by_custom_id(
-            handle,
-            &interaction.data.custom_id,
-            interaction.guild_id.map(|g| g.get()),
-            interaction.user.id.get(),
-            interaction.channel_id.get(),
-            call,
-        )
-        .await;
-    }
-
-    async fn modal(self: Arc<Self>, interaction: ModalInteraction) {
-        let handle = Arc::new(InteractionHandle::new(
-            interaction.id.get(),
-            &interaction.token,
-            true,
-        ));
-        let call = Call::Component(super::incoming::modal(&interaction));
-        self.by_custom_id(
-            handle,
-            &interaction.data.custom_id,
-            interaction.guild_id.map(|g| g.get()),
-            interaction.user.id.get(),
-            interaction.channel_id.get(),
-            call,
-        )
-        .await;
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn by_custom_id(
-        self: Arc<Self>,
-        handle: Arc<InteractionHandle>,
-        custom_id: &str,
-        guild: Option<u64>,
-        user: u64,
-        channel: u64,
-        call: Call,
-    ) {
+    /// A button, select or modal: routed by the custom id's `cog:` prefix.
+    async fn by_custom_id(self: Arc<Self>, id: u64, token: &str, invocation: ComponentInvocation) {
+        let handle = Arc::new(InteractionHandle::new(id, token, true));
+        let custom_id = &invocation.custom_id;
         let owner = custom_id.split_once(':').map(|(cog, _)| cog).unwrap_or("");
         let Some(cog) = self.runtime.registry().get(owner) else {
             tracing::warn!(custom_id, "no loaded cog owns this component");
@@ -398,6 +366,12 @@ impl Bot {
             .await;
             return;
         };
+        let context = &invocation.context;
+        let (guild, user, channel) = (
+            context.guild_id,
+            context.user.id,
+            context.channel_id.unwrap_or(0),
+        );
         if !self.enabled(guild, cog.name()).await {
             self.deliver(
                 &handle,
@@ -407,6 +381,7 @@ impl Bot {
             .await;
             return;
         }
+        let call = Call::Component(invocation);
         let scope = self.scope(&cog, guild, user, channel, &handle);
         self.run(cog, scope, call, handle).await;
     }

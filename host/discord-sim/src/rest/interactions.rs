@@ -37,14 +37,17 @@ pub fn router() -> Router<Arc<Sim>> {
         )
 }
 
-fn elapsed_ms(sim: &Sim, id: u64) -> u64 {
-    sim.world
+/// Time since the interaction was sent: (ms, µs).
+fn elapsed(sim: &Sim, id: u64) -> (u64, u64) {
+    let micros = sim
+        .world
         .state
         .lock()
         .interactions
         .get(&id)
-        .map(|i| i.sent.elapsed().as_millis() as u64)
-        .unwrap_or(0)
+        .map(|i| i.sent.elapsed().as_micros() as u64)
+        .unwrap_or(0);
+    (micros / 1000, micros)
 }
 
 fn record(sim: &Sim, id: u64, response: InteractionResponse) {
@@ -151,7 +154,7 @@ async fn callback(
     {
         found.original_message = Some(message);
     }
-    let after_ms = elapsed_ms(&sim, id);
+    let (after_ms, after_us) = elapsed(&sim, id);
     record(
         &sim,
         id,
@@ -161,6 +164,7 @@ async fn callback(
             data,
             message_id: message_id.map(|m| m.to_string()),
             after_ms,
+            after_us,
         },
     );
     Ok(StatusCode::NO_CONTENT)
@@ -181,7 +185,7 @@ async fn follow_up(
         return Err(ApiError::unknown("Webhook"));
     }
     let message = sim.create_message(channel, BOT_ID, body.clone(), 0, Some(id))?;
-    let after_ms = elapsed_ms(&sim, id);
+    let (after_ms, after_us) = elapsed(&sim, id);
     record(
         &sim,
         id,
@@ -191,6 +195,7 @@ async fn follow_up(
             data: body,
             message_id: message["id"].as_str().map(str::to_string),
             after_ms,
+            after_us,
         },
     );
     Ok(Json(message))
@@ -246,7 +251,7 @@ async fn edit_message(
         body["flags"] = json!(flags & !LOADING);
     }
     let edited = sim.edit_message(channel, message, body.clone())?;
-    let after_ms = elapsed_ms(&sim, id);
+    let (after_ms, after_us) = elapsed(&sim, id);
     record(
         &sim,
         id,
@@ -260,6 +265,7 @@ async fn edit_message(
             data: body,
             message_id: Some(message.to_string()),
             after_ms,
+            after_us,
         },
     );
     Ok(Json(edited))
@@ -272,7 +278,7 @@ async fn delete_message(
     let original = message == "@original";
     let (id, channel, message) = target(&sim, &app, &token, &message)?;
     sim.delete_message(channel, message)?;
-    let after_ms = elapsed_ms(&sim, id);
+    let (after_ms, after_us) = elapsed(&sim, id);
     record(
         &sim,
         id,
@@ -286,6 +292,7 @@ async fn delete_message(
             data: Value::Null,
             message_id: Some(message.to_string()),
             after_ms,
+            after_us,
         },
     );
     Ok(StatusCode::NO_CONTENT)

@@ -43,6 +43,10 @@ impl Cog for Hostile {
                 .option(CommandOption::integer("count", "How many").required()),
             )
             .command(Command::new(
+                "form",
+                "Open a form and echo what is typed in it",
+            ))
+            .command(Command::new(
                 "chatty",
                 "Follow up twice, then answer (the answer comes last)",
             ))
@@ -54,6 +58,23 @@ impl Cog for Hostile {
             )
             .capability("kv", "Tries to read other cogs' keys.")
             .capability("discord.messages", "Posts where it should not.")
+    }
+
+    fn on_component(&self, component: ComponentInvocation) -> Result<ComponentResponse, CogError> {
+        let fields: Vec<String> = component
+            .fields
+            .iter()
+            .map(|f| format!("{}={}", f.custom_id, f.value))
+            .collect();
+        Ok(ComponentResponse::Reply(
+            Message::text(format!(
+                "{:?} {}: {}",
+                component.kind,
+                component.custom_id,
+                fields.join(", ")
+            ))
+            .reply(),
+        ))
     }
 
     fn on_event(&self, _event: Event, _context: InvocationContext) -> Result<(), CogError> {
@@ -173,6 +194,11 @@ impl Cog for Hostile {
                     "sent {sent}, stopped by {stopped}"
                 )))
             }
+            "form" => Ok(CommandResponse::Modal(
+                Modal::new("hostile:form", "Tell me")
+                    .input(TextInput::short("name", "Your name"))
+                    .input(TextInput::paragraph("story", "A story").optional()),
+            )),
             "chatty" => {
                 for n in 1..=2 {
                     baseline_sdk::interaction::follow_up(
