@@ -52,6 +52,11 @@ bench-discord: setup
     cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p hostile
     cargo bench -p baseline-host --bench interactions
 
+# Host memory per guild (1 000 guilds over 4 shards) and event throughput (figures go in docs/benchmarks.md).
+bench-guilds: cogs
+    cargo build --release -p baseline-host
+    cargo bench -p baseline-host --bench guilds
+
 # Release binary at target/release/baseline.
 build: cogs
     cargo build --release -p baseline-host

@@ -19,7 +19,7 @@ use baseline_discord_sim::Simulator;
 use baseline_discord_sim::world::{DEMO_CHANNEL, DEMO_GUILD, DEMO_OWNER};
 use baseline_host::capabilities::Services;
 use baseline_host::config::Config;
-use baseline_host::discord::{Discord, DiscordLink, Endpoint};
+use baseline_host::discord::{Discord, DiscordLink, Endpoint, ShardMonitor};
 use baseline_host::runtime::Runtime;
 use serde_json::json;
 
@@ -67,10 +67,13 @@ async fn main() -> anyhow::Result<()> {
         ..Config::default()
     };
     let link = Arc::new(DiscordLink::new(&sim.http_url(), "bench", &config.discord));
-    let runtime = Runtime::new(
-        config.clone(),
-        Services::in_process().with_discord(link.clone()),
-    )?;
+    let services = Services::in_process().with_discord(link.clone());
+    let monitor = Arc::new(ShardMonitor::new(
+        services.cache.clone(),
+        services.host.process(),
+        Duration::from_secs(10),
+    ));
+    let runtime = Runtime::new(config.clone(), services.with_shards(monitor.clone()))?;
     runtime.load_dir().await;
     let endpoint = Endpoint {
         base: sim.http_url(),
@@ -83,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
         &endpoint,
         config.discord.clone(),
         None,
+        monitor,
     )
     .await?;
     let state = &sim.sim().world.state;

@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::capabilities::Services;
 use crate::config::Config;
-use crate::discord::{Discord, DiscordLink, Endpoint};
+use crate::discord::{Discord, DiscordLink, Endpoint, ShardMonitor};
 use crate::runtime::{LoadError, Runtime, watcher};
 use crate::store::Database;
 
@@ -247,8 +247,15 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
     ));
     let guilds = crate::store::guilds::GuildStore::new(db.clone());
     let services = Services::with_database(db)
-        .with_cache(cache)
+        .with_cache(cache.clone())
         .with_discord(link.clone());
+    let monitor = Arc::new(ShardMonitor::new(
+        cache,
+        services.host.process(),
+        std::time::Duration::from_millis(discord_config.monitor_ttl_ms.max(1_000)),
+    ));
+    let services = services.with_shards(monitor.clone());
+    let health_addr = config.health_addr;
     let runtime = Runtime::new(config, services)?;
     let results = runtime.load_dir().await;
     let loaded = results.iter().filter(|(_, r)| r.is_ok()).count();
@@ -293,14 +300,25 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
         "Watching {} — drop a .wasm file in to load it, replace it to reload, delete it to unload.",
         runtime.config().cogs_dir.display()
     );
+    let _notices = runtime.follow_notices().await?;
     let discord = Discord::start(
         runtime.clone(),
         link,
         &endpoint,
         discord_config,
         Some(guilds),
+        monitor,
     )
     .await?;
+    let health = crate::health::serve(
+        crate::health::HealthState {
+            runtime: runtime.clone(),
+            bot: discord.bot.clone(),
+        },
+        health_addr,
+    )
+    .await?;
+    println!("Health on http://{health}/readyz (liveness /livez, Prometheus /metrics)");
     match &simulator {
         Some(sim) => {
             println!(

@@ -17,7 +17,7 @@
 //! ```
 //!
 //! Environment: `BASELINE_COGS_DIR`, `BASELINE_DATA_DIR`, `DATABASE_URL`,
-//! `REDIS_URL`, `BASELINE_API_ADDR`, `DISCORD_TOKEN`, `BASELINE_DISCORD_URL`,
+//! `REDIS_URL`, `BASELINE_API_ADDR`, `BASELINE_HEALTH_ADDR`, `DISCORD_TOKEN`, `BASELINE_DISCORD_URL`,
 //! `BASELINE_SIM_ADDR`, and
 //! `BASELINE_GRANT_<COG>` / `BASELINE_DENY_<COG>` (comma-separated capability
 //! names; `-` in the cog name becomes `_`, e.g. `BASELINE_GRANT_MY_COG=llm`).
@@ -46,6 +46,9 @@ pub struct Config {
     pub api_addr: std::net::SocketAddr,
     /// API requests per second per client (session or address); 0 turns the limit off.
     pub api_rate_limit: u32,
+    /// Where the health server (liveness, readiness, Prometheus metrics)
+    /// listens (env `BASELINE_HEALTH_ADDR`); port 0 picks a free one.
+    pub health_addr: std::net::SocketAddr,
     /// Engine-wide settings.
     pub runtime: RuntimeConfig,
     /// Default limits of every invocation.
@@ -85,6 +88,10 @@ pub struct DiscordConfig {
     pub cog_rest_per_second: u32,
     /// Discord REST calls one cog may make in a burst.
     pub cog_rest_burst: u32,
+    /// How long a shard's record in the shard monitor lives unless its
+    /// process writes it again (every second): a dead process's shards age
+    /// out after this.
+    pub monitor_ttl_ms: u64,
 }
 
 impl std::fmt::Debug for DiscordConfig {
@@ -113,6 +120,7 @@ impl Default for DiscordConfig {
             defer_after_ms: 2_000,
             cog_rest_per_second: 5,
             cog_rest_burst: 10,
+            monitor_ttl_ms: 10_000,
         }
     }
 }
@@ -149,6 +157,7 @@ impl Default for Config {
             redis_url: None,
             api_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 8000)),
             api_rate_limit: 50,
+            health_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
             runtime: RuntimeConfig::default(),
             limits: LimitsConfig::default(),
             cogs: BTreeMap::new(),
@@ -307,6 +316,13 @@ impl Config {
                         "BASELINE_API_ADDR is not host:port; keeping {}",
                         self.api_addr
                     ),
+                }
+            } else if key == "BASELINE_HEALTH_ADDR" {
+                match value.parse() {
+                    Ok(addr) => self.health_addr = addr,
+                    Err(_) => {
+                        tracing::warn!(value, "BASELINE_HEALTH_ADDR is not host:port; ignored")
+                    }
                 }
             } else if key == "DISCORD_TOKEN" && !value.is_empty() {
                 self.discord.token = Some(value.clone());

@@ -15,6 +15,7 @@ pub mod capabilities;
 pub mod cli;
 pub mod config;
 pub mod discord;
+pub mod health;
 pub mod runtime;
 pub mod store;
 pub mod telemetry;

@@ -9,7 +9,7 @@ use baseline_discord_sim::Simulator;
 use baseline_discord_sim::world::{DEMO_CHANNEL, DEMO_GUILD, DEMO_OWNER};
 use baseline_host::capabilities::Services;
 use baseline_host::config::Config;
-use baseline_host::discord::{Discord, DiscordLink, Endpoint};
+use baseline_host::discord::{Discord, DiscordLink, Endpoint, ShardMonitor};
 use baseline_host::runtime::Runtime;
 use baseline_host::store::Database;
 use baseline_host::store::guilds::GuildStore;
@@ -24,6 +24,7 @@ struct Harness {
     db: Database,
     config: Config,
     link: Arc<DiscordLink>,
+    monitor: Arc<ShardMonitor>,
     http: reqwest::Client,
     dir: tempfile::TempDir,
 }
@@ -55,6 +56,12 @@ impl Harness {
             &config.discord,
         ));
         let services = Services::with_database(db.clone()).with_discord(link.clone());
+        let monitor = Arc::new(ShardMonitor::new(
+            services.cache.clone(),
+            services.host.process(),
+            Duration::from_millis(config.discord.monitor_ttl_ms),
+        ));
+        let services = services.with_shards(monitor.clone());
         let runtime = Runtime::new(config.clone(), services).unwrap();
         runtime.load_dir().await;
         let mut harness = Self {
@@ -64,6 +71,7 @@ impl Harness {
             db,
             config,
             link,
+            monitor,
             http: reqwest::Client::new(),
             dir,
         };
@@ -106,6 +114,7 @@ impl Harness {
                 &endpoint,
                 self.config.discord.clone(),
                 Some(GuildStore::new(self.db.clone())),
+                self.monitor.clone(),
             )
             .await
             .unwrap(),
@@ -600,4 +609,298 @@ async fn a_development_guild_gets_the_commands_instead_of_everyone() {
     let state = h.sim.sim().world.state.lock();
     assert!(state.commands.global.is_empty());
     assert_eq!(state.commands.guilds[&DEMO_GUILD][0]["name"], "dice");
+}
+
+/// A session token for the runtime's cache.
+async fn session(runtime: &Runtime, developer: bool) -> String {
+    use baseline_host::api::access::{Session, create_session};
+    let session = Session {
+        user_id: DEMO_OWNER,
+        guilds: vec![DEMO_GUILD],
+        developer,
+    };
+    create_session(
+        runtime.services().cache.as_ref(),
+        &session,
+        Duration::from_secs(600),
+    )
+    .await
+    .unwrap()
+}
+
+impl Harness {
+    /// Wait until the monitor has shard `id` connected with a latency.
+    async fn shard_connected(&self, id: u32) -> baseline_host::discord::shards::ShardRecord {
+        let started = std::time::Instant::now();
+        loop {
+            let (_, shards) = self.monitor.all().await.unwrap();
+            if let Some(shard) = shards
+                .into_iter()
+                .find(|s| s.id == id && s.state == "connected" && s.latency_ms.is_some())
+            {
+                return shard;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "shard {id} never connected with a latency"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_real_values_that_match_the_monitor() {
+    let h = Harness::start(&["status", "reference"], |_| {}).await;
+    let shard = h.shard_connected(0).await;
+    let answer = h.command(json!({"name": "status"})).await;
+    let fields: Vec<(String, String)> = answer["reply"]["embeds"][0]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_string(),
+                f["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no {name} in {fields:?}"))
+    };
+    assert_eq!(field("Version"), env!("CARGO_PKG_VERSION"));
+    assert!(field("Uptime").ends_with('s'), "{fields:?}");
+    assert_eq!(field("Guilds"), shard.guilds.to_string());
+    assert_eq!(shard.guilds, 1);
+    let shards = field("Shards");
+    assert!(
+        shards.starts_with("#0 connected · ") && shards.ends_with(" ms · 1 guilds"),
+        "{shards}"
+    );
+    assert!(
+        field("Database").starts_with("✅ up (sqlite, "),
+        "{fields:?}"
+    );
+    assert!(
+        field("Cache").starts_with("✅ up (in-process, "),
+        "{fields:?}"
+    );
+    assert!(
+        field("Cogs (2)").contains("`reference` 0.1.0"),
+        "{fields:?}"
+    );
+    for (name, value) in &fields {
+        assert!(!value.contains("not available"), "{name}: {value}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_server_reports_readiness_and_prometheus_metrics() {
+    let h = Harness::start(&["hostile"], |_| {}).await;
+    h.shard_connected(0).await;
+    h.command(json!({"name": "fine"})).await;
+    h.command(json!({"name": "boom"})).await;
+    let bot = h.discord.as_ref().unwrap().bot.clone();
+    let addr = baseline_host::health::serve(
+        baseline_host::health::HealthState {
+            runtime: h.runtime.clone(),
+            bot,
+        },
+        ([127, 0, 0, 1], 0).into(),
+    )
+    .await
+    .unwrap();
+    let get = |path: &str| h.http.get(format!("http://{addr}{path}")).send();
+    assert_eq!(get("/livez").await.unwrap().status(), 200);
+    let ready = get("/readyz").await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready["shards"][0]["state"], "connected", "{ready}");
+    assert_eq!(ready["database"]["backend"], "sqlite");
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    for family in [
+        "baseline_shard_state{",
+        "baseline_shard_latency_seconds{shard=\"0\"}",
+        "baseline_shard_guilds{shard=\"0\"} 1",
+        "baseline_cog_invocations_total{cog=\"hostile\"} 2",
+        "baseline_cog_failures_total{cog=\"hostile\",kind=\"panic\"} 1",
+        "baseline_interaction_latency_seconds_count 2",
+        "baseline_discord_rest_requests_total ",
+        "baseline_discord_rest_rate_limited_total 0",
+        "baseline_service_up{service=\"database\",backend=\"sqlite\"} 1",
+        "baseline_service_up{service=\"cache\",backend=\"in-process\"} 1",
+    ] {
+        assert!(metrics.contains(family), "missing `{family}` in\n{metrics}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shards_api_lists_every_shard_for_developers_only() {
+    let h = Harness::start(&["reference"], |_| {}).await;
+    h.shard_connected(0).await;
+    let app = baseline_host::api::router(baseline_host::api::ApiState {
+        runtime: h.runtime.clone(),
+    });
+    let request = |path: &str, token: Option<String>| {
+        let mut builder = axum::http::Request::get(path);
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        builder.body(axum::body::Body::empty()).unwrap()
+    };
+    let call = |request| {
+        let app = app.clone();
+        async move {
+            use tower::ServiceExt;
+            let response: axum::response::Response = app.oneshot(request).await.unwrap();
+            let status = response.status().as_u16();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let developer = session(&h.runtime, true).await;
+    let admin = session(&h.runtime, false).await;
+    assert_eq!(call(request("/api/v1/shards", None)).await.0, 401);
+    assert_eq!(call(request("/api/v1/shards", Some(admin))).await.0, 403);
+    let (status, shards) = call(request("/api/v1/shards", Some(developer.clone()))).await;
+    assert_eq!(status, 200, "{shards}");
+    assert_eq!(shards["total"], 1);
+    assert_eq!(shards["shards"][0]["state"], "connected");
+    assert_eq!(shards["shards"][0]["guilds"], 1);
+    assert!(
+        !shards["shards"][0]["latency_history"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let (status, lookup) = call(request(
+        &format!("/api/v1/shards/guilds/{DEMO_GUILD}"),
+        Some(developer.clone()),
+    ))
+    .await;
+    assert_eq!(status, 200, "{lookup}");
+    assert_eq!(lookup["shard_id"], 0);
+    assert_eq!(lookup["shard"]["process"], h.monitor.process());
+    let (status, _) = call(request(
+        "/api/v1/shards/guilds/not-a-guild",
+        Some(developer),
+    ))
+    .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_comes_back_from_faults_and_the_monitor_shows_it() {
+    let h = Harness::start(&["hostile"], |_| {}).await;
+    h.shard_connected(0).await;
+    let sessions = || h.sim.sim().gateway.sessions();
+    for fault in [
+        json!({"action": "reconnect"}),
+        json!({"action": "invalid_session", "resumable": true}),
+        json!({"action": "drop"}),
+        json!({"action": "close", "code": 4000}),
+        json!({"action": "invalid_session", "resumable": false}),
+    ] {
+        let before = sessions();
+        let (_, reached) = h.post("/_sim/faults/gateway", fault.clone()).await;
+        assert_eq!(reached["sessions"], 1, "{fault}");
+        // The shard reconnects: resumed (one more connection of the same
+        // session) or identified anew.
+        let reconnected = || {
+            let now = sessions();
+            now.iter().any(|s| {
+                s.connected
+                    && (s.session_id != before[0].session_id
+                        || s.connections > before[0].connections)
+            })
+        };
+        eventually(
+            "the shard reconnected",
+            Duration::from_secs(20),
+            reconnected,
+        )
+        .await;
+        // Whatever happened, a command sent now is answered exactly once.
+        let (status, answer) = h
+            .post(
+                "/_sim/commands",
+                json!({"name": "fine", "timeout_ms": 20000}),
+            )
+            .await;
+        assert_eq!(
+            status,
+            200,
+            "after {fault}: {answer}\nsessions {:?}",
+            sessions()
+        );
+        assert_eq!(content(&answer), "fine", "{fault}");
+        assert_eq!(
+            h.callbacks(answer["interaction_id"].as_str().unwrap()),
+            1,
+            "{fault}"
+        );
+        let after = sessions();
+        let resumed = after[0].session_id == before[0].session_id;
+        let expect_resume = fault["action"] != "invalid_session" || fault["resumable"] == true;
+        assert_eq!(resumed, expect_resume, "{fault}: {before:?} → {after:?}");
+    }
+    let shard = h.shard_connected(0).await;
+    // One way back to `connected` per fault (after the first connection):
+    // resuming four times, identifying anew once.
+    let back: Vec<&str> = shard
+        .transitions
+        .iter()
+        .skip(1)
+        .filter(|t| t.to == "connected")
+        .map(|t| t.from.as_str())
+        .collect();
+    assert!(back.len() >= 5, "{:?}", shard.transitions);
+    assert!(back.contains(&"resuming"), "{:?}", shard.transitions);
+    assert!(
+        back.iter().any(|from| *from != "resuming"),
+        "{:?}",
+        shard.transitions
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fatal_close_code_stops_the_shard_and_the_monitor_says_so() {
+    let h = Harness::start(&["hostile"], |_| {}).await;
+    h.shard_connected(0).await;
+    h.post(
+        "/_sim/faults/gateway",
+        json!({"action": "close", "code": 4004}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    loop {
+        let (_, shards) = h.monitor.all().await.unwrap();
+        if shards.iter().any(|s| s.state != "connected") || shards.is_empty() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the shard still looks connected: {shards:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, _) = h
+        .post(
+            "/_sim/commands",
+            json!({"name": "fine", "timeout_ms": 1000}),
+        )
+        .await;
+    assert_eq!(
+        status, 504,
+        "nobody answers after an authentication failure"
+    );
 }

@@ -21,6 +21,17 @@ const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// A fresh, migrated Postgres database of its own.
 async fn postgres() -> Database {
+    let db = Database::connect(&fresh_postgres_url().await)
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    db.migrate().await.expect("migrating twice is a no-op");
+    db
+}
+
+/// The URL of a fresh, empty Postgres database of its own (stale ones of
+/// earlier runs are dropped first).
+pub async fn fresh_postgres_url() -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let name = format!(
         "baseline_test_{}_{}",
@@ -59,12 +70,7 @@ async fn postgres() -> Database {
         .execute(pool)
         .await
         .unwrap();
-    let db = Database::connect(&format!("postgres://postgres@127.0.0.1:5432/{name}"))
-        .await
-        .unwrap();
-    db.migrate().await.unwrap();
-    db.migrate().await.expect("migrating twice is a no-op");
-    db
+    format!("postgres://postgres@127.0.0.1:5432/{name}")
 }
 
 /// A fresh, migrated SQLite file (the directory lives as long as the test).

@@ -219,6 +219,11 @@ impl OwnRedis {
         OwnRedis { child, port }
     }
 
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// A client, once the server accepts connections.
     pub async fn connect(&self) -> baseline_host::cache::RedisCache {
         let url = format!("redis://127.0.0.1:{}", self.port);

@@ -11,6 +11,7 @@ mod error;
 mod health;
 mod rate_limit;
 mod settings;
+mod shards;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,7 +42,7 @@ pub const MAX_BODY_BYTES: usize = 256 << 10;
 #[openapi(
     info(
         title = "Baseline API",
-        description = "Operate a Baseline bot: health, cogs, per-guild settings."
+        description = "Operate a Baseline bot: health, cogs, shards, per-guild settings."
     ),
     paths(
         health::health,
@@ -51,6 +52,8 @@ pub const MAX_BODY_BYTES: usize = 256 << 10;
         settings::get_settings,
         settings::put_settings,
         settings::audit,
+        shards::list,
+        shards::for_guild,
     )
 )]
 struct ApiDoc;
@@ -66,6 +69,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(health::router())
         .merge(cogs::router())
         .merge(settings::router())
+        .merge(shards::router())
         .route("/openapi.json", axum::routing::get(openapi));
     Router::new()
         .nest("/api/v1", api)

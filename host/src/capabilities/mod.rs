@@ -45,6 +45,8 @@ pub struct Services {
     pub database: Option<crate::store::Database>,
     /// Discord REST and the channel map (absent without a Discord connection).
     pub discord: Option<Arc<crate::discord::DiscordLink>>,
+    /// The shard monitor (absent without a Discord connection).
+    pub shards: Option<Arc<crate::discord::ShardMonitor>>,
 }
 
 impl Services {
@@ -66,6 +68,14 @@ impl Services {
         }
     }
 
+    /// The same services with the shard monitor (for `system`).
+    pub fn with_shards(self, monitor: Arc<crate::discord::ShardMonitor>) -> Self {
+        Self {
+            shards: Some(monitor),
+            ..self
+        }
+    }
+
     /// The same services with another cache (Redis).
     pub fn with_cache(self, cache: Arc<dyn crate::cache::Cache>) -> Self {
         Self { cache, ..self }
@@ -80,6 +90,7 @@ impl Services {
             host: Arc::new(system::HostFacts::new()),
             database: None,
             discord: None,
+            shards: None,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `system`: facts about the host for status displays: version, uptime,
-//! loaded cogs, database and cache health. Guilds and shards come with the
-//! Discord integration and answer `not-available` until then.
+//! loaded cogs, database and cache health (a real ping each), and the bot's
+//! shards and guild count from the shard monitor (every process's shards).
 
 use std::time::Instant;
 
@@ -9,20 +9,29 @@ use std::sync::Arc;
 
 use super::CogState;
 use crate::runtime::bindings::baseline::cog::system::{
-    CogSummary, Host, HostInfo, ServiceHealth, ShardInfo, SystemError,
+    CogSummary, Host, HostInfo, ServiceHealth, ShardInfo, ShardState, SystemError,
 };
 
 /// What the host knows about itself, shared by every invocation.
 pub struct HostFacts {
     started: Instant,
+    process: String,
     cogs: ArcSwap<Vec<(String, String)>>,
 }
 
 impl HostFacts {
     /// Facts of a host starting now.
     pub fn new() -> Self {
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".into());
+        let instance = uuid::Uuid::new_v4().simple().to_string();
         Self {
             started: Instant::now(),
+            process: format!("{host}/{}/{}", std::process::id(), &instance[..8]),
             cogs: ArcSwap::from_pointee(Vec::new()),
         }
     }
@@ -33,6 +42,11 @@ impl HostFacts {
     }
 
     /// Seconds since start.
+    /// This process, as other processes of the bot see it: `host/pid/instance`.
+    pub fn process(&self) -> &str {
+        &self.process
+    }
+
     pub fn uptime_seconds(&self) -> u64 {
         self.started.elapsed().as_secs()
     }
@@ -80,37 +94,90 @@ impl Host for CogState {
         if let Err(denied) = self.system_enter()? {
             return Ok(Err(denied));
         }
-        Ok(Err(SystemError::NotAvailable(
-            "guild count arrives with the Discord integration".into(),
-        )))
+        Ok(self
+            .all_shards()
+            .await
+            .map(|shards| shards.iter().map(|s| s.guilds).sum()))
     }
 
     async fn shards(&mut self) -> wasmtime::Result<Result<Vec<ShardInfo>, SystemError>> {
         if let Err(denied) = self.system_enter()? {
             return Ok(Err(denied));
         }
-        Ok(Err(SystemError::NotAvailable(
-            "shard status arrives with the Discord integration".into(),
-        )))
+        Ok(self.all_shards().await.map(|shards| {
+            shards
+                .into_iter()
+                .map(|s| ShardInfo {
+                    id: s.id,
+                    total: s.total,
+                    state: match s.state.as_str() {
+                        "connected" => ShardState::Connected,
+                        "resuming" => ShardState::Resuming,
+                        "connecting" => ShardState::Connecting,
+                        _ => ShardState::Disconnected,
+                    },
+                    latency_ms: s.latency_ms.map(|ms| ms.round() as u32),
+                    guilds: s.guilds,
+                })
+                .collect()
+        }))
     }
 
     async fn database(&mut self) -> wasmtime::Result<Result<ServiceHealth, SystemError>> {
         if let Err(denied) = self.system_enter()? {
             return Ok(Err(denied));
         }
-        Ok(Err(SystemError::NotAvailable(
-            "database health arrives with the store".into(),
-        )))
+        let Some(db) = self.services.database.clone() else {
+            return Ok(Err(SystemError::NotAvailable(
+                "there is no database here (`baseline cog call` runs without one)".into(),
+            )));
+        };
+        Ok(Ok(service_health(db.backend(), db.ping().await.ok())))
     }
 
     async fn cache(&mut self) -> wasmtime::Result<Result<ServiceHealth, SystemError>> {
         if let Err(denied) = self.system_enter()? {
             return Ok(Err(denied));
         }
-        Ok(Ok(ServiceHealth {
-            backend: "in-process".into(),
-            healthy: true,
-            latency_micros: Some(0),
-        }))
+        let cache = self.services.cache.clone();
+        Ok(Ok(service_health(cache.backend(), cache.ping().await.ok())))
     }
+}
+
+/// A backend's health from its ping (`None`: it did not answer).
+fn service_health(backend: &str, ping: Option<std::time::Duration>) -> ServiceHealth {
+    ServiceHealth {
+        backend: backend.into(),
+        healthy: ping.is_some(),
+        latency_micros: ping.map(|took| took.as_micros() as u64),
+    }
+}
+
+impl CogState {
+    /// Every live shard of the bot, from the monitor.
+    fn all_shards(
+        &self,
+    ) -> impl std::future::Future<
+        Output = Result<Vec<crate::discord::shards::ShardRecord>, SystemError>,
+    > + Send
+    + 'static {
+        all_shards(self.services.shards.clone())
+    }
+}
+
+async fn all_shards(
+    monitor: Option<Arc<crate::discord::ShardMonitor>>,
+) -> Result<Vec<crate::discord::shards::ShardRecord>, SystemError> {
+    let Some(monitor) = monitor else {
+        return Err(SystemError::NotAvailable(
+            "there is no Discord connection here (`baseline cog call` runs without one)".into(),
+        ));
+    };
+    monitor
+        .all()
+        .await
+        .map(|(_, shards)| shards)
+        .map_err(|error| {
+            SystemError::NotAvailable(format!("the shard monitor cannot be read: {error}"))
+        })
 }

@@ -47,6 +47,7 @@ pub struct InteractionHandle {
     component: bool,
     received: Instant,
     ack: tokio::sync::Mutex<Ack>,
+    first_response: std::sync::OnceLock<Duration>,
 }
 
 impl std::fmt::Debug for InteractionHandle {
@@ -73,6 +74,7 @@ impl InteractionHandle {
             component,
             received: Instant::now(),
             ack: tokio::sync::Mutex::new(Ack::Pending),
+            first_response: std::sync::OnceLock::new(),
         }
     }
 
@@ -102,8 +104,14 @@ impl InteractionHandle {
             Body::message(body, files),
             self.received + FIRST_RESPONSE,
         )
-        .await
-        .map(|_| ())
+        .await?;
+        let _ = self.first_response.set(self.received.elapsed());
+        Ok(())
+    }
+
+    /// How long the first response took, once sent.
+    pub fn first_response(&self) -> Option<Duration> {
+        self.first_response.get().copied()
     }
 
     /// Make sure the interaction is acknowledged (deferring if nothing was
@@ -349,6 +357,7 @@ impl Bot {
         {
             tracing::warn!(%error, "autocomplete result not delivered");
         }
+        self.record_latency(&handle);
     }
 
     /// A button, select or modal: routed by the custom id's `cog:` prefix.
@@ -535,6 +544,13 @@ impl Bot {
         };
         if let Err(error) = result {
             tracing::warn!(%error, cog, interaction = handle.id, "the answer to an interaction was not delivered");
+        }
+        self.record_latency(handle);
+    }
+
+    fn record_latency(&self, handle: &InteractionHandle) {
+        if let Some(took) = handle.first_response() {
+            self.interaction_seconds.observe(took.as_secs_f64());
         }
     }
 }

@@ -7,6 +7,7 @@
 //! - [`interactions`]: commands, autocomplete, components, modals → cogs, with the 2 s defer.
 //! - [`events`]: gateway events → subscribed cogs.
 //! - [`incoming`] / [`outgoing`]: serenity's models → WIT records, WIT → Discord JSON.
+//! - [`shards`]: the shard monitor (state and latency of every shard, in the cache).
 //!
 //! With a token it talks to discord.com; without one, to the simulator
 //! (in-process, or the one at `discord.url`), through the same code.
@@ -17,21 +18,23 @@ pub mod incoming;
 pub mod interactions;
 pub mod outgoing;
 pub mod rest;
+pub mod shards;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 use reqwest::Method;
 use serenity::all::{
-    ClientBuilder, Context, Event as GatewayEvent, GatewayIntents, HttpBuilder, RawEventHandler,
-    ShardManager,
+    ClientBuilder, Context, Event as GatewayEvent, EventHandler, GatewayIntents, HttpBuilder,
+    RawEventHandler, ShardManager, ShardStageUpdateEvent,
 };
 
 pub use interactions::InteractionHandle;
 use rest::{Body, Rest, RestError};
+pub use shards::ShardMonitor;
 
 use crate::config::DiscordConfig;
 use crate::runtime::Runtime;
@@ -103,7 +106,15 @@ pub struct Bot {
     seen: Mutex<(VecDeque<u64>, HashSet<u64>)>,
     /// The bot's user id (from READY).
     pub bot_id: AtomicU64,
+    /// The bot's shard count (from READY).
+    pub total_shards: AtomicU32,
+    /// The shard monitor.
+    pub monitor: Arc<ShardMonitor>,
+    /// serenity stopped for good (a fatal close code).
+    stopped: std::sync::atomic::AtomicBool,
     ready: tokio::sync::Notify,
+    /// How long interactions waited for their first response (seconds).
+    pub interaction_seconds: prometheus_client::metrics::histogram::Histogram,
 }
 
 const SEEN_INTERACTIONS: usize = 4_096;
@@ -135,7 +146,7 @@ impl Bot {
         true
     }
 
-    async fn on_gateway_event(self: Arc<Self>, event: GatewayEvent) {
+    async fn on_gateway_event(self: Arc<Self>, shard: u32, event: GatewayEvent) {
         match &event {
             GatewayEvent::Ready(ready) => {
                 self.link
@@ -144,6 +155,9 @@ impl Bot {
                     .store(ready.ready.application.id.get(), Ordering::Relaxed);
                 self.bot_id
                     .store(ready.ready.user.id.get(), Ordering::Relaxed);
+                if let Some(info) = ready.ready.shard {
+                    self.total_shards.store(info.total, Ordering::Relaxed);
+                }
                 tracing::info!(shard = ?ready.ready.shard.map(|s| s.id.0), guilds = ready.ready.guilds.len(), "shard ready");
                 self.ready.notify_waiters();
                 self.ready.notify_one();
@@ -155,6 +169,7 @@ impl Bot {
             }
             GatewayEvent::GuildCreate(create) => {
                 let guild = &create.guild;
+                self.monitor.guild_joined(shard, guild.id.get());
                 for channel in guild.channels.keys() {
                     self.link.note_channel(channel.get(), Some(guild.id.get()));
                 }
@@ -192,6 +207,7 @@ impl Bot {
             }
             GatewayEvent::GuildDelete(delete) if !delete.guild.unavailable => {
                 let guild = delete.guild.id.get();
+                self.monitor.guild_left(shard, guild);
                 if let Some(store) = &self.guilds
                     && let Err(error) = store.left(guild).await
                 {
@@ -257,8 +273,66 @@ struct Handler(Arc<Bot>);
 
 #[serenity::async_trait]
 impl RawEventHandler for Handler {
-    async fn raw_event(&self, _ctx: Context, event: GatewayEvent) {
-        self.0.clone().on_gateway_event(event).await;
+    async fn raw_event(&self, ctx: Context, event: GatewayEvent) {
+        self.0.clone().on_gateway_event(ctx.shard_id.0, event).await;
+    }
+}
+
+#[serenity::async_trait]
+impl EventHandler for Handler {
+    /// A shard changed state (connecting, connected, resuming, ...): tell the monitor at once.
+    async fn shard_stage_update(&self, _ctx: Context, event: ShardStageUpdateEvent) {
+        let bot = &self.0;
+        let (from, to) = (shards::state_name(event.old), shards::state_name(event.new));
+        tracing::info!(shard = event.shard_id.0, from, to, "shard state");
+        let total = bot
+            .total_shards
+            .load(Ordering::Relaxed)
+            .max(event.shard_id.0 + 1);
+        if let Err(error) = bot
+            .monitor
+            .transition(event.shard_id.0, total, from, to)
+            .await
+        {
+            tracing::warn!(%error, "the shard monitor could not write");
+        }
+    }
+}
+
+impl Bot {
+    /// Write every shard's state and latency to the monitor, once a second.
+    async fn watch_shards(self: Arc<Self>, manager: Arc<ShardManager>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let shards: Vec<(u32, &'static str, Option<Duration>)> =
+                if self.stopped.load(Ordering::Relaxed) {
+                    Vec::new()
+                } else {
+                    manager
+                        .runners
+                        .lock()
+                        .await
+                        .iter()
+                        .map(|(id, info)| (id.0, shards::state_name(info.stage), info.latency))
+                        .collect()
+                };
+            // A shard serenity stopped (a fatal close code) is no longer run here.
+            let stopped: Vec<(u32, &'static str, Option<Duration>)> = self
+                .monitor
+                .local()
+                .into_iter()
+                .filter(|record| !shards.iter().any(|(id, _, _)| *id == record.id))
+                .map(|record| (record.id, "disconnected", None))
+                .collect();
+            for (id, state, latency) in shards.into_iter().chain(stopped) {
+                let total = self.total_shards.load(Ordering::Relaxed).max(id + 1);
+                if let Err(error) = self.monitor.observe(id, total, state, latency).await {
+                    tracing::warn!(%error, shard = id, "the shard monitor could not write");
+                }
+            }
+        }
     }
 }
 
@@ -280,6 +354,7 @@ pub struct Discord {
     manager: Arc<ShardManager>,
     task: tokio::task::JoinHandle<()>,
     registrar: tokio::task::JoinHandle<()>,
+    watcher: tokio::task::JoinHandle<()>,
 }
 
 impl Discord {
@@ -292,6 +367,7 @@ impl Discord {
         endpoint: &Endpoint,
         config: DiscordConfig,
         guilds: Option<GuildStore>,
+        monitor: Arc<ShardMonitor>,
     ) -> anyhow::Result<Self> {
         let range = config.shard_range()?;
         let mut http = HttpBuilder::new(&endpoint.token);
@@ -311,12 +387,21 @@ impl Discord {
             registrar: commands::Registrar::default(),
             seen: Mutex::new((VecDeque::new(), HashSet::new())),
             bot_id: AtomicU64::new(0),
+            total_shards: AtomicU32::new(range.map_or(0, |(_, _, total)| total as u32)),
+            monitor,
+            stopped: std::sync::atomic::AtomicBool::new(false),
             ready: tokio::sync::Notify::new(),
+            // 100 µs … ~3.3 s, doubling.
+            interaction_seconds: prometheus_client::metrics::histogram::Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.0, 16),
+            ),
         });
         let mut client = ClientBuilder::new_with_http(http.build(), intents)
             .raw_event_handler(Handler(bot.clone()))
+            .event_handler(Handler(bot.clone()))
             .await?;
         let manager = client.shard_manager.clone();
+        let stopped = bot.clone();
         let task = tokio::spawn(async move {
             let result = match range {
                 Some((first, last, total)) => {
@@ -327,15 +412,19 @@ impl Discord {
                 None => client.start_autosharded().await,
             };
             if let Err(error) = result {
-                tracing::error!(%error, "the Discord connection stopped");
+                tracing::error!(%error, "the Discord connection stopped; this process runs no shard now");
             }
+            // serenity gave up (a fatal close code such as 4004): no shard runs here.
+            stopped.stopped.store(true, Ordering::Relaxed);
         });
         let registrar = tokio::spawn(bot.clone().keep_commands_registered());
+        let watcher = tokio::spawn(bot.clone().watch_shards(manager.clone()));
         Ok(Self {
             bot,
             manager,
             task,
             registrar,
+            watcher,
         })
     }
 
@@ -347,6 +436,7 @@ impl Discord {
     /// Close every shard.
     pub async fn shutdown(self) {
         self.registrar.abort();
+        self.watcher.abort();
         self.manager.shutdown_all().await;
         self.task.abort();
     }
@@ -355,6 +445,7 @@ impl Discord {
 impl Drop for Discord {
     fn drop(&mut self) {
         self.registrar.abort();
+        self.watcher.abort();
         self.task.abort();
     }
 }

@@ -18,6 +18,7 @@ pub mod inspect;
 mod invoke;
 pub mod manifest;
 pub mod metrics;
+pub mod notices;
 mod registry;
 pub mod watcher;
 
@@ -471,8 +472,19 @@ impl Runtime {
 
     /// Load (or reload) a cog file and swap it in. On failure the previous
     /// version, if any, keeps serving and the error is recorded in the registry.
+    /// A successful reload is announced to the bot's other processes.
     pub async fn load_file(self: &Arc<Self>, path: &Path) -> Result<Arc<LoadedCog>, LoadError> {
         let path = &std::path::absolute(path)?;
+        let reload = self.registry.by_file(path).is_some();
+        let result = self.load_quietly(path).await;
+        if reload && let Ok(cog) = &result {
+            self.announce(cog).await;
+        }
+        result
+    }
+
+    /// Load a cog file without telling other processes.
+    async fn load_quietly(self: &Arc<Self>, path: &Path) -> Result<Arc<LoadedCog>, LoadError> {
         let result = match self.open(path).await {
             Ok(cog) => self.registry.install(cog),
             Err(error) => Err(error),

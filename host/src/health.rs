@@ -1,0 +1,247 @@
+//! The bot health server, on its own port (`health_addr`, default
+//! 127.0.0.1:8080) for container orchestrators and Prometheus:
+//!
+//! - `GET /livez`: the process answers (200).
+//! - `GET /readyz`: this process's shards are all connected and the
+//!   database and cache answer (200), else 503 — with the shards and the
+//!   services in the body either way.
+//! - `GET /metrics`: Prometheus (OpenMetrics text): shards (state, latency,
+//!   guilds), invocations and failures per cog, interaction latency, Discord
+//!   REST calls and 429s, database and cache health.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use serde_json::json;
+
+use crate::discord::Bot;
+use crate::runtime::Runtime;
+
+/// What the health server reads.
+#[derive(Clone)]
+pub struct HealthState {
+    /// The runtime (cogs, services).
+    pub runtime: Arc<Runtime>,
+    /// The Discord side.
+    pub bot: Arc<Bot>,
+}
+
+/// The routes.
+pub fn router(state: HealthState) -> Router {
+    Router::new()
+        .route("/livez", get(|| async { Json(json!({"status": "alive"})) }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// Serve on `addr`; the address bound.
+pub async fn serve(
+    state: HealthState,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for the health server: {e}"))?;
+    let bound = listener.local_addr()?;
+    let app = router(state);
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "the health server stopped");
+        }
+    });
+    Ok(bound)
+}
+
+/// (backend, healthy, ping seconds) of the database and the cache.
+async fn services(runtime: &Runtime) -> (serde_json::Value, serde_json::Value, bool) {
+    let services = runtime.services();
+    let database = match &services.database {
+        Some(db) => match db.ping().await {
+            Ok(took) => {
+                json!({"backend": db.backend(), "healthy": true, "ping_seconds": took.as_secs_f64()})
+            }
+            Err(error) => {
+                json!({"backend": db.backend(), "healthy": false, "error": error.to_string()})
+            }
+        },
+        None => json!({"backend": "none", "healthy": true}),
+    };
+    let cache = match services.cache.ping().await {
+        Ok(took) => {
+            json!({"backend": services.cache.backend(), "healthy": true, "ping_seconds": took.as_secs_f64()})
+        }
+        Err(error) => {
+            json!({"backend": services.cache.backend(), "healthy": false, "error": error.to_string()})
+        }
+    };
+    let healthy = database["healthy"] == true && cache["healthy"] == true;
+    (database, cache, healthy)
+}
+
+async fn ready(State(state): State<HealthState>) -> impl IntoResponse {
+    let shards = state.bot.monitor.local();
+    let connected = !shards.is_empty() && shards.iter().all(|s| s.state == "connected");
+    let (database, cache, healthy) = services(&state.runtime).await;
+    let ready = connected && healthy;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({
+            "ready": ready,
+            "process": state.bot.monitor.process(),
+            "shards": shards,
+            "database": database,
+            "cache": cache,
+        })),
+    )
+}
+
+type Labels = Vec<(String, String)>;
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+async fn metrics(State(state): State<HealthState>) -> impl IntoResponse {
+    let mut registry = Registry::with_prefix("baseline");
+
+    let up = Family::<Labels, Gauge>::default();
+    let latency = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    let guilds = Family::<Labels, Gauge>::default();
+    for shard in state.bot.monitor.local() {
+        let id = shard.id.to_string();
+        up.get_or_create(&labels(&[("shard", &id), ("state", &shard.state)]))
+            .set(1);
+        if let Some(ms) = shard.latency_ms {
+            latency
+                .get_or_create(&labels(&[("shard", &id)]))
+                .set(ms / 1000.0);
+        }
+        guilds
+            .get_or_create(&labels(&[("shard", &id)]))
+            .set(i64::from(shard.guilds));
+    }
+    registry.register(
+        "shard_state",
+        "Shards of this process by state (1 per shard)",
+        up,
+    );
+    registry.register(
+        "shard_latency_seconds",
+        "Last heartbeat round trip per shard",
+        latency,
+    );
+    registry.register("shard_guilds", "Guilds per shard", guilds);
+
+    let invocations = Family::<Labels, Counter>::default();
+    let failures = Family::<Labels, Counter>::default();
+    let cog_errors = Family::<Labels, Counter>::default();
+    for cog in state.runtime.registry().list() {
+        let snapshot = cog.metrics.snapshot();
+        let name = cog.name();
+        invocations
+            .get_or_create(&labels(&[("cog", name)]))
+            .inc_by(snapshot.invocations);
+        cog_errors
+            .get_or_create(&labels(&[("cog", name)]))
+            .inc_by(snapshot.cog_errors);
+        for kind in crate::runtime::FailureKind::ALL {
+            let count = snapshot.failures.get(kind.name()).copied().unwrap_or(0);
+            failures
+                .get_or_create(&labels(&[("cog", name), ("kind", kind.name())]))
+                .inc_by(count);
+        }
+    }
+    registry.register("cog_invocations", "Invocations per cog", invocations);
+    registry.register(
+        "cog_failures",
+        "Invocations the host ended, per cog and kind",
+        failures,
+    );
+    registry.register(
+        "cog_errors",
+        "Invocations the cog answered with its own error",
+        cog_errors,
+    );
+
+    registry.register(
+        "interaction_latency_seconds",
+        "From an interaction's arrival to its first response",
+        state.bot.interaction_seconds.clone(),
+    );
+
+    let counters = &state.bot.link.rest.counters;
+    let rest = Counter::<u64>::default();
+    rest.inc_by(counters.requests.load(Ordering::Relaxed));
+    registry.register(
+        "discord_rest_requests",
+        "Discord REST requests sent for cogs and interactions",
+        rest,
+    );
+    let limited = Counter::<u64>::default();
+    limited.inc_by(counters.rate_limited.load(Ordering::Relaxed));
+    registry.register(
+        "discord_rest_rate_limited",
+        "429 answers from Discord",
+        limited,
+    );
+    let refused = Counter::<u64>::default();
+    refused.inc_by(counters.budget_refusals.load(Ordering::Relaxed));
+    registry.register(
+        "discord_rest_budget_refusals",
+        "Cog calls refused by the cog's own REST budget",
+        refused,
+    );
+
+    let (database, cache, _) = services(&state.runtime).await;
+    let service_up = Family::<Labels, Gauge>::default();
+    for (name, report) in [("database", &database), ("cache", &cache)] {
+        let backend = report["backend"].as_str().unwrap_or("");
+        service_up
+            .get_or_create(&labels(&[("service", name), ("backend", backend)]))
+            .set(i64::from(report["healthy"] == true));
+    }
+    registry.register(
+        "service_up",
+        "Whether the database and the cache answer",
+        service_up,
+    );
+    let uptime = Gauge::<i64>::default();
+    uptime.set(state.runtime.services().host.uptime_seconds() as i64);
+    registry.register("uptime_seconds", "Seconds since the host started", uptime);
+
+    let mut text = String::new();
+    if let Err(error) = encode(&mut text, &registry) {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding failed: {error}"),
+        )
+            .into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
