@@ -24,6 +24,17 @@ use baseline_discord_sim::Simulator;
 use baseline_discord_sim::world::{DEMO_CHANNEL, DEMO_OWNER};
 use serde_json::json;
 
+/// Resident memory once it has stopped falling (freed memory goes back to
+/// the system within about a second): the lowest of 3 s of readings.
+async fn settled_rss_kib(pid: u32) -> u64 {
+    let mut lowest = u64::MAX;
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        lowest = lowest.min(rss_kib(pid));
+    }
+    lowest
+}
+
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -85,6 +96,11 @@ async fn main() -> anyhow::Result<()> {
         .env("BASELINE_API_ADDR", "127.0.0.1:0")
         .env("BASELINE_HEALTH_ADDR", &health)
         .env("RUST_LOG", "warn")
+        .envs(
+            std::env::var("BASELINE_BENCH_MALLOC_CONF")
+                .ok()
+                .map(|conf| ("_RJEM_MALLOC_CONF", conf)),
+        )
         .env_remove("DISCORD_TOKEN")
         .env_remove("DATABASE_URL")
         .env_remove("REDIS_URL")
@@ -119,12 +135,17 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     wait_guilds(1.0).await?;
-    // Let start-up allocations settle.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let before = rss_kib(pid);
+    let before = settled_rss_kib(pid).await;
 
     // 1 000 guilds, 20 members each, spread over the shards.
-    let members: Vec<u64> = (0..20).map(|n| 7_000_000_000_000_000_000 + n).collect();
+    let member_count: u64 = std::env::var("BASELINE_BENCH_MEMBERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let members: Vec<u64> = (0..member_count)
+        .map(|n| 7_000_000_000_000_000_000 + n)
+        .collect();
     let mut guild_ids = Vec::new();
     let started = Instant::now();
     for n in 0..guilds {
@@ -141,7 +162,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let took = wait_guilds(guilds as f64 + 1.0).await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = rss_kib(pid);
+    let after = settled_rss_kib(pid).await;
     let per_guild = (after.saturating_sub(before)) as f64 * 1024.0 / guilds as f64;
     println!(
         "guilds: {guilds} joined in {:.1} s (host saw all {:.1} s after the first)",
@@ -218,7 +239,7 @@ async fn main() -> anyhow::Result<()> {
         total.as_secs_f64(),
         messages as f64 / total.as_secs_f64()
     );
-    println!("host RSS at the end: {} KiB", rss_kib(pid));
+    println!("host RSS at the end: {} KiB", settled_rss_kib(pid).await);
     let _ = host.kill();
     let _ = host.wait();
     Ok(())

@@ -42,7 +42,13 @@ impl Cog for Status {
                 .map(|shard| {
                     let latency = shard
                         .latency_ms
-                        .map(|ms| format!("{ms} ms"))
+                        .map(|ms| {
+                            if ms == 0 {
+                                "<1 ms".to_string()
+                            } else {
+                                format!("{ms} ms")
+                            }
+                        })
                         .unwrap_or_else(|| "…".into());
                     format!(
                         "#{} {} · {latency} · {} guilds",
