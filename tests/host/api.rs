@@ -328,6 +328,12 @@ async fn another_guilds_id_is_refused_on_every_guild_route() {
             format!("/api/v1/guilds/{THEIRS}/cogs/reference/settings/audit"),
             None,
         ),
+        ("GET", format!("/api/v1/guilds/{THEIRS}/cogs"), None),
+        (
+            "PUT",
+            format!("/api/v1/guilds/{THEIRS}/cogs/reference/enabled"),
+            Some(r#"{"enabled": false}"#),
+        ),
     ];
     for (method, url, body) in &routes {
         let (status, json, _) = app.send(method, url, Some(&admin), *body).await;
@@ -347,6 +353,13 @@ async fn another_guilds_id_is_refused_on_every_guild_route() {
         .await
         .unwrap();
     assert_eq!(saved, None);
+    let store = baseline_host::store::guilds::GuildStore::new(
+        app.runtime.services().database.clone().unwrap(),
+    );
+    assert!(
+        store.cog_enabled(THEIRS, "reference").await.unwrap(),
+        "still on in the other guild"
+    );
     // A developer may act on any guild.
     let developer = app.token(true).await;
     assert_eq!(
@@ -481,4 +494,66 @@ async fn forgetting_a_user_deletes_their_cog_data_only() {
     );
     assert_eq!(kv.get(&space(7), "rolls").await.unwrap(), None);
     assert!(kv.get(&space(8), "rolls").await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_turns_a_cog_off_and_on_in_their_guild() {
+    let app = app().await;
+    let admin = app.token(false).await;
+    let (status, list, _) = app
+        .send(
+            "GET",
+            &format!("/api/v1/guilds/{MINE}/cogs"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["reference", "status"]);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["enabled"] == true)
+    );
+    let url = format!("/api/v1/guilds/{MINE}/cogs/reference/enabled");
+    let (status, switched, _) = app
+        .send("PUT", &url, Some(&admin), Some(r#"{"enabled": false}"#))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{switched}");
+    assert_eq!(switched["enabled"], false);
+    let (_, list, _) = app
+        .send(
+            "GET",
+            &format!("/api/v1/guilds/{MINE}/cogs"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(list[0]["enabled"], false);
+    assert_eq!(list[1]["enabled"], true);
+    // Bad input: an unknown cog, a body that is not the switch.
+    let (status, _, _) = app
+        .send(
+            "PUT",
+            &format!("/api/v1/guilds/{MINE}/cogs/nope/enabled"),
+            Some(&admin),
+            Some(r#"{"enabled": true}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = app
+        .send("PUT", &url, Some(&admin), Some(r#"{"enabled": "yes"}"#))
+        .await;
+    assert!(status.is_client_error(), "{status}");
+    let (_, switched, _) = app
+        .send("PUT", &url, Some(&admin), Some(r#"{"enabled": true}"#))
+        .await;
+    assert_eq!(switched["enabled"], true);
 }

@@ -345,47 +345,51 @@ async fn a_cog_cannot_post_in_another_guild_and_has_its_own_rest_budget() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reconnect_in_the_middle_of_a_burst_loses_and_duplicates_nothing() {
     let h = Arc::new(Harness::start(&["hostile"], |_| {}).await);
-    let mut runs = tokio::task::JoinSet::new();
-    for n in 0..40 {
-        let h = h.clone();
-        runs.spawn(async move {
-            tokio::time::sleep(Duration::from_millis(n * 10)).await;
-            h.post(
-                "/_sim/commands",
-                json!({"name": "fine", "timeout_ms": 15000}),
-            )
-            .await
-        });
+    // Every fault the shard resumes from: what was sent while it was away is replayed.
+    let faults = [
+        json!({"action": "reconnect"}),
+        json!({"action": "drop"}),
+        json!({"action": "close", "code": 4000}),
+        json!({"action": "invalid_session", "resumable": true}),
+    ];
+    for (round, fault) in faults.iter().enumerate() {
+        let mut runs = tokio::task::JoinSet::new();
+        for n in 0..30 {
+            let h = h.clone();
+            runs.spawn(async move {
+                tokio::time::sleep(Duration::from_millis(n * 10)).await;
+                h.post(
+                    "/_sim/commands",
+                    json!({"name": "fine", "timeout_ms": 15000}),
+                )
+                .await
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let (_, reached) = h.post("/_sim/faults/gateway", fault.clone()).await;
+        assert_eq!(reached["sessions"], 1, "{fault}");
+        let mut ids = Vec::new();
+        while let Some(result) = runs.join_next().await {
+            let (status, answer) = result.unwrap();
+            assert_eq!(status, 200, "across {fault}: {answer}");
+            assert_eq!(content(&answer), "fine");
+            ids.push(answer["interaction_id"].as_str().unwrap().to_string());
+        }
+        assert_eq!(ids.len(), 30);
+        for id in &ids {
+            assert_eq!(
+                h.callbacks(id),
+                1,
+                "interaction {id} answered exactly once across {fault}"
+            );
+        }
+        let sessions = h.sim.sim().gateway.sessions();
+        assert_eq!(
+            sessions[0].connections,
+            round as u64 + 2,
+            "the session was resumed, not replaced, after {fault}: {sessions:?}"
+        );
     }
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    let (_, reached) = h
-        .post("/_sim/faults/gateway", json!({"action": "reconnect"}))
-        .await;
-    assert_eq!(reached["sessions"], 1);
-    let mut ids = Vec::new();
-    while let Some(result) = runs.join_next().await {
-        let (status, answer) = result.unwrap();
-        assert_eq!(status, 200, "{answer}");
-        assert_eq!(content(&answer), "fine");
-        ids.push(answer["interaction_id"].as_str().unwrap().to_string());
-    }
-    assert_eq!(ids.len(), 40);
-    for id in &ids {
-        assert_eq!(h.callbacks(id), 1, "interaction {id} answered exactly once");
-    }
-    let sessions: Value = h
-        .http
-        .get(format!("{}/_sim/sessions", h.sim.http_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        sessions[0]["connections"], 2,
-        "the session was resumed, not replaced: {sessions}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -407,6 +411,39 @@ async fn callback_429s_and_500s_are_retried_within_the_deadline() {
         h.callbacks(answer["interaction_id"].as_str().unwrap()),
         3,
         "429, 500, then accepted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cogs_discord_call_waits_out_a_short_429_and_reports_a_long_one() {
+    let h = Harness::start(&["hostile"], |_| {}).await;
+    let channel = DEMO_CHANNEL.to_string();
+    h.post(
+        "/_sim/faults/rest",
+        json!({"path": format!("/channels/{channel}/messages"), "method": "POST", "status": 429, "retry_after_ms": 400}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let sent = h
+        .command(json!({"name": "post", "options": {"channel": channel}}))
+        .await;
+    assert!(content(&sent).starts_with("sent "), "{sent}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "Retry-After was honoured"
+    );
+    // Longer than the cog's deadline (8 s here): the cog is told, nothing waits.
+    h.post(
+        "/_sim/faults/rest",
+        json!({"path": format!("/channels/{channel}/messages"), "method": "POST", "status": 429, "retry_after_ms": 60000}),
+    )
+    .await;
+    let limited = h
+        .command(json!({"name": "post", "options": {"channel": channel}}))
+        .await;
+    assert!(
+        content(&limited).contains("RateLimited(60000)"),
+        "{limited}"
     );
 }
 

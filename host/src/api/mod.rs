@@ -8,6 +8,7 @@
 pub mod access;
 mod cogs;
 mod error;
+mod guild_cogs;
 mod health;
 mod rate_limit;
 mod settings;
@@ -54,6 +55,8 @@ pub const MAX_BODY_BYTES: usize = 256 << 10;
         settings::audit,
         shards::list,
         shards::for_guild,
+        guild_cogs::list,
+        guild_cogs::switch,
     )
 )]
 struct ApiDoc;
@@ -70,6 +73,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(cogs::router())
         .merge(settings::router())
         .merge(shards::router())
+        .merge(guild_cogs::router())
         .route("/openapi.json", axum::routing::get(openapi));
     Router::new()
         .nest("/api/v1", api)

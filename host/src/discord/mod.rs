@@ -434,11 +434,22 @@ impl Discord {
     }
 
     /// Close every shard.
+    /// Close every shard and tell the monitor at once (the records then
+    /// say `disconnected` until they age out), rather than leaving other
+    /// processes to wait for the time to live.
     pub async fn shutdown(self) {
         self.registrar.abort();
         self.watcher.abort();
         self.manager.shutdown_all().await;
         self.task.abort();
+        let total = self.bot.total_shards.load(Ordering::Relaxed);
+        for shard in self.bot.monitor.local() {
+            let _ = self
+                .bot
+                .monitor
+                .observe(shard.id, total.max(shard.total), "disconnected", None)
+                .await;
+        }
     }
 }
 

@@ -1,0 +1,137 @@
+//! Which cogs a guild has turned on: the list (every loaded cog, with its
+//! state in this guild) and the switch. A cog turned off in a guild is not
+//! run there: its commands answer "turned off in this server" and it gets no
+//! events of the guild.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::routing::{get, put};
+use serde::{Deserialize, Serialize};
+
+use super::access::GuildAccess;
+use super::{ApiError, ApiState};
+use crate::store::guilds::GuildStore;
+
+/// A loaded cog as a guild sees it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct GuildCogView {
+    /// Cog name.
+    name: String,
+    /// Version serving.
+    version: String,
+    /// One line about it.
+    description: String,
+    /// Its slash commands.
+    commands: Vec<String>,
+    /// Whether it runs in this guild.
+    enabled: bool,
+}
+
+/// The switch.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct Switch {
+    /// Run the cog in this guild or not.
+    enabled: bool,
+}
+
+#[derive(Deserialize)]
+pub struct CogPath {
+    #[allow(dead_code)]
+    guild_id: String,
+    cog: String,
+}
+
+fn store(state: &ApiState) -> Result<GuildStore, ApiError> {
+    state
+        .runtime
+        .services()
+        .database
+        .clone()
+        .map(GuildStore::new)
+        .ok_or_else(|| ApiError::Unavailable("this host has no database".into()))
+}
+
+fn unavailable(error: crate::store::StoreError) -> ApiError {
+    ApiError::Unavailable(format!("database: {error}"))
+}
+
+/// Every loaded cog and whether it runs in this guild.
+#[utoipa::path(get, path = "/api/v1/guilds/{guild_id}/cogs", params(("guild_id" = String, Path)),
+    responses((status = 200, body = [GuildCogView]), (status = 401), (status = 403), (status = 503)))]
+pub async fn list(
+    access: GuildAccess,
+    State(state): State<ApiState>,
+) -> Result<Json<Vec<GuildCogView>>, ApiError> {
+    let store = store(&state)?;
+    let mut views = Vec::new();
+    for cog in state.runtime.registry().list() {
+        views.push(GuildCogView {
+            name: cog.name().to_string(),
+            version: cog.manifest.version.clone(),
+            description: cog.manifest.description.clone(),
+            commands: cog
+                .manifest
+                .commands
+                .iter()
+                .map(|c| format!("/{}", c.name))
+                .collect(),
+            enabled: store
+                .cog_enabled(access.guild_id, cog.name())
+                .await
+                .map_err(unavailable)?,
+        });
+    }
+    Ok(Json(views))
+}
+
+/// Turn a cog on or off in this guild.
+#[utoipa::path(put, path = "/api/v1/guilds/{guild_id}/cogs/{cog}/enabled",
+    params(("guild_id" = String, Path), ("cog" = String, Path)), request_body = Switch,
+    responses((status = 200, body = GuildCogView), (status = 401), (status = 403), (status = 404), (status = 503)))]
+pub async fn switch(
+    access: GuildAccess,
+    State(state): State<ApiState>,
+    Path(path): Path<CogPath>,
+    Json(switch): Json<Switch>,
+) -> Result<Json<GuildCogView>, ApiError> {
+    let cog = state
+        .runtime
+        .registry()
+        .get(&path.cog)
+        .ok_or_else(|| ApiError::NotFound(format!("no cog `{}` is loaded", path.cog)))?;
+    let store = store(&state)?;
+    store
+        .set_cog_enabled(
+            access.guild_id,
+            cog.name(),
+            switch.enabled,
+            Some(access.session.user_id),
+        )
+        .await
+        .map_err(unavailable)?;
+    tracing::info!(
+        guild = access.guild_id,
+        cog = cog.name(),
+        enabled = switch.enabled,
+        by = access.session.user_id,
+        "cog switched"
+    );
+    Ok(Json(GuildCogView {
+        name: cog.name().to_string(),
+        version: cog.manifest.version.clone(),
+        description: cog.manifest.description.clone(),
+        commands: cog
+            .manifest
+            .commands
+            .iter()
+            .map(|c| format!("/{}", c.name))
+            .collect(),
+        enabled: switch.enabled,
+    }))
+}
+
+pub fn router() -> axum::Router<ApiState> {
+    axum::Router::new()
+        .route("/guilds/{guild_id}/cogs", get(list))
+        .route("/guilds/{guild_id}/cogs/{cog}/enabled", put(switch))
+}
