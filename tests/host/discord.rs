@@ -941,3 +941,27 @@ async fn a_fatal_close_code_stops_the_shard_and_the_monitor_says_so() {
         "nobody answers after an authentication failure"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_select_menu_round_trips_and_files_are_uploaded() {
+    let h = Harness::start(&["hostile"], |_| {}).await;
+    let offered = h.command(json!({"name": "pick"})).await;
+    let reply = &offered["reply"];
+    assert_eq!(
+        reply["components"][0]["components"][0]["type"], 3,
+        "{offered}"
+    );
+    assert_eq!(reply["attachments"][0]["filename"], "notes.txt");
+    assert_eq!(reply["attachments"][0]["size"], 18);
+    let (status, picked) = h
+        .post(
+            "/_sim/components",
+            json!({"message_id": reply["id"], "custom_id": "hostile:pick", "values": ["red", "blue"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{picked}");
+    assert!(
+        content(&picked).ends_with("Select hostile:pick:  values [red,blue]"),
+        "{picked}"
+    );
+}

@@ -602,3 +602,59 @@ async fn a_cog_cannot_reach_another_cogs_keys_through_the_database() {
         .unwrap();
     assert!(format!("{answer:?}").contains("value: \"1\""), "{answer:?}");
 }
+
+async fn guilds_suite(db: Database) {
+    use baseline_host::store::guilds::GuildStore;
+    let store = GuildStore::new(db);
+    assert!(store.joined(7, "Seven", 70).await.unwrap(), "a new install");
+    assert!(
+        !store.joined(7, "Seven renamed", 70).await.unwrap(),
+        "seen again at start-up"
+    );
+    assert_eq!(
+        store.authorized_users(7).await.unwrap(),
+        [(70, "owner".to_string())]
+    );
+    let guild = store.get(7).await.unwrap().unwrap();
+    assert_eq!((guild.name.as_str(), guild.active), ("Seven renamed", true));
+    assert!(store.left(7).await.unwrap());
+    assert!(
+        !store.left(7).await.unwrap(),
+        "leaving twice changes nothing"
+    );
+    assert!(!store.get(7).await.unwrap().unwrap().active);
+    assert!(
+        store.joined(7, "Seven", 71).await.unwrap(),
+        "back after leaving: a new install"
+    );
+    assert_eq!(store.list().await.unwrap().len(), 1);
+    assert_eq!(
+        store.authorized_users(7).await.unwrap().len(),
+        2,
+        "the new owner joins the old"
+    );
+    assert!(
+        store.cog_enabled(7, "dice").await.unwrap(),
+        "on unless turned off"
+    );
+    store
+        .set_cog_enabled(7, "dice", false, Some(70))
+        .await
+        .unwrap();
+    assert!(!store.cog_enabled(7, "dice").await.unwrap());
+    assert!(
+        store.cog_enabled(8, "dice").await.unwrap(),
+        "only in that guild"
+    );
+}
+
+#[tokio::test]
+async fn guilds_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    guilds_suite(sqlite(&dir).await).await;
+}
+
+#[tokio::test]
+async fn guilds_postgres() {
+    guilds_suite(postgres().await).await;
+}

@@ -36,52 +36,42 @@ impl GuildStore {
     /// The bot is in `guild` (joined now or seen again at start-up). Returns
     /// true when this is a new install (no row, or the row was inactive).
     pub async fn joined(&self, guild: u64, name: &str, owner: u64) -> Result<bool, StoreError> {
-        let id = guild as i64;
-        let owner = owner as i64;
-        let was_active: Option<bool> = with_pool!(self.db, |pool| sqlx::query_scalar(
-            "SELECT active FROM guilds WHERE guild_id = $1"
-        )
-        .bind(id)
-        .fetch_optional(pool)
-        .await)?;
-        match &self.db.pool() {
-            Pool::Postgres(pool) => {
-                sqlx::query(
-                    "INSERT INTO guilds (guild_id, name, owner_id, active) VALUES ($1, $2, $3, TRUE)
-                     ON CONFLICT (guild_id) DO UPDATE SET name = EXCLUDED.name, owner_id = EXCLUDED.owner_id,
-                         active = TRUE, left_at = NULL,
-                         joined_at = CASE WHEN guilds.active THEN guilds.joined_at ELSE now() END",
-                )
+        let (id, owner) = (guild as i64, owner as i64);
+        let now = match self.db.pool() {
+            Pool::Postgres(_) => "now()",
+            Pool::Sqlite(_) => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+        };
+        let upsert = format!(
+            "INSERT INTO guilds (guild_id, name, owner_id, active) VALUES ($1, $2, $3, TRUE)
+             ON CONFLICT (guild_id) DO UPDATE SET name = excluded.name, owner_id = excluded.owner_id,
+                 active = TRUE, left_at = NULL,
+                 joined_at = CASE WHEN guilds.active THEN guilds.joined_at ELSE {now} END"
+        );
+        // One transaction: the guild never exists without its owner.
+        let was_active: Option<bool> = with_pool!(self.db, |pool| {
+            let mut tx = pool.begin().await?;
+            let was_active: Option<bool> =
+                sqlx::query_scalar("SELECT active FROM guilds WHERE guild_id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            sqlx::query(&upsert)
                 .bind(id)
                 .bind(name)
                 .bind(owner)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
-            }
-            Pool::Sqlite(pool) => {
-                sqlx::query(
-                    "INSERT INTO guilds (guild_id, name, owner_id, active) VALUES ($1, $2, $3, TRUE)
-                     ON CONFLICT (guild_id) DO UPDATE SET name = excluded.name, owner_id = excluded.owner_id,
-                         active = TRUE, left_at = NULL,
-                         joined_at = CASE WHEN guilds.active THEN guilds.joined_at
-                                          ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END",
-                )
-                .bind(id)
-                .bind(name)
-                .bind(owner)
-                .execute(pool)
-                .await?;
-            }
-        }
-        with_pool!(self.db, |pool| sqlx::query(
-            "INSERT INTO authorized_users (guild_id, user_id, role) VALUES ($1, $2, 'owner')
-             ON CONFLICT (guild_id, user_id) DO NOTHING"
-        )
-        .bind(id)
-        .bind(owner)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+            sqlx::query(
+                "INSERT INTO authorized_users (guild_id, user_id, role) VALUES ($1, $2, 'owner')
+                 ON CONFLICT (guild_id, user_id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(was_active)
+        })?;
         Ok(was_active != Some(true))
     }
 

@@ -125,7 +125,14 @@ async fn callback(
             "type: callback type {callback_type} is not valid for interaction type {kind}"
         )));
     }
-    let data = body.get("data").cloned().unwrap_or(json!({}));
+    let mut data = body.get("data").cloned().unwrap_or(json!({}));
+    // Files uploaded with a multipart callback belong to the message in `data`.
+    if let Some(uploaded) = body
+        .get("attachments")
+        .filter(|a| a.as_array().is_some_and(|a| !a.is_empty()))
+    {
+        data["attachments"] = uploaded.clone();
+    }
     let message_id = match callback_type {
         4 => {
             let message = sim.create_message(channel, BOT_ID, data.clone(), 20, Some(id))?;

@@ -47,6 +47,10 @@ impl Cog for Hostile {
                 "Open a form and echo what is typed in it",
             ))
             .command(Command::new(
+                "pick",
+                "Offer a select menu, with a file attached",
+            ))
+            .command(Command::new(
                 "chatty",
                 "Follow up twice, then answer (the answer comes last)",
             ))
@@ -68,10 +72,11 @@ impl Cog for Hostile {
             .collect();
         Ok(ComponentResponse::Reply(
             Message::text(format!(
-                "{:?} {}: {}",
+                "{:?} {}: {} values [{}]",
                 component.kind,
                 component.custom_id,
-                fields.join(", ")
+                fields.join(", "),
+                component.values.join(",")
             ))
             .reply(),
         ))
@@ -194,6 +199,15 @@ impl Cog for Hostile {
                     "sent {sent}, stopped by {stopped}"
                 )))
             }
+            "pick" => Ok(CommandResponse::Reply(
+                Message::text("pick colours")
+                    .row([SelectMenu::text("hostile:pick")
+                        .option("Red", "red")
+                        .option("Blue", "blue")
+                        .into()])
+                    .file("notes.txt", b"colours: red, blue".to_vec())
+                    .reply(),
+            )),
             "form" => Ok(CommandResponse::Modal(
                 Modal::new("hostile:form", "Tell me")
                     .input(TextInput::short("name", "Your name"))
