@@ -91,7 +91,13 @@ async fn services(runtime: &Runtime) -> (serde_json::Value, serde_json::Value, b
 
 async fn ready(State(state): State<HealthState>) -> impl IntoResponse {
     let shards = state.bot.monitor.local();
-    let connected = !shards.is_empty() && shards.iter().all(|s| s.state == "connected");
+    // Every shard this process should run must be there and connected
+    // (serenity starts them 5 s apart).
+    let expected = state.bot.expected_shards();
+    let connected = !expected.is_empty()
+        && expected
+            .iter()
+            .all(|id| shards.iter().any(|s| s.id == *id && s.state == "connected"));
     let (database, cache, healthy) = services(&state.runtime).await;
     let ready = connected && healthy;
     let status = if ready {
@@ -104,6 +110,7 @@ async fn ready(State(state): State<HealthState>) -> impl IntoResponse {
         Json(json!({
             "ready": ready,
             "process": state.bot.monitor.process(),
+            "expected_shards": expected,
             "shards": shards,
             "database": database,
             "cache": cache,

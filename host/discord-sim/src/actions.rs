@@ -465,6 +465,7 @@ impl Sim {
                     responses: Vec::new(),
                     original_message: None,
                     source_message: message,
+                    claimed: false,
                 },
             );
             payload

@@ -169,6 +169,8 @@ pub struct SimInteraction {
     pub original_message: Option<u64>,
     /// For a component interaction: the message the component sits on.
     pub source_message: Option<u64>,
+    /// A callback is being processed (so a second one is refused at once).
+    pub claimed: bool,
 }
 
 impl SimInteraction {
@@ -181,15 +183,15 @@ impl SimInteraction {
     }
 
     /// Whether the bot has answered completely: a final callback; a
-    /// deferred response whose original was then edited (or deleted); a
-    /// deferred update followed by an edit or a follow-up.
+    /// deferred response whose original was then edited or filled by a
+    /// follow-up; a deferred update followed by an edit or a follow-up.
     pub fn answered(&self) -> bool {
         match self.callback() {
             None => false,
             Some(5) => self
                 .responses
                 .iter()
-                .any(|r| r.kind == "edit-original" || r.kind == "delete-original"),
+                .any(|r| r.kind == "edit-original" || r.kind == "follow-up"),
             Some(6) => self.responses.iter().any(|r| r.kind != "callback"),
             Some(_) => true,
         }

@@ -114,16 +114,27 @@ struct Entered {
 
 impl Entered {
     async fn call(&self, method: Method, path: &str, body: Body) -> Result<Value, DiscordError> {
+        self.audited(method, path, body, None).await
+    }
+
+    /// A moderation call, with its reason in the guild's audit log.
+    async fn audited(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+        reason: Option<&str>,
+    ) -> Result<Value, DiscordError> {
         self.link
             .rest
-            .call(Some(&self.cog), method, path, body, self.deadline)
+            .call_with_reason(Some(&self.cog), method, path, body, self.deadline, reason)
             .await
             .map_err(failure)
     }
 
     /// The channel must be in the invocation's guild.
     async fn check_channel(&self, channel: u64) -> Result<(), DiscordError> {
-        match self.link.guild_of(channel).await {
+        match self.link.guild_of(Some(&self.cog), channel).await {
             Ok(Some(guild)) if guild == self.guild => Ok(()),
             Ok(_) => Err(DiscordError::WrongGuild),
             Err(error) => Err(failure(error)),
@@ -229,6 +240,9 @@ impl Host for CogState {
         message: Message,
     ) -> wasmtime::Result<Result<u64, DiscordError>> {
         let entered = enter!(self.discord_channel("discord.messages", channel).await);
+        if let Err(problem) = outgoing::check_custom_ids(&entered.cog, &message) {
+            return Ok(Err(DiscordError::Invalid(problem)));
+        }
         let (body, files) = outgoing::message(&message, false);
         Ok(entered
             .call(
@@ -247,6 +261,9 @@ impl Host for CogState {
         message: Message,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
         let entered = enter!(self.discord_channel("discord.messages", channel).await);
+        if let Err(problem) = outgoing::check_custom_ids(&entered.cog, &message) {
+            return Ok(Err(DiscordError::Invalid(problem)));
+        }
         let (body, files) = outgoing::message(&message, true);
         Ok(entered
             .call(
@@ -403,6 +420,9 @@ impl Host for CogState {
     ) -> wasmtime::Result<Result<u64, DiscordError>> {
         // A DM needs no guild, but it needs the grant.
         let link = enter!(self.discord_link("discord.dm"));
+        if let Err(problem) = outgoing::check_custom_ids(&self.scope.cog, &message) {
+            return Ok(Err(DiscordError::Invalid(problem)));
+        }
         let entered = Entered {
             link,
             guild: 0,
@@ -441,7 +461,7 @@ impl Host for CogState {
         tracing::info!(cog = %entered.cog, guild = entered.guild, user, reason = ?reason, "cog kicks a member");
         let path = format!("/guilds/{}/members/{user}", entered.guild);
         Ok(entered
-            .call(Method::DELETE, &path, Body::Empty)
+            .audited(Method::DELETE, &path, Body::Empty, reason.as_deref())
             .await
             .map(|_| ()))
     }
@@ -457,7 +477,7 @@ impl Host for CogState {
         let path = format!("/guilds/{}/bans/{user}", entered.guild);
         let body = json!({"delete_message_seconds": delete_seconds.min(604_800)});
         Ok(entered
-            .call(Method::PUT, &path, Body::Json(body))
+            .audited(Method::PUT, &path, Body::Json(body), reason.as_deref())
             .await
             .map(|_| ()))
     }
@@ -478,7 +498,7 @@ impl Host for CogState {
         let path = format!("/guilds/{}/members/{user}", entered.guild);
         let body = json!({"communication_disabled_until": until});
         Ok(entered
-            .call(Method::PATCH, &path, Body::Json(body))
+            .audited(Method::PATCH, &path, Body::Json(body), reason.as_deref())
             .await
             .map(|_| ()))
     }

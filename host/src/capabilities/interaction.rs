@@ -53,6 +53,9 @@ impl Host for CogState {
             Ok(entered) => entered,
             Err(error) => return Ok(Err(error)),
         };
+        if let Err(problem) = outgoing::check_custom_ids(&self.scope.cog, &reply.message) {
+            return Ok(Err(InteractionError::Invalid(problem)));
+        }
         let (body, files) = outgoing::reply(&reply);
         Ok(handle
             .follow_up(&link.rest, Some(&self.scope.cog), body, files)
@@ -68,6 +71,9 @@ impl Host for CogState {
             Ok(entered) => entered,
             Err(error) => return Ok(Err(error)),
         };
+        if let Err(problem) = outgoing::check_custom_ids(&self.scope.cog, &message) {
+            return Ok(Err(InteractionError::Invalid(problem)));
+        }
         let (body, files) = outgoing::message(&message, true);
         Ok(handle
             .edit_original(&link.rest, Some(&self.scope.cog), body, files)

@@ -19,6 +19,17 @@ pub struct Registrar {
     last: tokio::sync::Mutex<Option<Value>>,
 }
 
+/// Option keys `outgoing` writes only when they are used.
+const OMITTED_WHEN_EMPTY: &[&str] = &[
+    "choices",
+    "autocomplete",
+    "min_value",
+    "max_value",
+    "min_length",
+    "max_length",
+    "channel_types",
+];
+
 /// Does `remote` (what Discord holds) say everything `desired` says? Keys
 /// Discord adds (ids, versions, localizations) are ignored; a key Discord
 /// leaves out counts as its empty default.
@@ -32,7 +43,15 @@ pub fn covers(desired: &Value, remote: Option<&Value>) -> bool {
     };
     match (desired, remote) {
         (d, None) | (d, Some(Value::Null)) => empty(d),
-        (Value::Object(d), Some(Value::Object(r))) => d.iter().all(|(k, v)| covers(v, r.get(k))),
+        (Value::Object(d), Some(Value::Object(r))) => {
+            d.iter().all(|(k, v)| covers(v, r.get(k)))
+                // A key we leave out when unused must be unused there too:
+                // choices, limits or autocomplete removed from a cog count.
+                && OMITTED_WHEN_EMPTY
+                    .iter()
+                    .filter(|k| !d.contains_key(**k))
+                    .all(|k| r.get(*k).is_none_or(&empty))
+        }
         (Value::Array(d), Some(Value::Array(r))) => {
             d.len() == r.len() && d.iter().zip(r).all(|(a, b)| covers(a, Some(b)))
         }

@@ -31,8 +31,10 @@ pub const TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
 enum Ack {
     /// Nothing sent yet.
     Pending,
-    /// A deferral was sent; the original response is still "thinking".
-    Deferred,
+    /// A deferral was sent. `update`: a deferred update of the message the
+    /// component sits on (type 6), whose `@original` is that message; else a
+    /// deferred reply (type 5) still "thinking", ephemeral or not.
+    Deferred { update: bool, ephemeral: bool },
     /// The original response has its content.
     Complete,
 }
@@ -43,8 +45,9 @@ pub struct InteractionHandle {
     /// Interaction id.
     pub id: u64,
     token: String,
-    /// A component or modal (deferral means "update the message later").
-    component: bool,
+    /// A component (or a modal submitted from a message): deferring means
+    /// "update that message later" (type 6) rather than "thinking" (type 5).
+    update_deferral: bool,
     received: Instant,
     ack: tokio::sync::Mutex<Ack>,
     first_response: std::sync::OnceLock<Duration>,
@@ -67,11 +70,11 @@ impl PartialEq for InteractionHandle {
 impl Eq for InteractionHandle {}
 
 impl InteractionHandle {
-    fn new(id: u64, token: &str, component: bool) -> Self {
+    fn new(id: u64, token: &str, update_deferral: bool) -> Self {
         Self {
             id,
             token: token.to_string(),
-            component,
+            update_deferral,
             received: Instant::now(),
             ack: tokio::sync::Mutex::new(Ack::Pending),
             first_response: std::sync::OnceLock::new(),
@@ -119,18 +122,23 @@ impl InteractionHandle {
     pub async fn acknowledge(&self, rest: &Rest, ephemeral: bool) -> Result<(), RestError> {
         let mut ack = self.ack.lock().await;
         if *ack == Ack::Pending {
-            let (kind, data) = if self.component {
+            let (kind, data) = if self.update_deferral {
                 (6, None)
             } else {
                 (5, ephemeral.then(|| json!({"flags": EPHEMERAL})))
             };
             self.callback(rest, kind, data, Vec::new()).await?;
-            *ack = Ack::Deferred;
+            *ack = Ack::Deferred {
+                update: self.update_deferral,
+                ephemeral: ephemeral && !self.update_deferral,
+            };
         }
         Ok(())
     }
 
     /// Send a follow-up message (acknowledging first if needed); its id.
+    /// After a deferred reply, Discord makes the first follow-up the
+    /// original response.
     pub async fn follow_up(
         &self,
         rest: &Rest,
@@ -149,6 +157,10 @@ impl InteractionHandle {
                 Instant::now() + Duration::from_secs(10),
             )
             .await?;
+        let mut ack = self.ack.lock().await;
+        if matches!(*ack, Ack::Deferred { update: false, .. }) {
+            *ack = Ack::Complete;
+        }
         Ok(message["id"]
             .as_str()
             .and_then(|s| s.parse().ok())
@@ -205,7 +217,7 @@ enum Outgoing {
     /// Open a modal.
     Modal(Value),
     /// The cog asked to defer (ephemeral or not).
-    Defer(bool),
+    Defer,
     /// A component asked to defer the update.
     DeferUpdate,
     /// A notice to the user (failure, refusal).
@@ -214,6 +226,27 @@ enum Outgoing {
 
 impl Outgoing {
     fn from_answer(cog: &str, result: Result<Answer, InvocationError>) -> Self {
+        // Components and modals must carry the cog's own custom ids.
+        let owned = match &result {
+            Ok(Answer::Command(Ok(CommandResponse::Reply(reply))))
+            | Ok(Answer::Component(Ok(ComponentResponse::Reply(reply)))) => {
+                outgoing::check_custom_ids(cog, &reply.message)
+            }
+            Ok(Answer::Component(Ok(ComponentResponse::Update(message)))) => {
+                outgoing::check_custom_ids(cog, message)
+            }
+            Ok(Answer::Command(Ok(CommandResponse::Modal(modal))))
+            | Ok(Answer::Component(Ok(ComponentResponse::Modal(modal)))) => {
+                outgoing::check_modal(cog, modal)
+            }
+            _ => Ok(()),
+        };
+        if let Err(problem) = owned {
+            tracing::warn!(cog, problem, "the cog's answer was refused");
+            return Outgoing::Notice(
+                "Something went wrong on our side. The bot's operator can see the details in the log.".into(),
+            );
+        }
         match result {
             Ok(Answer::Command(Ok(CommandResponse::Reply(reply)))) => {
                 let (body, files) = outgoing::reply(&reply);
@@ -226,9 +259,7 @@ impl Outgoing {
             Ok(Answer::Command(Ok(CommandResponse::Modal(modal)))) => {
                 Outgoing::Modal(outgoing::modal(&modal))
             }
-            Ok(Answer::Command(Ok(CommandResponse::Defer(ephemeral)))) => {
-                Outgoing::Defer(ephemeral)
-            }
+            Ok(Answer::Command(Ok(CommandResponse::Defer(_)))) => Outgoing::Defer,
             Ok(Answer::Component(Ok(ComponentResponse::Reply(reply)))) => {
                 let (body, files) = outgoing::reply(&reply);
                 Outgoing::Message {
@@ -281,12 +312,14 @@ impl Bot {
             Interaction::Autocomplete(command) => self.autocomplete(command).await,
             Interaction::Component(component) => {
                 let invocation = super::incoming::component(&component);
-                self.by_custom_id(component.id.get(), &component.token, invocation)
+                self.by_custom_id(component.id.get(), &component.token, invocation, true)
                     .await
             }
             Interaction::Modal(modal) => {
                 let invocation = super::incoming::modal(&modal);
-                self.by_custom_id(modal.id.get(), &modal.token, invocation)
+                // A modal opened from a slash command has no message to update.
+                let on_message = modal.message.is_some();
+                self.by_custom_id(modal.id.get(), &modal.token, invocation, on_message)
                     .await
             }
             _ => {}
@@ -361,8 +394,14 @@ impl Bot {
     }
 
     /// A button, select or modal: routed by the custom id's `cog:` prefix.
-    async fn by_custom_id(self: Arc<Self>, id: u64, token: &str, invocation: ComponentInvocation) {
-        let handle = Arc::new(InteractionHandle::new(id, token, true));
+    async fn by_custom_id(
+        self: Arc<Self>,
+        id: u64,
+        token: &str,
+        invocation: ComponentInvocation,
+        on_message: bool,
+    ) {
+        let handle = Arc::new(InteractionHandle::new(id, token, on_message));
         let custom_id = &invocation.custom_id;
         let owner = custom_id.split_once(':').map(|(cog, _)| cog).unwrap_or("");
         let Some(cog) = self.runtime.registry().get(owner) else {
@@ -447,7 +486,9 @@ impl Bot {
 
     /// Send the answer the way the interaction's state allows.
     async fn deliver(&self, handle: &InteractionHandle, cog: &str, outgoing: Outgoing) {
+        let rest = &self.link.rest;
         let state = *handle.ack.lock().await;
+        let ephemeral = |body: &Value| body["flags"].as_u64().unwrap_or(0) & EPHEMERAL != 0;
         let result = match (state, outgoing) {
             (
                 Ack::Pending,
@@ -458,89 +499,105 @@ impl Bot {
                 },
             ) => {
                 let kind = if update { 7 } else { 4 };
-                let result = handle
-                    .callback(&self.link.rest, kind, Some(body), files)
-                    .await;
+                let result = handle.callback(rest, kind, Some(body), files).await;
                 *handle.ack.lock().await = Ack::Complete;
                 result
             }
             (Ack::Pending, Outgoing::Modal(modal)) => {
-                handle
-                    .callback(&self.link.rest, 9, Some(modal), Vec::new())
-                    .await
+                handle.callback(rest, 9, Some(modal), Vec::new()).await
             }
-            (Ack::Pending, Outgoing::Defer(ephemeral)) => {
-                handle.acknowledge(&self.link.rest, ephemeral).await
-            }
-            (Ack::Pending, Outgoing::DeferUpdate) => {
-                handle.acknowledge(&self.link.rest, false).await
-            }
-            (Ack::Pending, Outgoing::Notice(text)) => {
+            (Ack::Pending, Outgoing::Defer) => {
+                // The invocation is over: nothing could complete a deferral now.
+                tracing::warn!(
+                    cog,
+                    "the cog answered `defer` and ended; nothing would complete the response"
+                );
+                let text = "This command did not finish its answer.";
                 let result = handle
-                    .callback(
-                        &self.link.rest,
-                        4,
-                        Some(outgoing::notice(&text)),
-                        Vec::new(),
-                    )
+                    .callback(rest, 4, Some(outgoing::notice(text)), Vec::new())
                     .await;
                 *handle.ack.lock().await = Ack::Complete;
                 result
             }
-            // Deferred: the answer completes the original response.
-            (Ack::Deferred, Outgoing::Message { body, files, .. }) => {
-                handle
-                    .edit_original(&self.link.rest, None, body, files)
-                    .await
+            (Ack::Pending, Outgoing::DeferUpdate) => handle.acknowledge(rest, false).await,
+            (Ack::Pending, Outgoing::Notice(text)) => {
+                let result = handle
+                    .callback(rest, 4, Some(outgoing::notice(&text)), Vec::new())
+                    .await;
+                *handle.ack.lock().await = Ack::Complete;
+                result
             }
-            (Ack::Deferred, Outgoing::Notice(text)) => {
-                handle
-                    .edit_original(
-                        &self.link.rest,
-                        None,
-                        json!({"content": text, "allowed_mentions": {"parse": []}}),
-                        Vec::new(),
-                    )
-                    .await
-            }
-            // Already complete (the cog edited it itself): the answer is a follow-up.
+            // A deferred reply: the answer completes it — unless the answer is
+            // private and the deferral was public: then the "thinking"
+            // message goes and the answer follows, ephemeral.
             (
-                Ack::Complete,
-                Outgoing::Message {
-                    body,
-                    files,
+                Ack::Deferred {
                     update: false,
+                    ephemeral: deferred_private,
                 },
-            ) => handle
-                .follow_up(&self.link.rest, None, body, files)
-                .await
-                .map(|_| ()),
+                Outgoing::Message { body, files, .. },
+            ) => {
+                if ephemeral(&body) && !deferred_private {
+                    match handle.delete_original(rest, None).await {
+                        Ok(()) => handle.follow_up(rest, None, body, files).await.map(|_| ()),
+                        Err(error) => Err(error),
+                    }
+                } else {
+                    handle.edit_original(rest, None, body, files).await
+                }
+            }
             (
-                Ack::Complete,
+                Ack::Deferred {
+                    update: false,
+                    ephemeral: deferred_private,
+                },
+                Outgoing::Notice(text),
+            ) => {
+                if deferred_private {
+                    let body = json!({"content": text, "allowed_mentions": {"parse": []}});
+                    handle.edit_original(rest, None, body, Vec::new()).await
+                } else {
+                    match handle.delete_original(rest, None).await {
+                        Ok(()) => handle
+                            .follow_up(rest, None, outgoing::notice(&text), Vec::new())
+                            .await
+                            .map(|_| ()),
+                        Err(error) => Err(error),
+                    }
+                }
+            }
+            // A deferred update: `@original` is the component's message. Only
+            // an update replaces it; anything else is a message of its own.
+            (
+                Ack::Deferred { update: true, .. } | Ack::Complete,
                 Outgoing::Message {
                     body,
                     files,
                     update: true,
                 },
-            ) => {
-                handle
-                    .edit_original(&self.link.rest, None, body, files)
-                    .await
-            }
-            (Ack::Complete, Outgoing::Notice(text)) => handle
-                .follow_up(&self.link.rest, None, outgoing::notice(&text), Vec::new())
+            ) => handle.edit_original(rest, None, body, files).await,
+            (
+                Ack::Deferred { update: true, .. } | Ack::Complete,
+                Outgoing::Message {
+                    body,
+                    files,
+                    update: false,
+                },
+            ) => handle.follow_up(rest, None, body, files).await.map(|_| ()),
+            (Ack::Deferred { update: true, .. } | Ack::Complete, Outgoing::Notice(text)) => handle
+                .follow_up(rest, None, outgoing::notice(&text), Vec::new())
                 .await
                 .map(|_| ()),
             (_, Outgoing::Modal(_)) => handle
                 .follow_up(
-                    &self.link.rest,
+                    rest,
                     None,
                     outgoing::notice("This form took too long to open. Please try again."),
                     Vec::new(),
                 )
                 .await
                 .map(|_| ()),
-            (_, Outgoing::Defer(_) | Outgoing::DeferUpdate) => Ok(()),
+            (_, Outgoing::Defer | Outgoing::DeferUpdate) => Ok(()),
         };
         if let Err(error) = result {
             tracing::warn!(%error, cog, interaction = handle.id, "the answer to an interaction was not delivered");

@@ -72,15 +72,21 @@ impl DiscordLink {
         self.channels.write().remove(&channel);
     }
 
-    /// The guild of a channel (asking Discord when it is not known yet).
-    pub async fn guild_of(&self, channel: u64) -> Result<Option<u64>, RestError> {
+    /// The guild of a channel (asking Discord when it is not known yet; the
+    /// lookup is charged to `cog`, so a cog naming random channels spends
+    /// its own budget, not the bot's).
+    pub async fn guild_of(
+        &self,
+        cog: Option<&str>,
+        channel: u64,
+    ) -> Result<Option<u64>, RestError> {
         if let Some(guild) = self.channels.read().get(&channel) {
             return Ok(*guild);
         }
         let found = self
             .rest
             .call(
-                None,
+                cog,
                 Method::GET,
                 &format!("/channels/{channel}"),
                 Body::Empty,
@@ -112,6 +118,8 @@ pub struct Bot {
     pub monitor: Arc<ShardMonitor>,
     /// serenity stopped for good (a fatal close code).
     stopped: std::sync::atomic::AtomicBool,
+    /// The shards this process runs: `(first, last, total)`; `None` for all.
+    shard_range: Option<(u64, u64, u64)>,
     ready: tokio::sync::Notify,
     /// How long interactions waited for their first response (seconds).
     pub interaction_seconds: prometheus_client::metrics::histogram::Histogram,
@@ -125,10 +133,32 @@ impl Bot {
         let (Some(guild), Some(store)) = (guild, &self.guilds) else {
             return true;
         };
-        store.cog_enabled(guild, cog).await.unwrap_or_else(|error| {
-            tracing::warn!(%error, guild, cog, "cannot read whether the cog is enabled; treating it as enabled");
-            true
-        })
+        // Bounded: the 3 s interaction deadline must not wait on a stalled database.
+        match tokio::time::timeout(Duration::from_millis(500), store.cog_enabled(guild, cog)).await
+        {
+            Ok(Ok(enabled)) => enabled,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, guild, cog, "cannot read whether the cog is enabled; treating it as enabled");
+                true
+            }
+            Err(_) => {
+                tracing::warn!(
+                    guild,
+                    cog,
+                    "the database took over 500 ms to say whether the cog is enabled; treating it as enabled"
+                );
+                true
+            }
+        }
+    }
+
+    /// The shard ids this process should run (empty until READY tells an
+    /// autosharded process the total).
+    pub fn expected_shards(&self) -> Vec<u32> {
+        match self.shard_range {
+            Some((first, last, _)) => (first as u32..=last as u32).collect(),
+            None => (0..self.total_shards.load(Ordering::Relaxed)).collect(),
+        }
     }
 
     /// False when this interaction id was handled already (a replay).
@@ -370,6 +400,16 @@ impl Discord {
         monitor: Arc<ShardMonitor>,
     ) -> anyhow::Result<Self> {
         let range = config.shard_range()?;
+        let mut config = config;
+        if !(100..=2_500).contains(&config.defer_after_ms) {
+            let clamped = config.defer_after_ms.clamp(100, 2_500);
+            tracing::warn!(
+                configured = config.defer_after_ms,
+                used = clamped,
+                "defer_after_ms must leave time before Discord's 3 s deadline"
+            );
+            config.defer_after_ms = clamped;
+        }
         let mut http = HttpBuilder::new(&endpoint.token);
         if endpoint.simulated {
             // serenity's rate limiter builds URLs without the proxy.
@@ -390,6 +430,7 @@ impl Discord {
             total_shards: AtomicU32::new(range.map_or(0, |(_, _, total)| total as u32)),
             monitor,
             stopped: std::sync::atomic::AtomicBool::new(false),
+            shard_range: range,
             ready: tokio::sync::Notify::new(),
             // 100 µs … ~3.3 s, doubling.
             interaction_seconds: prometheus_client::metrics::histogram::Histogram::new(

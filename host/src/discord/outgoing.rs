@@ -224,6 +224,39 @@ pub fn message(message: &Message, editing: bool) -> (Value, Vec<Upload>) {
     (Value::Object(map), uploads)
 }
 
+/// Refuse custom ids a cog does not own. A button's, select's or modal's
+/// custom id routes the click back to the cog its prefix names (`cog:`), so
+/// a cog that could use another's prefix would make that cog act — with
+/// that cog's grants — on a click it never offered.
+pub fn check_custom_ids(cog: &str, message: &Message) -> Result<(), String> {
+    for row in &message.components {
+        for component in &row.components {
+            let id = match component {
+                Component::Button(button) => button.custom_id.as_deref(),
+                Component::Select(select) => Some(select.custom_id.as_str()),
+            };
+            if let Some(id) = id {
+                check_custom_id(cog, id)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The same for a modal.
+pub fn check_modal(cog: &str, modal: &Modal) -> Result<(), String> {
+    check_custom_id(cog, &modal.custom_id)
+}
+
+fn check_custom_id(cog: &str, id: &str) -> Result<(), String> {
+    match id.split_once(':') {
+        Some((owner, _)) if owner == cog => Ok(()),
+        _ => Err(format!(
+            "custom id `{id}` must start with `{cog}:` (the cog's own name)"
+        )),
+    }
+}
+
 /// A reply: the message with the ephemeral flag when asked.
 pub fn reply(reply: &Reply) -> (Value, Vec<Upload>) {
     let (mut body, files) = message(&reply.message, false);

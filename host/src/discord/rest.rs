@@ -99,6 +99,7 @@ pub struct Rest {
     burst: f64,
     budgets: Mutex<HashMap<String, Bucket>>,
     blocked: Mutex<HashMap<String, Instant>>,
+    global_block: Mutex<Option<Instant>>,
     /// The application id (from READY).
     pub application_id: AtomicU64,
     /// Traffic counters.
@@ -132,6 +133,7 @@ impl Rest {
             burst: f64::from(burst.max(1)),
             budgets: Mutex::new(HashMap::new()),
             blocked: Mutex::new(HashMap::new()),
+            global_block: Mutex::new(None),
             application_id: AtomicU64::new(0),
             counters: RestCounters::default(),
         }
@@ -175,6 +177,21 @@ impl Rest {
         body: Body,
         deadline: Instant,
     ) -> Result<Value, RestError> {
+        self.call_with_reason(cog, method, path, body, deadline, None)
+            .await
+    }
+
+    /// [`Rest::call`] with a reason for the guild's audit log
+    /// (`X-Audit-Log-Reason`), for moderation actions.
+    pub async fn call_with_reason(
+        &self,
+        cog: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Body,
+        deadline: Instant,
+        reason: Option<&str>,
+    ) -> Result<Value, RestError> {
         if let Some(cog) = cog
             && let Err(wait) = self.spend(cog)
         {
@@ -187,7 +204,9 @@ impl Rest {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let blocked_until = self.blocked.lock().get(&bucket).copied();
+            let bucket_until = self.blocked.lock().get(&bucket).copied();
+            let global_until = *self.global_block.lock();
+            let blocked_until = bucket_until.max(global_until);
             if let Some(until) = blocked_until {
                 let now = Instant::now();
                 if until > now {
@@ -198,7 +217,7 @@ impl Rest {
                 }
             }
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
-            let response = self.send(method.clone(), path, &body).await;
+            let response = self.send(method.clone(), path, &body, reason).await;
             let response = match response {
                 Ok(response) => response,
                 Err(error)
@@ -221,10 +240,13 @@ impl Rest {
             if header("x-ratelimit-remaining") == Some(0.0)
                 && let Some(reset) = header("x-ratelimit-reset-after")
             {
-                self.blocked.lock().insert(
-                    bucket.clone(),
-                    Instant::now() + Duration::from_secs_f64(reset),
-                );
+                let mut blocked = self.blocked.lock();
+                let now = Instant::now();
+                // Forget buckets whose reset has passed, so the map stays small.
+                if blocked.len() > 1_024 {
+                    blocked.retain(|_, until| *until > now);
+                }
+                blocked.insert(bucket.clone(), now + seconds(reset));
             }
             let text = response.text().await.unwrap_or_default();
             if status.is_success() {
@@ -240,12 +262,19 @@ impl Rest {
             match status.as_u16() {
                 429 => {
                     self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
-                    let seconds = json["retry_after"]
+                    let retry_after = json["retry_after"]
                         .as_f64()
                         .or_else(|| header("retry-after"))
                         .unwrap_or(1.0);
-                    let wait = Duration::from_secs_f64(seconds.max(0.0));
-                    let global = json["global"].as_bool().unwrap_or(false);
+                    let wait = seconds(retry_after);
+                    let global = json["global"].as_bool().unwrap_or(false)
+                        || headers
+                            .get("x-ratelimit-scope")
+                            .is_some_and(|v| v == "global");
+                    if global {
+                        // Every call waits, not only this one.
+                        *self.global_block.lock() = Some(Instant::now() + wait);
+                    }
                     tracing::warn!(
                         path,
                         retry_after_ms = wait.as_millis() as u64,
@@ -284,11 +313,17 @@ impl Rest {
         method: Method,
         path: &str,
         body: &Body,
+        reason: Option<&str>,
     ) -> reqwest::Result<reqwest::Response> {
-        let request = self
+        let mut request = self
             .client
             .request(method, format!("{}{path}", self.base))
             .header("authorization", &self.authorization);
+        if let Some(reason) = reason.filter(|r| !r.is_empty()) {
+            // Discord reads it percent-encoded, at most 512 characters.
+            let reason: String = reason.chars().take(512).collect();
+            request = request.header("x-audit-log-reason", percent_encode(&reason));
+        }
         let request = match body {
             Body::Empty => request,
             Body::Json(value) => request.json(value),
@@ -308,6 +343,28 @@ impl Rest {
         };
         request.send().await
     }
+}
+
+/// A wait Discord asked for, in seconds, as a duration: negative, NaN or
+/// absurd values (from a broken proxy) become 0 s to an hour, never a panic.
+fn seconds(value: f64) -> Duration {
+    if value.is_finite() {
+        Duration::from_secs_f64(value.clamp(0.0, 3_600.0))
+    } else {
+        Duration::from_secs(1)
+    }
+}
+
+/// Percent-encode a header value (unreserved characters stay).
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -346,6 +403,15 @@ mod tests {
             route_key("/guilds/5/members/6/roles/7"),
             "/guilds/5/members/{id}/roles/{id}"
         );
+    }
+
+    #[test]
+    fn odd_waits_from_headers_never_panic() {
+        assert_eq!(seconds(-3.0), Duration::ZERO);
+        assert_eq!(seconds(f64::INFINITY), Duration::from_secs(1));
+        assert_eq!(seconds(f64::NAN), Duration::from_secs(1));
+        assert_eq!(seconds(1e12), Duration::from_secs(3_600));
+        assert_eq!(seconds(0.25), Duration::from_millis(250));
     }
 
     #[test]

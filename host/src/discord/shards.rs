@@ -198,14 +198,18 @@ impl ShardMonitor {
             }
             if let Some(latency) = latency {
                 let ms = latency.as_secs_f64() * 1000.0;
-                record.latency_ms = Some(ms);
-                record.latency_history.push(LatencySample {
-                    at_ms: now,
-                    latency_ms: ms,
-                });
-                if record.latency_history.len() > HISTORY {
-                    record.latency_history.remove(0);
+                // serenity's figure changes on each heartbeat ACK; the poll
+                // sees it every second. Keep one sample per measurement.
+                if record.latency_ms != Some(ms) {
+                    record.latency_history.push(LatencySample {
+                        at_ms: now,
+                        latency_ms: ms,
+                    });
+                    if record.latency_history.len() > HISTORY {
+                        record.latency_history.remove(0);
+                    }
                 }
+                record.latency_ms = Some(ms);
             } else if state != "connected" {
                 record.latency_ms = None;
             }

@@ -8,6 +8,10 @@ use serde_json::{Value, json};
 
 use super::ApiError;
 
+/// Attachment ids, unique across messages.
+static NEXT_ATTACHMENT: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(8_000_000_000_000_000_000);
+
 /// The JSON of a request, with uploaded files described in `attachments`.
 pub struct DiscordBody(pub Value);
 
@@ -59,6 +63,9 @@ impl<S: Send + Sync> FromRequest<S> for DiscordBody {
             if name == "payload_json" {
                 payload = serde_json::from_slice(&data)
                     .map_err(|e| ApiError::invalid(format!("payload_json: {e}")))?;
+                if !payload.is_object() {
+                    return Err(ApiError::invalid("payload_json must be a JSON object"));
+                }
             } else if name.starts_with("files[") || name == "file" {
                 files.push((
                     filename.unwrap_or_else(|| name.clone()),
@@ -69,9 +76,8 @@ impl<S: Send + Sync> FromRequest<S> for DiscordBody {
         }
         let attachments: Vec<Value> = files
             .into_iter()
-            .enumerate()
-            .map(|(n, (filename, content_type, size))| {
-                let id = 8_000_000_000_000_000_000u64 + n as u64;
+            .map(|(filename, content_type, size)| {
+                let id = NEXT_ATTACHMENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 json!({"id": id.to_string(), "filename": filename, "size": size,
                        "content_type": content_type,
                        "url": format!("https://cdn.discordapp.com/attachments/{id}/{filename}"),

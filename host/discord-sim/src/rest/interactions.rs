@@ -83,35 +83,37 @@ async fn callback(
     DiscordBody(body): DiscordBody,
 ) -> Result<StatusCode, ApiError> {
     let id = snowflake(&id, "Interaction")?;
-    let (kind, channel, source, already, sent) = {
-        let state = sim.world.state.lock();
-        let found = state
-            .interactions
-            .get(&id)
-            .filter(|i| i.token == token)
-            .ok_or_else(|| ApiError::unknown("Interaction"))?;
-        (
-            found.kind,
-            found.channel_id,
-            found.source_message,
-            found.callback().is_some(),
-            found.sent,
-        )
-    };
-    if already {
-        return Err(ApiError(
-            StatusCode::BAD_REQUEST,
-            40060,
-            "Interaction has already been acknowledged.".into(),
-        ));
-    }
-    if sent.elapsed() > std::time::Duration::from_secs(3) {
-        return Err(ApiError::unknown("Interaction"));
-    }
     let callback_type =
         body.get("type")
             .and_then(Value::as_u64)
             .ok_or_else(|| ApiError::invalid("type: This field is required"))? as u8;
+    // Check and claim under one lock: of two racing callbacks, one wins.
+    let (kind, channel, source) = {
+        let mut state = sim.world.state.lock();
+        let found = state
+            .interactions
+            .get_mut(&id)
+            .filter(|i| i.token == token)
+            .ok_or_else(|| ApiError::unknown("Interaction"))?;
+        if found.callback().is_some() || found.claimed {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                40060,
+                "Interaction has already been acknowledged.".into(),
+            ));
+        }
+        if found.sent.elapsed() > std::time::Duration::from_secs(3) {
+            return Err(ApiError::unknown("Interaction"));
+        }
+        found.claimed = true;
+        (found.kind, found.channel_id, found.source_message)
+    };
+    let unclaim = |error: ApiError| {
+        if let Some(found) = sim.world.state.lock().interactions.get_mut(&id) {
+            found.claimed = false;
+        }
+        error
+    };
     let allowed = match callback_type {
         1 => false,
         4 | 5 => kind != 4,
@@ -121,9 +123,9 @@ async fn callback(
         _ => false,
     };
     if !allowed {
-        return Err(ApiError::invalid(format!(
+        return Err(unclaim(ApiError::invalid(format!(
             "type: callback type {callback_type} is not valid for interaction type {kind}"
-        )));
+        ))));
     }
     let mut data = body.get("data").cloned().unwrap_or(json!({}));
     // Files uploaded with a multipart callback belong to the message in `data`.
@@ -135,7 +137,9 @@ async fn callback(
     }
     let message_id = match callback_type {
         4 => {
-            let message = sim.create_message(channel, BOT_ID, data.clone(), 20, Some(id))?;
+            let message = sim
+                .create_message(channel, BOT_ID, data.clone(), 20, Some(id))
+                .map_err(unclaim)?;
             message["id"].as_str().and_then(|s| s.parse::<u64>().ok())
         }
         5 => {
@@ -145,12 +149,15 @@ async fn callback(
                 json!({"content": "", "flags": data.get("flags").and_then(Value::as_u64).unwrap_or(0) | LOADING}),
                 20,
                 Some(id),
-            )?;
+            )
+            .map_err(unclaim)?;
             message["id"].as_str().and_then(|s| s.parse::<u64>().ok())
         }
         7 => {
-            let source = source.ok_or_else(|| ApiError::invalid("no message to update"))?;
-            sim.edit_message(channel, source, data.clone())?;
+            let source =
+                source.ok_or_else(|| unclaim(ApiError::invalid("no message to update")))?;
+            sim.edit_message(channel, source, data.clone())
+                .map_err(unclaim)?;
             Some(source)
         }
         6 => source,
@@ -191,7 +198,25 @@ async fn follow_up(
     if !acknowledged {
         return Err(ApiError::unknown("Webhook"));
     }
-    let message = sim.create_message(channel, BOT_ID, body.clone(), 0, Some(id))?;
+    // After a deferred reply, the first follow-up fills the "thinking" message.
+    let loading = {
+        let state = sim.world.state.lock();
+        let found = &state.interactions[&id];
+        found
+            .original_message
+            .filter(|_| found.callback() == Some(5))
+            .and_then(|m| state.messages.get(&m))
+            .filter(|m| m.body.get("flags").and_then(Value::as_u64).unwrap_or(0) & LOADING != 0)
+            .map(|m| (m.id, m.body["flags"].as_u64().unwrap_or(0)))
+    };
+    let message = match loading {
+        Some((original, flags)) => {
+            let mut filled = body.clone();
+            filled["flags"] = json!(flags & !LOADING);
+            sim.edit_message(channel, original, filled)?
+        }
+        None => sim.create_message(channel, BOT_ID, body.clone(), 0, Some(id))?,
+    };
     let (after_ms, after_us) = elapsed(&sim, id);
     record(
         &sim,

@@ -33,8 +33,14 @@ impl Cog for Hostile {
             )
             .command(
                 Command::new("slow", "Answer after a while")
-                    .option(CommandOption::integer("ms", "How long to take").required()),
+                    .option(CommandOption::integer("ms", "How long to take").required())
+                    .option(CommandOption::boolean("private", "Answer ephemerally")),
             )
+            .command(Command::new(
+                "steal",
+                "Offer a button that claims to be another cog's",
+            ))
+            .command(Command::new("defer", "Answer `defer` and stop"))
             .command(
                 Command::new(
                     "burst",
@@ -65,6 +71,9 @@ impl Cog for Hostile {
     }
 
     fn on_component(&self, component: ComponentInvocation) -> Result<ComponentResponse, CogError> {
+        if component.values.iter().any(|v| v == "slow") {
+            std::thread::sleep(std::time::Duration::from_millis(2_500));
+        }
         let fields: Vec<String> = component
             .fields
             .iter()
@@ -176,8 +185,19 @@ impl Cog for Hostile {
             "slow" => {
                 let ms = command.integer("ms").unwrap_or(2_500).clamp(0, 60_000) as u64;
                 std::thread::sleep(std::time::Duration::from_millis(ms));
-                Ok(CommandResponse::text(format!("slept {ms} ms")))
+                let text = format!("slept {ms} ms");
+                Ok(if command.boolean("private") == Some(true) {
+                    CommandResponse::ephemeral(Message::text(text))
+                } else {
+                    CommandResponse::text(text)
+                })
             }
+            "steal" => Ok(CommandResponse::Reply(
+                Message::text("click me")
+                    .row([Button::primary("reference:again:6:1", "Roll").into()])
+                    .reply(),
+            )),
+            "defer" => Ok(CommandResponse::Defer(false)),
             "burst" => {
                 let channel = command.context.channel_id.unwrap_or_default();
                 let count = command.integer("count").unwrap_or(1).clamp(1, 100);
@@ -204,6 +224,7 @@ impl Cog for Hostile {
                     .row([SelectMenu::text("hostile:pick")
                         .option("Red", "red")
                         .option("Blue", "blue")
+                        .option("Slowly", "slow")
                         .into()])
                     .file("notes.txt", b"colours: red, blue".to_vec())
                     .reply(),
