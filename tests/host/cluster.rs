@@ -202,8 +202,7 @@ async fn two_processes_run_one_bot_with_shared_postgres_and_redis() {
             .status();
         assert_eq!(status, 200);
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    for guild in &guilds {
+    let seen_in = async |guild: u64| -> Value {
         let answer: Value = http
             .post(format!("{}/_sim/commands", sim.http_url()))
             .json(
@@ -215,8 +214,20 @@ async fn two_processes_run_one_bot_with_shared_postgres_and_redis() {
             .json()
             .await
             .unwrap();
-        let seen = &answer["reply"]["embeds"][0]["fields"][2]["value"];
-        assert_eq!(seen, "1", "guild {guild}: {answer}");
+        answer["reply"]["embeds"][0]["fields"][2]["value"].clone()
+    };
+    for guild in guilds.clone() {
+        until(
+            &format!("guild {guild} counted its message"),
+            Duration::from_secs(20),
+            async || seen_in(guild).await == "1",
+        )
+        .await;
+    }
+    // Counted once, not twice: still 1 a moment later.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for guild in &guilds {
+        assert_eq!(seen_in(*guild).await, "1", "guild {guild}");
     }
 
     // A reload asked of B reaches A through Redis.
@@ -258,4 +269,12 @@ async fn two_processes_run_one_bot_with_shared_postgres_and_redis() {
                 .is_some_and(|s| s.iter().all(|s| s["state"] == "connected"))
     })
     .await;
+    // The new A reads what the old A counted: kv lives in the shared Postgres.
+    for guild in &guilds[1..3] {
+        assert_eq!(
+            seen_in(*guild).await,
+            "1",
+            "guild {guild} after A restarted"
+        );
+    }
 }

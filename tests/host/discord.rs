@@ -493,6 +493,28 @@ async fn a_reconnect_in_the_middle_of_a_burst_loses_and_duplicates_nothing() {
                 "interaction {id} answered exactly once across {fault}"
             );
         }
+        // The same interaction delivered twice is answered once.
+        let (_, duplicated) = h
+            .post(
+                "/_sim/faults/gateway",
+                json!({"action": "duplicate", "event": "INTERACTION_CREATE"}),
+            )
+            .await;
+        assert_eq!(duplicated["sessions"], 1);
+        let fine = h.command(json!({"name": "fine"})).await;
+        assert_eq!(
+            content(&fine),
+            "fine",
+            "the shard went on after the duplicate"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        for id in &ids {
+            assert_eq!(
+                h.callbacks(id),
+                1,
+                "interaction {id} answered once, duplicate or not"
+            );
+        }
         let sessions = h.sim.sim().gateway.sessions();
         assert_eq!(
             sessions[0].connections,
@@ -560,15 +582,22 @@ async fn a_cogs_discord_call_waits_out_a_short_429_and_reports_a_long_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_gateway_data_is_skipped_and_the_shard_stays_up() {
     let h = Harness::start(&["hostile"], |_| {}).await;
+    let before = h.sim.sim().gateway.sessions();
     for (t, d) in [
         ("MESSAGE_CREATE", json!({"garbage": true})),
         ("INTERACTION_CREATE", json!({"id": "not a number"})),
         ("SOMETHING_NEW", json!({"x": 1})),
     ] {
-        h.post("/_sim/dispatch", json!({"t": t, "d": d})).await;
+        let (_, reached) = h.post("/_sim/dispatch", json!({"t": t, "d": d})).await;
+        assert_eq!(reached["sessions"], 1, "{t} reached the shard");
     }
     let answer = h.command(json!({"name": "fine"})).await;
     assert_eq!(content(&answer), "fine");
+    // The same session on the same socket: no reconnect, no re-identify.
+    let after = h.sim.sim().gateway.sessions();
+    assert_eq!(after[0].session_id, before[0].session_id);
+    assert_eq!(after[0].connections, before[0].connections);
+    assert!(after[0].seq >= before[0].seq + 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -599,9 +628,27 @@ async fn commands_are_registered_again_only_when_they_change() {
     })
     .await;
     assert_eq!(h.overwrites(), 2);
-    // A restarted host finds the commands already there.
+    // A restarted host finds the commands already there: it reads them
+    // (a GET) and writes nothing.
+    let sim = h.sim.sim().clone();
+    let reads = || {
+        sim.world
+            .state
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.ends_with("/commands"))
+            .count()
+    };
+    let before = reads();
     h.discord.take().unwrap().shutdown().await;
     h.connect().await;
+    eventually(
+        "the restarted host read the commands",
+        Duration::from_secs(10),
+        || reads() > before,
+    )
+    .await;
     let answer = h.command(json!({"name": "status"})).await;
     assert_eq!(answer["reply"]["embeds"][0]["title"], "Baseline status");
     assert_eq!(h.overwrites(), 2, "nothing registered after the restart");
@@ -646,10 +693,19 @@ async fn guild_installs_are_tracked_and_survive_restarts() {
     })
     .await;
 
-    // A restart replays GUILD_CREATE for the demo guild: no duplicate rows, nothing lost.
+    // A restart replays GUILD_CREATE for the demo guild: no duplicate rows,
+    // nothing lost. (Marked inactive first, so its replay is visible.)
     h.discord.take().unwrap().shutdown().await;
+    assert!(store.left(DEMO_GUILD).await.unwrap());
     h.connect().await;
-    h.command(json!({"name": "dice stats"})).await;
+    eventually_async("the replayed GUILD_CREATE handled", || async {
+        store
+            .get(DEMO_GUILD)
+            .await
+            .unwrap()
+            .is_some_and(|g| g.active)
+    })
+    .await;
     let guilds = store.list().await.unwrap();
     assert_eq!(guilds.len(), 2, "{guilds:?}");
     assert!(guilds.iter().any(|g| g.guild_id == DEMO_GUILD && g.active));
@@ -659,7 +715,7 @@ async fn guild_installs_are_tracked_and_survive_restarts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cog_turned_off_in_a_guild_is_not_run_there() {
-    let h = Harness::start(&["reference"], |_| {}).await;
+    let h = Harness::start(&["reference", "hostile"], |_| {}).await;
     GuildStore::new(h.db.clone())
         .set_cog_enabled(DEMO_GUILD, "reference", false, Some(DEMO_OWNER))
         .await
@@ -668,7 +724,12 @@ async fn a_cog_turned_off_in_a_guild_is_not_run_there() {
     assert_eq!(answer["reply"]["flags"], 64);
     assert_eq!(content(&answer), "`/dice` is turned off in this server.");
     h.post("/_sim/messages", json!({"content": "hello"})).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // hostile (still on) gets the message: once it has, reference would have too.
+    let hostile = h.runtime.registry().metrics_for("hostile");
+    eventually("hostile got the message", Duration::from_secs(10), || {
+        hostile.snapshot().invocations == 1
+    })
+    .await;
     assert_eq!(
         h.runtime
             .registry()
@@ -701,8 +762,11 @@ async fn a_process_answers_for_its_own_shards_only() {
         config.discord.total_shards = Some(2);
     })
     .await;
+    assert_eq!(h.discord.as_ref().unwrap().bot.expected_shards(), [0]);
+    // serenity boots shards 5 s apart: give a wrong range time to show.
+    tokio::time::sleep(Duration::from_secs(6)).await;
     let sessions = h.sim.sim().gateway.sessions();
-    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions.len(), 1, "only shard 0 runs here: {sessions:?}");
     assert_eq!(sessions[0].shard, [0, 2]);
     // The demo guild is on shard 1 of 2: nobody here answers for it.
     assert_eq!(baseline_discord_sim::world::shard_of(DEMO_GUILD, 2), 1);
@@ -868,9 +932,18 @@ async fn the_health_server_reports_readiness_and_prometheus_metrics() {
     let ready: Value = ready.json().await.unwrap();
     assert_eq!(ready["shards"][0]["state"], "connected", "{ready}");
     assert_eq!(ready["database"]["backend"], "sqlite");
-    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    // The latency of the second interaction is recorded once its callback's
+    // answer has come back to the host: poll.
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = get("/metrics").await.unwrap().text().await.unwrap();
+        if metrics.contains("baseline_interaction_latency_seconds_count 2") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     for family in [
-        "baseline_shard_state{",
+        "baseline_shard_state{shard=\"0\",state=\"connected\"} 1",
         "baseline_shard_latency_seconds{shard=\"0\"}",
         "baseline_shard_guilds{shard=\"0\"} 1",
         "baseline_cog_invocations_total{cog=\"hostile\"} 2",
@@ -1023,33 +1096,47 @@ async fn the_gateway_comes_back_from_faults_and_the_monitor_shows_it() {
 async fn a_fatal_close_code_stops_the_shard_and_the_monitor_says_so() {
     let h = Harness::start(&["hostile"], |_| {}).await;
     h.shard_connected(0).await;
+    let bot = h.discord.as_ref().unwrap().bot.clone();
+    let health = baseline_host::health::serve(
+        baseline_host::health::HealthState {
+            runtime: h.runtime.clone(),
+            bot,
+        },
+        ([127, 0, 0, 1], 0).into(),
+    )
+    .await
+    .unwrap();
+    let ready = || async {
+        h.http
+            .get(format!("http://{health}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(ready().await, 200);
     h.post(
         "/_sim/faults/gateway",
         json!({"action": "close", "code": 4004}),
     )
     .await;
-    let started = std::time::Instant::now();
-    loop {
+    // The monitor says `disconnected` (not a passing reconnect state) and
+    // keeps saying it; nobody identifies again; the process is not ready.
+    let disconnected = || async {
         let (_, shards) = h.monitor.all().await.unwrap();
-        if shards.iter().any(|s| s.state != "connected") || shards.is_empty() {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "the shard still looks connected: {shards:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let (status, _) = h
-        .post(
-            "/_sim/commands",
-            json!({"name": "fine", "timeout_ms": 1000}),
-        )
-        .await;
-    assert_eq!(
-        status, 504,
-        "nobody answers after an authentication failure"
+        shards
+            .iter()
+            .any(|s| s.id == 0 && s.state == "disconnected")
+    };
+    eventually_async("the monitor shows the shard disconnected", disconnected).await;
+    tokio::time::sleep(Duration::from_millis(3_000)).await;
+    assert!(disconnected().await, "still disconnected 3 s later");
+    assert!(
+        h.sim.sim().gateway.sessions().is_empty(),
+        "no new IDENTIFY after 4004"
     );
+    assert_eq!(ready().await, 503);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -82,6 +82,12 @@ pub enum GatewayFault {
     },
     /// Drop the TCP connection without a close frame.
     Drop,
+    /// Send the last dispatch named `event` again, with a new sequence
+    /// number (as a faulty replay would): a client must not act twice.
+    Duplicate {
+        /// The dispatch name, e.g. `INTERACTION_CREATE`.
+        event: String,
+    },
 }
 
 /// The state of one shard's session, for the control API.
@@ -133,6 +139,17 @@ impl Gateway {
             if shard.is_some_and(|s| s != session.shard[0]) {
                 continue;
             }
+            if let GatewayFault::Duplicate { event } = fault {
+                let last = session.buffer.iter().rev().find_map(|(_, text)| {
+                    let frame: Value = serde_json::from_str(text).ok()?;
+                    (frame["t"] == event.as_str()).then(|| frame["d"].clone())
+                });
+                if let Some(data) = last {
+                    session.push(event, data);
+                    reached += 1;
+                }
+                continue;
+            }
             let Some((_, sender)) = &session.connection else {
                 continue;
             };
@@ -151,6 +168,7 @@ impl Gateway {
                     Outbound::Close(*code, close_reason(*code).into())
                 }
                 GatewayFault::Drop => Outbound::Drop,
+                GatewayFault::Duplicate { .. } => unreachable!("handled above"),
             };
             if sender.send(outbound).is_ok() {
                 reached += 1;

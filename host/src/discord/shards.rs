@@ -256,7 +256,7 @@ mod tests {
     #[tokio::test]
     async fn records_age_out_and_keep_their_history_and_transitions() {
         let cache: Arc<dyn Cache> = Arc::new(crate::cache::InProcessCache::default());
-        let monitor = ShardMonitor::new(cache.clone(), "test/1/a", Duration::from_millis(200));
+        let monitor = ShardMonitor::new(cache.clone(), "test/1/a", Duration::from_millis(1_000));
         monitor.guild_joined(1, 42);
         monitor.observe(1, 2, "connecting", None).await.unwrap();
         monitor
@@ -284,8 +284,61 @@ mod tests {
         // Another process reads the same records.
         let other = ShardMonitor::new(cache, "test/2/b", Duration::from_secs(1));
         assert_eq!(other.all().await.unwrap().1, all);
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(1_300)).await;
         assert!(other.all().await.unwrap().1.is_empty(), "aged out");
+    }
+
+    #[tokio::test]
+    async fn history_keeps_one_sample_per_measurement_and_both_lists_are_capped() {
+        let cache: Arc<dyn Cache> = Arc::new(crate::cache::InProcessCache::default());
+        let monitor = ShardMonitor::new(cache, "test/1/a", Duration::from_secs(10));
+        let ms = Duration::from_millis;
+        monitor
+            .observe(0, 1, "connected", Some(ms(12)))
+            .await
+            .unwrap();
+        monitor
+            .observe(0, 1, "connected", Some(ms(12)))
+            .await
+            .unwrap();
+        assert_eq!(
+            monitor.local()[0].latency_history.len(),
+            1,
+            "the same figure twice is one sample"
+        );
+        monitor
+            .observe(0, 1, "connected", Some(ms(13)))
+            .await
+            .unwrap();
+        assert_eq!(monitor.local()[0].latency_history.len(), 2);
+        for n in 0..(HISTORY as u64 + 10) {
+            monitor
+                .observe(0, 1, "connected", Some(ms(20 + n)))
+                .await
+                .unwrap();
+        }
+        assert_eq!(monitor.local()[0].latency_history.len(), HISTORY);
+        // A quick resume the poll never saw, reported by serenity.
+        monitor
+            .transition(0, 1, "resuming", "connected")
+            .await
+            .unwrap();
+        let last = monitor.local()[0].transitions.last().cloned().unwrap();
+        assert_eq!(
+            (last.from.as_str(), last.to.as_str()),
+            ("resuming", "connected")
+        );
+        for _ in 0..TRANSITIONS {
+            monitor.observe(0, 1, "resuming", None).await.unwrap();
+            monitor.observe(0, 1, "connected", None).await.unwrap();
+        }
+        assert_eq!(monitor.local()[0].transitions.len(), TRANSITIONS);
+        monitor.observe(0, 1, "disconnected", None).await.unwrap();
+        assert_eq!(
+            monitor.local()[0].latency_ms,
+            None,
+            "no latency while disconnected"
+        );
     }
 
     #[test]
