@@ -8,13 +8,14 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// Give freed memory back to the system within about a second (and never
-/// keep it as "muzzy" pages, which still count as resident): a container's
-/// memory limit sees what the host really holds. `_RJEM_MALLOC_CONF`
-/// overrides it.
+/// Give freed memory back to the system within about a second, also while
+/// the host is idle (jemalloc's background thread; without it, purging only
+/// happens on allocation), and never keep it as "muzzy" pages, which still
+/// count as resident: a container's memory limit sees what the host really
+/// holds. `_RJEM_MALLOC_CONF` overrides it.
 #[allow(non_upper_case_globals)]
 #[unsafe(export_name = "_rjem_malloc_conf")]
-pub static malloc_conf: &[u8] = b"dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
 
 fn main() -> std::process::ExitCode {
     baseline_host::telemetry::init();
