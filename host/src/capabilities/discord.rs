@@ -132,6 +132,20 @@ impl Entered {
             .map_err(failure)
     }
 
+    /// Send a message body to `path`, once its custom ids are checked to be
+    /// the cog's own.
+    async fn message(
+        &self,
+        method: Method,
+        path: &str,
+        message: &Message,
+        editing: bool,
+    ) -> Result<Value, DiscordError> {
+        outgoing::check_custom_ids(&self.cog, message).map_err(DiscordError::Invalid)?;
+        let (body, files) = outgoing::message(message, editing);
+        self.call(method, path, Body::message(body, files)).await
+    }
+
     /// The channel must be in the invocation's guild.
     async fn check_channel(&self, channel: u64) -> Result<(), DiscordError> {
         match self.link.guild_of(Some(&self.cog), channel).await {
@@ -240,15 +254,12 @@ impl Host for CogState {
         message: Message,
     ) -> wasmtime::Result<Result<u64, DiscordError>> {
         let entered = enter!(self.discord_channel("discord.messages", channel).await);
-        if let Err(problem) = outgoing::check_custom_ids(&entered.cog, &message) {
-            return Ok(Err(DiscordError::Invalid(problem)));
-        }
-        let (body, files) = outgoing::message(&message, false);
         Ok(entered
-            .call(
+            .message(
                 Method::POST,
                 &format!("/channels/{channel}/messages"),
-                Body::message(body, files),
+                &message,
+                false,
             )
             .await
             .map(|sent| id_of(&sent["id"])))
@@ -261,15 +272,12 @@ impl Host for CogState {
         message: Message,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
         let entered = enter!(self.discord_channel("discord.messages", channel).await);
-        if let Err(problem) = outgoing::check_custom_ids(&entered.cog, &message) {
-            return Ok(Err(DiscordError::Invalid(problem)));
-        }
-        let (body, files) = outgoing::message(&message, true);
         Ok(entered
-            .call(
+            .message(
                 Method::PATCH,
                 &format!("/channels/{channel}/messages/{id}"),
-                Body::message(body, files),
+                &message,
+                true,
             )
             .await
             .map(|_| ()))
@@ -441,12 +449,12 @@ impl Host for CogState {
             Err(error) => return Ok(Err(error)),
         };
         entered.link.note_channel(channel, None);
-        let (body, files) = outgoing::message(&message, false);
         Ok(entered
-            .call(
+            .message(
                 Method::POST,
                 &format!("/channels/{channel}/messages"),
-                Body::message(body, files),
+                &message,
+                false,
             )
             .await
             .map(|sent| id_of(&sent["id"])))
