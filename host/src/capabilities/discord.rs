@@ -34,17 +34,6 @@ fn failure(error: RestError) -> DiscordError {
     }
 }
 
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 fn id_of(value: &Value) -> u64 {
     value
         .as_str()
@@ -229,7 +218,7 @@ impl CogState {
         let entered = enter!(self.discord_channel("discord.reactions", channel).await);
         let path = format!(
             "/channels/{channel}/messages/{id}/reactions/{}/@me",
-            percent_encode(emoji)
+            crate::discord::rest::percent_encode(emoji)
         );
         Ok(entered.call(method, &path, Body::Empty).await.map(|_| ()))
     }

@@ -39,9 +39,10 @@ pub fn kind(event: &Event) -> EventKind {
     }
 }
 
-fn nobody() -> User {
+/// A user known only by id (0: nobody known), as the actor of an event.
+pub fn actor(id: u64) -> User {
     User {
-        id: 0,
+        id,
         username: String::new(),
         global_name: None,
         bot: false,
@@ -78,7 +79,11 @@ pub fn translate(
             )
         }
         GatewayEvent::MessageUpdate(e) => {
-            let author = e.author.as_ref().map(incoming::user).unwrap_or_else(nobody);
+            let author = e
+                .author
+                .as_ref()
+                .map(incoming::user)
+                .unwrap_or_else(|| actor(0));
             if author.id == bot_id {
                 return None;
             }
@@ -103,7 +108,7 @@ pub fn translate(
         GatewayEvent::MessageDelete(e) => (
             e.guild_id.map(|g| g.get()),
             Some(e.channel_id.get()),
-            nobody(),
+            actor(0),
             Event::MessageDelete(MessageDeleted {
                 id: e.message_id.get(),
                 channel_id: e.channel_id.get(),
@@ -142,7 +147,7 @@ pub fn translate(
         GatewayEvent::GuildRoleCreate(e) => (
             Some(e.role.guild_id.get()),
             None,
-            nobody(),
+            actor(0),
             Event::RoleCreate(RoleEvent {
                 guild_id: e.role.guild_id.get(),
                 role: incoming::role(&e.role),
@@ -151,7 +156,7 @@ pub fn translate(
         GatewayEvent::GuildRoleUpdate(e) => (
             Some(e.role.guild_id.get()),
             None,
-            nobody(),
+            actor(0),
             Event::RoleUpdate(RoleEvent {
                 guild_id: e.role.guild_id.get(),
                 role: incoming::role(&e.role),
@@ -160,7 +165,7 @@ pub fn translate(
         GatewayEvent::GuildRoleDelete(e) => (
             Some(e.guild_id.get()),
             None,
-            nobody(),
+            actor(0),
             Event::RoleDelete(RoleEvent {
                 guild_id: e.guild_id.get(),
                 role: Role {
@@ -190,10 +195,7 @@ fn reaction(
         .member
         .as_ref()
         .map(|m| incoming::user(&m.user))
-        .unwrap_or(User {
-            id: user_id,
-            ..nobody()
-        });
+        .unwrap_or_else(|| actor(user_id));
     let record = Reaction {
         message_id: r.message_id.get(),
         channel_id: r.channel_id.get(),
@@ -221,7 +223,7 @@ fn channel(
     Some((
         Some(c.guild_id.get()),
         Some(c.id.get()),
-        nobody(),
+        actor(0),
         wrap(ChannelEvent {
             guild_id: c.guild_id.get(),
             channel: incoming::channel(c),

@@ -217,28 +217,24 @@ pub fn autocomplete(interaction: &CommandInteraction) -> AutocompleteInvocation 
 
 /// A button click or select choice.
 pub fn component(interaction: &ComponentInteraction) -> ComponentInvocation {
+    fn ids<T: ToString>(values: &[T]) -> Vec<String> {
+        values.iter().map(ToString::to_string).collect()
+    }
     let (kind, values) = match &interaction.data.kind {
-        ComponentInteractionDataKind::Button => (ComponentKind::Button, Vec::new()),
+        ComponentInteractionDataKind::Button | ComponentInteractionDataKind::Unknown(_) => {
+            (ComponentKind::Button, Vec::new())
+        }
         ComponentInteractionDataKind::StringSelect { values } => {
             (ComponentKind::Select, values.clone())
         }
-        ComponentInteractionDataKind::UserSelect { values } => (
-            ComponentKind::Select,
-            values.iter().map(ToString::to_string).collect(),
-        ),
-        ComponentInteractionDataKind::RoleSelect { values } => (
-            ComponentKind::Select,
-            values.iter().map(ToString::to_string).collect(),
-        ),
-        ComponentInteractionDataKind::MentionableSelect { values } => (
-            ComponentKind::Select,
-            values.iter().map(ToString::to_string).collect(),
-        ),
-        ComponentInteractionDataKind::ChannelSelect { values } => (
-            ComponentKind::Select,
-            values.iter().map(ToString::to_string).collect(),
-        ),
-        ComponentInteractionDataKind::Unknown(_) => (ComponentKind::Button, Vec::new()),
+        ComponentInteractionDataKind::UserSelect { values } => (ComponentKind::Select, ids(values)),
+        ComponentInteractionDataKind::RoleSelect { values } => (ComponentKind::Select, ids(values)),
+        ComponentInteractionDataKind::MentionableSelect { values } => {
+            (ComponentKind::Select, ids(values))
+        }
+        ComponentInteractionDataKind::ChannelSelect { values } => {
+            (ComponentKind::Select, ids(values))
+        }
     };
     ComponentInvocation {
         kind,

@@ -110,6 +110,7 @@ pub struct Bot {
     guilds: Option<GuildStore>,
     registrar: commands::Registrar,
     seen: Mutex<(VecDeque<u64>, HashSet<u64>)>,
+    switches: Mutex<HashMap<(u64, String), (bool, Instant)>>,
     /// The bot's user id (from READY).
     pub bot_id: AtomicU64,
     /// The bot's shard count (from READY).
@@ -126,6 +127,8 @@ pub struct Bot {
 }
 
 const SEEN_INTERACTIONS: usize = 4_096;
+/// How long a guild's cog switch is trusted before it is read again.
+pub const SWITCH_TTL: Duration = Duration::from_secs(5);
 
 impl Bot {
     /// Whether `cog` is enabled in `guild` (always, outside guilds and without a database).
@@ -133,10 +136,27 @@ impl Bot {
         let (Some(guild), Some(store)) = (guild, &self.guilds) else {
             return true;
         };
+        // Every event and interaction asks, for every cog it may reach: the
+        // answer is kept for SWITCH_TTL, so a switch made through the API
+        // (in any process) applies within that.
+        let key = (guild, cog.to_string());
+        let now = Instant::now();
+        if let Some((enabled, at)) = self.switches.lock().get(&key)
+            && now.duration_since(*at) < SWITCH_TTL
+        {
+            return *enabled;
+        }
         // Bounded: the 3 s interaction deadline must not wait on a stalled database.
         match tokio::time::timeout(Duration::from_millis(500), store.cog_enabled(guild, cog)).await
         {
-            Ok(Ok(enabled)) => enabled,
+            Ok(Ok(enabled)) => {
+                let mut switches = self.switches.lock();
+                if switches.len() >= 10_000 {
+                    switches.retain(|_, (_, at)| now.duration_since(*at) < SWITCH_TTL);
+                }
+                switches.insert(key, (enabled, now));
+                enabled
+            }
             Ok(Err(error)) => {
                 tracing::warn!(%error, guild, cog, "cannot read whether the cog is enabled; treating it as enabled");
                 true
@@ -228,7 +248,7 @@ impl Bot {
                     self.deliver_event(
                         Some(guild.id.get()),
                         None,
-                        events_actor(guild.owner_id.get()),
+                        events::actor(guild.owner_id.get()),
                         event,
                     )
                     .await;
@@ -245,7 +265,7 @@ impl Bot {
                 }
                 tracing::info!(guild, "left a guild");
                 let event = events::guild_event(guild, "", None, false);
-                self.deliver_event(Some(guild), None, events_actor(0), event)
+                self.deliver_event(Some(guild), None, events::actor(0), event)
                     .await;
                 return;
             }
@@ -287,15 +307,6 @@ impl Bot {
             tokio::time::sleep(Duration::from_millis(200)).await;
             changes.mark_unchanged();
         }
-    }
-}
-
-fn events_actor(id: u64) -> crate::runtime::bindings::types::User {
-    crate::runtime::bindings::types::User {
-        id,
-        username: String::new(),
-        global_name: None,
-        bot: false,
     }
 }
 
@@ -426,6 +437,7 @@ impl Discord {
             guilds,
             registrar: commands::Registrar::default(),
             seen: Mutex::new((VecDeque::new(), HashSet::new())),
+            switches: Mutex::new(HashMap::new()),
             bot_id: AtomicU64::new(0),
             total_shards: AtomicU32::new(range.map_or(0, |(_, _, total)| total as u32)),
             monitor,

@@ -355,8 +355,9 @@ fn seconds(value: f64) -> Duration {
     }
 }
 
-/// Percent-encode a header value (unreserved characters stay).
-fn percent_encode(text: &str) -> String {
+/// Percent-encode a path segment or header value (unreserved characters
+/// stay): emoji in reaction routes, audit-log reasons.
+pub fn percent_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
