@@ -455,6 +455,16 @@ async fn a_command_round_trips_and_every_dispatch_parses_with_serenity() {
         panic!("{event:?}")
     };
     assert!(!delete.guild.unavailable, "removed, not an outage");
+    // Removed, the bot cannot post there any more.
+    let refused = http
+        .post(format!(
+            "{base}/channels/{}/messages",
+            added["channel_id"].as_str().unwrap()
+        ))
+        .json(&serde_json::json!({"content": "still here?"}))
+        .send_ok()
+        .await;
+    assert_eq!(refused.status(), 403);
 
     // A modal submission and an autocomplete request parse as serenity's too.
     let url = sim.http_url();

@@ -51,6 +51,10 @@ async fn create(
     DiscordBody(body): DiscordBody,
 ) -> ApiResult {
     let channel = snowflake(&channel, "Channel")?;
+    // The bot cannot post in a guild it is no longer in.
+    if let Some(guild) = sim.channel_guild(channel)? {
+        super::guilds::bot_guild(&sim, &guild.to_string())?;
+    }
     let kind = if body.get("message_reference").is_some() {
         19
     } else {
