@@ -5,6 +5,8 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 target_dir := env_var_or_default("CARGO_TARGET_DIR", justfile_directory() / "target")
 guest_dir := target_dir / "guests"
+# Every guest the host's tests load (tests/host/support.rs builds the same list).
+test_guests := "-p status -p reference -p hostile -p future-wit -p not-a-cog -p clash -p storm-cache -p storm-kv -p storm-spin -p storm-flood -p spin-start"
 
 # List the recipes.
 default:
@@ -31,8 +33,8 @@ run *ARGS: cogs
 test: setup
     cargo fmt --all -- --check
     cargo clippy -p baseline-host -p baseline-discord-sim --all-targets -- -D warnings
-    cargo clippy --target wasm32-wasip2 --target-dir "{{guest_dir}}" -p baseline-sdk -p status -p reference -p hostile -p clash -- -D warnings
-    cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p status -p reference -p hostile -p future-wit -p not-a-cog -p clash
+    cargo clippy --target wasm32-wasip2 --target-dir "{{guest_dir}}" -p baseline-sdk -p status -p reference -p hostile -p clash -p storm-cache -p spin-start -- -D warnings
+    cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" {{test_guests}}
     cargo test -p baseline-host -p baseline-discord-sim --no-fail-fast
     cargo test -p baseline-sdk --doc
 
@@ -56,6 +58,12 @@ bench-discord: setup
 bench-guilds: cogs
     cargo build --release -p baseline-host
     cargo bench -p baseline-host --bench guilds
+
+# The storm: four hostile cogs against a normal one, release build; prints
+# the normal cog's p50/p99 quiet and in the storm, and memory (figures go in docs/benchmarks.md).
+bench-storm: setup
+    cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" {{test_guests}}
+    cargo test --release -p baseline-host --test host storm_benchmark -- --ignored --nocapture
 
 # Release binary at target/release/baseline.
 build: cogs

@@ -166,13 +166,13 @@ async fn open_database(config: &Config) -> anyhow::Result<Database> {
 /// Redis when configured (retrying while it is unreachable), else in process.
 async fn open_cache(config: &Config) -> anyhow::Result<std::sync::Arc<dyn crate::cache::Cache>> {
     let Some(url) = &config.redis_url else {
-        return Ok(crate::cache::open(None).await?);
+        return Ok(crate::cache::open(None, config.runtime.memory_cache_mib << 20).await?);
     };
     let shown = url.rsplit('@').next().unwrap_or(url).to_string();
     let mut delay = std::time::Duration::from_secs(1);
     let mut attempt = 1;
     loop {
-        match crate::cache::open(Some(url)).await {
+        match crate::cache::open(Some(url), 0).await {
             Ok(cache) => return Ok(cache),
             Err(error) if attempt == 8 => {
                 return Err(anyhow::anyhow!("cannot reach Redis at {shown}: {error}"));
@@ -255,6 +255,10 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
         std::time::Duration::from_millis(discord_config.monitor_ttl_ms.max(1_000)),
     ));
     let services = services.with_shards(monitor.clone());
+    crate::store::kv::spawn_sweeper(
+        Arc::downgrade(&services.kv),
+        std::time::Duration::from_secs(30),
+    );
     let health_addr = config.health_addr;
     let runtime = Runtime::new(config, services)?;
     let results = runtime.load_dir().await;

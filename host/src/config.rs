@@ -17,7 +17,7 @@
 //! ```
 //!
 //! Environment: `BASELINE_COGS_DIR`, `BASELINE_DATA_DIR`, `DATABASE_URL`,
-//! `REDIS_URL`, `BASELINE_API_ADDR`, `BASELINE_HEALTH_ADDR`, `DISCORD_TOKEN`, `BASELINE_DISCORD_URL`,
+//! `REDIS_URL`, `BASELINE_DASHBOARD_ORIGIN`, `BASELINE_API_ADDR`, `BASELINE_HEALTH_ADDR`, `DISCORD_TOKEN`, `BASELINE_DISCORD_URL`,
 //! `BASELINE_SIM_ADDR`, and
 //! `BASELINE_GRANT_<COG>` / `BASELINE_DENY_<COG>` (comma-separated capability
 //! names; `-` in the cog name becomes `_`, e.g. `BASELINE_GRANT_MY_COG=llm`).
@@ -44,8 +44,13 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// Where the HTTP API listens (env `BASELINE_API_ADDR`); port 0 picks a free one.
     pub api_addr: std::net::SocketAddr,
-    /// API requests per second per client (session or address); 0 turns the limit off.
+    /// API requests per second per client (signed-in user, else address); 0 turns the limit off.
     pub api_rate_limit: u32,
+    /// The one web origin (`https://dash.example.com`) whose pages may call
+    /// the API from a browser with the admin's cookie (env
+    /// `BASELINE_DASHBOARD_ORIGIN`). None by default: the dashboard served
+    /// by the host itself is same-origin and needs none.
+    pub dashboard_origin: Option<String>,
     /// Where the health server (liveness, readiness, Prometheus metrics)
     /// listens (env `BASELINE_HEALTH_ADDR`); port 0 picks a free one.
     pub health_addr: std::net::SocketAddr,
@@ -53,6 +58,8 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     /// Default limits of every invocation.
     pub limits: LimitsConfig,
+    /// Default storage quotas of every cog.
+    pub quotas: QuotaConfig,
     /// Per-cog overrides and grants, by cog name.
     pub cogs: BTreeMap<String, CogConfig>,
     /// The Discord connection.
@@ -157,9 +164,11 @@ impl Default for Config {
             redis_url: None,
             api_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 8000)),
             api_rate_limit: 50,
+            dashboard_origin: None,
             health_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
             runtime: RuntimeConfig::default(),
             limits: LimitsConfig::default(),
+            quotas: QuotaConfig::default(),
             cogs: BTreeMap::new(),
             discord: DiscordConfig::default(),
         }
@@ -178,6 +187,29 @@ pub struct RuntimeConfig {
     pub epoch_tick_ms: u64,
     /// Debounce of the cogs-folder watcher (ms).
     pub reload_debounce_ms: u64,
+    /// Deadline of everything a cog runs while it is loaded (instantiation
+    /// with its start functions, `manifest`, the timing probes), in ms.
+    pub load_deadline_ms: u64,
+    /// Invocations one cog may run at once (its share of
+    /// `max_concurrent`); more wait their turn, behind no other cog.
+    pub cog_concurrency: u32,
+    /// Warm (reused) instances kept idle across all cogs.
+    pub max_warm_instances: u32,
+    /// A warm instance idle for longer than this (ms) is dropped.
+    pub warm_idle_ms: u64,
+    /// Gateway events waiting for one cog (beyond those running); more are
+    /// shed and counted (`baseline_cog_events_shed_total`).
+    pub event_queue: u32,
+    /// A call that runs longer than this (ms) goes on only through the
+    /// low-priority gate, and demotes its cog there for `penalty_ms`.
+    pub penalty_after_ms: u64,
+    /// How long a cog stays demoted after its last long call (ms).
+    pub penalty_ms: u64,
+    /// Threads of the low-priority pool (the gate).
+    pub penalty_threads: u32,
+    /// Total bytes the in-process cache may hold (all cogs and the host's
+    /// own entries); the least recently used entries go first.
+    pub memory_cache_mib: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -187,6 +219,15 @@ impl Default for RuntimeConfig {
             max_memory_mib: 256,
             epoch_tick_ms: 5,
             reload_debounce_ms: 100,
+            load_deadline_ms: 2_000,
+            cog_concurrency: 16,
+            max_warm_instances: 64,
+            warm_idle_ms: 60_000,
+            event_queue: 256,
+            penalty_after_ms: 250,
+            penalty_ms: 30_000,
+            penalty_threads: 1,
+            memory_cache_mib: 256,
         }
     }
 }
@@ -231,6 +272,53 @@ impl LimitsConfig {
     }
 }
 
+/// What a cog may keep beyond one call: durable `kv` and ephemeral `cache`
+/// storage, counted per cog and per guild (and for the cog's `global`
+/// space). A write that would pass a quota is refused with a message naming it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuotaConfig {
+    /// kv bytes (keys + values) one cog may keep in one guild (its guild and user scopes).
+    pub kv_bytes: u64,
+    /// kv keys one cog may keep in one guild.
+    pub kv_keys: u64,
+    /// kv bytes one cog may keep in its `global` scope.
+    pub kv_global_bytes: u64,
+    /// kv keys one cog may keep in its `global` scope.
+    pub kv_global_keys: u64,
+    /// Cache bytes one cog may hold in one guild (or outside guilds).
+    pub cache_bytes: u64,
+    /// Cache keys one cog may hold in one guild (or outside guilds).
+    pub cache_keys: u64,
+}
+
+impl Default for QuotaConfig {
+    fn default() -> Self {
+        Self {
+            kv_bytes: 16 << 20,
+            kv_keys: 10_000,
+            kv_global_bytes: 64 << 20,
+            kv_global_keys: 50_000,
+            cache_bytes: 4 << 20,
+            cache_keys: 5_000,
+        }
+    }
+}
+
+impl QuotaConfig {
+    /// These defaults with one cog's overrides applied.
+    pub fn with(self, cog: &CogConfig) -> Self {
+        Self {
+            kv_bytes: cog.kv_bytes.unwrap_or(self.kv_bytes),
+            kv_keys: cog.kv_keys.unwrap_or(self.kv_keys),
+            kv_global_bytes: cog.kv_global_bytes.unwrap_or(self.kv_global_bytes),
+            kv_global_keys: cog.kv_global_keys.unwrap_or(self.kv_global_keys),
+            cache_bytes: cog.cache_bytes.unwrap_or(self.cache_bytes),
+            cache_keys: cog.cache_keys.unwrap_or(self.cache_keys),
+        }
+    }
+}
+
 /// One cog's overrides. Unset limits take the defaults in `[limits]`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -251,6 +339,32 @@ pub struct CogConfig {
     pub instances: InstanceMode,
     /// Under `reuse`, calls one warm instance serves before it is recycled.
     pub reuse_calls: Option<u32>,
+    /// Pin this cog name to a file in the cogs folder (a file name, or a
+    /// path relative to the cogs folder): that file is this cog whatever it
+    /// is called, and no other file can be. Without a pin, `NAME.wasm` is
+    /// the cog `NAME`.
+    pub file: Option<PathBuf>,
+    /// With `file`: the SHA-256 (hex) the file must have; any other content
+    /// is refused.
+    pub sha256: Option<String>,
+    /// kv bytes in one guild (default `[quotas] kv_bytes`).
+    pub kv_bytes: Option<u64>,
+    /// kv keys in one guild (default `[quotas] kv_keys`).
+    pub kv_keys: Option<u64>,
+    /// kv bytes in the `global` scope (default `[quotas] kv_global_bytes`).
+    pub kv_global_bytes: Option<u64>,
+    /// kv keys in the `global` scope (default `[quotas] kv_global_keys`).
+    pub kv_global_keys: Option<u64>,
+    /// Cache bytes in one guild (default `[quotas] cache_bytes`).
+    pub cache_bytes: Option<u64>,
+    /// Cache keys in one guild (default `[quotas] cache_keys`).
+    pub cache_keys: Option<u64>,
+    /// Invocations of this cog that may run at once (default
+    /// `[runtime] cog_concurrency`).
+    pub concurrency: Option<u32>,
+    /// Off in every guild until a guild admin turns it on (and off, too,
+    /// whenever the host cannot read a guild's switch).
+    pub default_off: bool,
 }
 
 /// How a cog's invocations get their instance.
@@ -333,6 +447,8 @@ impl Config {
                     Ok(addr) => self.discord.simulator_addr = addr,
                     Err(_) => tracing::warn!(value, "BASELINE_SIM_ADDR is not host:port; ignored"),
                 }
+            } else if key == "BASELINE_DASHBOARD_ORIGIN" && !value.is_empty() {
+                self.dashboard_origin = Some(value.clone());
             } else if key == "REDIS_URL" && !value.is_empty() {
                 self.redis_url = Some(value.clone());
             } else if let Some(cog) = key.strip_prefix("BASELINE_GRANT_") {
@@ -366,6 +482,28 @@ impl Config {
                 host_calls: overrides.host_calls.unwrap_or(defaults.host_calls),
             },
         }
+    }
+
+    /// The quotas of one cog: its overrides over the defaults.
+    pub fn quotas_for(&self, cog: &str) -> QuotaConfig {
+        match self.cogs.get(cog) {
+            None => self.quotas,
+            Some(overrides) => self.quotas.with(overrides),
+        }
+    }
+
+    /// Whether `cog` is on in a guild where nobody has switched it.
+    pub fn on_by_default(&self, cog: &str) -> bool {
+        !self.cogs.get(cog).is_some_and(|c| c.default_off)
+    }
+
+    /// Invocations `cog` may run at once.
+    pub fn concurrency_for(&self, cog: &str) -> u32 {
+        self.cogs
+            .get(cog)
+            .and_then(|c| c.concurrency)
+            .unwrap_or(self.runtime.cog_concurrency)
+            .clamp(1, self.runtime.max_concurrent.max(1))
     }
 
     /// Where compiled artifacts are cached.

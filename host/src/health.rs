@@ -161,9 +161,20 @@ async fn metrics(State(state): State<HealthState>) -> impl IntoResponse {
     let invocations = Family::<Labels, Counter>::default();
     let failures = Family::<Labels, Counter>::default();
     let cog_errors = Family::<Labels, Counter>::default();
+    let shed = Family::<Labels, Counter>::default();
+    let demotions = Family::<Labels, Counter>::default();
+    let running = Family::<Labels, Gauge>::default();
     for cog in state.runtime.registry().list() {
         let snapshot = cog.metrics.snapshot();
         let name = cog.name();
+        shed.get_or_create(&labels(&[("cog", name)]))
+            .inc_by(cog.share.shed_events());
+        demotions
+            .get_or_create(&labels(&[("cog", name)]))
+            .inc_by(cog.share.demotions());
+        running
+            .get_or_create(&labels(&[("cog", name)]))
+            .set(cog.share.running() as i64);
         invocations
             .get_or_create(&labels(&[("cog", name)]))
             .inc_by(snapshot.invocations);
@@ -187,6 +198,43 @@ async fn metrics(State(state): State<HealthState>) -> impl IntoResponse {
         "cog_errors",
         "Invocations the cog answered with its own error",
         cog_errors,
+    );
+    registry.register(
+        "cog_events_shed",
+        "Gateway events dropped because the cog's event queue was full",
+        shed,
+    );
+    registry.register(
+        "cog_demotions",
+        "Times a cog was moved to the low-priority pool for running long",
+        demotions,
+    );
+    registry.register("cog_running", "Invocations running now, per cog", running);
+    // What each cog keeps in kv, over all guilds (one cheap query).
+    let kv_bytes = Family::<Labels, Gauge>::default();
+    let kv_keys = Family::<Labels, Gauge>::default();
+    match state.runtime.services().kv.usage(None).await {
+        Ok(rows) => {
+            for row in rows {
+                let cog = labels(&[("cog", &row.cog)]);
+                kv_bytes.get_or_create(&cog).inc_by(row.usage.bytes as i64);
+                kv_keys.get_or_create(&cog).inc_by(row.usage.keys as i64);
+            }
+        }
+        Err(error) => tracing::warn!(%error, "kv usage unavailable for /metrics"),
+    }
+    registry.register(
+        "cog_kv_bytes",
+        "kv bytes (keys and values) per cog",
+        kv_bytes,
+    );
+    registry.register("cog_kv_keys", "kv keys per cog", kv_keys);
+    let warm = Gauge::<i64>::default();
+    warm.set(state.runtime.warm_instances() as i64);
+    registry.register(
+        "cog_warm_instances",
+        "Idle warm instances held across cogs",
+        warm,
     );
 
     registry.register(

@@ -47,8 +47,12 @@ async fn app() -> App {
 
 impl App {
     async fn token(&self, developer: bool) -> String {
+        self.token_for(42, developer).await
+    }
+
+    async fn token_for(&self, user_id: u64, developer: bool) -> String {
         let session = Session {
-            user_id: 42,
+            user_id,
             guilds: vec![MINE],
             developer,
         };
@@ -98,9 +102,20 @@ impl App {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn health_names_the_parts() {
+async fn health_names_the_parts_to_developers_only() {
     let app = app().await;
-    let (status, body, headers) = app.send("GET", "/api/v1/health", None, None).await;
+    // Anyone, and a signed-in guild admin: the bare status.
+    for token in [None, Some(app.token(false).await)] {
+        let (status, body, _) = app
+            .send("GET", "/api/v1/health", token.as_deref(), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body, json!({"status": "ok"}));
+    }
+    let developer = app.token(true).await;
+    let (status, body, headers) = app
+        .send("GET", "/api/v1/health", Some(&developer), None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "ok");
     assert_eq!(body["database"]["backend"], "sqlite");
@@ -111,7 +126,7 @@ async fn health_names_the_parts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn health_is_503_naming_a_dead_cache() {
+async fn health_is_503_with_a_dead_cache() {
     let server = OwnRedis::start(free_port());
     let cache = server.connect().await;
     let cogs = tempfile::tempdir().unwrap();
@@ -127,10 +142,10 @@ async fn health_is_503_naming_a_dead_cache() {
         StatusCode::OK
     );
     drop(server);
+    // The session itself lives in the dead cache: everyone gets the bare status.
     let (status, body, _) = app.send("GET", "/api/v1/health", None, None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert_eq!(body["failing"], json!(["cache"]));
-    assert_eq!(body["cache"]["healthy"], false);
+    assert_eq!(body, json!({"status": "degraded"}));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -413,7 +428,12 @@ async fn request_ids_limits_and_openapi() {
 async fn each_client_is_rate_limited_on_its_own() {
     let app = app().await;
     let limit = app.runtime.config().api_rate_limit;
-    let (first, second) = (app.token(false).await, app.token(false).await);
+    // Keyed by user: two sessions of one user share a limit, another user has their own.
+    let (first, same_user, second) = (
+        app.token(false).await,
+        app.token(false).await,
+        app.token_for(43, false).await,
+    );
     let url = format!("/api/v1/guilds/{MINE}/cogs/reference/settings");
     // Stay inside one one-second window: start right after a second begins.
     let now = std::time::SystemTime::now()
@@ -424,8 +444,9 @@ async fn each_client_is_rate_limited_on_its_own() {
     ))
     .await;
     let mut statuses = Vec::new();
-    for _ in 0..limit + 5 {
-        statuses.push(app.send("GET", &url, Some(&first), None).await.0);
+    for i in 0..limit + 5 {
+        let token = if i % 2 == 0 { &first } else { &same_user };
+        statuses.push(app.send("GET", &url, Some(token), None).await.0);
     }
     assert_eq!(
         statuses.iter().filter(|s| **s == StatusCode::OK).count(),
@@ -453,21 +474,40 @@ async fn each_client_is_rate_limited_on_its_own() {
         app.send("GET", &url, Some(&second), None).await.0,
         StatusCode::OK
     );
+    // A made-up token per request counts against the address that sent it.
+    let mut statuses = Vec::new();
+    for i in 0..limit + 5 {
+        let bogus = format!("made-up-{i}");
+        statuses.push(app.send("GET", &url, Some(&bogus), None).await.0);
+    }
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count(),
+        5,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::UNAUTHORIZED || *s == StatusCode::TOO_MANY_REQUESTS)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forgetting_a_user_deletes_their_cog_data_only() {
-    use baseline_host::store::kv::{Namespace, Partition};
+    use baseline_host::store::kv::{Namespace, Partition, Quota};
     let app = app().await;
     let kv = app.runtime.services().kv.clone();
     let space = |user| Namespace {
         cog: "reference".into(),
         partition: Partition::User { guild: MINE, user },
     };
-    kv.set(&space(7), "rolls", b"3".to_vec(), None)
+    kv.set(&space(7), "rolls", b"3".to_vec(), None, Quota::UNLIMITED)
         .await
         .unwrap();
-    kv.set(&space(8), "rolls", b"5".to_vec(), None)
+    kv.set(&space(8), "rolls", b"5".to_vec(), None, Quota::UNLIMITED)
         .await
         .unwrap();
     let admin = app.token(false).await;
@@ -556,4 +596,108 @@ async fn an_admin_turns_a_cog_off_and_on_in_their_guild() {
         .send("PUT", &url, Some(&admin), Some(r#"{"enabled": true}"#))
         .await;
     assert_eq!(switched["enabled"], true);
+}
+
+async fn raw(app: &App, request: Request<Body>) -> axum::response::Response {
+    router(ApiState {
+        runtime: app.runtime.clone(),
+    })
+    .oneshot(request)
+    .await
+    .unwrap()
+}
+
+/// No web page may read the API with an admin's cookie unless its origin
+/// is the configured dashboard's; by default none may.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_dashboard_origin_may_call_from_a_browser() {
+    let app = app().await;
+    let admin = app.token(false).await;
+    let read = |origin: &str| {
+        Request::builder()
+            .uri(format!(
+                "/api/v1/guilds/{MINE}/cogs/reference/settings/audit"
+            ))
+            .header("origin", origin)
+            .header("cookie", format!("baseline_session={admin}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method("OPTIONS")
+            .uri("/api/v1/cogs/reference/reload")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .body(Body::empty())
+            .unwrap()
+    };
+    for origin in ["https://evil.example", "http://127.0.0.1:8000"] {
+        let response = raw(&app, read(origin)).await;
+        assert!(
+            !response
+                .headers()
+                .contains_key("access-control-allow-origin"),
+            "{origin} may read: {:?}",
+            response.headers()
+        );
+        let response = raw(&app, preflight(origin)).await;
+        assert!(
+            !response
+                .headers()
+                .contains_key("access-control-allow-origin")
+        );
+    }
+
+    // With a dashboard origin configured: that origin, and only it.
+    let cogs = tempfile::tempdir().unwrap();
+    let mut config = config(cogs.path());
+    config.dashboard_origin = Some("https://dash.example".into());
+    let configured = App {
+        runtime: Runtime::new(config, Services::in_process()).unwrap(),
+        _data: tempfile::tempdir().unwrap(),
+        _cogs: cogs,
+    };
+    let response = raw(&configured, preflight("https://dash.example")).await;
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://dash.example"
+    );
+    assert_eq!(
+        response.headers()["access-control-allow-credentials"],
+        "true"
+    );
+    let response = raw(&configured, preflight("https://evil.example")).await;
+    assert!(
+        !response
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
+}
+
+/// A database failure answers 503 naming the part, never its error text
+/// (which can name files, hosts and users); the log has it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_bodies_never_carry_database_errors() {
+    let app = app().await;
+    let admin = app.token(false).await;
+    let url = format!("/api/v1/guilds/{MINE}/cogs/reference/settings/audit");
+    assert_eq!(
+        app.send("GET", &url, Some(&admin), None).await.0,
+        StatusCode::OK
+    );
+    match app.runtime.services().database.as_ref().unwrap().pool() {
+        baseline_host::store::Pool::Sqlite(pool) => pool.close().await,
+        baseline_host::store::Pool::Postgres(pool) => pool.close().await,
+    }
+    let (status, body, _) = app.send("GET", &url, Some(&admin), None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(
+        body["message"],
+        "the database is unavailable; the operator's log has the details"
+    );
+    let text = body.to_string().to_lowercase();
+    for leak in ["pool", "closed", "sqlite", "sqlx"] {
+        assert!(!text.contains(leak), "{leak} in {body}");
+    }
 }

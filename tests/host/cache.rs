@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use baseline_host::cache::{Cache, CacheFailure, InProcessCache, RedisCache};
+use baseline_host::cache::{Cache, CacheFailure, InProcessCache, RedisCache, Space};
 
 use crate::support::{OwnRedis, free_port};
 
@@ -112,9 +112,97 @@ async fn suite(cache: Arc<dyn Cache>) {
     assert!(cache.ping().await.is_ok());
 }
 
+/// A cog's space: its quota in keys and bytes, replacements counted by
+/// difference, deletes and expiry giving room back, counters counted,
+/// other spaces apart; usage as the operator sees it.
+async fn space_suite(cache: Arc<dyn Cache>) {
+    let space = |name: &str| Space {
+        prefix: unique(name),
+        max_keys: 3,
+        max_bytes: 100,
+    };
+    let (s, other) = (space("s"), space("other"));
+    cache
+        .space_set(&s, "a", vec![1; 30], Duration::from_secs(60))
+        .await
+        .unwrap(); // 31
+    cache
+        .space_set(&s, "b", vec![2; 30], Duration::from_secs(60))
+        .await
+        .unwrap(); // 62
+    let refused = cache
+        .space_set(&s, "c", vec![3; 40], Duration::from_secs(60))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, CacheFailure::QuotaExceeded(m) if m.contains("100 bytes")),
+        "{refused:?}"
+    );
+    assert_eq!(cache.get(&s.key("c")).await.unwrap(), None);
+    // Replacing counts the difference; the value reads back under its key.
+    cache
+        .space_set(&s, "a", vec![1; 5], Duration::from_secs(60))
+        .await
+        .unwrap(); // 37
+    assert_eq!(cache.get(&s.key("a")).await.unwrap().unwrap(), vec![1; 5]);
+    assert_eq!(
+        cache
+            .space_increment(&s, "n", 5, Duration::from_secs(60))
+            .await
+            .unwrap(),
+        5
+    );
+    assert_eq!(
+        cache
+            .space_increment(&s, "n", 2, Duration::from_secs(60))
+            .await
+            .unwrap(),
+        7
+    ); // 3 keys
+    let refused = cache
+        .space_set(&s, "d", vec![], Duration::from_secs(60))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, CacheFailure::QuotaExceeded(m) if m.contains("3 keys")),
+        "{refused:?}"
+    );
+    // Another space is apart.
+    cache
+        .space_set(&other, "d", vec![0; 90], Duration::from_secs(60))
+        .await
+        .unwrap();
+    // Deleting and expiring give room back.
+    assert!(cache.space_delete(&s, "b").await.unwrap());
+    assert!(!cache.space_delete(&s, "b").await.unwrap());
+    cache
+        .space_set(&s, "short", vec![0; 50], Duration::from_millis(30))
+        .await
+        .unwrap();
+    let usage = cache.space_usage(&s.prefix).await.unwrap();
+    assert_eq!(usage.len(), 1, "{usage:?}");
+    assert_eq!(usage[0].1.keys, 3, "{usage:?}");
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert_eq!(cache.get(&s.key("short")).await.unwrap(), None);
+    cache
+        .space_set(&s, "e", vec![0; 50], Duration::from_secs(60))
+        .await
+        .expect("the expired key no longer counts");
+    assert!(
+        matches!(
+            cache
+                .space_increment(&s, "a", 1, Duration::from_secs(60))
+                .await,
+            Err(CacheFailure::NotAnInteger)
+        ),
+        "a non-integer value is not a counter"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cache_in_process() {
     suite(Arc::new(InProcessCache::default())).await;
+    space_suite(Arc::new(InProcessCache::default())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,7 +210,8 @@ async fn cache_redis() {
     let redis = RedisCache::connect("redis://127.0.0.1:6379")
         .await
         .expect("Redis on 127.0.0.1:6379");
-    suite(Arc::new(redis)).await;
+    suite(Arc::new(redis.clone())).await;
+    space_suite(Arc::new(redis)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

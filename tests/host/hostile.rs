@@ -138,6 +138,12 @@ async fn a_host_call_flood_exhausts_the_budget() {
     expect_failure("flood", FailureKind::HostCalls, "10000").await;
 }
 
+/// WASI functions count too: reading the clock without end is a flood.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wasi_calls_count_against_the_budget() {
+    expect_failure("clock", FailureKind::HostCalls, "10000").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ungranted_capabilities_are_denied_as_values() {
     let (runtime, _cogs) = setup().await;

@@ -12,4 +12,5 @@ mod cogs;
 mod discord;
 mod hostile;
 mod reload;
+mod sandbox;
 pub mod store;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use baseline_host::capabilities::Services;
 use baseline_host::runtime::bindings::types::{CommandResponse, OptionEntry, OptionValue};
 use baseline_host::runtime::{Answer, Call};
-use baseline_host::store::kv::{InProcessKv, KvStore, Namespace, Partition, SqlKv};
+use baseline_host::store::kv::{InProcessKv, KvStore, Namespace, Partition, Quota, SqlKv};
 use baseline_host::store::settings::{InProcessSettings, SettingsStore, SqlSettings};
 use baseline_host::store::{Database, StoreError};
 use serde_json::json;
@@ -92,20 +92,39 @@ fn ns(cog: &str, partition: Partition) -> Namespace {
 
 async fn kv_suite(kv: Arc<dyn KvStore>) {
     // Namespaces are apart.
-    kv.set(&ns("a", Partition::Guild(1)), "k", b"a1".to_vec(), None)
-        .await
-        .unwrap();
-    kv.set(&ns("b", Partition::Guild(1)), "k", b"b1".to_vec(), None)
-        .await
-        .unwrap();
-    kv.set(&ns("a", Partition::Guild(2)), "k", b"a2".to_vec(), None)
-        .await
-        .unwrap();
+    kv.set(
+        &ns("a", Partition::Guild(1)),
+        "k",
+        b"a1".to_vec(),
+        None,
+        Quota::UNLIMITED,
+    )
+    .await
+    .unwrap();
+    kv.set(
+        &ns("b", Partition::Guild(1)),
+        "k",
+        b"b1".to_vec(),
+        None,
+        Quota::UNLIMITED,
+    )
+    .await
+    .unwrap();
+    kv.set(
+        &ns("a", Partition::Guild(2)),
+        "k",
+        b"a2".to_vec(),
+        None,
+        Quota::UNLIMITED,
+    )
+    .await
+    .unwrap();
     kv.set(
         &ns("a", Partition::User { guild: 1, user: 7 }),
         "k",
         b"u7".to_vec(),
         None,
+        Quota::UNLIMITED,
     )
     .await
     .unwrap();
@@ -142,9 +161,15 @@ async fn kv_suite(kv: Arc<dyn KvStore>) {
         None
     );
     // Overwrite and delete.
-    kv.set(&ns("a", Partition::Guild(1)), "k", b"again".to_vec(), None)
-        .await
-        .unwrap();
+    kv.set(
+        &ns("a", Partition::Guild(1)),
+        "k",
+        b"again".to_vec(),
+        None,
+        Quota::UNLIMITED,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         kv.get(&ns("a", Partition::Guild(1)), "k")
             .await
@@ -158,16 +183,30 @@ async fn kv_suite(kv: Arc<dyn KvStore>) {
     // Listing pages through a prefix, bytewise, without other namespaces.
     let space = ns("list", Partition::Guild(1));
     for i in 0..25 {
-        kv.set(&space, &format!("item:{i:02}"), vec![], None)
+        kv.set(
+            &space,
+            &format!("item:{i:02}"),
+            vec![],
+            None,
+            Quota::UNLIMITED,
+        )
+        .await
+        .unwrap();
+    }
+    for other in ["item", "itemz", "Item:1", "other"] {
+        kv.set(&space, other, vec![], None, Quota::UNLIMITED)
             .await
             .unwrap();
     }
-    for other in ["item", "itemz", "Item:1", "other"] {
-        kv.set(&space, other, vec![], None).await.unwrap();
-    }
-    kv.set(&ns("list", Partition::Guild(2)), "item:99", vec![], None)
-        .await
-        .unwrap();
+    kv.set(
+        &ns("list", Partition::Guild(2)),
+        "item:99",
+        vec![],
+        None,
+        Quota::UNLIMITED,
+    )
+    .await
+    .unwrap();
     let mut all = Vec::new();
     let mut cursor = None;
     loop {
@@ -189,21 +228,31 @@ async fn kv_suite(kv: Arc<dyn KvStore>) {
 
     // Increment: counts, refuses text, survives concurrency.
     let counters = ns("count", Partition::Global);
-    assert_eq!(kv.increment(&counters, "n", 5).await.unwrap(), 5);
-    assert_eq!(kv.increment(&counters, "n", -2).await.unwrap(), 3);
+    assert_eq!(
+        kv.increment(&counters, "n", 5, Quota::UNLIMITED)
+            .await
+            .unwrap(),
+        5
+    );
+    assert_eq!(
+        kv.increment(&counters, "n", -2, Quota::UNLIMITED)
+            .await
+            .unwrap(),
+        3
+    );
     assert_eq!(kv.get(&counters, "n").await.unwrap().unwrap(), b"3");
-    kv.set(&counters, "t", b"hello".to_vec(), None)
+    kv.set(&counters, "t", b"hello".to_vec(), None, Quota::UNLIMITED)
         .await
         .unwrap();
     assert_eq!(
-        kv.increment(&counters, "t", 1).await,
+        kv.increment(&counters, "t", 1, Quota::UNLIMITED).await,
         Err(StoreError::NotAnInteger)
     );
     let mut tasks = Vec::new();
     for _ in 0..40 {
         let kv = kv.clone();
         tasks.push(tokio::spawn(async move {
-            kv.increment(&ns("count", Partition::Global), "race", 1)
+            kv.increment(&ns("count", Partition::Global), "race", 1, Quota::UNLIMITED)
                 .await
                 .unwrap()
         }));
@@ -212,7 +261,9 @@ async fn kv_suite(kv: Arc<dyn KvStore>) {
         task.await.unwrap();
     }
     assert_eq!(
-        kv.increment(&counters, "race", 0).await.unwrap(),
+        kv.increment(&counters, "race", 0, Quota::UNLIMITED)
+            .await
+            .unwrap(),
         40,
         "no increment lost"
     );
@@ -224,6 +275,7 @@ async fn kv_suite(kv: Arc<dyn KvStore>) {
         "short",
         b"v".to_vec(),
         Some(Duration::from_millis(50)),
+        Quota::UNLIMITED,
     )
     .await
     .unwrap();
@@ -232,6 +284,7 @@ async fn kv_suite(kv: Arc<dyn KvStore>) {
         "long",
         b"v".to_vec(),
         Some(Duration::from_secs(3600)),
+        Quota::UNLIMITED,
     )
     .await
     .unwrap();
@@ -244,7 +297,9 @@ async fn kv_suite(kv: Arc<dyn KvStore>) {
         ["long"]
     );
     assert_eq!(
-        kv.increment(&expiring, "short", 1).await.unwrap(),
+        kv.increment(&expiring, "short", 1, Quota::UNLIMITED)
+            .await
+            .unwrap(),
         1,
         "an expired value counts as absent"
     );
@@ -255,6 +310,7 @@ async fn kv_suite(kv: Arc<dyn KvStore>) {
         "k",
         vec![1],
         None,
+        Quota::UNLIMITED,
     )
     .await
     .unwrap();
@@ -263,6 +319,7 @@ async fn kv_suite(kv: Arc<dyn KvStore>) {
         "k",
         vec![1],
         None,
+        Quota::UNLIMITED,
     )
     .await
     .unwrap();
@@ -287,7 +344,154 @@ async fn kv_suite(kv: Arc<dyn KvStore>) {
     );
 }
 
+/// Quotas are exact and per (cog, guild); deletes, expiry sweeps and
+/// forgetting give room back; the global space has its own count.
+async fn quota_suite(kv: Arc<dyn KvStore>) {
+    use baseline_host::store::kv::Usage;
+    let quota = Quota {
+        keys: 3,
+        bytes: 100,
+    };
+    let guild = ns("q", Partition::Guild(5));
+    let user = ns("q", Partition::User { guild: 5, user: 9 });
+    let usage = |kv: Arc<dyn KvStore>| async move {
+        kv.usage(Some("q"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| (u.guild_id, u.usage))
+            .collect::<Vec<_>>()
+    };
+    kv.set(&guild, "a", vec![0; 30], None, quota).await.unwrap(); // 31 bytes
+    kv.set(&user, "b", vec![0; 30], None, quota).await.unwrap(); // 62
+    // A third key that would pass the bytes is refused, naming the quota.
+    let refused = kv
+        .set(&guild, "c", vec![0; 40], None, quota)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::QuotaExceeded(m) if m.contains("100 bytes") && m.contains("guild 5")),
+        "{refused:?}"
+    );
+    // Replacing a value counts only the difference; shrinking always works.
+    kv.set(&guild, "a", vec![0; 60], None, quota).await.unwrap(); // 92
+    kv.set(&guild, "a", vec![0; 1], None, quota).await.unwrap(); // 33
+    kv.set(&guild, "c", vec![0; 9], None, quota).await.unwrap(); // 43, 3 keys
+    let refused = kv.increment(&guild, "d", 1, quota).await.unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::QuotaExceeded(m) if m.contains("3 keys")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        usage(kv.clone()).await,
+        vec![(5, Usage { keys: 3, bytes: 43 })]
+    );
+    // Another guild and the global space count apart.
+    kv.set(&ns("q", Partition::Guild(6)), "a", vec![0; 90], None, quota)
+        .await
+        .unwrap();
+    kv.set(&ns("q", Partition::Global), "g", vec![0; 90], None, quota)
+        .await
+        .unwrap();
+    // Deleting and forgetting give room back.
+    assert!(kv.delete(&guild, "c").await.unwrap());
+    assert_eq!(kv.forget_user(9).await.unwrap(), 1);
+    assert_eq!(
+        usage(kv.clone()).await,
+        vec![
+            (0, Usage { keys: 1, bytes: 91 }),
+            (5, Usage { keys: 1, bytes: 2 }),
+            (6, Usage { keys: 1, bytes: 91 }),
+        ]
+    );
+    // Expired keys still take room until swept; the sweep gives it back.
+    kv.set(
+        &guild,
+        "t1",
+        vec![0; 40],
+        Some(Duration::from_millis(1)),
+        quota,
+    )
+    .await
+    .unwrap();
+    kv.set(
+        &guild,
+        "t2",
+        vec![0; 40],
+        Some(Duration::from_millis(1)),
+        quota,
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(kv.get(&guild, "t1").await.unwrap(), None);
+    assert!(kv.set(&guild, "x", vec![0; 10], None, quota).await.is_err());
+    assert_eq!(kv.sweep_expired(100).await.unwrap(), 2);
+    assert_eq!(kv.sweep_expired(100).await.unwrap(), 0);
+    kv.set(&guild, "x", vec![0; 10], None, quota).await.unwrap();
+    assert_eq!(
+        usage(kv.clone()).await[1],
+        (5, Usage { keys: 2, bytes: 13 })
+    );
+    // Racing writers of one guild never pass the quota together.
+    let tight = Quota {
+        keys: 1_000,
+        bytes: 10 * 21,
+    };
+    let racing = ns("race", Partition::Guild(1));
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let kv = kv.clone();
+        let racing = racing.clone();
+        tasks.push(tokio::spawn(async move {
+            kv.set(&racing, &format!("k{i:02}"), vec![0; 18], None, tight)
+                .await
+                .is_ok()
+        }));
+    }
+    let mut stored = 0;
+    for task in tasks {
+        stored += u64::from(task.await.unwrap());
+    }
+    assert_eq!(stored, 10, "exactly ten 21-byte writes fit in 210 bytes");
+    let used = kv.usage(Some("race")).await.unwrap();
+    assert_eq!(
+        used[0].usage,
+        Usage {
+            keys: 10,
+            bytes: 210
+        }
+    );
+}
+
 async fn settings_suite(settings: Arc<dyn SettingsStore>, timestamps: bool) {
+    // Racing writers: every audit row's `before` is the `after` of the one
+    // before it — no two writers read the same `before`.
+    let mut writers = Vec::new();
+    for i in 0..12 {
+        let settings = settings.clone();
+        writers.push(tokio::spawn(async move {
+            settings
+                .put("race", 1, json!({"n": i}), Some(i))
+                .await
+                .unwrap();
+        }));
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let mut history = settings.history("race", 1, 50).await.unwrap();
+    history.reverse();
+    assert_eq!(history.len(), 12);
+    assert_eq!(history[0].before, None);
+    for pair in history.windows(2) {
+        assert_eq!(
+            pair[1].before.as_ref(),
+            Some(&pair[0].after),
+            "an audit row recorded a stale `before`"
+        );
+    }
+
     assert_eq!(settings.get("reference", 1).await.unwrap(), None);
     settings
         .put("reference", 1, json!({"max_count": 3}), Some(42))
@@ -340,17 +544,22 @@ async fn settings_suite(settings: Arc<dyn SettingsStore>, timestamps: bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kv_in_process() {
     kv_suite(Arc::new(InProcessKv::default())).await;
+    quota_suite(Arc::new(InProcessKv::default())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kv_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    kv_suite(Arc::new(SqlKv::new(sqlite(&dir).await))).await;
+    let db = sqlite(&dir).await;
+    kv_suite(Arc::new(SqlKv::new(db.clone()))).await;
+    quota_suite(Arc::new(SqlKv::new(db))).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kv_postgres() {
-    kv_suite(Arc::new(SqlKv::new(postgres().await))).await;
+    let db = postgres().await;
+    kv_suite(Arc::new(SqlKv::new(db.clone()))).await;
+    quota_suite(Arc::new(SqlKv::new(db))).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -530,7 +739,9 @@ async fn losing_the_database_is_reported_and_recovered_from() {
     db.migrate().await.unwrap();
     let kv = SqlKv::new(db.clone());
     let space = ns("a", Partition::Guild(1));
-    kv.set(&space, "k", b"before".to_vec(), None).await.unwrap();
+    kv.set(&space, "k", b"before".to_vec(), None, Quota::UNLIMITED)
+        .await
+        .unwrap();
 
     server.stop();
     let started = std::time::Instant::now();

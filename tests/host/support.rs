@@ -22,6 +22,11 @@ pub const GUESTS: &[&str] = &[
     "future-wit",
     "not-a-cog",
     "clash",
+    "storm-cache",
+    "storm-kv",
+    "storm-spin",
+    "storm-flood",
+    "spin-start",
 ];
 
 pub fn workspace() -> PathBuf {
@@ -70,10 +75,13 @@ pub fn guest(package: &str) -> PathBuf {
             .expect("running cargo to build the test guests");
         assert!(status.success(), "building the test guests failed");
     });
-    let file = package.replace("future-wit", "future_wit");
-    let path = guest_target()
-        .join("wasm32-wasip2/cog")
-        .join(format!("{file}.wasm"));
+    // Cargo names a library's file with `_` for `-` (a binary keeps `-`).
+    let dir = guest_target().join("wasm32-wasip2/cog");
+    let path = [package.replace('-', "_"), package.to_string()]
+        .into_iter()
+        .map(|file| dir.join(format!("{file}.wasm")))
+        .find(|path| path.exists())
+        .unwrap_or_else(|| dir.join(format!("{package}.wasm")));
     assert!(
         path.exists(),
         "guest {package} not found at {}",

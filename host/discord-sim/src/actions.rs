@@ -13,23 +13,11 @@ use crate::world::{
     SimRole, SimUser, State, channel_json, member_json, message_json, now, role_json, user_json,
 };
 
-/// Discord's limits on a message body.
+/// Discord's limits on a message body, and an empty message refused.
 fn check_message(body: &Value, creating: bool) -> Result<(), ApiError> {
+    crate::limits::check_message(body)?;
     let content = body.get("content").and_then(Value::as_str).unwrap_or("");
-    if content.chars().count() > 2000 {
-        return Err(ApiError::invalid(
-            "content: Must be 2000 or fewer in length.",
-        ));
-    }
     let count = |key: &str| body.get(key).and_then(Value::as_array).map_or(0, Vec::len);
-    if count("embeds") > 10 {
-        return Err(ApiError::invalid("embeds: Must be 10 or fewer in length."));
-    }
-    if count("components") > 5 {
-        return Err(ApiError::invalid(
-            "components: Must be 5 or fewer in length.",
-        ));
-    }
     let loading = body.get("flags").and_then(Value::as_u64).unwrap_or(0) & 128 != 0;
     if creating
         && !loading

@@ -16,6 +16,7 @@ pub mod actions;
 pub mod control;
 pub mod faults;
 pub mod gateway;
+pub mod limits;
 pub mod oauth;
 pub mod rest;
 pub mod world;

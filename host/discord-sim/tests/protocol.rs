@@ -148,6 +148,31 @@ async fn rest_objects_parse_with_serenity_and_errors_have_discords_shape() {
     let gateway: serenity::model::gateway::BotGateway =
         http.get(format!("{base}/gateway/bot")).send_json().await;
     assert_eq!(gateway.shards, 1);
+    // What client libraries other than serenity read at login.
+    for path in ["applications/@me", "oauth2/applications/@me"] {
+        let app: serenity::model::application::CurrentApplicationInfo =
+            http.get(format!("{base}/{path}")).send_json().await;
+        assert_eq!(app.id.get(), BOT_ID);
+        assert_eq!(app.owner.map(|o| o.id.get()), Some(DEMO_OWNER));
+    }
+    // Discord's limits, with Discord's error shape (200 embed fields: 25 allowed).
+    let fields: Vec<serde_json::Value> = (0..200)
+        .map(|i| serde_json::json!({"name": format!("f{i}"), "value": "v"}))
+        .collect();
+    let refused = http
+        .post(format!("{base}/channels/{DEMO_CHANNEL}/messages"))
+        .json(&serde_json::json!({"embeds": [{"title": "t", "fields": fields}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], 50035);
+    assert_eq!(body["message"], "Invalid Form Body");
+    assert_eq!(
+        body["errors"]["embeds"]["0"]["fields"]["_errors"][0]["code"], "BASE_TYPE_MAX_LENGTH",
+        "{body}"
+    );
     let channel: serenity::model::channel::GuildChannel = http
         .get(format!("{base}/channels/{DEMO_CHANNEL}"))
         .send_json()

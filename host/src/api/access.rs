@@ -38,7 +38,7 @@ pub async fn create_session(
     cache
         .set(&format!("session:{token}"), value, ttl)
         .await
-        .map_err(|e| ApiError::Unavailable(format!("cache: {e}")))?;
+        .map_err(|e| ApiError::service("cache", e))?;
     Ok(token)
 }
 
@@ -64,23 +64,37 @@ pub(crate) fn token(headers: &axum::http::HeaderMap) -> Option<String> {
         })
 }
 
-/// The caller's session; 401 without one.
+/// The session `token` names, if it is a live one. Tokens longer than 128
+/// characters are never looked up.
+pub(crate) async fn session(
+    cache: &dyn Cache,
+    token: &str,
+) -> Result<Option<Session>, crate::cache::CacheFailure> {
+    if token.is_empty() || token.len() > 128 {
+        return Ok(None);
+    }
+    let stored = cache.get(&format!("session:{token}")).await?;
+    Ok(stored.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+}
+
+/// The caller's session; 401 without one. The rate limiter, which looks
+/// the session up first, leaves it in the request's extensions.
+#[derive(Clone)]
 pub struct Caller(pub Session);
 
 impl FromRequestParts<ApiState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        let token = token(&parts.headers)
-            .filter(|t| !t.is_empty() && t.len() <= 128)
-            .ok_or(ApiError::Unauthorized)?;
+        if let Some(Caller(session)) = parts.extensions.get::<Caller>() {
+            return Ok(Caller(session.clone()));
+        }
+        let token = token(&parts.headers).ok_or(ApiError::Unauthorized)?;
         let cache = state.runtime.services().cache.clone();
-        let stored = cache
-            .get(&format!("session:{token}"))
+        let session = session(cache.as_ref(), &token)
             .await
-            .map_err(|e| ApiError::Unavailable(format!("cache: {e}")))?
+            .map_err(|e| ApiError::service("cache", e))?
             .ok_or(ApiError::Unauthorized)?;
-        let session = serde_json::from_slice(&stored).map_err(|_| ApiError::Unauthorized)?;
         Ok(Caller(session))
     }
 }

@@ -84,6 +84,63 @@ pub async fn list(_: Developer, State(state): State<ApiState>) -> Json<Vec<CogVi
     Json(views)
 }
 
+/// What a cog keeps beyond its calls, per guild (`0`/`global`: its global space).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CogUsageView {
+    /// The cog.
+    cog: String,
+    /// Its quotas.
+    #[schema(value_type = Object)]
+    quotas: crate::config::QuotaConfig,
+    /// kv per guild: `guild_id`, `keys`, `bytes`.
+    #[schema(value_type = Vec<Object>)]
+    kv: Vec<crate::store::kv::CogUsage>,
+    /// Cache per space (`cog:NAME:GUILD`): keys and bytes.
+    #[schema(value_type = Object)]
+    cache: std::collections::BTreeMap<String, crate::cache::SpaceUsage>,
+    /// Its share: slots, running now, events waiting, events shed, demotions.
+    #[schema(value_type = Object)]
+    share: serde_json::Value,
+}
+
+/// kv and cache usage of a cog, per guild, with its quotas and share.
+#[utoipa::path(get, path = "/api/v1/cogs/{name}/usage", params(("name" = String, Path, description = "Cog name")),
+    responses((status = 200, body = CogUsageView), (status = 401), (status = 403), (status = 404), (status = 503)))]
+pub async fn usage(
+    _: Developer,
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<CogUsageView>, ApiError> {
+    let runtime = &state.runtime;
+    let cog = runtime
+        .registry()
+        .get(&name)
+        .ok_or_else(|| ApiError::NotFound(format!("no cog `{name}` is loaded")))?;
+    let services = runtime.services();
+    let kv = services.kv.usage(Some(&name)).await?;
+    let cache = services
+        .cache
+        .space_usage(&format!("cog:{name}:"))
+        .await
+        .map_err(|e| ApiError::service("cache", e))?
+        .into_iter()
+        .collect();
+    Ok(Json(CogUsageView {
+        cog: name,
+        quotas: cog.quotas,
+        kv,
+        cache,
+        share: serde_json::json!({
+            "concurrency": cog.share.concurrency(),
+            "running": cog.share.running(),
+            "events_waiting": cog.share.queued_events(),
+            "events_shed": cog.share.shed_events(),
+            "demotions": cog.share.demotions(),
+            "demoted": cog.share.demoted(),
+        }),
+    }))
+}
+
 /// Load the cog's file again (after fixing a grant, say).
 #[utoipa::path(post, path = "/api/v1/cogs/{name}/reload", params(("name" = String, Path, description = "Cog name")),
     responses((status = 200, body = CogView), (status = 404), (status = 422)))]
@@ -134,5 +191,6 @@ pub fn router() -> axum::Router<ApiState> {
     axum::Router::new()
         .route("/cogs", get(list))
         .route("/cogs/{name}/reload", post(reload))
+        .route("/cogs/{name}/usage", get(usage))
         .route("/users/{user_id}/data", axum::routing::delete(forget_user))
 }

@@ -88,9 +88,22 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl ApiError {
+    /// A backing service (`database`, `cache`, …) failed. Its error text
+    /// may name hosts, users or queries: it goes to the log, inside the
+    /// request's span (with its request id), and the client learns only
+    /// which part is down.
+    pub fn service(part: &'static str, error: impl std::fmt::Display) -> Self {
+        tracing::error!(part, %error, "a backing service failed while answering a request");
+        ApiError::Unavailable(format!(
+            "the {part} is unavailable; the operator's log has the details"
+        ))
+    }
+}
+
 impl From<crate::store::StoreError> for ApiError {
     fn from(error: crate::store::StoreError) -> Self {
-        ApiError::Unavailable(format!("database: {error}"))
+        ApiError::service("database", error)
     }
 }
 

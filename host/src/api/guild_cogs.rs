@@ -52,7 +52,7 @@ fn store(state: &ApiState) -> Result<GuildStore, ApiError> {
 }
 
 fn unavailable(error: crate::store::StoreError) -> ApiError {
-    ApiError::Unavailable(format!("database: {error}"))
+    ApiError::service("database", error)
 }
 
 /// Every loaded cog and whether it runs in this guild.
@@ -76,9 +76,10 @@ pub async fn list(
                 .map(|c| format!("/{}", c.name))
                 .collect(),
             enabled: store
-                .cog_enabled(access.guild_id, cog.name())
+                .cog_switch(access.guild_id, cog.name())
                 .await
-                .map_err(unavailable)?,
+                .map_err(unavailable)?
+                .unwrap_or_else(|| state.runtime.config().on_by_default(cog.name())),
         });
     }
     Ok(Json(views))

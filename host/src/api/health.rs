@@ -1,4 +1,6 @@
-//! `GET /api/v1/health`: database, cache and cogs; 503 naming the failing part.
+//! `GET /api/v1/health`: database, cache and cogs; 503 when a part is down.
+//! Anyone gets the bare status; the developer team also gets which part is
+//! failing and why (an error text can name hosts and users).
 
 use axum::Json;
 use axum::extract::State;
@@ -21,21 +23,26 @@ pub struct ServiceStatus {
     error: Option<String>,
 }
 
-/// The host's health.
+/// The host's health: `status` for everyone, the rest for the developer team.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {
     /// `ok`, or `degraded` with `failing` naming the parts.
     status: &'static str,
     /// Parts that are down.
-    failing: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failing: Option<Vec<String>>,
     /// The database (absent when the host runs without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
     database: Option<ServiceStatus>,
     /// The cache.
-    cache: ServiceStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache: Option<ServiceStatus>,
     /// Loaded cogs.
-    cogs_loaded: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cogs_loaded: Option<usize>,
     /// Cog files that failed to load.
-    cogs_failed: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cogs_failed: Option<usize>,
 }
 
 fn status<E: std::fmt::Display>(
@@ -63,7 +70,10 @@ fn status<E: std::fmt::Display>(
     (status = 200, description = "Everything answers", body = Health),
     (status = 503, description = "A part is down; `failing` names it", body = Health),
 ))]
-pub async fn health(State(state): State<ApiState>) -> (StatusCode, Json<Health>) {
+pub async fn health(
+    State(state): State<ApiState>,
+    headers: axum::http::HeaderMap,
+) -> (StatusCode, Json<Health>) {
     let services = state.runtime.services();
     let database = match &services.database {
         Some(db) => Some(status(db.backend(), db.ping().await)),
@@ -82,14 +92,36 @@ pub async fn health(State(state): State<ApiState>) -> (StatusCode, Json<Health>)
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    let status = if failing.is_empty() { "ok" } else { "degraded" };
+    let developer = match super::access::token(&headers) {
+        Some(token) => super::access::session(services.cache.as_ref(), &token)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|session| session.developer),
+        None => false,
+    };
+    if !developer {
+        return (
+            code,
+            Json(Health {
+                status,
+                failing: None,
+                database: None,
+                cache: None,
+                cogs_loaded: None,
+                cogs_failed: None,
+            }),
+        );
+    }
     let registry = state.runtime.registry();
     let body = Health {
-        status: if failing.is_empty() { "ok" } else { "degraded" },
-        failing,
+        status,
+        failing: Some(failing),
         database,
-        cache,
-        cogs_loaded: registry.list().len(),
-        cogs_failed: registry.failures().len(),
+        cache: Some(cache),
+        cogs_loaded: Some(registry.list().len()),
+        cogs_failed: Some(registry.failures().len()),
     };
     (code, Json(body))
 }

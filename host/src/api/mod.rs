@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, Request};
+use axum::http::{HeaderName, HeaderValue, Method, Request};
 use tower_http::cors::CorsLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -49,6 +49,7 @@ pub const MAX_BODY_BYTES: usize = 256 << 10;
         health::health,
         cogs::list,
         cogs::reload,
+        cogs::usage,
         cogs::forget_user,
         settings::get_settings,
         settings::put_settings,
@@ -68,6 +69,7 @@ async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
 /// The whole app.
 pub fn router(state: ApiState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
+    let state_origin = state.runtime.config().dashboard_origin.clone();
     let api = Router::new()
         .merge(health::router())
         .merge(cogs::router())
@@ -80,13 +82,47 @@ pub fn router(state: ApiState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(CorsLayer::new().allow_origin(tower_http::cors::AllowOrigin::mirror_request()).allow_credentials(true).max_age(Duration::from_secs(600)))
+        .layer(cors(state_origin.as_deref()))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Cross-origin access: only the configured dashboard origin, with
+/// credentials; without one, no origin at all (browsers then refuse every
+/// cross-origin read, and preflights of writes fail).
+fn cors(origin: Option<&str>) -> CorsLayer {
+    let Some(origin) = origin else {
+        return CorsLayer::new();
+    };
+    match HeaderValue::from_str(origin.trim_end_matches('/')) {
+        Ok(origin) => CorsLayer::new()
+            .allow_origin(tower_http::cors::AllowOrigin::list([origin]))
+            .allow_credentials(true)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                axum::http::header::CONTENT_TYPE,
+                axum::http::header::AUTHORIZATION,
+                HeaderName::from_static("x-request-id"),
+            ])
+            .max_age(Duration::from_secs(600)),
+        Err(_) => {
+            tracing::error!(
+                origin,
+                "dashboard_origin is not a valid origin; no cross-origin access allowed"
+            );
+            CorsLayer::new()
+        }
+    }
 }
 
 /// Serve the app on `addr` in the background; the address it listens on.

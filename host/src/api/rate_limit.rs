@@ -1,6 +1,8 @@
 //! Rate limiting: a fixed one-second window per client, counted in the
 //! cache — so with Redis the limit holds across every process of the bot.
-//! A client is its session token when it sends one, else its address.
+//! A client is its user when it sends a live session, else its address: a
+//! made-up token counts against the address that sent it. Window keys
+//! expire two seconds after they were made.
 //! Over the limit: 429 with `Retry-After`. If the cache is down the request
 //! goes through (health must stay reachable to report that).
 
@@ -14,20 +16,34 @@ use axum::response::{IntoResponse, Response};
 
 use super::ApiState;
 
-fn client(request: &Request) -> String {
-    let token = super::access::token(request.headers());
-    match token {
-        // Bounded like the session guard's tokens (at most 128 characters).
-        Some(token) => format!("t:{}", token.chars().take(128).collect::<String>()),
-        None => match request.extensions().get::<ConnectInfo<SocketAddr>>() {
-            Some(ConnectInfo(address)) => format!("a:{}", address.ip()),
-            None => "a:unknown".to_string(),
-        },
+fn address(request: &Request) -> String {
+    match request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        Some(ConnectInfo(address)) => format!("a:{}", address.ip()),
+        None => "a:unknown".to_string(),
+    }
+}
+
+/// The client a request counts for: its signed-in user, else its address.
+/// A live session is left in the request for the handlers.
+async fn client(state: &ApiState, request: &mut Request) -> String {
+    let Some(token) = super::access::token(request.headers()) else {
+        return address(request);
+    };
+    let cache = state.runtime.services().cache.clone();
+    match super::access::session(cache.as_ref(), &token).await {
+        Ok(Some(session)) => {
+            let key = format!("u:{}", session.user_id);
+            request
+                .extensions_mut()
+                .insert(super::access::Caller(session));
+            key
+        }
+        _ => address(request),
     }
 }
 
 /// The middleware; `limit` requests per second per client.
-pub async fn limit(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+pub async fn limit(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
     let per_second = state.runtime.config().api_rate_limit;
     if per_second == 0 {
         return next.run(request).await;
@@ -36,7 +52,7 @@ pub async fn limit(State(state): State<ApiState>, request: Request, next: Next) 
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let key = format!("ratelimit:{}:{window}", client(&request));
+    let key = format!("ratelimit:{}:{window}", client(&state, &mut request).await);
     let cache = state.runtime.services().cache.clone();
     match cache.increment(&key, 1, Duration::from_secs(2)).await {
         Ok(count) if count > per_second as i64 => {

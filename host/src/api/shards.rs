@@ -47,9 +47,10 @@ fn monitor(state: &ApiState) -> Result<&std::sync::Arc<ShardMonitor>, ApiError> 
 }
 
 async fn read(monitor: &ShardMonitor) -> Result<(u32, Vec<ShardRecord>), ApiError> {
-    monitor.all().await.map_err(|error| {
-        ApiError::Unavailable(format!("the shard monitor cannot be read: {error}"))
-    })
+    monitor
+        .all()
+        .await
+        .map_err(|error| ApiError::service("shard monitor", error))
 }
 
 /// Every shard of the bot, from every process.

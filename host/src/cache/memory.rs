@@ -1,28 +1,263 @@
-//! The in-process cache: a map with lazy expiry and broadcast channels.
+//! The in-process cache: a moka cache bounded in total bytes (least
+//! recently used entries go first), entries expiring by themselves at their
+//! own time to live, per-space usage counted for quotas, and broadcast
+//! channels for pub/sub.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use moka::notification::RemovalCause;
 use parking_lot::Mutex;
 use tokio::sync::{broadcast, mpsc};
 
-use super::{Cache, CacheFailure};
+use super::{Cache, CacheFailure, Space, SpaceUsage};
 use crate::store::kv::parse_integer;
 
-/// The embedded default.
+/// Bytes an entry is counted for beyond its key and value (the map's own
+/// bookkeeping), so a flood of empty values is bounded too.
+const ENTRY_OVERHEAD: usize = 96;
+/// The default bound: 256 MiB.
+pub const DEFAULT_BYTES: u64 = 256 << 20;
+
+#[derive(Clone)]
+struct Item {
+    value: Arc<[u8]>,
+    expires: Instant,
+    /// The space the entry counts in, if any.
+    space: Option<Arc<str>>,
+}
+
+struct PerEntryExpiry;
+
+impl moka::Expiry<String, Item> for PerEntryExpiry {
+    fn expire_after_create(&self, _key: &String, item: &Item, now: Instant) -> Option<Duration> {
+        Some(item.expires.saturating_duration_since(now))
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &String,
+        item: &Item,
+        now: Instant,
+        _current: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(item.expires.saturating_duration_since(now))
+    }
+}
+
+/// The entries of one space: each key's size and expiry, and their total.
 #[derive(Default)]
+struct SpaceEntries {
+    keys: HashMap<String, (u64, Instant)>,
+    bytes: u64,
+}
+
+impl SpaceEntries {
+    fn usage(&self) -> SpaceUsage {
+        SpaceUsage {
+            keys: self.keys.len() as u64,
+            bytes: self.bytes,
+        }
+    }
+
+    fn put(&mut self, key: &str, size: u64, expires: Instant) {
+        if let Some((old, _)) = self.keys.insert(key.to_string(), (size, expires)) {
+            self.bytes -= old;
+        }
+        self.bytes += size;
+    }
+
+    /// Forget `key` if it is the entry that expires at `expires` (a newer
+    /// entry under the same key stays).
+    fn forget(&mut self, key: &str, expires: Instant) {
+        if self.keys.get(key).is_some_and(|(_, at)| *at == expires)
+            && let Some((size, _)) = self.keys.remove(key)
+        {
+            self.bytes -= size;
+        }
+    }
+
+    /// Forget every expired entry; their full keys' suffixes.
+    fn prune(&mut self, now: Instant) -> Vec<String> {
+        let expired: Vec<String> = self
+            .keys
+            .iter()
+            .filter(|(_, (_, at))| *at <= now)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in &expired {
+            if let Some((size, _)) = self.keys.remove(key) {
+                self.bytes -= size;
+            }
+        }
+        expired
+    }
+}
+
+type Spaces = Arc<Mutex<HashMap<Arc<str>, SpaceEntries>>>;
+
+/// The embedded default.
 pub struct InProcessCache {
-    entries: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    entries: moka::sync::Cache<String, Item>,
+    spaces: Spaces,
+    /// Serialises read-modify-write operations (increment, quota checks).
+    writes: Mutex<()>,
     channels: Mutex<HashMap<String, broadcast::Sender<String>>>,
+    housekeeping: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for InProcessCache {
+    fn drop(&mut self) {
+        self.housekeeping
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// How often expired entries are removed when nothing else touches the
+/// cache (moka's timer wheel resolves expiry to about a second).
+const HOUSEKEEPING: Duration = Duration::from_secs(1);
+
+impl Default for InProcessCache {
+    fn default() -> Self {
+        Self::new(DEFAULT_BYTES)
+    }
+}
+
+/// Bytes an entry of a space counts for: the cog's own key (the full key
+/// without the space's `prefix:`) and the value, as Redis counts them.
+fn size(prefix: &str, full_key: &str, value_len: usize) -> u64 {
+    (full_key.len().saturating_sub(prefix.len() + 1) + value_len) as u64
 }
 
 impl InProcessCache {
+    /// A cache holding at most `max_bytes` (keys, values and overhead).
+    pub fn new(max_bytes: u64) -> Self {
+        let spaces: Spaces = Arc::default();
+        let counted = spaces.clone();
+        let entries = moka::sync::Cache::builder()
+            .max_capacity(max_bytes.max(1))
+            .weigher(|key: &String, item: &Item| {
+                (key.len() + item.value.len() + ENTRY_OVERHEAD).min(u32::MAX as usize) as u32
+            })
+            .expire_after(PerEntryExpiry)
+            .eviction_listener(move |key: Arc<String>, item: Item, _cause: RemovalCause| {
+                // Whatever the cause (expired, evicted, replaced, deleted),
+                // the entry no longer counts; a replacement is counted anew.
+                if let Some(space) = &item.space {
+                    let mut spaces = counted.lock();
+                    if let Some(entries) = spaces.get_mut(space) {
+                        entries.forget(&key, item.expires);
+                        if entries.keys.is_empty() {
+                            spaces.remove(space);
+                        }
+                    }
+                }
+            })
+            .build();
+        // Expired entries go even when nobody reads or writes.
+        let housekeeping = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let running = housekeeping.clone();
+        let cache = entries.clone();
+        let _ = std::thread::Builder::new()
+            .name("cache-housekeeping".into())
+            .spawn(move || {
+                while running.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(HOUSEKEEPING);
+                    cache.run_pending_tasks();
+                }
+            });
+        Self {
+            entries,
+            spaces,
+            writes: Mutex::new(()),
+            channels: Mutex::new(HashMap::new()),
+            housekeeping,
+        }
+    }
+
     fn channel(&self, name: &str) -> broadcast::Sender<String> {
         self.channels
             .lock()
             .entry(name.to_string())
             .or_insert_with(|| broadcast::channel(256).0)
             .clone()
+    }
+
+    /// Bytes held now (after pending evictions run).
+    pub fn weighted_size(&self) -> u64 {
+        self.entries.run_pending_tasks();
+        self.entries.weighted_size()
+    }
+
+    /// Bytes held now, as the cache last counted them (no maintenance run).
+    pub fn held_bytes(&self) -> u64 {
+        self.entries.weighted_size()
+    }
+
+    fn live(&self, key: &str) -> Option<Item> {
+        self.entries
+            .get(key)
+            .filter(|item| item.expires > Instant::now())
+    }
+
+    fn insert(&self, key: String, value: Vec<u8>, ttl: Duration, space: Option<Arc<str>>) {
+        let expires = Instant::now() + ttl;
+        if let Some(space) = &space {
+            self.spaces.lock().entry(space.clone()).or_default().put(
+                &key,
+                size(space, &key, value.len()),
+                expires,
+            );
+        }
+        let item = Item {
+            value: value.into(),
+            expires,
+            space,
+        };
+        self.entries.insert(key, item);
+    }
+
+    fn usage(&self, prefix: &str) -> SpaceUsage {
+        self.spaces
+            .lock()
+            .get(prefix)
+            .map(SpaceEntries::usage)
+            .unwrap_or_default()
+    }
+
+    /// Drop the expired entries of a space now (moka would, within a second or so).
+    fn prune(&self, prefix: &str) {
+        let expired = match self.spaces.lock().get_mut(prefix) {
+            Some(entries) => entries.prune(Instant::now()),
+            None => return,
+        };
+        for key in expired {
+            self.entries.invalidate(&key);
+        }
+    }
+
+    /// Refuse adding `key` (replacing what it holds) with `value` to `space`
+    /// when that passes its quota. Expired entries are given back first.
+    fn admit(&self, space: &Space, key: &str, value_len: usize) -> Result<(), CacheFailure> {
+        let check = |this: &Self| {
+            let used = this.usage(&space.prefix);
+            let old = this.entries.get(key);
+            let added_keys = u64::from(old.is_none());
+            let new = size(&space.prefix, key, value_len);
+            let old_bytes = old.map_or(0, |item| size(&space.prefix, key, item.value.len()));
+            if added_keys > 0 && used.keys + added_keys > space.max_keys {
+                return Err(space.refusal("keys", used.keys, space.max_keys));
+            }
+            if new > old_bytes && used.bytes + (new - old_bytes) > space.max_bytes {
+                return Err(space.refusal("bytes", used.bytes, space.max_bytes));
+            }
+            Ok(())
+        };
+        check(self).or_else(|_| {
+            self.prune(&space.prefix);
+            check(self)
+        })
     }
 }
 
@@ -33,45 +268,37 @@ impl Cache for InProcessCache {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheFailure> {
-        let mut entries = self.entries.lock();
-        match entries.get(key) {
-            Some((_, expires)) if *expires <= Instant::now() => {
-                entries.remove(key);
-                Ok(None)
-            }
-            found => Ok(found.map(|(value, _)| value.clone())),
-        }
+        Ok(self.live(key).map(|item| item.value.to_vec()))
     }
 
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), CacheFailure> {
-        self.entries
-            .lock()
-            .insert(key.to_string(), (value, Instant::now() + ttl));
+        let _write = self.writes.lock();
+        self.insert(key.to_string(), value, ttl, None);
         Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<bool, CacheFailure> {
         Ok(self
             .entries
-            .lock()
             .remove(key)
-            .is_some_and(|(_, expires)| expires > Instant::now()))
+            .is_some_and(|item| item.expires > Instant::now()))
     }
 
     async fn increment(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, CacheFailure> {
-        let now = Instant::now();
-        let mut entries = self.entries.lock();
-        let (current, expires) = match entries.get(key).filter(|(_, expires)| *expires > now) {
-            Some((value, expires)) => (
-                parse_integer(value).ok_or(CacheFailure::NotAnInteger)?,
-                *expires,
+        let _write = self.writes.lock();
+        let (next, expires, space) = match self.live(key) {
+            Some(item) => (
+                parse_integer(&item.value)
+                    .ok_or(CacheFailure::NotAnInteger)?
+                    .checked_add(delta)
+                    .ok_or(CacheFailure::NotAnInteger)?,
+                item.expires,
+                item.space,
             ),
-            None => (0, now + ttl),
+            None => (delta, Instant::now() + ttl, None),
         };
-        let next = current
-            .checked_add(delta)
-            .ok_or(CacheFailure::NotAnInteger)?;
-        entries.insert(key.to_string(), (next.to_string().into_bytes(), expires));
+        let ttl = expires.saturating_duration_since(Instant::now());
+        self.insert(key.to_string(), next.to_string().into_bytes(), ttl, space);
         Ok(next)
     }
 
@@ -105,5 +332,67 @@ impl Cache for InProcessCache {
 
     async fn ping(&self) -> Result<Duration, CacheFailure> {
         Ok(Duration::ZERO)
+    }
+
+    async fn space_set(
+        &self,
+        space: &Space,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<(), CacheFailure> {
+        let key = space.key(key);
+        let _write = self.writes.lock();
+        self.admit(space, &key, value.len())?;
+        self.insert(key, value, ttl, Some(space.prefix.as_str().into()));
+        Ok(())
+    }
+
+    async fn space_increment(
+        &self,
+        space: &Space,
+        key: &str,
+        delta: i64,
+        ttl: Duration,
+    ) -> Result<i64, CacheFailure> {
+        let key = space.key(key);
+        let _write = self.writes.lock();
+        let (next, expires) = match self.live(&key) {
+            Some(item) => (
+                parse_integer(&item.value)
+                    .ok_or(CacheFailure::NotAnInteger)?
+                    .checked_add(delta)
+                    .ok_or(CacheFailure::NotAnInteger)?,
+                item.expires,
+            ),
+            None => (delta, Instant::now() + ttl),
+        };
+        let value = next.to_string().into_bytes();
+        self.admit(space, &key, value.len())?;
+        let ttl = expires.saturating_duration_since(Instant::now());
+        self.insert(key, value, ttl, Some(space.prefix.as_str().into()));
+        Ok(next)
+    }
+
+    async fn space_delete(&self, space: &Space, key: &str) -> Result<bool, CacheFailure> {
+        self.delete(&space.key(key)).await
+    }
+
+    async fn space_usage(&self, prefix: &str) -> Result<Vec<(String, SpaceUsage)>, CacheFailure> {
+        self.entries.run_pending_tasks();
+        let now = Instant::now();
+        let mut found: Vec<(String, SpaceUsage)> = self
+            .spaces
+            .lock()
+            .iter_mut()
+            .filter(|(space, _)| space.starts_with(prefix))
+            .map(|(space, entries)| {
+                entries.prune(now);
+                (space.to_string(), entries.usage())
+            })
+            .filter(|(_, usage)| usage.keys > 0)
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(found)
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::CogState;
 use super::kv::MAX_KEY_BYTES;
-use crate::cache::CacheFailure;
+use crate::cache::{CacheFailure, Space};
 use crate::runtime::bindings::baseline::cog::cache::{CacheError, Host};
 
 /// Largest cached value, in bytes.
@@ -18,24 +18,29 @@ fn from_cache(failure: CacheFailure) -> CacheError {
     match failure {
         CacheFailure::NotAnInteger => CacheError::NotAnInteger,
         CacheFailure::Unavailable(message) => CacheError::Unavailable(message),
+        // 0.1 has no quota case: `unavailable` with the quota named.
+        CacheFailure::QuotaExceeded(message) => CacheError::Unavailable(message),
     }
 }
 
 impl CogState {
-    /// Budget, grant and key checks; the namespaced key on success.
-    fn cache_enter(&mut self, key: &str) -> wasmtime::Result<Result<String, CacheError>> {
-        self.count_call()?;
+    /// Grant and key checks; the cog's space in this guild on success.
+    fn cache_enter(&mut self, key: &str) -> Result<Space, CacheError> {
         if let Err(denial) = self.grants.check("cache") {
-            return Ok(Err(CacheError::Denied(denial)));
+            return Err(CacheError::Denied(denial));
         }
         if key.is_empty() || key.len() > MAX_KEY_BYTES {
-            return Ok(Err(CacheError::KeyTooLong(MAX_KEY_BYTES as u32)));
+            return Err(CacheError::KeyTooLong(MAX_KEY_BYTES as u32));
         }
         let guild = self
             .scope
             .guild_id
             .map_or_else(|| "global".to_string(), |g| g.to_string());
-        Ok(Ok(format!("cog:{}:{guild}:{key}", self.scope.cog)))
+        Ok(Space {
+            prefix: format!("cog:{}:{guild}", self.scope.cog),
+            max_keys: self.quotas.cache_keys,
+            max_bytes: self.quotas.cache_bytes,
+        })
     }
 }
 
@@ -45,10 +50,15 @@ fn ttl(seconds: u32) -> Duration {
 
 impl Host for CogState {
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, CacheError>> {
-        match self.cache_enter(&key)? {
-            Ok(key) => Ok(self.services.cache.get(&key).await.map_err(from_cache)),
-            Err(error) => Ok(Err(error)),
-        }
+        Ok(match self.cache_enter(&key) {
+            Ok(space) => self
+                .services
+                .cache
+                .get(&space.key(&key))
+                .await
+                .map_err(from_cache),
+            Err(error) => Err(error),
+        })
     }
 
     async fn set(
@@ -57,8 +67,8 @@ impl Host for CogState {
         value: Vec<u8>,
         ttl_seconds: u32,
     ) -> wasmtime::Result<Result<(), CacheError>> {
-        let key = match self.cache_enter(&key)? {
-            Ok(key) => key,
+        let space = match self.cache_enter(&key) {
+            Ok(space) => space,
             Err(error) => return Ok(Err(error)),
         };
         if value.len() > MAX_VALUE_BYTES {
@@ -67,16 +77,21 @@ impl Host for CogState {
         Ok(self
             .services
             .cache
-            .set(&key, value, ttl(ttl_seconds))
+            .space_set(&space, &key, value, ttl(ttl_seconds))
             .await
             .map_err(from_cache))
     }
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<bool, CacheError>> {
-        match self.cache_enter(&key)? {
-            Ok(key) => Ok(self.services.cache.delete(&key).await.map_err(from_cache)),
-            Err(error) => Ok(Err(error)),
-        }
+        Ok(match self.cache_enter(&key) {
+            Ok(space) => self
+                .services
+                .cache
+                .space_delete(&space, &key)
+                .await
+                .map_err(from_cache),
+            Err(error) => Err(error),
+        })
     }
 
     async fn increment(
@@ -85,14 +100,14 @@ impl Host for CogState {
         delta: i64,
         ttl_seconds: u32,
     ) -> wasmtime::Result<Result<i64, CacheError>> {
-        match self.cache_enter(&key)? {
-            Ok(key) => Ok(self
+        Ok(match self.cache_enter(&key) {
+            Ok(space) => self
                 .services
                 .cache
-                .increment(&key, delta, ttl(ttl_seconds))
+                .space_increment(&space, &key, delta, ttl(ttl_seconds))
                 .await
-                .map_err(from_cache)),
-            Err(error) => Ok(Err(error)),
-        }
+                .map_err(from_cache),
+            Err(error) => Err(error),
+        })
     }
 }

@@ -151,7 +151,6 @@ impl CogState {
         &mut self,
         capability: &str,
     ) -> wasmtime::Result<Result<Arc<DiscordLink>, DiscordError>> {
-        self.count_call()?;
         if let Err(denial) = self.grants.check(capability) {
             return Ok(Err(DiscordError::Denied(denial)));
         }

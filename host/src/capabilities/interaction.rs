@@ -14,7 +14,6 @@ type Entered = (Arc<InteractionHandle>, Arc<DiscordLink>);
 
 impl CogState {
     fn interaction_enter(&mut self) -> wasmtime::Result<Result<Entered, InteractionError>> {
-        self.count_call()?;
         if let Err(denial) = self.grants.check("interaction") {
             return Ok(Err(InteractionError::Denied(denial)));
         }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::CogState;
 use crate::runtime::bindings::baseline::cog::kv::{Host, KeyPage, KvError, Scope as KvScope};
 use crate::store::StoreError;
-use crate::store::kv::{Namespace, Partition};
+use crate::store::kv::{Namespace, Partition, Quota};
 
 /// Longest key, in bytes.
 pub const MAX_KEY_BYTES: usize = 512;
@@ -21,6 +21,8 @@ pub const MAX_PAGE: u32 = 1000;
 fn from_store(error: StoreError) -> KvError {
     match error {
         StoreError::NotAnInteger => KvError::NotAnInteger,
+        // 0.1 has no quota case: `unavailable` with the quota named.
+        StoreError::QuotaExceeded(message) => KvError::Unavailable(message),
         other => KvError::Unavailable(other.to_string()),
     }
 }
@@ -46,7 +48,6 @@ impl CogState {
         scope: KvScope,
         key: &str,
     ) -> wasmtime::Result<Result<Namespace, KvError>> {
-        self.count_call()?;
         if let Err(denial) = self.grants.check("kv") {
             return Ok(Err(KvError::Denied(denial)));
         }
@@ -54,6 +55,22 @@ impl CogState {
             return Ok(Err(KvError::KeyTooLong(MAX_KEY_BYTES as u32)));
         }
         Ok(self.kv_namespace(scope))
+    }
+}
+
+impl CogState {
+    /// The quota of the space `ns` counts in.
+    fn kv_quota(&self, ns: &Namespace) -> Quota {
+        match ns.partition {
+            Partition::Global => Quota {
+                keys: self.quotas.kv_global_keys,
+                bytes: self.quotas.kv_global_bytes,
+            },
+            _ => Quota {
+                keys: self.quotas.kv_keys,
+                bytes: self.quotas.kv_bytes,
+            },
+        }
     }
 }
 
@@ -88,7 +105,7 @@ impl Host for CogState {
         Ok(self
             .services
             .kv
-            .set(&ns, &key, value, ttl)
+            .set(&ns, &key, value, ttl, self.kv_quota(&ns))
             .await
             .map_err(from_store))
     }
@@ -148,7 +165,7 @@ impl Host for CogState {
         Ok(self
             .services
             .kv
-            .increment(&ns, &key, delta)
+            .increment(&ns, &key, delta, self.kv_quota(&ns))
             .await
             .map_err(from_store))
     }

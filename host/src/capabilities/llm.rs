@@ -10,7 +10,6 @@ impl Host for CogState {
         &mut self,
         _request: ChatRequest,
     ) -> wasmtime::Result<Result<ChatResponse, LlmError>> {
-        self.count_call()?;
         if let Err(denial) = self.grants.check("llm") {
             return Ok(Err(LlmError::Denied(denial)));
         }

@@ -112,6 +112,11 @@ pub struct Scope {
     pub interaction: Option<Arc<crate::discord::InteractionHandle>>,
 }
 
+/// Resources (WASI streams, pollables, …) one instance may hold at once;
+/// past it, creating another fails inside the cog instead of growing the
+/// host's table.
+pub const MAX_RESOURCES: usize = 1_000;
+
 /// Per-invocation state: what the capabilities of one cog call can see.
 /// Built fresh for every invocation and dropped with it.
 pub struct CogState {
@@ -120,7 +125,15 @@ pub struct CogState {
     pub(crate) services: Services,
     pub(crate) settings_defaults: Option<Arc<serde_json::Value>>,
     pub(crate) limits: LimitsConfig,
+    /// What the cog may keep in kv and the cache (its quotas).
+    pub(crate) quotas: crate::config::QuotaConfig,
     pub(crate) host_calls: u32,
+    /// When the current call started.
+    pub(crate) started_at: std::time::Instant,
+    /// When the current call must end (checked at every epoch tick).
+    pub(crate) deadline_at: std::time::Instant,
+    /// The cog runs on the low-priority gate (see `runtime::share`).
+    pub(crate) demoted: bool,
     pub(crate) memory: MemoryCap,
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
@@ -151,14 +164,25 @@ impl CogState {
                 hit: false,
             },
             limits,
+            quotas: crate::config::QuotaConfig::default(),
             host_calls: 0,
+            started_at: std::time::Instant::now(),
+            deadline_at: std::time::Instant::now() + limits.deadline(),
+            demoted: false,
             wasi,
-            table: ResourceTable::new(),
+            table: {
+                let mut table = ResourceTable::new();
+                table.set_max_capacity(MAX_RESOURCES);
+                table
+            },
             stderr,
         }
     }
 
-    /// Count one host call; past the budget the invocation ends.
+    /// Count one call into the host (a capability, a WASI function, a
+    /// canonical built-in); past the budget the invocation ends. Called by
+    /// the store's call hook on every entry into the host, so nothing a cog
+    /// can call escapes the budget.
     pub(crate) fn count_call(&mut self) -> wasmtime::Result<()> {
         self.host_calls += 1;
         if self.host_calls > self.limits.host_calls {

@@ -261,6 +261,18 @@ impl Bot {
             if !cog.manifest.events.contains(&wanted) || !self.enabled(guild, cog.name()).await {
                 continue;
             }
+            // A cog whose events pile up (a flood, or a cog too slow for its
+            // traffic) sheds the excess instead of queueing without end.
+            let Some(ticket) = cog
+                .share
+                .enqueue_event(self.runtime.config().runtime.event_queue)
+            else {
+                let shed = cog.share.shed_events();
+                if shed.is_power_of_two() {
+                    tracing::warn!(cog = %cog.name(), shed, "event queue full; events for this cog are shed");
+                }
+                continue;
+            };
             let scope = Scope {
                 cog: Arc::from(cog.name()),
                 guild_id: guild,
@@ -280,6 +292,7 @@ impl Bot {
             let call = Call::Event(event.clone(), context);
             let runtime = self.runtime.clone();
             runs.spawn(async move {
+                let _ticket = ticket;
                 // Failures are counted and logged by the runtime; the other cogs go on.
                 let _ = runtime.invoke(&cog, scope, call).await;
             });

@@ -226,6 +226,32 @@ enum Outgoing {
 
 impl Outgoing {
     fn from_answer(cog: &str, result: Result<Answer, InvocationError>) -> Self {
+        // Discord's limits first: an answer over one would be refused with
+        // 400 and leave the user with nothing.
+        let within = match &result {
+            Ok(Answer::Command(Ok(CommandResponse::Reply(reply))))
+            | Ok(Answer::Component(Ok(ComponentResponse::Reply(reply)))) => {
+                super::limits::check_message(&reply.message)
+            }
+            Ok(Answer::Component(Ok(ComponentResponse::Update(message)))) => {
+                super::limits::check_message(message)
+            }
+            Ok(Answer::Command(Ok(CommandResponse::Modal(modal))))
+            | Ok(Answer::Component(Ok(ComponentResponse::Modal(modal)))) => {
+                super::limits::check_modal(modal)
+            }
+            _ => Ok(()),
+        };
+        if let Err(limit) = within {
+            tracing::warn!(
+                cog,
+                limit,
+                "the cog's answer breaks Discord's limits; it was not sent"
+            );
+            return Outgoing::Notice(
+                "This command failed: its answer breaks one of Discord's limits. The bot's operator can see which in the log.".into(),
+            );
+        }
         // Components and modals must carry the cog's own custom ids.
         let owned = match &result {
             Ok(Answer::Command(Ok(CommandResponse::Reply(reply))))
@@ -500,7 +526,9 @@ impl Bot {
             ) => {
                 let kind = if update { 7 } else { 4 };
                 let result = handle.callback(rest, kind, Some(body), files).await;
-                *handle.ack.lock().await = Ack::Complete;
+                if result.is_ok() {
+                    *handle.ack.lock().await = Ack::Complete;
+                }
                 result
             }
             (Ack::Pending, Outgoing::Modal(modal)) => {
@@ -601,6 +629,29 @@ impl Bot {
         };
         if let Err(error) = result {
             tracing::warn!(%error, cog, interaction = handle.id, "the answer to an interaction was not delivered");
+            // Discord refused the answer itself (a limit the host does not
+            // know, a bad URL in an embed…): tell the user instead of leaving
+            // the interaction to time out.
+            if matches!(error, RestError::Invalid(_)) {
+                let text = "This command failed: Discord refused its answer. The bot's operator can see why in the log.";
+                let state = *handle.ack.lock().await;
+                let fallback = match state {
+                    Ack::Pending => {
+                        let sent = handle
+                            .callback(rest, 4, Some(outgoing::notice(text)), Vec::new())
+                            .await;
+                        *handle.ack.lock().await = Ack::Complete;
+                        sent
+                    }
+                    _ => handle
+                        .follow_up(rest, None, outgoing::notice(text), Vec::new())
+                        .await
+                        .map(|_| ()),
+                };
+                if let Err(error) = fallback {
+                    tracing::warn!(%error, cog, interaction = handle.id, "could not tell the user the answer was refused");
+                }
+            }
         }
         self.record_latency(handle);
     }

@@ -16,6 +16,7 @@ pub mod commands;
 pub mod events;
 pub mod incoming;
 pub mod interactions;
+pub mod limits;
 pub mod outgoing;
 pub mod rest;
 pub mod shards;
@@ -131,7 +132,11 @@ const SEEN_INTERACTIONS: usize = 4_096;
 pub const SWITCH_TTL: Duration = Duration::from_secs(5);
 
 impl Bot {
-    /// Whether `cog` is enabled in `guild` (always, outside guilds and without a database).
+    /// Whether `cog` is enabled in `guild` (always, outside guilds and
+    /// without a database). When the switch cannot be read (the database is
+    /// slow or down), the last state read is kept, however old; a guild
+    /// never read counts the cog as on, unless the operator marked it
+    /// `default_off`.
     pub async fn enabled(&self, guild: Option<u64>, cog: &str) -> bool {
         let (Some(guild), Some(store)) = (guild, &self.guilds) else {
             return true;
@@ -141,15 +146,18 @@ impl Bot {
         // (in any process) applies within that.
         let key = (guild, cog.to_string());
         let now = Instant::now();
-        if let Some((enabled, at)) = self.switches.lock().get(&key)
-            && now.duration_since(*at) < SWITCH_TTL
+        let known = self.switches.lock().get(&key).copied();
+        if let Some((enabled, at)) = known
+            && now.duration_since(at) < SWITCH_TTL
         {
-            return *enabled;
+            return enabled;
         }
+        let default = self.runtime.config().on_by_default(cog);
+        let fallback = known.map_or(default, |(enabled, _)| enabled);
         // Bounded: the 3 s interaction deadline must not wait on a stalled database.
-        match tokio::time::timeout(Duration::from_millis(500), store.cog_enabled(guild, cog)).await
-        {
-            Ok(Ok(enabled)) => {
+        match tokio::time::timeout(Duration::from_millis(500), store.cog_switch(guild, cog)).await {
+            Ok(Ok(switch)) => {
+                let enabled = switch.unwrap_or(default);
                 let mut switches = self.switches.lock();
                 if switches.len() >= 10_000 {
                     switches.retain(|_, (_, at)| now.duration_since(*at) < SWITCH_TTL);
@@ -158,16 +166,17 @@ impl Bot {
                 enabled
             }
             Ok(Err(error)) => {
-                tracing::warn!(%error, guild, cog, "cannot read whether the cog is enabled; treating it as enabled");
-                true
+                tracing::warn!(%error, guild, cog, enabled = fallback, "cannot read whether the cog is enabled; keeping the last known state");
+                fallback
             }
             Err(_) => {
                 tracing::warn!(
                     guild,
                     cog,
-                    "the database took over 500 ms to say whether the cog is enabled; treating it as enabled"
+                    enabled = fallback,
+                    "the database took over 500 ms to say whether the cog is enabled; keeping the last known state"
                 );
-                true
+                fallback
             }
         }
     }

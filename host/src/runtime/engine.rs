@@ -9,8 +9,9 @@ use wasmtime::{Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationCo
 
 use crate::config::RuntimeConfig;
 
-/// Build the engine. The pool is sized for `max_concurrent` invocations plus
-/// a few slots for loading (a manifest call instantiates the cog too).
+/// Build the engine. The pool is sized for `max_concurrent` invocations,
+/// `max_warm_instances` idle ones, and a few slots for loading (a manifest
+/// call instantiates the cog too).
 pub fn build(config: &RuntimeConfig) -> anyhow::Result<Engine> {
     let mut wasm = wasmtime::Config::new();
     wasm.wasm_component_model(true)
@@ -18,7 +19,8 @@ pub fn build(config: &RuntimeConfig) -> anyhow::Result<Engine> {
         .cranelift_opt_level(OptLevel::Speed)
         .parallel_compilation(true);
 
-    let instances = config.max_concurrent + 16;
+    // Running invocations, idle warm instances, and a few for loading.
+    let instances = config.max_concurrent + config.max_warm_instances + 16;
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(instances)
         // Components built by componentize-py or jco hold dozens of core

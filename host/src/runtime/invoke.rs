@@ -171,33 +171,101 @@ pub const REUSE_THRESHOLD: Duration =
 /// Default `reuse_calls`.
 pub const DEFAULT_REUSE_CALLS: u32 = 1_000;
 const MAX_IDLE_PER_GUILD: usize = 4;
-const MAX_IDLE_PER_COG: usize = 64;
+const MAX_IDLE_PER_COG: usize = 16;
 
 struct Warm {
     store: Store<CogState>,
     instance: Cog,
     calls: u32,
+    idle_since: Instant,
+}
+
+/// Idle warm instances across all cogs: at most `max` at once, each idle
+/// for at most `idle` (every one holds a slot of the instance pool).
+pub(crate) struct WarmBudget {
+    held: std::sync::atomic::AtomicUsize,
+    max: usize,
+    idle: Duration,
+}
+
+impl WarmBudget {
+    pub(crate) fn new(max: usize, idle: Duration) -> Self {
+        Self {
+            held: std::sync::atomic::AtomicUsize::new(0),
+            max,
+            idle,
+        }
+    }
+
+    fn try_hold(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                (held < self.max).then_some(held + 1)
+            })
+            .is_ok()
+    }
+
+    fn release(&self, count: usize) {
+        self.held
+            .fetch_sub(count, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// Idle warm instances held now, across cogs.
+    pub(crate) fn held(&self) -> usize {
+        self.held.load(std::sync::atomic::Ordering::Acquire)
+    }
 }
 
 /// Idle warm instances of one cog version, by guild. They are never shared
-/// between guilds, and die with the cog version that made them.
-#[derive(Default)]
+/// between guilds, and die with the cog version that made them, when idle
+/// too long, or when the global budget is spent.
 pub(crate) struct WarmPool {
     idle: parking_lot::Mutex<std::collections::HashMap<Option<u64>, Vec<Warm>>>,
+    budget: Arc<WarmBudget>,
 }
 
 impl WarmPool {
+    pub(crate) fn new(budget: Arc<WarmBudget>) -> Self {
+        Self {
+            idle: Default::default(),
+            budget,
+        }
+    }
+
     fn take(&self, guild: Option<u64>) -> Option<Warm> {
-        self.idle.lock().get_mut(&guild).and_then(Vec::pop)
+        let mut idle = self.idle.lock();
+        let slot = idle.get_mut(&guild)?;
+        while let Some(warm) = slot.pop() {
+            self.budget.release(1);
+            if warm.idle_since.elapsed() < self.budget.idle {
+                return Some(warm);
+            }
+        }
+        None
     }
 
     fn put(&self, guild: Option<u64>, warm: Warm) {
         let mut idle = self.idle.lock();
         let total: usize = idle.values().map(Vec::len).sum();
         let slot = idle.entry(guild).or_default();
-        if slot.len() < MAX_IDLE_PER_GUILD && total < MAX_IDLE_PER_COG {
+        if slot.len() < MAX_IDLE_PER_GUILD && total < MAX_IDLE_PER_COG && self.budget.try_hold() {
             slot.push(warm);
         }
+    }
+
+    /// Drop the instances idle for longer than the budget allows; how many went.
+    pub(crate) fn expire(&self) -> usize {
+        let mut idle = self.idle.lock();
+        let mut dropped = 0;
+        for slot in idle.values_mut() {
+            let before = slot.len();
+            slot.retain(|warm| warm.idle_since.elapsed() < self.budget.idle);
+            dropped += before - slot.len();
+        }
+        idle.retain(|_, slot| !slot.is_empty());
+        self.budget.release(dropped);
+        dropped
     }
 
     /// Idle instances held right now.
@@ -206,13 +274,74 @@ impl WarmPool {
     }
 }
 
+impl Drop for WarmPool {
+    fn drop(&mut self) {
+        let count = self.idle();
+        self.budget.release(count);
+    }
+}
+
 impl Runtime {
-    /// A store for `state` with the invocation limits in place.
-    fn store(&self, state: CogState) -> Store<CogState> {
+    /// A store for `state` with the invocation limits in place: the memory
+    /// cap, the host-call budget (counted on every entry into the host, WASI
+    /// included) and the deadline. The cog yields to the executor at every
+    /// epoch tick, so a spinning cog never holds a worker thread for longer
+    /// than a tick, and traps once `state.deadline_at` has passed.
+    pub(crate) fn store(&self, state: CogState) -> Store<CogState> {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.memory);
-        store.epoch_deadline_trap();
+        store.call_hook(|mut context, hook| match hook {
+            wasmtime::CallHook::CallingHost => context.data_mut().count_call(),
+            _ => Ok(()),
+        });
+        let gate = self.penalty.handle().clone();
+        let penalty_after = Duration::from_millis(self.config.runtime.penalty_after_ms);
+        store.epoch_deadline_callback(move |context| {
+            let state = context.data();
+            let now = Instant::now();
+            if now >= state.deadline_at {
+                return Ok(wasmtime::UpdateDeadline::Interrupt);
+            }
+            // A call of a demoted cog, or one that has run long, goes on
+            // only when the low-priority pool gets the CPU: it takes what
+            // the rest of the host leaves, never a share of it.
+            if state.demoted || now.duration_since(state.started_at) >= penalty_after {
+                let gate = gate.clone();
+                return Ok(wasmtime::UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(async move {
+                        let _ = gate.spawn(async {}).await;
+                    }),
+                ));
+            }
+            Ok(wasmtime::UpdateDeadline::Yield(1))
+        });
+        store.set_epoch_deadline(1);
         store
+    }
+
+    /// Instantiate `pre` in a fresh store for `state` within `limits`.
+    async fn instantiate(
+        &self,
+        pre: &CogPre<CogState>,
+        mut state: CogState,
+        limits: LimitsConfig,
+    ) -> Result<(Store<CogState>, Cog), (FailureKind, String)> {
+        state.started_at = Instant::now();
+        state.deadline_at = state.started_at + limits.deadline();
+        let mut store = self.store(state);
+        match pre.instantiate_async(&mut store).await {
+            Ok(instance) => Ok((store, instance)),
+            Err(error) => {
+                let (kind, detail) = classify(&error, store.data());
+                let kind = if kind == FailureKind::Trap {
+                    FailureKind::Instantiate
+                } else {
+                    kind
+                };
+                Err((kind, format!("while instantiating: {detail}")))
+            }
+        }
     }
 
     /// Run `call` within `limits` on an instance of `pre`: a warm one from
@@ -232,8 +361,6 @@ impl Runtime {
         F: for<'a> FnOnce(&'a Cog, &'a mut Store<CogState>) -> CallFuture<'a, R> + Send,
     {
         let guild = state.scope.guild_id;
-        let tick = self.epoch_tick.as_nanos().max(1);
-        let ticks = (limits.deadline().as_nanos() / tick) as u64 + 1;
         // The epoch stops wasm code; this also stops a cog stuck in an async host call.
         let wall_clock = limits.deadline() + self.epoch_tick * 4 + Duration::from_millis(50);
         let warm = pool.and_then(|(pool, _)| pool.take(guild));
@@ -241,26 +368,18 @@ impl Runtime {
             let (mut store, instance, calls) = match warm {
                 Some(mut warm) => {
                     warm.store.data_mut().begin_call(state.scope.clone());
+                    warm.store.data_mut().demoted = state.demoted;
                     (warm.store, warm.instance, warm.calls)
                 }
                 None => {
-                    let mut store = self.store(state);
-                    store.set_epoch_deadline(ticks);
-                    match pre.instantiate_async(&mut store).await {
-                        Ok(instance) => (store, instance, 0),
-                        Err(error) => {
-                            let (kind, detail) = classify(&error, store.data());
-                            let kind = if kind == FailureKind::Trap {
-                                FailureKind::Instantiate
-                            } else {
-                                kind
-                            };
-                            return Err((kind, detail));
-                        }
-                    }
+                    let (store, instance) = self.instantiate(pre, state, limits).await?;
+                    (store, instance, 0)
                 }
             };
-            store.set_epoch_deadline(ticks);
+            let now = Instant::now();
+            store.data_mut().started_at = now;
+            store.data_mut().deadline_at = now + limits.deadline();
+            store.set_epoch_deadline(1);
             match call(&instance, &mut store).await {
                 Ok(value) => Ok((
                     value,
@@ -268,6 +387,7 @@ impl Runtime {
                         store,
                         instance,
                         calls: calls + 1,
+                        idle_since: Instant::now(),
                     },
                 )),
                 Err(error) => Err(classify(&error, store.data())),
@@ -294,32 +414,44 @@ impl Runtime {
     }
 
     /// The fastest of three bare instantiations of `pre` (for the `auto`
-    /// instance policy; the first one pays for cold pages).
+    /// instance policy; the first one pays for cold pages), each within the
+    /// load deadline: a start function that spins is stopped there.
     pub(crate) async fn time_instantiation(
         &self,
         pre: &CogPre<CogState>,
         state: impl Fn() -> CogState,
-    ) -> Option<Duration> {
-        let mut fastest = None;
+        limits: LimitsConfig,
+    ) -> Result<Duration, (FailureKind, String)> {
+        let wall_clock = limits.deadline() + self.epoch_tick * 4 + Duration::from_millis(50);
+        let mut fastest: Option<Duration> = None;
         for _ in 0..3 {
-            let mut store = self.store(state());
-            store.set_epoch_deadline(u64::MAX / 2);
             let started = Instant::now();
-            pre.instantiate_async(&mut store).await.ok()?;
+            match tokio::time::timeout(wall_clock, self.instantiate(pre, state(), limits)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(failure)) => return Err(failure),
+                Err(_) => {
+                    return Err((
+                        FailureKind::Timeout,
+                        format!("instantiating took over {} ms", limits.deadline_ms),
+                    ));
+                }
+            }
             let took = started.elapsed();
-            fastest = Some(fastest.map_or(took, |f: Duration| f.min(took)));
+            fastest = Some(fastest.map_or(took, |f| f.min(took)));
         }
-        fastest
+        Ok(fastest.unwrap_or_default())
     }
 
-    /// Run `call` on a fresh instance of `cog` for `scope`, count it, and log
-    /// a failure with the cog, guild and export.
+    /// Run `call` on an instance of `cog` for `scope` in one of the cog's
+    /// own slots, count it, log a failure with the cog, guild and export,
+    /// and demote the cog when the call ran long.
     pub async fn invoke(
         &self,
         cog: &Arc<LoadedCog>,
         scope: Scope,
         call: Call,
     ) -> Result<Answer, InvocationError> {
+        let _slot = cog.share.slot().await;
         let _permit = self
             .permits
             .acquire()
@@ -328,13 +460,15 @@ impl Runtime {
         let started = Instant::now();
         let export = call.export();
         let span = tracing::info_span!("invoke", cog = %cog.name(), guild = ?scope.guild_id, user = ?scope.user_id, export);
-        let state = CogState::new(
+        let mut state = CogState::new(
             scope,
             cog.grants.clone(),
             self.services.clone(),
             cog.settings_defaults.clone(),
             cog.limits,
         );
+        state.quotas = cog.quotas;
+        state.demoted = cog.share.demoted();
         let result = self
             .run(
                 &cog.pre,
@@ -389,7 +523,21 @@ impl Runtime {
             Ok(_) => Outcome::Ok,
             Err((kind, _)) => Outcome::Failed(*kind),
         };
-        cog.metrics.record(outcome, started.elapsed());
+        let took = started.elapsed();
+        cog.metrics.record(outcome, took);
+        if took >= Duration::from_millis(self.config.runtime.penalty_after_ms)
+            || outcome == Outcome::Failed(FailureKind::Timeout)
+        {
+            if !cog.share.demoted() {
+                tracing::warn!(
+                    cog = %cog.name(), took_ms = took.as_millis() as u64,
+                    penalty_s = self.config.runtime.penalty_ms / 1000,
+                    "cog ran long; its calls go through the low-priority gate for a while"
+                );
+            }
+            cog.share
+                .demote(Duration::from_millis(self.config.runtime.penalty_ms));
+        }
         result.map_err(|(kind, detail)| {
             let error = InvocationError {
                 cog: cog.name().to_string(),

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use super::bindings::types::{ChoiceValue, CogManifest, Command, CommandOption, OptionKind};
 use crate::capabilities::grants;
 
-fn valid_cog_name(name: &str) -> bool {
+pub(crate) fn valid_cog_name(name: &str) -> bool {
     (1..=32).contains(&name.len())
         && name
             .bytes()

@@ -20,6 +20,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod notices;
 mod registry;
+pub mod share;
 pub mod watcher;
 
 use std::path::{Path, PathBuf};
@@ -81,9 +82,58 @@ pub enum LoadError {
     /// `manifest` trapped or timed out.
     #[error("its manifest export failed: {0}")]
     ManifestFailed(String),
+    /// Instantiating it while loading failed (a start function that spins, traps or runs out of memory).
+    #[error("instantiating it while loading failed: {0}")]
+    Instantiate(String),
     /// The manifest breaks Discord's or the host's rules.
     #[error("invalid manifest: {}", .0.join("; "))]
     InvalidManifest(Vec<String>),
+    /// The file's name does not make a cog name.
+    #[error(
+        "the file name `{file}` does not make a cog name: name the file NAME.wasm with NAME 1-32 lowercase letters, digits, `-` or `_`, or pin it with `[cogs.NAME] file = \"{file}\"` in baseline.toml"
+    )]
+    BadFileName {
+        /// The file name.
+        file: String,
+    },
+    /// The manifest declares another name than the one the operator gave.
+    #[error(
+        "the file `{file}` is the cog `{name}`, but its manifest declares the name `{declared}`: a cog's name is the operator's choice, so it was not loaded (rename the file to `{declared}.wasm`, or pin it with `[cogs.{declared}] file = \"{file}\"` in baseline.toml)"
+    )]
+    NameMismatch {
+        /// The file name.
+        file: String,
+        /// The name the operator gave (file name or pin).
+        name: String,
+        /// The name in its manifest.
+        declared: String,
+    },
+    /// The name this file would give is pinned to another file.
+    #[error(
+        "the cog `{name}` is pinned to `{pinned}` in baseline.toml, so the file `{file}` is not loaded"
+    )]
+    PinnedElsewhere {
+        /// The file name.
+        file: String,
+        /// The cog name.
+        name: String,
+        /// The file the pin names.
+        pinned: String,
+    },
+    /// The content of a pinned file is not the one the pin names.
+    #[error(
+        "the file `{file}` of the cog `{name}` has SHA-256 {found}, but baseline.toml pins {expected}; it was not loaded"
+    )]
+    HashMismatch {
+        /// The file name.
+        file: String,
+        /// The cog name.
+        name: String,
+        /// The pinned hash.
+        expected: String,
+        /// The file's hash.
+        found: String,
+    },
     /// Another file already provides a cog with this name.
     #[error("cog name `{name}` is already taken by {}", .other.display())]
     NameTaken {
@@ -104,6 +154,12 @@ pub enum LoadError {
         /// The cog that has it.
         owner: String,
     },
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 fn list_or_none(items: &[String]) -> String {
@@ -214,6 +270,10 @@ pub struct InvocationError {
     pub detail: String,
 }
 
+/// Host calls a cog may make while it is loaded (WASI start-up; every
+/// capability is denied then).
+const LOAD_HOST_CALLS: u32 = 1_000;
+
 /// A cog that is loaded and serving.
 pub struct LoadedCog {
     /// Its manifest, validated.
@@ -232,6 +292,8 @@ pub struct LoadedCog {
     pub compiled_at: std::time::Instant,
     /// Limits of each invocation.
     pub limits: LimitsConfig,
+    /// What it may keep in kv and the cache.
+    pub quotas: crate::config::QuotaConfig,
     /// Resolved capability grants.
     pub grants: Arc<Grants>,
     /// Defaults of its settings schema, if it has one.
@@ -240,6 +302,8 @@ pub struct LoadedCog {
     pub settings_schema: Option<Arc<manifest::SettingsSchema>>,
     /// Its counters (shared with its previous and next versions).
     pub metrics: Arc<CogMetrics>,
+    /// Its share of the invocation slots and event queue (kept across versions).
+    pub share: Arc<share::CogShare>,
     /// Fresh instance per call, or warm instances reused per guild.
     pub policy: InstancePolicy,
     /// How long one instantiation took at load (what `auto` decided on).
@@ -269,6 +333,8 @@ impl LoadedCog {
 
 /// A compiled, linked cog whose manifest has not been read yet.
 pub struct PreparedCog {
+    /// The name the operator gave it (file name or pin).
+    name: String,
     path: PathBuf,
     hash: String,
     facts: ComponentFacts,
@@ -286,6 +352,8 @@ pub struct Runtime {
     services: Services,
     registry: CogRegistry,
     permits: Arc<tokio::sync::Semaphore>,
+    warm: Arc<invoke::WarmBudget>,
+    penalty: share::PenaltyPool,
     epoch_tick: Duration,
     _ticker: engine::EpochTicker,
 }
@@ -301,19 +369,44 @@ impl Runtime {
             .map_err(|error| anyhow::anyhow!("linking capabilities: {error}"))?;
         let epoch_tick = Duration::from_millis(config.runtime.epoch_tick_ms.max(1));
         let ticker = engine::EpochTicker::start(engine.clone(), epoch_tick);
-        Ok(Arc::new(Self {
+        let penalty = share::PenaltyPool::start(config.runtime.penalty_threads as usize)?;
+        let runtime = Arc::new(Self {
             artifacts: ArtifactCache::new(config.artifact_dir(), &engine),
             registry: CogRegistry::new(services.host.clone()),
             permits: Arc::new(tokio::sync::Semaphore::new(
                 config.runtime.max_concurrent as usize,
             )),
+            warm: Arc::new(invoke::WarmBudget::new(
+                config.runtime.max_warm_instances as usize,
+                Duration::from_millis(config.runtime.warm_idle_ms),
+            )),
+            penalty,
             engine,
             linker,
             config: Arc::new(config),
             services,
             epoch_tick,
             _ticker: ticker,
-        }))
+        });
+        // Idle warm instances hold pool slots: give back the stale ones.
+        let weak = Arc::downgrade(&runtime);
+        runtime.penalty.handle().spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let Some(runtime) = weak.upgrade() else {
+                    return;
+                };
+                for cog in runtime.registry.list() {
+                    cog.warm.expire();
+                }
+            }
+        });
+        Ok(runtime)
+    }
+
+    /// Idle warm instances held now, across cogs.
+    pub fn warm_instances(&self) -> usize {
+        self.warm.held()
     }
 
     /// The loaded cogs.
@@ -334,8 +427,19 @@ impl Runtime {
     /// Inspect, compile (or load from cache) and link a cog. Blocking: run
     /// it on a blocking thread.
     pub fn prepare(&self, path: &Path, bytes: &[u8]) -> Result<PreparedCog, LoadError> {
+        let name = self.cog_name(path)?;
         let facts = inspect::inspect(bytes)?;
         let hash = artifacts::wasm_hash(bytes);
+        if let Some(expected) = self.config.cogs.get(&name).and_then(|c| c.sha256.as_ref())
+            && !expected.eq_ignore_ascii_case(&hash)
+        {
+            return Err(LoadError::HashMismatch {
+                file: file_name(path),
+                name,
+                expected: expected.to_ascii_lowercase(),
+                found: hash,
+            });
+        }
         let (component, origin, took) =
             self.artifacts.load_or_compile(&self.engine, &hash, bytes)?;
         let instance_pre = self
@@ -345,6 +449,7 @@ impl Runtime {
         let pre =
             CogPre::new(instance_pre).map_err(|error| LoadError::Link(format!("{error:#}")))?;
         Ok(PreparedCog {
+            name,
             path: path.to_path_buf(),
             hash,
             facts,
@@ -354,11 +459,48 @@ impl Runtime {
         })
     }
 
+    /// The name of the cog in `path`: the cog a `[cogs.NAME] file` pin
+    /// gives it, else its file name (`NAME.wasm`, `_` read as `-`). A file
+    /// whose name is pinned to another file has none.
+    pub fn cog_name(&self, path: &Path) -> Result<String, LoadError> {
+        let file = file_name(path);
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let pinned_path = |pin: &Path| {
+            std::path::absolute(self.config.cogs_dir.join(pin)).unwrap_or_else(|_| pin.into())
+        };
+        for (name, cog) in &self.config.cogs {
+            if let Some(pin) = &cog.file
+                && pinned_path(pin) == absolute
+            {
+                return Ok(name.clone());
+            }
+        }
+        let stem = file
+            .strip_suffix(".wasm")
+            .unwrap_or(&file)
+            .replace('_', "-");
+        if !manifest::valid_cog_name(&stem) {
+            return Err(LoadError::BadFileName { file });
+        }
+        if let Some(pin) = self.config.cogs.get(&stem).and_then(|c| c.file.as_ref()) {
+            return Err(LoadError::PinnedElsewhere {
+                file,
+                name: stem,
+                pinned: pin.display().to_string(),
+            });
+        }
+        Ok(stem)
+    }
+
     /// Run the cog's `manifest` export (no host calls allowed), validate it
     /// and resolve the cog's grants and limits.
     pub async fn describe(&self, prepared: PreparedCog) -> Result<LoadedCog, LoadError> {
+        // Loading runs the cog's code too (start functions, `manifest`,
+        // timing probes): under the load deadline, with no capability granted
+        // and a small host-call budget for what WASI start-up needs.
         let limits = LimitsConfig {
-            host_calls: 0,
+            host_calls: LOAD_HOST_CALLS,
+            deadline_ms: self.config.runtime.load_deadline_ms,
             ..self.config.limits
         };
         let scope = capabilities::Scope {
@@ -380,6 +522,13 @@ impl Runtime {
             .map_err(|(kind, detail)| {
                 LoadError::ManifestFailed(format!("{}: {detail}", kind.name()))
             })?;
+        if manifest.name != prepared.name {
+            return Err(LoadError::NameMismatch {
+                file: file_name(&prepared.path),
+                name: prepared.name,
+                declared: manifest.name,
+            });
+        }
         let problems = manifest::problems(&manifest);
         if !problems.is_empty() {
             return Err(LoadError::InvalidManifest(problems));
@@ -394,7 +543,7 @@ impl Runtime {
         let settings_defaults = settings_schema
             .as_ref()
             .map(|schema| Arc::new(schema.defaults.clone()));
-        let cog_config = self.config.cogs.get(&manifest.name);
+        let cog_config = self.config.cogs.get(&prepared.name);
         let probe = || {
             CogState::new(
                 capabilities::Scope {
@@ -407,7 +556,12 @@ impl Runtime {
                 limits,
             )
         };
-        let instantiate_time = self.time_instantiation(&prepared.pre, probe).await;
+        let instantiate_time = self
+            .time_instantiation(&prepared.pre, probe, limits)
+            .await
+            .map_err(|(kind, detail)| {
+                LoadError::Instantiate(format!("{}: {detail}", kind.name()))
+            })?;
         let reuse = InstancePolicy::Reuse {
             max_calls: cog_config
                 .and_then(|c| c.reuse_calls)
@@ -417,9 +571,7 @@ impl Runtime {
         let policy = match cog_config.map(|c| c.instances).unwrap_or_default() {
             InstanceMode::Fresh => InstancePolicy::Fresh,
             InstanceMode::Reuse => reuse,
-            InstanceMode::Auto if instantiate_time.is_some_and(|t| t > invoke::REUSE_THRESHOLD) => {
-                reuse
-            }
+            InstanceMode::Auto if instantiate_time > invoke::REUSE_THRESHOLD => reuse,
             InstanceMode::Auto => InstancePolicy::Fresh,
         };
         let grants = Grants::resolve(
@@ -441,10 +593,14 @@ impl Runtime {
         }
         Ok(LoadedCog {
             limits: self.config.limits_for(&manifest.name),
+            quotas: self.config.quotas_for(&manifest.name),
             metrics: self.registry.metrics_for(&manifest.name),
+            share: self
+                .registry
+                .share_for(&manifest.name, self.config.concurrency_for(&manifest.name)),
             policy,
-            instantiate_time,
-            warm: invoke::WarmPool::default(),
+            instantiate_time: Some(instantiate_time),
+            warm: invoke::WarmPool::new(self.warm.clone()),
             grants: Arc::new(grants),
             settings_defaults,
             settings_schema,

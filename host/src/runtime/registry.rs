@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
 use super::metrics::CogMetrics;
+use super::share::CogShare;
 use super::{LoadError, LoadedCog};
 use crate::capabilities::system::HostFacts;
 
@@ -37,6 +38,7 @@ pub struct CogRegistry {
     writer: Mutex<()>,
     failures: Mutex<BTreeMap<PathBuf, LoadFailure>>,
     metrics: Mutex<HashMap<String, Arc<CogMetrics>>>,
+    shares: Mutex<HashMap<String, Arc<CogShare>>>,
     facts: Arc<HostFacts>,
     changes: tokio::sync::watch::Sender<u64>,
 }
@@ -48,6 +50,7 @@ impl CogRegistry {
             writer: Mutex::new(()),
             failures: Mutex::new(BTreeMap::new()),
             metrics: Mutex::new(HashMap::new()),
+            shares: Mutex::new(HashMap::new()),
             facts,
             changes: tokio::sync::watch::channel(0).0,
         }
@@ -66,6 +69,19 @@ impl CogRegistry {
             .entry(name.to_string())
             .or_default()
             .clone()
+    }
+
+    /// The share of a cog (created on first use with `concurrency` slots,
+    /// kept across reloads; a changed `concurrency` makes a new one).
+    pub fn share_for(&self, name: &str, concurrency: u32) -> Arc<CogShare> {
+        let mut shares = self.shares.lock();
+        let share = shares
+            .entry(name.to_string())
+            .or_insert_with(|| Arc::new(CogShare::new(concurrency)));
+        if share.concurrency() != concurrency.max(1) {
+            *share = Arc::new(CogShare::new(concurrency));
+        }
+        share.clone()
     }
 
     /// Swap `cog` in, replacing the version from the same file. Refused when

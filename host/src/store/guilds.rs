@@ -145,6 +145,14 @@ impl GuildStore {
 
     /// Whether `cog` is turned on in `guild` (on unless turned off).
     pub async fn cog_enabled(&self, guild: u64, cog: &str) -> Result<bool, StoreError> {
+        self.cog_switch(guild, cog)
+            .await
+            .map(|switch| switch.unwrap_or(true))
+    }
+
+    /// Whether `cog` was turned on or off in `guild`; `None` when nobody has
+    /// switched it there (the cog's default applies).
+    pub async fn cog_switch(&self, guild: u64, cog: &str) -> Result<Option<bool>, StoreError> {
         let enabled: Option<bool> = with_pool!(self.db, |pool| sqlx::query_scalar(
             "SELECT enabled FROM guild_cogs WHERE guild_id = $1 AND cog = $2"
         )
@@ -152,7 +160,7 @@ impl GuildStore {
         .bind(cog)
         .fetch_optional(pool)
         .await)?;
-        Ok(enabled.unwrap_or(true))
+        Ok(enabled)
     }
 
     /// Turn `cog` on or off in `guild`.

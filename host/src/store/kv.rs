@@ -44,18 +44,80 @@ pub struct Namespace {
     pub partition: Partition,
 }
 
+/// What one cog may keep in one guild (or in its global space): keys and
+/// bytes (keys plus values). A write that would pass either is refused;
+/// writes that shrink are always allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Most keys.
+    pub keys: u64,
+    /// Most bytes.
+    pub bytes: u64,
+}
+
+impl Quota {
+    /// No limit (tests, tools).
+    pub const UNLIMITED: Quota = Quota {
+        keys: u64::MAX,
+        bytes: u64::MAX,
+    };
+
+    /// The refusal for a write that adds `keys` and `bytes` to `used`, if any.
+    fn check(&self, used: Usage, keys: i64, bytes: i64, ns: &Namespace) -> Result<(), StoreError> {
+        let place = match ns.partition {
+            Partition::Global => "its global space".to_string(),
+            Partition::Guild(guild) | Partition::User { guild, .. } => format!("guild {guild}"),
+        };
+        if keys > 0 && used.keys.saturating_add(keys as u64) > self.keys {
+            return Err(StoreError::QuotaExceeded(format!(
+                "kv quota reached: cog `{}` keeps {} of {} keys in {place}",
+                ns.cog, used.keys, self.keys
+            )));
+        }
+        if bytes > 0 && used.bytes.saturating_add(bytes as u64) > self.bytes {
+            return Err(StoreError::QuotaExceeded(format!(
+                "kv quota reached: cog `{}` keeps {} of {} bytes in {place}; this write needs {bytes} more",
+                ns.cog, used.bytes, self.bytes
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What a cog keeps in one guild (or its global space, guild 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Usage {
+    /// Keys stored.
+    pub keys: u64,
+    /// Bytes of keys and values stored.
+    pub bytes: u64,
+}
+
+/// One cog's usage in one guild (0: its global space).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CogUsage {
+    /// The cog.
+    pub cog: String,
+    /// The guild, 0 for the cog's global space.
+    pub guild_id: u64,
+    /// What it keeps there.
+    #[serde(flatten)]
+    pub usage: Usage,
+}
+
 /// Storage behind `kv`. Implementations must keep namespaces apart.
 #[async_trait::async_trait]
 pub trait KvStore: Send + Sync {
     /// Read a live value.
     async fn get(&self, ns: &Namespace, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
-    /// Write a value with an optional time to live.
+    /// Write a value with an optional time to live, within `quota`.
     async fn set(
         &self,
         ns: &Namespace,
         key: &str,
         value: Vec<u8>,
         ttl: Option<Duration>,
+        quota: Quota,
     ) -> Result<(), StoreError>;
     /// Delete; true when a live value existed.
     async fn delete(&self, ns: &Namespace, key: &str) -> Result<bool, StoreError>;
@@ -67,10 +129,35 @@ pub trait KvStore: Send + Sync {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<KeyPage, StoreError>;
-    /// Add to an integer value.
-    async fn increment(&self, ns: &Namespace, key: &str, delta: i64) -> Result<i64, StoreError>;
+    /// Add to an integer value, within `quota`.
+    async fn increment(
+        &self,
+        ns: &Namespace,
+        key: &str,
+        delta: i64,
+        quota: Quota,
+    ) -> Result<i64, StoreError>;
     /// Delete everything stored for `user` in any cog and guild; returns how many keys went.
     async fn forget_user(&self, user: u64) -> Result<u64, StoreError>;
+    /// What each cog keeps per guild (all cogs when `cog` is absent).
+    async fn usage(&self, cog: Option<&str>) -> Result<Vec<CogUsage>, StoreError>;
+    /// Delete expired keys (at most about `batch`); how many went.
+    async fn sweep_expired(&self, batch: u32) -> Result<u64, StoreError>;
+}
+
+/// Bytes a key and its value count for.
+fn size(key: &str, value: &[u8]) -> i64 {
+    (key.len() + value.len()) as i64
+}
+
+impl Partition {
+    /// The guild a partition's usage counts in (0: the cog's global space).
+    pub fn usage_guild(self) -> u64 {
+        match self {
+            Partition::Guild(guild) | Partition::User { guild, .. } => guild,
+            Partition::Global => 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +179,34 @@ pub struct InProcessKv {
     entries: Mutex<BTreeMap<(Namespace, String), Entry>>,
 }
 
+impl InProcessKv {
+    /// Usage of the guild (or global space) `ns` counts in, expired keys included.
+    fn used(entries: &BTreeMap<(Namespace, String), Entry>, ns: &Namespace) -> Usage {
+        let guild = ns.partition.usage_guild();
+        entries
+            .iter()
+            .filter(|((other, _), _)| other.cog == ns.cog && other.partition.usage_guild() == guild)
+            .fold(Usage::default(), |used, ((_, key), entry)| Usage {
+                keys: used.keys + 1,
+                bytes: used.bytes + size(key, &entry.value) as u64,
+            })
+    }
+
+    /// Check `quota` for replacing `key` in `ns` with `value`.
+    fn admit(
+        entries: &BTreeMap<(Namespace, String), Entry>,
+        ns: &Namespace,
+        key: &str,
+        value: &[u8],
+        quota: Quota,
+    ) -> Result<(), StoreError> {
+        let old = entries.get(&(ns.clone(), key.to_string()));
+        let keys = i64::from(old.is_none());
+        let bytes = size(key, value) - old.map_or(0, |e| size(key, &e.value));
+        quota.check(Self::used(entries, ns), keys, bytes, ns)
+    }
+}
+
 #[async_trait::async_trait]
 impl KvStore for InProcessKv {
     async fn get(&self, ns: &Namespace, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -108,11 +223,12 @@ impl KvStore for InProcessKv {
         key: &str,
         value: Vec<u8>,
         ttl: Option<Duration>,
+        quota: Quota,
     ) -> Result<(), StoreError> {
         let expires = ttl.map(|ttl| Instant::now() + ttl);
-        self.entries
-            .lock()
-            .insert((ns.clone(), key.to_string()), Entry { value, expires });
+        let mut entries = self.entries.lock();
+        Self::admit(&entries, ns, key, &value, quota)?;
+        entries.insert((ns.clone(), key.to_string()), Entry { value, expires });
         Ok(())
     }
 
@@ -153,7 +269,13 @@ impl KvStore for InProcessKv {
         Ok(KeyPage { keys, next_cursor })
     }
 
-    async fn increment(&self, ns: &Namespace, key: &str, delta: i64) -> Result<i64, StoreError> {
+    async fn increment(
+        &self,
+        ns: &Namespace,
+        key: &str,
+        delta: i64,
+        quota: Quota,
+    ) -> Result<i64, StoreError> {
         let now = Instant::now();
         let mut entries = self.entries.lock();
         let slot = (ns.clone(), key.to_string());
@@ -165,6 +287,7 @@ impl KvStore for InProcessKv {
             None => (0, None),
         };
         let next = current.checked_add(delta).ok_or(StoreError::NotAnInteger)?;
+        Self::admit(&entries, ns, key, next.to_string().as_bytes(), quota)?;
         entries.insert(
             slot,
             Entry {
@@ -181,6 +304,37 @@ impl KvStore for InProcessKv {
         entries.retain(
             |(ns, _), _| !matches!(ns.partition, Partition::User { user: u, .. } if u == user),
         );
+        Ok((before - entries.len()) as u64)
+    }
+
+    async fn usage(&self, cog: Option<&str>) -> Result<Vec<CogUsage>, StoreError> {
+        let entries = self.entries.lock();
+        let mut totals: BTreeMap<(String, u64), Usage> = BTreeMap::new();
+        for ((ns, key), entry) in entries.iter() {
+            if cog.is_some_and(|cog| cog != ns.cog) {
+                continue;
+            }
+            let used = totals
+                .entry((ns.cog.clone(), ns.partition.usage_guild()))
+                .or_default();
+            used.keys += 1;
+            used.bytes += size(key, &entry.value) as u64;
+        }
+        Ok(totals
+            .into_iter()
+            .map(|((cog, guild_id), usage)| CogUsage {
+                cog,
+                guild_id,
+                usage,
+            })
+            .collect())
+    }
+
+    async fn sweep_expired(&self, _batch: u32) -> Result<u64, StoreError> {
+        let now = Instant::now();
+        let mut entries = self.entries.lock();
+        let before = entries.len();
+        entries.retain(|_, entry| entry.live(now));
         Ok((before - entries.len()) as u64)
     }
 }
@@ -202,8 +356,15 @@ impl Partition {
     }
 }
 
-/// `cog_kv` in the database. Expired rows are invisible at once and deleted
-/// when next touched.
+/// `cog_kv` in the database, with `cog_kv_usage` kept in step. Expired
+/// rows are invisible at once and deleted by [`KvStore::sweep_expired`]
+/// (the host runs it in the background) or when next written.
+///
+/// Every write runs in a transaction that first takes the row of
+/// `cog_kv_usage` for the cog and guild (creating it): writes to one cog's
+/// guild are serialised, so the quota check and the usage count are exact
+/// on Postgres as on SQLite, and a read-modify-write (`increment`) needs no
+/// dialect of its own.
 #[derive(Clone)]
 pub struct SqlKv {
     db: Database,
@@ -220,6 +381,128 @@ const NS: &str = "cog = $1 AND scope = $2 AND guild_id = $3 AND user_id = $4";
 /// Write one key (binds: cog, scope, guild, user, key, value, expires_at).
 const UPSERT: &str = "INSERT INTO cog_kv (cog, scope, guild_id, user_id, key, value, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
      ON CONFLICT (cog, scope, guild_id, user_id, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at";
+/// Create or lock the usage row of (cog, guild) and read it.
+const USAGE_LOCK: &str = "INSERT INTO cog_kv_usage (cog, guild_id, keys, bytes) VALUES ($1, $2, 0, 0) \
+     ON CONFLICT (cog, guild_id) DO UPDATE SET keys = cog_kv_usage.keys RETURNING keys, bytes";
+/// Add to the usage row of (cog, guild).
+const USAGE_ADD: &str =
+    "UPDATE cog_kv_usage SET keys = keys + $3, bytes = bytes + $4 WHERE cog = $1 AND guild_id = $2";
+
+/// Run `$body` in a transaction holding the usage row of (`$cog`, `$guild`),
+/// with `$used` the usage before it. The body evaluates to `(result, keys
+/// added, bytes added)`; the usage row is moved by those and the
+/// transaction committed. An error anywhere rolls everything back.
+macro_rules! usage_tx {
+    ($db:expr, $cog:expr, $guild:expr, |$tx:ident, $used:ident| $body:block) => {
+        with_pool!($db, |pool| {
+            async {
+                let mut $tx = pool.begin().await?;
+                let (keys, bytes): (i64, i64) = sqlx::query_as(USAGE_LOCK)
+                    .bind($cog)
+                    .bind($guild as i64)
+                    .fetch_one(&mut *$tx)
+                    .await?;
+                let $used = Usage {
+                    keys: keys.max(0) as u64,
+                    bytes: bytes.max(0) as u64,
+                };
+                let (result, added_keys, added_bytes): (_, i64, i64) = $body;
+                if added_keys != 0 || added_bytes != 0 {
+                    sqlx::query(USAGE_ADD)
+                        .bind($cog)
+                        .bind($guild as i64)
+                        .bind(added_keys)
+                        .bind(added_bytes)
+                        .execute(&mut *$tx)
+                        .await?;
+                }
+                $tx.commit().await?;
+                Ok::<_, StoreError>(result)
+            }
+            .await
+        })
+    };
+}
+
+/// Delete the rows of one (cog, guild) that `condition` (binds $1 cog, $2
+/// guild, $3 a number) selects, keeping the usage row in step; how many went.
+async fn delete_counted(
+    db: &Database,
+    cog: &str,
+    guild: i64,
+    condition: &str,
+    number: i64,
+) -> Result<u64, StoreError> {
+    let sql = format!(
+        "DELETE FROM cog_kv WHERE cog = $1 AND guild_id = $2 AND {condition} RETURNING key, value"
+    );
+    usage_tx!(db, cog, guild, |tx, _used| {
+        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(&sql)
+            .bind(cog)
+            .bind(guild)
+            .bind(number)
+            .fetch_all(&mut *tx)
+            .await?;
+        let bytes: i64 = rows.iter().map(|(key, value)| size(key, value)).sum();
+        (rows.len() as u64, -(rows.len() as i64), -bytes)
+    })
+}
+
+/// What a write decides from the row it replaces (value and expiry, if
+/// any): the new value and expiry, and what to answer.
+type Decide<R> = Box<
+    dyn FnOnce(Option<(&[u8], Option<i64>)>) -> Result<(Vec<u8>, Option<i64>, R), StoreError>
+        + Send,
+>;
+
+impl SqlKv {
+    /// Write one key: read the row it replaces, let `decide` make the new
+    /// one, check the quota against the difference, write, count — all in
+    /// one transaction holding the guild's usage row.
+    async fn write<R: Send + 'static>(
+        &self,
+        ns: &Namespace,
+        key: &str,
+        quota: Quota,
+        decide: impl FnOnce(
+            Option<(&[u8], Option<i64>)>,
+        ) -> Result<(Vec<u8>, Option<i64>, R), StoreError>
+        + Send
+        + 'static,
+    ) -> Result<R, StoreError> {
+        let decide: Decide<R> = Box::new(decide);
+        let (scope, guild, user) = ns.partition.columns();
+        let select = format!("SELECT value, expires_at FROM cog_kv WHERE {NS} AND key = $5");
+        usage_tx!(self.db, &ns.cog, ns.partition.usage_guild(), |tx, used| {
+            let old: Option<(Vec<u8>, Option<i64>)> = sqlx::query_as(&select)
+                .bind(&ns.cog)
+                .bind(scope)
+                .bind(guild)
+                .bind(user)
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let (value, expires, answer) = decide(
+                old.as_ref()
+                    .map(|(value, expires)| (value.as_slice(), *expires)),
+            )?;
+            let added_keys = i64::from(old.is_none());
+            let added_bytes = size(key, &value) - old.as_ref().map_or(0, |(v, _)| size(key, v));
+            quota.check(used, added_keys, added_bytes, ns)?;
+            sqlx::query(UPSERT)
+                .bind(&ns.cog)
+                .bind(scope)
+                .bind(guild)
+                .bind(user)
+                .bind(key)
+                .bind(&value)
+                .bind(expires)
+                .execute(&mut *tx)
+                .await?;
+            (answer, added_keys, added_bytes)
+        })
+    }
+}
 
 #[async_trait::async_trait]
 impl KvStore for SqlKv {
@@ -245,35 +528,34 @@ impl KvStore for SqlKv {
         key: &str,
         value: Vec<u8>,
         ttl: Option<Duration>,
+        quota: Quota,
     ) -> Result<(), StoreError> {
-        let (scope, guild, user) = ns.partition.columns();
         let expires = ttl.map(|ttl| now_millis() + ttl.as_millis() as i64);
-        with_pool!(self.db, |pool| sqlx::query(UPSERT)
-            .bind(&ns.cog)
-            .bind(scope)
-            .bind(guild)
-            .bind(user)
-            .bind(key)
-            .bind(&value)
-            .bind(expires)
-            .execute(pool)
+        self.write(ns, key, quota, move |_| Ok((value, expires, ())))
             .await
-            .map(|r| r.rows_affected()))?;
-        Ok(())
     }
 
     async fn delete(&self, ns: &Namespace, key: &str) -> Result<bool, StoreError> {
         let (scope, guild, user) = ns.partition.columns();
-        let sql = format!("DELETE FROM cog_kv WHERE {NS} AND key = $5 RETURNING expires_at");
-        let row: Option<(Option<i64>,)> = with_pool!(self.db, |pool| sqlx::query_as(&sql)
-            .bind(&ns.cog)
-            .bind(scope)
-            .bind(guild)
-            .bind(user)
-            .bind(key)
-            .fetch_optional(pool)
-            .await)?;
-        Ok(row.is_some_and(|(expires,)| expires.is_none_or(|at| at > now_millis())))
+        let sql = format!("DELETE FROM cog_kv WHERE {NS} AND key = $5 RETURNING value, expires_at");
+        usage_tx!(self.db, &ns.cog, ns.partition.usage_guild(), |tx, _used| {
+            let row: Option<(Vec<u8>, Option<i64>)> = sqlx::query_as(&sql)
+                .bind(&ns.cog)
+                .bind(scope)
+                .bind(guild)
+                .bind(user)
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?;
+            match row {
+                Some((value, expires)) => (
+                    expires.is_none_or(|at| at > now_millis()),
+                    -1,
+                    -size(key, &value),
+                ),
+                None => (false, 0, 0),
+            }
+        })
     }
 
     async fn list(
@@ -316,86 +598,110 @@ impl KvStore for SqlKv {
         Ok(KeyPage { keys, next_cursor })
     }
 
-    async fn increment(&self, ns: &Namespace, key: &str, delta: i64) -> Result<i64, StoreError> {
-        let (scope, guild, user) = ns.partition.columns();
+    async fn increment(
+        &self,
+        ns: &Namespace,
+        key: &str,
+        delta: i64,
+        quota: Quota,
+    ) -> Result<i64, StoreError> {
         let now = now_millis();
-        match self.db.pool() {
-            // One atomic statement; a value that is not an integer makes the
-            // cast fail (SQLSTATE 22P02), an overflow 22003.
-            super::Pool::Postgres(pool) => {
-                let sql = "INSERT INTO cog_kv (cog, scope, guild_id, user_id, key, value, expires_at) \
-                           VALUES ($1, $2, $3, $4, $5, convert_to($6::bigint::text, 'UTF8'), NULL) \
-                           ON CONFLICT (cog, scope, guild_id, user_id, key) DO UPDATE SET \
-                             value = convert_to((CASE WHEN cog_kv.expires_at IS NOT NULL AND cog_kv.expires_at <= $7 THEN 0 \
-                                     ELSE convert_from(cog_kv.value, 'UTF8')::bigint END + $6::bigint)::text, 'UTF8'), \
-                             expires_at = CASE WHEN cog_kv.expires_at IS NOT NULL AND cog_kv.expires_at <= $7 THEN NULL ELSE cog_kv.expires_at END \
-                           RETURNING convert_from(value, 'UTF8')";
-                let result: Result<(String,), sqlx::Error> = sqlx::query_as(sql)
-                    .bind(&ns.cog)
-                    .bind(scope)
-                    .bind(guild)
-                    .bind(user)
-                    .bind(key)
-                    .bind(delta)
-                    .bind(now)
-                    .fetch_one(pool)
-                    .await;
-                match result {
-                    Ok((value,)) => value.parse().map_err(|_| StoreError::NotAnInteger),
-                    Err(sqlx::Error::Database(error))
-                        if matches!(error.code().as_deref(), Some("22P02" | "22003")) =>
-                    {
-                        Err(StoreError::NotAnInteger)
-                    }
-                    Err(error) => Err(error.into()),
-                }
-            }
-            // SQLite serialises writers: read and write in one IMMEDIATE
-            // transaction, which takes the write lock up front.
-            super::Pool::Sqlite(pool) => {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let sql = format!("SELECT value, expires_at FROM cog_kv WHERE {NS} AND key = $5");
-                let row: Option<(Vec<u8>, Option<i64>)> = sqlx::query_as(&sql)
-                    .bind(&ns.cog)
-                    .bind(scope)
-                    .bind(guild)
-                    .bind(user)
-                    .bind(key)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let (current, expires) =
-                    match row.filter(|(_, expires)| expires.is_none_or(|at| at > now)) {
-                        Some((value, expires)) => (
-                            parse_integer(&value).ok_or(StoreError::NotAnInteger)?,
-                            expires,
-                        ),
-                        None => (0, None),
-                    };
-                let next = current.checked_add(delta).ok_or(StoreError::NotAnInteger)?;
-                sqlx::query(UPSERT)
-                    .bind(&ns.cog)
-                    .bind(scope)
-                    .bind(guild)
-                    .bind(user)
-                    .bind(key)
-                    .bind(next.to_string().into_bytes())
-                    .bind(expires)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(next)
-            }
-        }
+        self.write(ns, key, quota, move |old| {
+            let (current, expires) =
+                match old.filter(|(_, expires)| expires.is_none_or(|at| at > now)) {
+                    Some((value, expires)) => (
+                        parse_integer(value).ok_or(StoreError::NotAnInteger)?,
+                        expires,
+                    ),
+                    None => (0, None),
+                };
+            let next = current.checked_add(delta).ok_or(StoreError::NotAnInteger)?;
+            Ok((next.to_string().into_bytes(), expires, next))
+        })
+        .await
     }
 
     async fn forget_user(&self, user: u64) -> Result<u64, StoreError> {
-        let deleted = with_pool!(self.db, |pool| sqlx::query(
-            "DELETE FROM cog_kv WHERE scope = 'u' AND user_id = $1"
+        let groups: Vec<(String, i64)> = with_pool!(self.db, |pool| sqlx::query_as(
+            "SELECT DISTINCT cog, guild_id FROM cog_kv WHERE scope = 'u' AND user_id = $1"
         )
         .bind(user as i64)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+        .fetch_all(pool)
+        .await)?;
+        let mut deleted = 0;
+        for (cog, guild) in groups {
+            deleted += delete_counted(
+                &self.db,
+                &cog,
+                guild,
+                "scope = 'u' AND user_id = $3",
+                user as i64,
+            )
+            .await?;
+        }
         Ok(deleted)
     }
+
+    async fn usage(&self, cog: Option<&str>) -> Result<Vec<CogUsage>, StoreError> {
+        let rows: Vec<(String, i64, i64, i64)> = with_pool!(self.db, |pool| sqlx::query_as(
+            "SELECT cog, guild_id, keys, bytes FROM cog_kv_usage \
+             WHERE (cog = $1 OR $2) AND keys > 0 ORDER BY cog, guild_id"
+        )
+        .bind(cog.unwrap_or(""))
+        .bind(cog.is_none())
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(cog, guild, keys, bytes)| CogUsage {
+                cog,
+                guild_id: guild as u64,
+                usage: Usage {
+                    keys: keys.max(0) as u64,
+                    bytes: bytes.max(0) as u64,
+                },
+            })
+            .collect())
+    }
+
+    async fn sweep_expired(&self, batch: u32) -> Result<u64, StoreError> {
+        let now = now_millis();
+        let groups: Vec<(String, i64)> = with_pool!(self.db, |pool| {
+            sqlx::query_as(
+            "SELECT DISTINCT cog, guild_id FROM cog_kv WHERE expires_at IS NOT NULL AND expires_at <= $1 LIMIT $2"
+        )
+        .bind(now)
+        .bind(i64::from(batch.max(1)))
+        .fetch_all(pool)
+        .await
+        })?;
+        let mut deleted = 0;
+        for (cog, guild) in groups {
+            deleted += delete_counted(
+                &self.db,
+                &cog,
+                guild,
+                "expires_at IS NOT NULL AND expires_at <= $3",
+                now,
+            )
+            .await?;
+        }
+        Ok(deleted)
+    }
+}
+
+/// Delete expired kv rows every `every` until the store goes away; logs
+/// what it removed and any failure (and tries again next time).
+pub fn spawn_sweeper(kv: std::sync::Weak<dyn KvStore>, every: Duration) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(kv) = kv.upgrade() else { return };
+            match kv.sweep_expired(100).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::debug!(deleted, "expired kv keys swept"),
+                Err(error) => tracing::warn!(%error, "sweeping expired kv keys failed; will retry"),
+            }
+        }
+    });
 }

@@ -29,6 +29,9 @@ pub enum StoreError {
     /// The schema could not be brought up to date.
     #[error("migrations failed: {0}")]
     Migration(String),
+    /// A write would pass a storage quota (which one, in words).
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// The connection URL is not usable.
     #[error("invalid database URL: {0}")]
     InvalidUrl(String),

@@ -62,10 +62,10 @@ impl SettingsStore for InProcessSettings {
         value: Value,
         actor: Option<u64>,
     ) -> Result<(), StoreError> {
-        let before = self
-            .saved
-            .lock()
-            .insert((cog.to_string(), guild), value.clone());
+        // One lock over the swap and the record, so racing writers record
+        // their changes in the order they made them.
+        let mut saved = self.saved.lock();
+        let before = saved.insert((cog.to_string(), guild), value.clone());
         let change = SettingsChange {
             actor_id: actor,
             before,
@@ -73,6 +73,7 @@ impl SettingsStore for InProcessSettings {
             at: String::new(),
         };
         self.changes.lock().push((cog.to_string(), guild, change));
+        drop(saved);
         Ok(())
     }
 
@@ -133,11 +134,21 @@ impl SettingsStore for SqlSettings {
     ) -> Result<(), StoreError> {
         let after = value.to_string();
         let actor = actor.map(|a| a as i64);
-        // The read of `before` and both writes happen in one transaction, so
-        // the audit row always matches what was replaced.
+        // The read of `before` and both writes happen in one transaction that
+        // holds the (guild, cog) lock, so the audit row always matches what
+        // was replaced, even with writers racing: SQLite's IMMEDIATE
+        // transaction takes the write lock up front; on Postgres a
+        // transaction-scoped advisory lock on the pair does (a row lock
+        // could not cover a row that does not exist yet).
         macro_rules! save {
-            ($tx:expr) => {{
+            ($tx:expr, $lock:expr) => {{
                 let mut tx = $tx;
+                if let Some(lock) = $lock {
+                    sqlx::query(lock)
+                        .bind(format!("settings:{guild}:{cog}"))
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 let before: Option<(String,)> =
                     sqlx::query_as("SELECT value FROM guild_settings WHERE guild_id = $1 AND cog = $2")
                         .bind(guild as i64)
@@ -168,8 +179,13 @@ impl SettingsStore for SqlSettings {
             }};
         }
         match self.db.pool() {
-            super::Pool::Postgres(pool) => save!(pool.begin().await?),
-            super::Pool::Sqlite(pool) => save!(pool.begin_with("BEGIN IMMEDIATE").await?),
+            super::Pool::Postgres(pool) => save!(
+                pool.begin().await?,
+                Some("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            ),
+            super::Pool::Sqlite(pool) => {
+                save!(pool.begin_with("BEGIN IMMEDIATE").await?, None::<&str>)
+            }
         }
         Ok(())
     }

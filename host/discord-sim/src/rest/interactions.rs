@@ -128,6 +128,9 @@ async fn callback(
         ))));
     }
     let mut data = body.get("data").cloned().unwrap_or(json!({}));
+    if callback_type == 9 {
+        crate::limits::check_modal(&data).map_err(unclaim)?;
+    }
     // Files uploaded with a multipart callback belong to the message in `data`.
     if let Some(uploaded) = body
         .get("attachments")

@@ -62,6 +62,29 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // Discord's "Invalid Form Body": the field's path and its error in
+        // `errors`, nested by path segment (`embeds.0.fields`).
+        if self.1 == 50035
+            && let Some((path, message)) = self.2.split_once(": ")
+            && !path.contains(' ')
+        {
+            let code = if message.contains("or fewer in length") {
+                "BASE_TYPE_MAX_LENGTH"
+            } else if message.contains("required") {
+                "BASE_TYPE_REQUIRED"
+            } else {
+                "BASE_TYPE_INVALID"
+            };
+            let mut errors = json!({"_errors": [{"code": code, "message": message}]});
+            for segment in path.rsplit('.') {
+                errors = json!({ segment: errors });
+            }
+            return (
+                self.0,
+                Json(json!({"message": "Invalid Form Body", "code": 50035, "errors": errors})),
+            )
+                .into_response();
+        }
         (self.0, Json(json!({"message": self.2, "code": self.1}))).into_response()
     }
 }
@@ -79,6 +102,8 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/api/v10/gateway", get(gateway))
         .route("/api/v10/gateway/bot", get(gateway_bot))
         .route("/api/v10/users/@me", get(me))
+        .route("/api/v10/applications/@me", get(application))
+        .route("/api/v10/oauth2/applications/@me", get(application))
         .route("/api/v10/users/{user}", get(user))
         .merge(channels::router())
         .merge(guilds::router())
@@ -186,6 +211,39 @@ async fn me(State(sim): State<Arc<Sim>>, headers: axum::http::HeaderMap) -> ApiR
         return Ok(Json(user));
     }
     Ok(Json(sim.world.bot_user()))
+}
+
+/// The bot's application (discord.py, discord.js and others read it at login).
+async fn application(State(sim): State<Arc<Sim>>) -> ApiResult {
+    let (owner, guilds) = {
+        let state = sim.world.state.lock();
+        (
+            state
+                .users
+                .get(&crate::world::DEMO_OWNER)
+                .map(crate::world::user_json),
+            state.guilds.len(),
+        )
+    };
+    Ok(Json(serde_json::json!({
+        "id": crate::world::BOT_ID.to_string(),
+        "name": "baseline",
+        "icon": null,
+        "description": "A Baseline bot on the Discord simulator",
+        "summary": "",
+        "type": null,
+        "bot_public": true,
+        "bot_require_code_grant": false,
+        "verify_key": "0000000000000000000000000000000000000000000000000000000000000000",
+        "flags": 0,
+        "team": null,
+        "owner": owner,
+        "bot": sim.world.bot_user(),
+        "approximate_guild_count": guilds,
+        "redirect_uris": [],
+        "interactions_endpoint_url": null,
+        "tags": [],
+    })))
 }
 
 async fn user(

@@ -23,6 +23,12 @@ impl Cog for Hostile {
                 "memo",
                 "Count calls in instance memory (shows instance reuse)",
             ),
+            (
+                "long",
+                "Answer with 2 001 characters (over Discord's limit)",
+            ),
+            ("rows", "Answer with 6 rows of buttons (Discord allows 5)"),
+            ("clock", "Read the clock (a WASI call) a million times"),
         ] {
             manifest = manifest.command(Command::new(name, what));
         }
@@ -114,6 +120,23 @@ impl Cog for Hostile {
                 depth(std::hint::black_box(1)).to_string(),
             )),
             "huge" => Ok(CommandResponse::text("x".repeat(4 << 20))),
+            "long" => Ok(CommandResponse::text("é".repeat(2_001))),
+            "rows" => {
+                let mut message = Message::text("too many rows");
+                for row in 0..6 {
+                    message = message.row(vec![
+                        Button::primary(format!("hostile:row:{row}"), "go").into(),
+                    ]);
+                }
+                Ok(CommandResponse::Reply(message.reply()))
+            }
+            "clock" => {
+                let mut last = std::time::SystemTime::UNIX_EPOCH;
+                for _ in 0..1_000_000 {
+                    last = std::hint::black_box(std::time::SystemTime::now());
+                }
+                Ok(CommandResponse::text(format!("{last:?}")))
+            }
             "boom" => panic!("the hostile cog panicked on purpose"),
             "flood" => {
                 for i in 0..1_000_000u32 {
