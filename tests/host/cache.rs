@@ -269,3 +269,45 @@ async fn redis_going_away_fails_clearly_and_recovers_by_itself() {
     }
     assert!(delivered, "the subscription resubscribed by itself");
 }
+
+/// Every key a cog's space leaves in Redis expires: its values and the
+/// space's own bookkeeping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_redis_key_of_a_space_has_a_ttl() {
+    let cache = RedisCache::connect("redis://127.0.0.1:6379")
+        .await
+        .expect("Redis on 127.0.0.1:6379");
+    let space = Space {
+        prefix: unique("ttl"),
+        max_keys: 10,
+        max_bytes: 1_000,
+    };
+    cache
+        .space_set(&space, "v", b"x".to_vec(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    cache
+        .space_increment(&space, "n", 1, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let client = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}*", space.prefix))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(
+        keys.len(),
+        5,
+        "two values and three bookkeeping keys: {keys:?}"
+    );
+    for key in keys {
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(&key)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        assert!(ttl > 0, "{key} has no time to live ({ttl})");
+    }
+}

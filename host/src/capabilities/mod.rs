@@ -263,3 +263,27 @@ pub fn add_to_linker(linker: &mut wasmtime::component::Linker<CogState>) -> wasm
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instance_holds_a_bounded_number_of_resources() {
+        let mut state = CogState::new(
+            Scope::default(),
+            Arc::new(Grants::default()),
+            Services::in_process(),
+            None,
+            LimitsConfig::default(),
+        );
+        assert_eq!(state.table.max_capacity(), MAX_RESOURCES);
+        for i in 0..MAX_RESOURCES {
+            state.table.push(i).expect("within the cap");
+        }
+        assert!(
+            state.table.push(0usize).is_err(),
+            "one past the cap is refused"
+        );
+    }
+}

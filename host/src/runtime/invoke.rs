@@ -549,3 +549,22 @@ impl Runtime {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_warm_budget_is_shared_and_given_back() {
+        let budget = WarmBudget::new(2, Duration::from_secs(60));
+        assert!(budget.try_hold());
+        assert!(budget.try_hold());
+        assert!(
+            !budget.try_hold(),
+            "a third idle instance is over the budget"
+        );
+        budget.release(1);
+        assert_eq!(budget.held(), 1);
+        assert!(budget.try_hold());
+    }
+}
