@@ -63,7 +63,7 @@ fn scope(cog: &str) -> Scope {
     }
 }
 
-async fn call(runtime: &Runtime, cog: &Arc<LoadedCog>, command: &str) {
+async fn call(runtime: &Arc<Runtime>, cog: &Arc<LoadedCog>, command: &str) {
     let answer = runtime
         .invoke(cog, scope(cog.name()), Call::Command(invocation(command)))
         .await;
@@ -81,7 +81,7 @@ fn make_runtime(cogs: &Path, data: &Path) -> Arc<Runtime> {
 
 fn percentiles(
     rt: &tokio::runtime::Runtime,
-    runtime: &Runtime,
+    runtime: &Arc<Runtime>,
     cog: &Arc<LoadedCog>,
     command: &str,
     calls: u32,

@@ -224,7 +224,7 @@ impl Default for RuntimeConfig {
             max_warm_instances: 64,
             warm_idle_ms: 60_000,
             event_queue: 256,
-            penalty_after_ms: 250,
+            penalty_after_ms: 100,
             penalty_ms: 30_000,
             penalty_threads: 1,
             memory_cache_mib: 256,

@@ -701,3 +701,43 @@ async fn error_bodies_never_carry_database_errors() {
         assert!(!text.contains(leak), "{leak} in {body}");
     }
 }
+
+/// What a cog keeps, per guild, for the developer team only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cog_usage_is_reported_to_developers() {
+    use baseline_host::store::kv::{Namespace, Partition, Quota};
+    let app = app().await;
+    let kv = app.runtime.services().kv.clone();
+    kv.set(
+        &Namespace {
+            cog: "reference".into(),
+            partition: Partition::Guild(MINE),
+        },
+        "rolls",
+        b"12".to_vec(),
+        None,
+        Quota::UNLIMITED,
+    )
+    .await
+    .unwrap();
+    let url = "/api/v1/cogs/reference/usage";
+    let admin = app.token(false).await;
+    assert_eq!(
+        app.send("GET", url, Some(&admin), None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let developer = app.token(true).await;
+    let (status, body, _) = app.send("GET", url, Some(&developer), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["kv"][0]["guild_id"], MINE);
+    assert_eq!(body["kv"][0]["keys"], 1);
+    assert_eq!(body["kv"][0]["bytes"], 7);
+    assert_eq!(body["quotas"]["kv_keys"], 10_000);
+    assert_eq!(body["share"]["concurrency"], 16);
+    assert_eq!(
+        app.send("GET", "/api/v1/cogs/nope/usage", Some(&developer), None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -43,12 +43,13 @@ impl Harness {
         let mut config = config(&cogs_dir);
         config.cogs.entry("hostile".into()).or_default().deadline_ms = Some(8_000);
         tweak(&mut config);
-        let db = Database::connect(&format!(
-            "sqlite://{}",
-            dir.path().join("db.sqlite").display()
-        ))
-        .await
-        .unwrap();
+        // STORM_DB=postgres: the storm benchmark on Postgres (production's database).
+        let url = if std::env::var("STORM_DB").is_ok_and(|db| db == "postgres") {
+            crate::store::fresh_postgres_url().await
+        } else {
+            format!("sqlite://{}", dir.path().join("db.sqlite").display())
+        };
+        let db = Database::connect(&url).await.unwrap();
         db.migrate().await.unwrap();
         let link = Arc::new(DiscordLink::new(
             &sim.http_url(),
@@ -856,6 +857,11 @@ async fn events_beyond_a_cogs_queue_are_shed_and_counted() {
         metrics.contains("baseline_cog_events_shed_total{cog=\"storm-spin\"}"),
         "{metrics}"
     );
+    // reference counts messages in kv: its usage is reported.
+    assert!(
+        metrics.contains("baseline_cog_kv_keys{cog=\"reference\"}"),
+        "{metrics}"
+    );
 }
 
 async fn eventually_async<F, Fut>(what: &str, mut check: F)
@@ -1298,8 +1304,24 @@ async fn dice_latencies(h: &Harness, count: usize) -> Vec<u64> {
     let mut latencies = Vec::with_capacity(count);
     for _ in 0..count {
         let answer = h.command(json!({"name": "dice roll"})).await;
-        assert!(rolled(&answer), "{answer}");
+        assert!(
+            rolled(&answer),
+            "{answer}\nshares: {:?}",
+            h.runtime
+                .registry()
+                .list()
+                .iter()
+                .map(|c| (
+                    c.name().to_string(),
+                    c.share.demoted(),
+                    c.share.demotions(),
+                    c.share.running()
+                ))
+                .collect::<Vec<_>>()
+        );
         latencies.push(answer["responses"][0]["after_us"].as_u64().unwrap());
+        // A user's pace, not a closed loop: the storm goes on meanwhile.
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     latencies.sort_unstable();
     latencies
@@ -1328,17 +1350,25 @@ const STORM_MEMORY_BOUND: u64 = 256 << 20;
 /// events beyond a cog's queue are shed, and memory stays bounded.
 /// With `measure`, also the normal cog's p99 against its quiet p99.
 async fn storm(measure: bool) {
-    let storm_cogs = ["storm-cache", "storm-kv", "storm-spin", "storm-flood"];
+    // STORM_COGS (comma-separated) runs a subset, to see which costs what.
+    let chosen = std::env::var("STORM_COGS").unwrap_or_default();
+    let storm_cogs: Vec<&str> = ["storm-cache", "storm-kv", "storm-spin", "storm-flood"]
+        .into_iter()
+        .filter(|c| chosen.is_empty() || chosen.split(',').any(|x| x == *c))
+        .collect();
     let mut cogs = vec!["reference"];
-    cogs.extend(storm_cogs);
+    cogs.extend(storm_cogs.iter().copied());
     let h = Harness::start(&cogs, |config| {
         config.runtime.memory_cache_mib = 64;
-        for cog in storm_cogs {
+        for cog in ["storm-cache", "storm-kv", "storm-spin", "storm-flood"] {
             config.cogs.entry(cog.into()).or_default().deadline_ms = Some(1_000);
         }
     })
     .await;
-    let rounds = if measure { 400 } else { 60 };
+    let rounds = std::env::var("STORM_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(if measure { 400 } else { 60 });
     let quiet = dice_latencies(&h, rounds).await;
     let rss_before = rss_bytes();
 
@@ -1364,19 +1394,40 @@ async fn storm(measure: bool) {
             posted
         })
     };
-    let spin = h.runtime.registry().get("storm-spin").unwrap();
-    eventually(
-        "the spinning cog is running",
-        Duration::from_secs(20),
-        || spin.share.running() > 0,
-    )
+    let full = storm_cogs.len() == 4;
+    let spin = h
+        .runtime
+        .registry()
+        .get(storm_cogs.first().copied().unwrap_or("reference"))
+        .expect("a storm cog");
+    eventually("the storm is on", Duration::from_secs(20), || {
+        spin.metrics.snapshot().invocations > 0 || spin.share.running() > 0
+    })
     .await;
     let mut peak = rss_bytes();
+    // The storm's first second: the host finds the hostile cogs (their
+    // first calls run on its own workers until their computing adds up) and
+    // the storage cogs fill their quotas. Measured apart.
+    let started = std::time::Instant::now();
+    let mut transient = Vec::new();
+    while started.elapsed() < Duration::from_secs(1) {
+        transient.extend(dice_latencies(&h, 1).await);
+    }
+    let worst_transient = transient.iter().copied().max().unwrap_or(0);
     let stormy = {
         let mut latencies = Vec::new();
         for _ in 0..rounds {
             latencies.extend(dice_latencies(&h, 1).await);
             peak = peak.max(rss_bytes());
+        }
+        if std::env::var_os("STORM_TRACE").is_some() {
+            let slow: Vec<(usize, u64)> = latencies
+                .iter()
+                .copied()
+                .enumerate()
+                .filter(|(_, us)| *us > 2 * p99(&quiet))
+                .collect();
+            println!("slow rounds (index, µs): {slow:?}");
         }
         latencies.sort_unstable();
         latencies
@@ -1388,34 +1439,43 @@ async fn storm(measure: bool) {
     let registry = h.runtime.registry();
     let metrics = |cog: &str| registry.metrics_for(cog).snapshot();
     let report = format!(
-        "storm: {posted} messages; /dice p50/p99 quiet {}/{} µs, storm {}/{} µs; \
+        "storm: {posted} messages; /dice p50/p99 quiet {}/{} µs, storm {}/{} µs \
+         (first second: {} commands, worst {worst_transient} µs); \
          RSS {} MiB → peak {} MiB; spin: {:?} shed {} demotions {}; flood: {:?}; \
          cache: {:?}; kv: {:?}",
         quiet[quiet.len() / 2],
         p99(&quiet),
         stormy[stormy.len() / 2],
         p99(&stormy),
+        transient.len(),
         rss_before >> 20,
         peak >> 20,
         metrics("storm-spin").failures,
-        spin.share.shed_events(),
-        spin.share.demotions(),
+        registry
+            .get("storm-spin")
+            .map_or(0, |c| c.share.shed_events()),
+        registry
+            .get("storm-spin")
+            .map_or(0, |c| c.share.demotions()),
         metrics("storm-flood").failures,
         metrics("storm-cache"),
         metrics("storm-kv"),
     );
     println!("{report}");
     assert!(posted > 0, "{report}");
-    assert!(
-        metrics("storm-spin")
-            .failures
-            .get("timeout")
-            .copied()
-            .unwrap_or(0)
-            > 0,
-        "{report}"
-    );
-    assert!(spin.share.demoted(), "{report}");
+    if full {
+        let spin = registry.get("storm-spin").unwrap();
+        assert!(
+            metrics("storm-spin")
+                .failures
+                .get("timeout")
+                .copied()
+                .unwrap_or(0)
+                > 0,
+            "{report}"
+        );
+        assert!(spin.share.demoted(), "{report}");
+    }
     assert!(
         peak.saturating_sub(rss_before) < STORM_MEMORY_BOUND,
         "memory grew past the bound: {report}"

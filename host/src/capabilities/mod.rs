@@ -130,10 +130,22 @@ pub struct CogState {
     pub(crate) host_calls: u32,
     /// When the current call started.
     pub(crate) started_at: std::time::Instant,
+    /// Since when it has run wasm without coming back from the host.
+    pub(crate) computing_since: std::time::Instant,
+    /// Epoch ticks seen while the current call (instantiation included)
+    /// ran wasm: its CPU, roughly.
+    pub(crate) call_ticks: Arc<std::sync::atomic::AtomicU32>,
     /// When the current call must end (checked at every epoch tick).
     pub(crate) deadline_at: std::time::Instant,
-    /// The cog runs on the low-priority gate (see `runtime::share`).
+    /// This call ran long, or its cog is demoted (see `runtime::share`).
     pub(crate) demoted: bool,
+    /// This call runs on the low-priority pool.
+    pub(crate) on_penalty_pool: bool,
+    /// The cog's share, demoted when this call runs long.
+    pub(crate) share: Option<Arc<crate::runtime::share::CogShare>>,
+    /// The cog's turn to compute on the host's workers, while this long
+    /// call holds it.
+    pub(crate) main_turn: Arc<parking_lot::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>>,
     pub(crate) memory: MemoryCap,
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
@@ -167,8 +179,13 @@ impl CogState {
             quotas: crate::config::QuotaConfig::default(),
             host_calls: 0,
             started_at: std::time::Instant::now(),
+            computing_since: std::time::Instant::now(),
+            call_ticks: Arc::default(),
             deadline_at: std::time::Instant::now() + limits.deadline(),
             demoted: false,
+            on_penalty_pool: false,
+            share: None,
+            main_turn: Arc::default(),
             wasi,
             table: {
                 let mut table = ResourceTable::new();

@@ -180,6 +180,19 @@ struct Warm {
     idle_since: Instant,
 }
 
+/// Takes a call's computed ticks off its cog's running total when dropped.
+struct TickGuard {
+    share: Arc<super::share::CogShare>,
+    ticks: Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl Drop for TickGuard {
+    fn drop(&mut self) {
+        self.share
+            .call_ended(self.ticks.load(std::sync::atomic::Ordering::Acquire));
+    }
+}
+
 /// Idle warm instances across all cogs: at most `max` at once, each idle
 /// for at most `idle` (every one holds a slot of the instance pool).
 pub(crate) struct WarmBudget {
@@ -292,25 +305,64 @@ impl Runtime {
         store.limiter(|state| &mut state.memory);
         store.call_hook(|mut context, hook| match hook {
             wasmtime::CallHook::CallingHost => context.data_mut().count_call(),
+            // Time waiting in the host is not the cog's computing.
+            wasmtime::CallHook::ReturningFromHost => {
+                context.data_mut().computing_since = Instant::now();
+                Ok(())
+            }
             _ => Ok(()),
         });
-        let gate = self.penalty.handle().clone();
         let penalty_after = Duration::from_millis(self.config.runtime.penalty_after_ms);
-        store.epoch_deadline_callback(move |context| {
-            let state = context.data();
+        let penalty = Duration::from_millis(self.config.runtime.penalty_ms);
+        let tick = self.epoch_tick;
+        let throttle = self.epoch_tick * 4;
+        store.epoch_deadline_callback(move |mut context| {
+            let state = context.data_mut();
             let now = Instant::now();
             if now >= state.deadline_at {
                 return Ok(wasmtime::UpdateDeadline::Interrupt);
             }
-            // A call of a demoted cog, or one that has run long, goes on
-            // only when the low-priority pool gets the CPU: it takes what
-            // the rest of the host leaves, never a share of it.
-            if state.demoted || now.duration_since(state.started_at) >= penalty_after {
-                let gate = gate.clone();
+            // A cog whose running calls have computed for long — one call or
+            // many together — is demoted at once: its next calls start on
+            // the low-priority pool. Only a tick spent computing counts: the
+            // cog has run wasm for at least a tick since it last came back
+            // from the host (waiting on the database is not computing).
+            if now.duration_since(state.computing_since) >= tick {
+                state.computing_since = now;
+                let ticks = state
+                    .call_ticks
+                    .fetch_add(1, std::sync::atomic::Ordering::AcqRel)
+                    + 1;
+                if let Some(share) = &state.share {
+                    let together = share.tick();
+                    if !state.demoted && share.demoted() {
+                        state.demoted = true;
+                    } else if !state.demoted
+                        && (tick * ticks >= penalty_after || tick * together >= penalty_after)
+                    {
+                        state.demoted = true;
+                        share.demote(penalty);
+                    }
+                }
+            } else if !state.demoted && state.share.as_ref().is_some_and(|s| s.demoted()) {
+                state.demoted = true;
+            }
+            // On the low-priority pool the kernel keeps it behind everything
+            // else. The demoted cog's calls still on the host's own workers
+            // take turns: one computes a tick, rests four, passes the turn.
+            if state.demoted
+                && !state.on_penalty_pool
+                && let Some(share) = state.share.clone()
+            {
+                let turn = state.main_turn.clone();
                 return Ok(wasmtime::UpdateDeadline::YieldCustom(
                     1,
                     Box::pin(async move {
-                        let _ = gate.spawn(async {}).await;
+                        // Rest holding the turn, then pass it on and wait for the next.
+                        tokio::time::sleep(throttle).await;
+                        turn.lock().take();
+                        let next = share.main_turn().await;
+                        *turn.lock() = next;
                     }),
                 ));
             }
@@ -328,6 +380,7 @@ impl Runtime {
         limits: LimitsConfig,
     ) -> Result<(Store<CogState>, Cog), (FailureKind, String)> {
         state.started_at = Instant::now();
+        state.computing_since = state.started_at;
         state.deadline_at = state.started_at + limits.deadline();
         let mut store = self.store(state);
         match pre.instantiate_async(&mut store).await {
@@ -364,11 +417,19 @@ impl Runtime {
         // The epoch stops wasm code; this also stops a cog stuck in an async host call.
         let wall_clock = limits.deadline() + self.epoch_tick * 4 + Duration::from_millis(50);
         let warm = pool.and_then(|(pool, _)| pool.take(guild));
+        // Whatever way the call ends (answer, trap, wall-clock timeout), the
+        // ticks it computed leave its cog's running total.
+        let _ticks = state.share.clone().map(|share| TickGuard {
+            share,
+            ticks: state.call_ticks.clone(),
+        });
         let run = async move {
             let (mut store, instance, calls) = match warm {
                 Some(mut warm) => {
                     warm.store.data_mut().begin_call(state.scope.clone());
                     warm.store.data_mut().demoted = state.demoted;
+                    warm.store.data_mut().on_penalty_pool = state.on_penalty_pool;
+                    warm.store.data_mut().call_ticks = state.call_ticks.clone();
                     (warm.store, warm.instance, warm.calls)
                 }
                 None => {
@@ -378,9 +439,12 @@ impl Runtime {
             };
             let now = Instant::now();
             store.data_mut().started_at = now;
+            store.data_mut().computing_since = now;
             store.data_mut().deadline_at = now + limits.deadline();
             store.set_epoch_deadline(1);
-            match call(&instance, &mut store).await {
+            let result = call(&instance, &mut store).await;
+            store.data().main_turn.lock().take();
+            match result {
                 Ok(value) => Ok((
                     value,
                     Warm {
@@ -442,14 +506,41 @@ impl Runtime {
         Ok(fastest.unwrap_or_default())
     }
 
+    /// Run `call` on `cog` for `scope`: on the host's workers, or — while
+    /// the cog is demoted for running long — on the low-priority pool.
+    pub async fn invoke(
+        self: &Arc<Self>,
+        cog: &Arc<LoadedCog>,
+        scope: Scope,
+        call: Call,
+    ) -> Result<Answer, InvocationError> {
+        if !cog.share.demoted() {
+            return self.invoke_here(cog, scope, call, false).await;
+        }
+        let runtime = self.clone();
+        let running = cog.clone();
+        let task = self
+            .penalty
+            .handle()
+            .spawn(async move { runtime.invoke_here(&running, scope, call, true).await });
+        task.await.unwrap_or_else(|error| {
+            Err(InvocationError {
+                cog: cog.name().to_string(),
+                kind: FailureKind::Trap,
+                detail: format!("the low-priority pool lost the invocation: {error}"),
+            })
+        })
+    }
+
     /// Run `call` on an instance of `cog` for `scope` in one of the cog's
     /// own slots, count it, log a failure with the cog, guild and export,
     /// and demote the cog when the call ran long.
-    pub async fn invoke(
+    async fn invoke_here(
         &self,
         cog: &Arc<LoadedCog>,
         scope: Scope,
         call: Call,
+        on_penalty_pool: bool,
     ) -> Result<Answer, InvocationError> {
         let _slot = cog.share.slot().await;
         let _permit = self
@@ -468,7 +559,9 @@ impl Runtime {
             cog.limits,
         );
         state.quotas = cog.quotas;
-        state.demoted = cog.share.demoted();
+        state.demoted = on_penalty_pool;
+        state.on_penalty_pool = on_penalty_pool;
+        state.share = Some(cog.share.clone());
         let result = self
             .run(
                 &cog.pre,
@@ -525,16 +618,18 @@ impl Runtime {
         };
         let took = started.elapsed();
         cog.metrics.record(outcome, took);
-        if took >= Duration::from_millis(self.config.runtime.penalty_after_ms)
-            || outcome == Outcome::Failed(FailureKind::Timeout)
-        {
-            if !cog.share.demoted() {
-                tracing::warn!(
-                    cog = %cog.name(), took_ms = took.as_millis() as u64,
-                    penalty_s = self.config.runtime.penalty_ms / 1000,
-                    "cog ran long; its calls go through the low-priority gate for a while"
-                );
-            }
+        // Running into a limit demotes too (the epoch callback demotes a
+        // call that computes for long while it runs): a cog that burns its
+        // whole budget on every message costs the others nothing.
+        if matches!(
+            outcome,
+            Outcome::Failed(
+                FailureKind::Timeout
+                    | FailureKind::HostCalls
+                    | FailureKind::Memory
+                    | FailureKind::OutputTooLarge
+            )
+        ) {
             cog.share
                 .demote(Duration::from_millis(self.config.runtime.penalty_ms));
         }

@@ -77,9 +77,9 @@ impl CogRegistry {
         let mut shares = self.shares.lock();
         let share = shares
             .entry(name.to_string())
-            .or_insert_with(|| Arc::new(CogShare::new(concurrency)));
+            .or_insert_with(|| Arc::new(CogShare::new(name, concurrency)));
         if share.concurrency() != concurrency.max(1) {
-            *share = Arc::new(CogShare::new(concurrency));
+            *share = Arc::new(CogShare::new(name, concurrency));
         }
         share.clone()
     }

@@ -3,15 +3,16 @@
 //! (`event_queue`; beyond it events are shed and counted), and CPU only
 //! where it does not cost the others:
 //!
-//! Wasm runs on the host's async workers and yields at every epoch tick.
-//! A call that has run longer than `penalty_after_ms`, and every call of a
-//! cog *demoted* for doing so (for `penalty_ms` after its last long call),
-//! yields through the **low-priority gate** instead: it goes on only once
-//! a task on the penalty pool — a thread at the lowest CPU priority (`nice
-//! 19`) — has run. When the machine has CPU to spare that is at once; when
-//! the host is busy, the kernel runs the busy threads first, so a cog that
-//! burns CPU on every message takes what the rest leaves, and the cogs that
-//! answer in microseconds keep their latency.
+//! Wasm yields to the executor at every epoch tick. When a cog's running
+//! calls have computed for longer than `penalty_after_ms` — one call, or
+//! many together — the cog is *demoted* for `penalty_ms`: from then on
+//! its calls run on the **low-priority pool**, a tokio runtime of its own
+//! whose threads run at the lowest CPU priority (`nice 19`), so the kernel
+//! runs them only with the CPU the rest of the host leaves. The long calls
+//! still on the host's own workers when that happens take turns: one of
+//! them computes for a tick, rests four, and passes the turn — a fifth of
+//! one thread for the whole cog, until they end or meet their deadline. A cog that burns CPU on every message thus competes with
+//! itself, and the cogs that answer in microseconds keep their latency.
 //!
 //! A share belongs to the cog's name, so a reload keeps its counters and
 //! its place.
@@ -24,7 +25,13 @@ use tokio::sync::Semaphore;
 
 /// One cog's share.
 pub struct CogShare {
+    cog: String,
     slots: Arc<Semaphore>,
+    /// One at a time: the cog's long calls still on the host's workers take
+    /// turns computing (see the epoch callback in `runtime::invoke`).
+    main_gate: Arc<Semaphore>,
+    /// Epoch ticks its running calls have computed so far, together.
+    inflight_ticks: AtomicU32,
     concurrency: u32,
     queued_events: Arc<AtomicU32>,
     shed_events: AtomicU64,
@@ -35,11 +42,14 @@ pub struct CogShare {
 }
 
 impl CogShare {
-    /// A share of `concurrency` slots.
-    pub fn new(concurrency: u32) -> Self {
+    /// The share of `cog`: `concurrency` slots.
+    pub fn new(cog: &str, concurrency: u32) -> Self {
         let concurrency = concurrency.max(1);
         Self {
+            cog: cog.to_string(),
             slots: Arc::new(Semaphore::new(concurrency as usize)),
+            main_gate: Arc::new(Semaphore::new(1)),
+            inflight_ticks: AtomicU32::new(0),
             concurrency,
             queued_events: Arc::new(AtomicU32::new(0)),
             shed_events: AtomicU64::new(0),
@@ -56,6 +66,26 @@ impl CogShare {
             .acquire_owned()
             .await
             .expect("a cog's slots are never closed")
+    }
+
+    /// Count a tick computed by one of its running calls; the ticks its
+    /// running calls have computed together.
+    pub(crate) fn tick(&self) -> u32 {
+        self.inflight_ticks.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// A call that computed `ticks` ticks has ended.
+    pub(crate) fn call_ended(&self, ticks: u32) {
+        let _ = self
+            .inflight_ticks
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+                Some(t.saturating_sub(ticks))
+            });
+    }
+
+    /// Wait for the cog's turn to compute on the host's workers.
+    pub(crate) async fn main_turn(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.main_gate.clone().acquire_owned().await.ok()
     }
 
     /// Its slots.
@@ -91,23 +121,28 @@ impl CogShare {
         self.shed_events.load(Ordering::Relaxed)
     }
 
-    /// Times the cog was demoted to the low-priority gate.
+    /// Times the cog was demoted to the low-priority pool.
     pub fn demotions(&self) -> u64 {
         self.demotions.load(Ordering::Relaxed)
     }
 
-    /// Whether the cog's calls go through the low-priority gate now.
+    /// Whether the cog's calls run on the low-priority pool now.
     pub fn demoted(&self) -> bool {
         self.origin.elapsed().as_millis() as u64 <= self.demoted_until.load(Ordering::Relaxed)
             && self.demoted_until.load(Ordering::Relaxed) != 0
     }
 
-    /// Send the cog's calls through the low-priority gate for `for_` from now.
+    /// Run the cog's calls on the low-priority pool for `for_` from now.
     pub(crate) fn demote(&self, for_: Duration) {
         let until = (self.origin.elapsed() + for_).as_millis() as u64;
         let before = self.demoted_until.swap(until.max(1), Ordering::AcqRel);
         if before == 0 || before < self.origin.elapsed().as_millis() as u64 {
             self.demotions.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                cog = %self.cog,
+                demoted_for_s = for_.as_secs(),
+                "a cog's call computed for long; its calls run on the low-priority pool for a while"
+            );
         }
     }
 }
@@ -121,10 +156,9 @@ impl Drop for EventTicket {
     }
 }
 
-/// The penalty pool: a tokio runtime of its own whose worker threads run
-/// at the lowest scheduling priority (`nice 19` on Linux). Long-running
-/// calls wait for it at every tick (the gate); it also runs the sweeper of
-/// idle warm instances.
+/// The low-priority pool: a tokio runtime of its own whose worker threads
+/// run at the lowest scheduling priority (`nice 19` on Linux). Demoted
+/// cogs' calls run there; so does the sweeper of idle warm instances.
 pub(crate) struct PenaltyPool {
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -174,7 +208,7 @@ mod tests {
 
     #[test]
     fn the_event_queue_is_bounded_and_given_back() {
-        let share = CogShare::new(2);
+        let share = CogShare::new("test", 2);
         let tickets: Vec<_> = (0..5).filter_map(|_| share.enqueue_event(3)).collect();
         assert_eq!(tickets.len(), 5);
         assert!(share.enqueue_event(3).is_none());
@@ -186,7 +220,7 @@ mod tests {
 
     #[test]
     fn demotion_expires() {
-        let share = CogShare::new(1);
+        let share = CogShare::new("test", 1);
         assert!(!share.demoted());
         share.demote(Duration::from_millis(50));
         assert!(share.demoted());

@@ -448,6 +448,59 @@ async fn delete_counted(
     })
 }
 
+impl SqlKv {
+    /// Refuse, without taking the writer's lock, a write that cannot fit:
+    /// a cog at its quota that goes on writing costs two reads, not a
+    /// transaction that every other writer waits for (SQLite has one
+    /// writer). The transaction checks again, exactly.
+    async fn precheck(
+        &self,
+        ns: &Namespace,
+        key: &str,
+        quota: Quota,
+        size_hint: Option<usize>,
+    ) -> Result<(), StoreError> {
+        if quota == Quota::UNLIMITED {
+            return Ok(());
+        }
+        let usage: Option<(i64, i64)> = with_pool!(self.db, |pool| sqlx::query_as(
+            "SELECT keys, bytes FROM cog_kv_usage WHERE cog = $1 AND guild_id = $2"
+        )
+        .bind(&ns.cog)
+        .bind(ns.partition.usage_guild() as i64)
+        .fetch_optional(pool)
+        .await)?;
+        let Some((keys, bytes)) = usage else {
+            return Ok(());
+        };
+        let used = Usage {
+            keys: keys.max(0) as u64,
+            bytes: bytes.max(0) as u64,
+        };
+        if used.keys < quota.keys
+            && size_hint.is_none_or(|n| used.bytes + (key.len() + n) as u64 <= quota.bytes)
+        {
+            return Ok(());
+        }
+        let (scope, guild, user) = ns.partition.columns();
+        let sql = format!("SELECT value FROM cog_kv WHERE {NS} AND key = $5");
+        let old: Option<(Vec<u8>,)> = with_pool!(self.db, |pool| sqlx::query_as(&sql)
+            .bind(&ns.cog)
+            .bind(scope)
+            .bind(guild)
+            .bind(user)
+            .bind(key)
+            .fetch_optional(pool)
+            .await)?;
+        let added_keys = i64::from(old.is_none());
+        let added_bytes = match size_hint {
+            Some(n) => (key.len() + n) as i64 - old.as_ref().map_or(0, |(v,)| size(key, v)),
+            None => 0,
+        };
+        quota.check(used, added_keys, added_bytes, ns)
+    }
+}
+
 /// What a write decides from the row it replaces (value and expiry, if
 /// any): the new value and expiry, and what to answer.
 type Decide<R> = Box<
@@ -464,6 +517,7 @@ impl SqlKv {
         ns: &Namespace,
         key: &str,
         quota: Quota,
+        size_hint: Option<usize>,
         decide: impl FnOnce(
             Option<(&[u8], Option<i64>)>,
         ) -> Result<(Vec<u8>, Option<i64>, R), StoreError>
@@ -472,6 +526,7 @@ impl SqlKv {
     ) -> Result<R, StoreError> {
         let decide: Decide<R> = Box::new(decide);
         let (scope, guild, user) = ns.partition.columns();
+        self.precheck(ns, key, quota, size_hint).await?;
         let select = format!("SELECT value, expires_at FROM cog_kv WHERE {NS} AND key = $5");
         usage_tx!(self.db, &ns.cog, ns.partition.usage_guild(), |tx, used| {
             let old: Option<(Vec<u8>, Option<i64>)> = sqlx::query_as(&select)
@@ -531,8 +586,11 @@ impl KvStore for SqlKv {
         quota: Quota,
     ) -> Result<(), StoreError> {
         let expires = ttl.map(|ttl| now_millis() + ttl.as_millis() as i64);
-        self.write(ns, key, quota, move |_| Ok((value, expires, ())))
-            .await
+        let length = value.len();
+        self.write(ns, key, quota, Some(length), move |_| {
+            Ok((value, expires, ()))
+        })
+        .await
     }
 
     async fn delete(&self, ns: &Namespace, key: &str) -> Result<bool, StoreError> {
@@ -606,7 +664,7 @@ impl KvStore for SqlKv {
         quota: Quota,
     ) -> Result<i64, StoreError> {
         let now = now_millis();
-        self.write(ns, key, quota, move |old| {
+        self.write(ns, key, quota, None, move |old| {
             let (current, expires) =
                 match old.filter(|(_, expires)| expires.is_none_or(|at| at > now)) {
                     Some((value, expires)) => (
