@@ -55,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let cogs = dir.path().join("cogs");
     std::fs::create_dir_all(&cogs)?;
-    std::fs::copy(&cog, cogs.join("bench.wasm")).map_err(|e| {
+    std::fs::copy(&cog, cogs.join("hostile.wasm")).map_err(|e| {
         anyhow::anyhow!(
             "{}: {e} (build it with `just bench-discord`)",
             cog.display()
