@@ -172,6 +172,20 @@ impl Harness {
         }
     }
 
+    /// The health server (`/livez`, `/readyz`, `/metrics`) of this bot.
+    async fn health_server(&self) -> std::net::SocketAddr {
+        let bot = self.discord.as_ref().unwrap().bot.clone();
+        baseline_host::health::serve(
+            baseline_host::health::HealthState {
+                runtime: self.runtime.clone(),
+                bot,
+            },
+            ([127, 0, 0, 1], 0).into(),
+        )
+        .await
+        .unwrap()
+    }
+
     fn overwrites(&self) -> u64 {
         self.sim.sim().world.state.lock().commands.overwrites
     }
@@ -837,16 +851,7 @@ async fn events_beyond_a_cogs_queue_are_shed_and_counted() {
         spin.share.queued_events() <= 5,
         "1 running + 4 waiting at most"
     );
-    let bot = h.discord.as_ref().unwrap().bot.clone();
-    let addr = baseline_host::health::serve(
-        baseline_host::health::HealthState {
-            runtime: h.runtime.clone(),
-            bot,
-        },
-        ([127, 0, 0, 1], 0).into(),
-    )
-    .await
-    .unwrap();
+    let addr = h.health_server().await;
     let metrics = reqwest::get(format!("http://{addr}/metrics"))
         .await
         .unwrap()
@@ -1039,16 +1044,7 @@ async fn the_health_server_reports_readiness_and_prometheus_metrics() {
     h.shard_connected(0).await;
     h.command(json!({"name": "fine"})).await;
     h.command(json!({"name": "boom"})).await;
-    let bot = h.discord.as_ref().unwrap().bot.clone();
-    let addr = baseline_host::health::serve(
-        baseline_host::health::HealthState {
-            runtime: h.runtime.clone(),
-            bot,
-        },
-        ([127, 0, 0, 1], 0).into(),
-    )
-    .await
-    .unwrap();
+    let addr = h.health_server().await;
     let get = |path: &str| h.http.get(format!("http://{addr}{path}")).send();
     assert_eq!(get("/livez").await.unwrap().status(), 200);
     let ready = get("/readyz").await.unwrap();

@@ -237,6 +237,40 @@ impl InProcessCache {
         }
     }
 
+    /// Add `delta` to the counter at `key` (created with `ttl`, within
+    /// `space`'s quota when it has one); the new value.
+    fn add(
+        &self,
+        key: &str,
+        delta: i64,
+        ttl: Duration,
+        space: Option<&Space>,
+    ) -> Result<i64, CacheFailure> {
+        let _write = self.writes.lock();
+        let (next, expires) = match self.live(key) {
+            Some(item) => (
+                parse_integer(&item.value)
+                    .ok_or(CacheFailure::NotAnInteger)?
+                    .checked_add(delta)
+                    .ok_or(CacheFailure::NotAnInteger)?,
+                item.expires,
+            ),
+            None => (delta, Instant::now() + ttl),
+        };
+        let value = next.to_string().into_bytes();
+        if let Some(space) = space {
+            self.admit(space, key, value.len())?;
+        }
+        let ttl = expires.saturating_duration_since(Instant::now());
+        self.insert(
+            key.to_string(),
+            value,
+            ttl,
+            space.map(|space| space.prefix.as_str().into()),
+        );
+        Ok(next)
+    }
+
     /// Refuse adding `key` (replacing what it holds) with `value` to `space`
     /// when that passes its quota. Expired entries are given back first.
     fn admit(&self, space: &Space, key: &str, value_len: usize) -> Result<(), CacheFailure> {
@@ -285,21 +319,7 @@ impl Cache for InProcessCache {
     }
 
     async fn increment(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, CacheFailure> {
-        let _write = self.writes.lock();
-        let (next, expires, space) = match self.live(key) {
-            Some(item) => (
-                parse_integer(&item.value)
-                    .ok_or(CacheFailure::NotAnInteger)?
-                    .checked_add(delta)
-                    .ok_or(CacheFailure::NotAnInteger)?,
-                item.expires,
-                item.space,
-            ),
-            None => (delta, Instant::now() + ttl, None),
-        };
-        let ttl = expires.saturating_duration_since(Instant::now());
-        self.insert(key.to_string(), next.to_string().into_bytes(), ttl, space);
-        Ok(next)
+        self.add(key, delta, ttl, None)
     }
 
     async fn publish(&self, channel: &str, message: &str) -> Result<(), CacheFailure> {
@@ -355,23 +375,7 @@ impl Cache for InProcessCache {
         delta: i64,
         ttl: Duration,
     ) -> Result<i64, CacheFailure> {
-        let key = space.key(key);
-        let _write = self.writes.lock();
-        let (next, expires) = match self.live(&key) {
-            Some(item) => (
-                parse_integer(&item.value)
-                    .ok_or(CacheFailure::NotAnInteger)?
-                    .checked_add(delta)
-                    .ok_or(CacheFailure::NotAnInteger)?,
-                item.expires,
-            ),
-            None => (delta, Instant::now() + ttl),
-        };
-        let value = next.to_string().into_bytes();
-        self.admit(space, &key, value.len())?;
-        let ttl = expires.saturating_duration_since(Instant::now());
-        self.insert(key, value, ttl, Some(space.prefix.as_str().into()));
-        Ok(next)
+        self.add(&space.key(key), delta, ttl, Some(space))
     }
 
     async fn space_delete(&self, space: &Space, key: &str) -> Result<bool, CacheFailure> {
