@@ -65,6 +65,13 @@ bench-storm: setup
     cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" {{test_guests}}
     cargo test --release -p baseline-host --test host storm_benchmark -- --ignored --nocapture
 
+# CPU per interaction of `baseline run` and of a minimal serenity bot, each in
+# its own process against `baseline sim` (figures go in docs/benchmarks.md).
+bench-cpu: setup
+    cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p hostile
+    cargo build --release -p baseline-host --bin baseline --example serenity_ping
+    cargo bench -p baseline-host --bench cpu
+
 # Release binary at target/release/baseline.
 build: cogs
     cargo build --release -p baseline-host

@@ -1,0 +1,199 @@
+//! CPU per interaction: how much processor time the bot's process spends
+//! for one slash command, gateway frame in → callback sent. The simulator
+//! runs in a process of its own (`baseline sim`), so only the bot's work is
+//! counted; the bot is the real `baseline run` (the hostile test cog's
+//! `fine` command, which answers at once) and, as a reference point, a
+//! minimal serenity bot answering the same command (`examples/serenity_ping.rs`).
+//!
+//! Load: a closed loop of 16 simulated users (`/_sim/commands`), 300 warm-up
+//! commands, then `BASELINE_BENCH_COMMANDS` (default 5 000) measured. CPU
+//! is the process's user + system time from `/proc/PID/stat`, all threads.
+//!
+//! `just bench-cpu` builds the release binaries first.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// User + system CPU of a process, all threads, in microseconds.
+fn cpu_us(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    ticks * 1_000_000 / hz
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn registrations(http: &reqwest::Client, sim: &str) -> Value {
+    match http.get(format!("{sim}/_sim/commands")).send().await {
+        Ok(response) => response.json().await.unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    }
+}
+
+/// Wait until this bot has registered `/fine` (a bulk overwrite after `before`).
+async fn wait_for_fine(http: &reqwest::Client, sim: &str, before: u64) {
+    let started = Instant::now();
+    loop {
+        let registered = registrations(http, sim).await;
+        if registered["overwrites"].as_u64().unwrap_or(0) > before
+            && registered["global"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["name"] == "fine"))
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the bot never registered /fine"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Run `count` commands with 16 users at once; how long it took.
+async fn drive(http: &reqwest::Client, sim: &str, count: usize) -> Duration {
+    let started = Instant::now();
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut users = Vec::new();
+    for _ in 0..16 {
+        let (http, sim, next) = (http.clone(), sim.to_string(), next.clone());
+        users.push(tokio::spawn(async move {
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < count {
+                let answer: Value = http
+                    .post(format!("{sim}/_sim/commands"))
+                    .json(&json!({"name": "fine"}))
+                    .send()
+                    .await
+                    .expect("the simulator answers")
+                    .json()
+                    .await
+                    .expect("JSON");
+                assert!(answer["answered"] == true, "{answer}");
+            }
+        }));
+    }
+    for user in users {
+        user.await.unwrap();
+    }
+    started.elapsed()
+}
+
+async fn measure(
+    name: &str,
+    bot: Child,
+    before: u64,
+    http: &reqwest::Client,
+    sim: &str,
+    count: usize,
+) {
+    let bot = Killed(bot);
+    wait_for_fine(http, sim, before).await;
+    drive(http, sim, 300).await;
+    let pid = bot.0.id();
+    let before = cpu_us(pid);
+    let took = drive(http, sim, count).await;
+    let used = cpu_us(pid) - before;
+    println!(
+        "{name}: {count} interactions in {:.2} s ({:.0}/s): {:.0} µs CPU per interaction",
+        took.as_secs_f64(),
+        count as f64 / took.as_secs_f64(),
+        used as f64 / count as f64
+    );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"));
+    let baseline = target.join("release/baseline");
+    let ping = target.join("release/examples/serenity_ping");
+    let cog = target.join("guests/wasm32-wasip2/cog/hostile.wasm");
+    for needed in [&baseline, &ping, &cog] {
+        assert!(
+            needed.exists(),
+            "{} is missing: run `just bench-cpu`",
+            needed.display()
+        );
+    }
+    let count: usize = std::env::var("BASELINE_BENCH_COMMANDS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(5_000);
+
+    let port = free_port();
+    let sim_url = format!("http://127.0.0.1:{port}");
+    let _sim = Killed(
+        Command::new(&baseline)
+            .args(["sim", "--addr", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("baseline sim"),
+    );
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    while http.get(format!("{sim_url}/_sim/world")).send().await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "the simulator did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let cogs = dir.path().join("cogs");
+    std::fs::create_dir_all(&cogs).unwrap();
+    std::fs::copy(&cog, cogs.join("hostile.wasm")).unwrap();
+    let overwrites = |r: Value| r["overwrites"].as_u64().unwrap_or(0);
+    let before = overwrites(registrations(&http, &sim_url).await);
+    let host = spawn_host(&baseline, &sim_url, &cogs, &dir.path().join("data"));
+    measure("baseline run (hostile `fine`)", host, before, &http, &sim_url, count).await;
+    let before = overwrites(registrations(&http, &sim_url).await);
+
+    let ping = Command::new(&ping)
+        .arg(&sim_url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serenity_ping");
+    measure("minimal serenity bot", ping, before, &http, &sim_url, count).await;
+}
+
+fn spawn_host(baseline: &Path, sim: &str, cogs: &Path, data: &Path) -> Child {
+    Command::new(baseline)
+        .arg("run")
+        .env("BASELINE_DISCORD_URL", sim)
+        .env("BASELINE_COGS_DIR", cogs)
+        .env("BASELINE_DATA_DIR", data)
+        .env("BASELINE_API_ADDR", "127.0.0.1:0")
+        .env("BASELINE_HEALTH_ADDR", "127.0.0.1:0")
+        .env_remove("DISCORD_TOKEN")
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("baseline run")
+}
