@@ -157,8 +157,16 @@ async fn main() {
     );
     let http = reqwest::Client::new();
     let started = Instant::now();
-    while http.get(format!("{sim_url}/_sim/world")).send().await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "the simulator did not start");
+    while http
+        .get(format!("{sim_url}/_sim/world"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the simulator did not start"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
@@ -169,7 +177,15 @@ async fn main() {
     let overwrites = |r: Value| r["overwrites"].as_u64().unwrap_or(0);
     let before = overwrites(registrations(&http, &sim_url).await);
     let host = spawn_host(&baseline, &sim_url, &cogs, &dir.path().join("data"));
-    measure("baseline run (hostile `fine`)", host, before, &http, &sim_url, count).await;
+    measure(
+        "baseline run (hostile `fine`)",
+        host,
+        before,
+        &http,
+        &sim_url,
+        count,
+    )
+    .await;
     let before = overwrites(registrations(&http, &sim_url).await);
 
     let ping = Command::new(&ping)

@@ -6,7 +6,8 @@
 
 use serenity::all::{
     ClientBuilder, Command, Context, CreateCommand, CreateInteractionResponse,
-    CreateInteractionResponseMessage, EventHandler, GatewayIntents, HttpBuilder, Interaction, Ready,
+    CreateInteractionResponseMessage, EventHandler, GatewayIntents, HttpBuilder, Interaction,
+    Ready,
 };
 
 struct Ping;

@@ -31,14 +31,16 @@ fn default_sdk() -> PathBuf {
 /// Run `baseline cog new`.
 pub fn new(args: NewArgs) -> anyhow::Result<ExitCode> {
     let name = args.name.as_str();
-    let valid = (1..=32).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && name.as_bytes()[0].is_ascii_lowercase();
-    if !valid {
+    if !crate::runtime::manifest::valid_cog_name(name) {
         bail!(
-            "`{name}` is not a cog name: use 1-32 lowercase letters, digits and `-`, starting with a letter"
+            "`{name}` is not a cog name: {}",
+            crate::runtime::manifest::COG_NAME_RULE
+        );
+    }
+    // The one rule Cargo adds: a package name may not start with a digit.
+    if name.as_bytes()[0].is_ascii_digit() {
+        bail!(
+            "`{name}` is a cog name, but not a Cargo package name (it starts with a digit); start it with a letter"
         );
     }
     let dir = args.path.unwrap_or_else(|| PathBuf::from(name));

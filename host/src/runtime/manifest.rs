@@ -7,7 +7,12 @@ use std::collections::HashSet;
 use super::bindings::types::{ChoiceValue, CogManifest, Command, CommandOption, OptionKind};
 use crate::capabilities::grants;
 
-pub(crate) fn valid_cog_name(name: &str) -> bool {
+/// The cog-name rule, in words (the one rule: file names, pins, manifests,
+/// `baseline cog new`).
+pub const COG_NAME_RULE: &str = "1-32 lowercase letters, digits or `-`, not starting with `-` (it prefixes the cog's custom ids)";
+
+/// Whether `name` is a cog name: see [`COG_NAME_RULE`].
+pub fn valid_cog_name(name: &str) -> bool {
     (1..=32).contains(&name.len())
         && name
             .bytes()
@@ -201,10 +206,7 @@ pub fn compile_settings_schema(text: &str) -> Result<SettingsSchema, String> {
 pub fn problems(manifest: &CogManifest) -> Vec<String> {
     let mut problems = Vec::new();
     if !valid_cog_name(&manifest.name) {
-        problems.push(format!(
-            "name `{}` must be 1-32 lowercase letters, digits or `-` (it prefixes the cog's custom ids)",
-            manifest.name
-        ));
+        problems.push(format!("name `{}` must be {COG_NAME_RULE}", manifest.name));
     }
     if manifest.version.trim().is_empty() {
         problems.push("version is empty".into());
