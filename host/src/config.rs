@@ -200,13 +200,12 @@ pub struct RuntimeConfig {
     /// Gateway events waiting for one cog (beyond those running); more are
     /// shed and counted (`baseline_cog_events_shed_total`).
     pub event_queue: u32,
-    /// A call that runs longer than this (ms) goes on only through the
-    /// low-priority gate, and demotes its cog there for `penalty_ms`.
+    /// A cog whose running calls have computed this long (ms), one or many
+    /// together, is demoted for `penalty_ms`: two calls at a time, taking
+    /// turns at a fifth of one thread.
     pub penalty_after_ms: u64,
     /// How long a cog stays demoted after its last long call (ms).
     pub penalty_ms: u64,
-    /// Threads of the low-priority pool (the gate).
-    pub penalty_threads: u32,
     /// Total bytes the in-process cache may hold (all cogs and the host's
     /// own entries); the least recently used entries go first.
     pub memory_cache_mib: u64,
@@ -217,7 +216,7 @@ impl Default for RuntimeConfig {
         Self {
             max_concurrent: 128,
             max_memory_mib: 256,
-            epoch_tick_ms: 5,
+            epoch_tick_ms: 1,
             reload_debounce_ms: 100,
             load_deadline_ms: 2_000,
             cog_concurrency: 16,
@@ -226,7 +225,6 @@ impl Default for RuntimeConfig {
             event_queue: 256,
             penalty_after_ms: 100,
             penalty_ms: 30_000,
-            penalty_threads: 1,
             memory_cache_mib: 256,
         }
     }

@@ -206,7 +206,7 @@ async fn metrics(State(state): State<HealthState>) -> impl IntoResponse {
     );
     registry.register(
         "cog_demotions",
-        "Times a cog was moved to the low-priority pool for running long",
+        "Times a cog was demoted for computing long or running into a limit",
         demotions,
     );
     registry.register("cog_running", "Invocations running now, per cog", running);

@@ -197,6 +197,24 @@ async fn space_suite(cache: Arc<dyn Cache>) {
         ),
         "a non-integer value is not a counter"
     );
+    // Counters are exact to the last bit (no float on the way).
+    let big = Space {
+        prefix: unique("big"),
+        max_keys: 10,
+        max_bytes: 1_000,
+    };
+    let ttl = Duration::from_secs(60);
+    assert_eq!(
+        cache
+            .space_increment(&big, "n", i64::MAX - 1, ttl)
+            .await
+            .unwrap(),
+        i64::MAX - 1
+    );
+    assert_eq!(
+        cache.space_increment(&big, "n", 1, ttl).await.unwrap(),
+        i64::MAX
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -53,8 +53,8 @@ return {0}
 ";
 
 /// KEYS: value, index, sizes, bytes. ARGV: now ms, member, delta, ttl ms,
-/// max keys, max bytes, bookkeeping ttl ms. Returns {0, new value} or {1,
-/// used keys} or {2, used bytes} or {3} (not an integer).
+/// max keys, max bytes, bookkeeping ttl ms. Returns {0, new value as text}
+/// or {1, used keys} or {2, used bytes} or {3} (not an integer).
 const SPACE_INCREMENT: &str = r"
 local member, ttl = ARGV[2], tonumber(ARGV[4])
 local current = redis.call('GET', KEYS[1])
@@ -62,15 +62,24 @@ local old = redis.call('HGET', KEYS[3], member)
 if current then
   local value = redis.pcall('INCRBY', KEYS[1], ARGV[3])
   if type(value) == 'table' and value.err then return {3} end
-  local size = string.len(member) + string.len(redis.call('GET', KEYS[1]))
+  local text = redis.call('GET', KEYS[1])
+  local size = string.len(member) + string.len(text)
   if not old then
+    -- A value the index does not know (written before it existed): it
+    -- joins the space only within the quota.
+    local used_keys = redis.call('ZCARD', KEYS[2])
+    if used_keys + 1 > tonumber(ARGV[5]) then
+      redis.call('INCRBY', KEYS[1], -tonumber(ARGV[3]))
+      return {1, used_keys}
+    end
     redis.call('ZADD', KEYS[2], tonumber(ARGV[1]) + math.max(redis.call('PTTL', KEYS[1]), 1), member)
     old = 0
   end
   redis.call('HSET', KEYS[3], member, size)
   redis.call('INCRBY', KEYS[4], size - tonumber(old))
   for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[7]) end
-  return {0, value}
+  -- The new value as text: a Lua number would round past 2^53.
+  return {0, text}
 end
 local size = string.len(member) + string.len(ARGV[3])
 local used_keys = redis.call('ZCARD', KEYS[2])
@@ -84,7 +93,7 @@ redis.call('ZADD', KEYS[2], tonumber(ARGV[1]) + ttl, member)
 redis.call('HSET', KEYS[3], member, size)
 redis.call('INCRBY', KEYS[4], added_bytes)
 for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[7]) end
-return {0, tonumber(ARGV[3])}
+return {0, ARGV[3]}
 ";
 
 /// KEYS: value, index, sizes, bytes. ARGV: now ms, member. Returns DEL's count.

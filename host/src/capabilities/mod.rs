@@ -132,15 +132,15 @@ pub struct CogState {
     pub(crate) started_at: std::time::Instant,
     /// Since when it has run wasm without coming back from the host.
     pub(crate) computing_since: std::time::Instant,
-    /// Epoch ticks seen while the current call (instantiation included)
-    /// ran wasm: its CPU, roughly.
-    pub(crate) call_ticks: Arc<std::sync::atomic::AtomicU32>,
+    /// Microseconds the current call (instantiation included) has spent
+    /// running wasm — not waiting in host calls or for the executor.
+    pub(crate) computed_us: Arc<std::sync::atomic::AtomicU64>,
+    /// When it last resumed after yielding to the executor.
+    pub(crate) resumed_at: Arc<parking_lot::Mutex<Option<std::time::Instant>>>,
     /// When the current call must end (checked at every epoch tick).
     pub(crate) deadline_at: std::time::Instant,
     /// This call ran long, or its cog is demoted (see `runtime::share`).
     pub(crate) demoted: bool,
-    /// This call runs on the low-priority pool.
-    pub(crate) on_penalty_pool: bool,
     /// The cog's share, demoted when this call runs long.
     pub(crate) share: Option<Arc<crate::runtime::share::CogShare>>,
     /// The cog's turn to compute on the host's workers, while this long
@@ -180,10 +180,10 @@ impl CogState {
             host_calls: 0,
             started_at: std::time::Instant::now(),
             computing_since: std::time::Instant::now(),
-            call_ticks: Arc::default(),
+            computed_us: Arc::default(),
+            resumed_at: Arc::default(),
             deadline_at: std::time::Instant::now() + limits.deadline(),
             demoted: false,
-            on_penalty_pool: false,
             share: None,
             main_turn: Arc::default(),
             wasi,
@@ -208,6 +208,39 @@ impl CogState {
             )));
         }
         Ok(())
+    }
+
+    /// Count the wasm running since `computing_since` as computing, and
+    /// demote the cog when its running calls, alone or together, have
+    /// computed for `after`.
+    pub(crate) fn count_computing(
+        &mut self,
+        now: std::time::Instant,
+        after: std::time::Duration,
+        penalty: std::time::Duration,
+    ) {
+        use std::sync::atomic::Ordering;
+        let since = match self.resumed_at.lock().take() {
+            Some(resumed) => resumed.max(self.computing_since),
+            None => self.computing_since,
+        };
+        let micros = now.saturating_duration_since(since).as_micros() as u64;
+        self.computing_since = now;
+        if micros == 0 {
+            return;
+        }
+        let mine = self.computed_us.fetch_add(micros, Ordering::AcqRel) + micros;
+        if let Some(share) = &self.share {
+            let together = share.computed(micros);
+            if !self.demoted && share.demoted() {
+                self.demoted = true;
+            } else if !self.demoted
+                && (mine >= after.as_micros() as u64 || together >= after.as_micros() as u64)
+            {
+                self.demoted = true;
+                share.demote(penalty);
+            }
+        }
     }
 
     /// Start another call on a reused instance: new scope, fresh budget.

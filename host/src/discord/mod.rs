@@ -160,7 +160,9 @@ impl Bot {
                 let enabled = switch.unwrap_or(default);
                 let mut switches = self.switches.lock();
                 if switches.len() >= 10_000 {
-                    switches.retain(|_, (_, at)| now.duration_since(*at) < SWITCH_TTL);
+                    // Stale "on" entries go; "off" ones stay, so a cog turned
+                    // off stays off if the database later fails.
+                    switches.retain(|_, (on, at)| !*on || now.duration_since(*at) < SWITCH_TTL);
                 }
                 switches.insert(key, (enabled, now));
                 enabled

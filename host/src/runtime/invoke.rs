@@ -180,16 +180,16 @@ struct Warm {
     idle_since: Instant,
 }
 
-/// Takes a call's computed ticks off its cog's running total when dropped.
+/// Takes a call's computing off its cog's running total when dropped.
 struct TickGuard {
     share: Arc<super::share::CogShare>,
-    ticks: Arc<std::sync::atomic::AtomicU32>,
+    computed_us: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Drop for TickGuard {
     fn drop(&mut self) {
         self.share
-            .call_ended(self.ticks.load(std::sync::atomic::Ordering::Acquire));
+            .call_ended(self.computed_us.load(std::sync::atomic::Ordering::Acquire));
     }
 }
 
@@ -303,70 +303,57 @@ impl Runtime {
     pub(crate) fn store(&self, state: CogState) -> Store<CogState> {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.memory);
-        store.call_hook(|mut context, hook| match hook {
-            wasmtime::CallHook::CallingHost => context.data_mut().count_call(),
-            // Time waiting in the host is not the cog's computing.
-            wasmtime::CallHook::ReturningFromHost => {
-                context.data_mut().computing_since = Instant::now();
-                Ok(())
-            }
-            _ => Ok(()),
-        });
         let penalty_after = Duration::from_millis(self.config.runtime.penalty_after_ms);
         let penalty = Duration::from_millis(self.config.runtime.penalty_ms);
-        let tick = self.epoch_tick;
-        let throttle = self.epoch_tick * 4;
+        store.call_hook(move |mut context, hook| {
+            let state = context.data_mut();
+            match hook {
+                wasmtime::CallHook::CallingHost => {
+                    state.count_computing(Instant::now(), penalty_after, penalty);
+                    state.count_call()
+                }
+                // Time waiting in the host is not the cog's computing.
+                wasmtime::CallHook::ReturningFromHost => {
+                    state.computing_since = Instant::now();
+                    Ok(())
+                }
+                _ => Ok(()),
+            }
+        });
+        let throttle = self.epoch_tick * 19;
         store.epoch_deadline_callback(move |mut context| {
             let state = context.data_mut();
             let now = Instant::now();
             if now >= state.deadline_at {
                 return Ok(wasmtime::UpdateDeadline::Interrupt);
             }
-            // A cog whose running calls have computed for long — one call or
-            // many together — is demoted at once: its next calls start on
-            // the low-priority pool. Only a tick spent computing counts: the
-            // cog has run wasm for at least a tick since it last came back
-            // from the host (waiting on the database is not computing).
-            if now.duration_since(state.computing_since) >= tick {
-                state.computing_since = now;
-                let ticks = state
-                    .call_ticks
-                    .fetch_add(1, std::sync::atomic::Ordering::AcqRel)
-                    + 1;
-                if let Some(share) = &state.share {
-                    let together = share.tick();
-                    if !state.demoted && share.demoted() {
-                        state.demoted = true;
-                    } else if !state.demoted
-                        && (tick * ticks >= penalty_after || tick * together >= penalty_after)
-                    {
-                        state.demoted = true;
-                        share.demote(penalty);
-                    }
-                }
-            } else if !state.demoted && state.share.as_ref().is_some_and(|s| s.demoted()) {
-                state.demoted = true;
-            }
-            // On the low-priority pool the kernel keeps it behind everything
-            // else. The demoted cog's calls still on the host's own workers
-            // take turns: one computes a tick, rests four, passes the turn.
+            state.count_computing(now, penalty_after, penalty);
+            let resumed = state.resumed_at.clone();
+            // A demoted cog's calls take turns: one computes a tick, rests
+            // nineteen, passes the turn — a twentieth of one thread for the cog.
             if state.demoted
-                && !state.on_penalty_pool
                 && let Some(share) = state.share.clone()
             {
                 let turn = state.main_turn.clone();
                 return Ok(wasmtime::UpdateDeadline::YieldCustom(
                     1,
                     Box::pin(async move {
-                        // Rest holding the turn, then pass it on and wait for the next.
                         tokio::time::sleep(throttle).await;
                         turn.lock().take();
                         let next = share.main_turn().await;
                         *turn.lock() = next;
+                        *resumed.lock() = Some(Instant::now());
                     }),
                 ));
             }
-            Ok(wasmtime::UpdateDeadline::Yield(1))
+            Ok(wasmtime::UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(async move {
+                    tokio::task::yield_now().await;
+                    // Waiting for the executor is not computing either.
+                    *resumed.lock() = Some(Instant::now());
+                }),
+            ))
         });
         store.set_epoch_deadline(1);
         store
@@ -421,15 +408,14 @@ impl Runtime {
         // ticks it computed leave its cog's running total.
         let _ticks = state.share.clone().map(|share| TickGuard {
             share,
-            ticks: state.call_ticks.clone(),
+            computed_us: state.computed_us.clone(),
         });
         let run = async move {
             let (mut store, instance, calls) = match warm {
                 Some(mut warm) => {
                     warm.store.data_mut().begin_call(state.scope.clone());
                     warm.store.data_mut().demoted = state.demoted;
-                    warm.store.data_mut().on_penalty_pool = state.on_penalty_pool;
-                    warm.store.data_mut().call_ticks = state.call_ticks.clone();
+                    warm.store.data_mut().computed_us = state.computed_us.clone();
                     (warm.store, warm.instance, warm.calls)
                 }
                 None => {
@@ -440,6 +426,7 @@ impl Runtime {
             let now = Instant::now();
             store.data_mut().started_at = now;
             store.data_mut().computing_since = now;
+            *store.data().resumed_at.lock() = None;
             store.data_mut().deadline_at = now + limits.deadline();
             store.set_epoch_deadline(1);
             let result = call(&instance, &mut store).await;
@@ -506,30 +493,15 @@ impl Runtime {
         Ok(fastest.unwrap_or_default())
     }
 
-    /// Run `call` on `cog` for `scope`: on the host's workers, or — while
-    /// the cog is demoted for running long — on the low-priority pool.
+    /// Run `call` on `cog` for `scope` within the cog's share (see
+    /// [`super::share`]).
     pub async fn invoke(
-        self: &Arc<Self>,
+        &self,
         cog: &Arc<LoadedCog>,
         scope: Scope,
         call: Call,
     ) -> Result<Answer, InvocationError> {
-        if !cog.share.demoted() {
-            return self.invoke_here(cog, scope, call, false).await;
-        }
-        let runtime = self.clone();
-        let running = cog.clone();
-        let task = self
-            .penalty
-            .handle()
-            .spawn(async move { runtime.invoke_here(&running, scope, call, true).await });
-        task.await.unwrap_or_else(|error| {
-            Err(InvocationError {
-                cog: cog.name().to_string(),
-                kind: FailureKind::Trap,
-                detail: format!("the low-priority pool lost the invocation: {error}"),
-            })
-        })
+        self.invoke_here(cog, scope, call).await
     }
 
     /// Run `call` on an instance of `cog` for `scope` in one of the cog's
@@ -540,8 +512,14 @@ impl Runtime {
         cog: &Arc<LoadedCog>,
         scope: Scope,
         call: Call,
-        on_penalty_pool: bool,
     ) -> Result<Answer, InvocationError> {
+        // A demoted cog runs at most a couple of calls at once, so its slow
+        // calls never hold many of the global permits.
+        let demoted = cog.share.demoted();
+        let _demoted_slot = match demoted {
+            true => Some(cog.share.demoted_slot().await),
+            false => None,
+        };
         let _slot = cog.share.slot().await;
         let _permit = self
             .permits
@@ -559,9 +537,9 @@ impl Runtime {
             cog.limits,
         );
         state.quotas = cog.quotas;
-        state.demoted = on_penalty_pool;
-        state.on_penalty_pool = on_penalty_pool;
+        state.demoted = demoted;
         state.share = Some(cog.share.clone());
+        let computed = state.computed_us.clone();
         let result = self
             .run(
                 &cog.pre,
@@ -619,17 +597,21 @@ impl Runtime {
         let took = started.elapsed();
         cog.metrics.record(outcome, took);
         // Running into a limit demotes too (the epoch callback demotes a
-        // call that computes for long while it runs): a cog that burns its
-        // whole budget on every message costs the others nothing.
-        if matches!(
-            outcome,
+        // cog whose calls compute for long while they run): a cog that burns
+        // its whole budget on every message costs the others little. A
+        // deadline passed while waiting on the host (a slow database) is not
+        // the cog's computing and demotes nothing.
+        let computed = Duration::from_micros(computed.load(std::sync::atomic::Ordering::Acquire));
+        let demote = match outcome {
+            Outcome::Failed(FailureKind::Timeout) => {
+                computed >= Duration::from_millis(self.config.runtime.penalty_after_ms)
+            }
             Outcome::Failed(
-                FailureKind::Timeout
-                    | FailureKind::HostCalls
-                    | FailureKind::Memory
-                    | FailureKind::OutputTooLarge
-            )
-        ) {
+                FailureKind::HostCalls | FailureKind::Memory | FailureKind::OutputTooLarge,
+            ) => true,
+            _ => false,
+        };
+        if demote {
             cog.share
                 .demote(Duration::from_millis(self.config.runtime.penalty_ms));
         }

@@ -353,7 +353,7 @@ pub struct Runtime {
     registry: CogRegistry,
     permits: Arc<tokio::sync::Semaphore>,
     warm: Arc<invoke::WarmBudget>,
-    penalty: share::PenaltyPool,
+    housekeeping: share::Housekeeping,
     epoch_tick: Duration,
     _ticker: engine::EpochTicker,
 }
@@ -369,7 +369,7 @@ impl Runtime {
             .map_err(|error| anyhow::anyhow!("linking capabilities: {error}"))?;
         let epoch_tick = Duration::from_millis(config.runtime.epoch_tick_ms.max(1));
         let ticker = engine::EpochTicker::start(engine.clone(), epoch_tick);
-        let penalty = share::PenaltyPool::start(config.runtime.penalty_threads as usize)?;
+        let housekeeping = share::Housekeeping::start(1)?;
         let runtime = Arc::new(Self {
             artifacts: ArtifactCache::new(config.artifact_dir(), &engine),
             registry: CogRegistry::new(services.host.clone()),
@@ -380,7 +380,7 @@ impl Runtime {
                 config.runtime.max_warm_instances as usize,
                 Duration::from_millis(config.runtime.warm_idle_ms),
             )),
-            penalty,
+            housekeeping,
             engine,
             linker,
             config: Arc::new(config),
@@ -390,7 +390,7 @@ impl Runtime {
         });
         // Idle warm instances hold pool slots: give back the stale ones.
         let weak = Arc::downgrade(&runtime);
-        runtime.penalty.handle().spawn(async move {
+        runtime.housekeeping.handle().spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let Some(runtime) = weak.upgrade() else {

@@ -3,16 +3,18 @@
 //! (`event_queue`; beyond it events are shed and counted), and CPU only
 //! where it does not cost the others:
 //!
-//! Wasm yields to the executor at every epoch tick. When a cog's running
-//! calls have computed for longer than `penalty_after_ms` — one call, or
-//! many together — the cog is *demoted* for `penalty_ms`: from then on
-//! its calls run on the **low-priority pool**, a tokio runtime of its own
-//! whose threads run at the lowest CPU priority (`nice 19`), so the kernel
-//! runs them only with the CPU the rest of the host leaves. The long calls
-//! still on the host's own workers when that happens take turns: one of
-//! them computes for a tick, rests four, and passes the turn — a fifth of
-//! one thread for the whole cog, until they end or meet their deadline. A cog that burns CPU on every message thus competes with
-//! itself, and the cogs that answer in microseconds keep their latency.
+//! Wasm yields to the executor at every epoch tick. The host counts the
+//! time each call spends computing (running wasm — not waiting in host
+//! calls or for the executor). When a cog's running calls have computed
+//! for `penalty_after_ms`, one call or many together, or a call runs into a
+//! limit, the cog is *demoted* for `penalty_ms`: its calls run two at a
+//! time at most, and take turns computing — one computes a tick, rests
+//! nineteen, and passes the turn — so the whole cog gets a twentieth of one
+//! thread and holds at most two of the global slots. A cog that burns CPU on every
+//! message thus competes with itself, and the cogs that answer in
+//! microseconds keep their latency. Every call stays on the host's own
+//! workers, so the connections its host calls open (database, Redis,
+//! Discord) belong to the host's runtime like everyone else's.
 //!
 //! A share belongs to the cog's name, so a reload keeps its counters and
 //! its place.
@@ -23,6 +25,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
+/// Calls a demoted cog may run at once.
+pub const DEMOTED_CONCURRENCY: usize = 2;
+
 /// One cog's share.
 pub struct CogShare {
     cog: String,
@@ -30,8 +35,10 @@ pub struct CogShare {
     /// One at a time: the cog's long calls still on the host's workers take
     /// turns computing (see the epoch callback in `runtime::invoke`).
     main_gate: Arc<Semaphore>,
-    /// Epoch ticks its running calls have computed so far, together.
-    inflight_ticks: AtomicU32,
+    /// Microseconds its running calls have computed so far, together.
+    inflight_us: AtomicU64,
+    /// A demoted cog's calls run two at a time at most.
+    demoted_slots: Arc<Semaphore>,
     concurrency: u32,
     queued_events: Arc<AtomicU32>,
     shed_events: AtomicU64,
@@ -49,7 +56,8 @@ impl CogShare {
             cog: cog.to_string(),
             slots: Arc::new(Semaphore::new(concurrency as usize)),
             main_gate: Arc::new(Semaphore::new(1)),
-            inflight_ticks: AtomicU32::new(0),
+            inflight_us: AtomicU64::new(0),
+            demoted_slots: Arc::new(Semaphore::new(DEMOTED_CONCURRENCY)),
             concurrency,
             queued_events: Arc::new(AtomicU32::new(0)),
             shed_events: AtomicU64::new(0),
@@ -68,19 +76,28 @@ impl CogShare {
             .expect("a cog's slots are never closed")
     }
 
-    /// Count a tick computed by one of its running calls; the ticks its
+    /// Count `micros` computed by one of its running calls; what its
     /// running calls have computed together.
-    pub(crate) fn tick(&self) -> u32 {
-        self.inflight_ticks.fetch_add(1, Ordering::AcqRel) + 1
+    pub(crate) fn computed(&self, micros: u64) -> u64 {
+        self.inflight_us.fetch_add(micros, Ordering::AcqRel) + micros
     }
 
-    /// A call that computed `ticks` ticks has ended.
-    pub(crate) fn call_ended(&self, ticks: u32) {
+    /// A call that computed `micros` has ended.
+    pub(crate) fn call_ended(&self, micros: u64) {
         let _ = self
-            .inflight_ticks
+            .inflight_us
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
-                Some(t.saturating_sub(ticks))
+                Some(t.saturating_sub(micros))
             });
+    }
+
+    /// Wait for one of the slots a demoted cog's calls share.
+    pub(crate) async fn demoted_slot(&self) -> tokio::sync::OwnedSemaphorePermit {
+        self.demoted_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("a cog's slots are never closed")
     }
 
     /// Wait for the cog's turn to compute on the host's workers.
@@ -121,18 +138,18 @@ impl CogShare {
         self.shed_events.load(Ordering::Relaxed)
     }
 
-    /// Times the cog was demoted to the low-priority pool.
+    /// Times the cog was demoted.
     pub fn demotions(&self) -> u64 {
         self.demotions.load(Ordering::Relaxed)
     }
 
-    /// Whether the cog's calls run on the low-priority pool now.
+    /// Whether the cog is demoted now.
     pub fn demoted(&self) -> bool {
         self.origin.elapsed().as_millis() as u64 <= self.demoted_until.load(Ordering::Relaxed)
             && self.demoted_until.load(Ordering::Relaxed) != 0
     }
 
-    /// Run the cog's calls on the low-priority pool for `for_` from now.
+    /// Demote the cog for `for_` from now.
     pub(crate) fn demote(&self, for_: Duration) {
         let until = (self.origin.elapsed() + for_).as_millis() as u64;
         let before = self.demoted_until.swap(until.max(1), Ordering::AcqRel);
@@ -141,7 +158,7 @@ impl CogShare {
             tracing::warn!(
                 cog = %self.cog,
                 demoted_for_s = for_.as_secs(),
-                "a cog's call computed for long; its calls run on the low-priority pool for a while"
+                "a cog computed for long or ran into a limit; its calls take turns at a fifth of a thread for a while"
             );
         }
     }
@@ -156,18 +173,18 @@ impl Drop for EventTicket {
     }
 }
 
-/// The low-priority pool: a tokio runtime of its own whose worker threads
-/// run at the lowest scheduling priority (`nice 19` on Linux). Demoted
-/// cogs' calls run there; so does the sweeper of idle warm instances.
-pub(crate) struct PenaltyPool {
+/// A housekeeping thread at the lowest scheduling priority (`nice 19` on
+/// Linux), with a tokio runtime of its own: it runs the sweeper of idle
+/// warm instances, off the host's workers.
+pub(crate) struct Housekeeping {
     runtime: Option<tokio::runtime::Runtime>,
 }
 
-impl PenaltyPool {
+impl Housekeeping {
     pub(crate) fn start(threads: usize) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))
-            .thread_name("cog-penalty")
+            .thread_name("housekeeping")
             .on_thread_start(lower_priority)
             .enable_all()
             .build()?;
@@ -179,12 +196,12 @@ impl PenaltyPool {
     pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
         self.runtime
             .as_ref()
-            .expect("the penalty pool lives as long as the runtime")
+            .expect("housekeeping lives as long as the runtime")
             .handle()
     }
 }
 
-impl Drop for PenaltyPool {
+impl Drop for Housekeeping {
     fn drop(&mut self) {
         // Dropping a runtime blocks; the host may be dropped inside async code.
         if let Some(runtime) = self.runtime.take() {

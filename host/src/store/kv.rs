@@ -595,6 +595,19 @@ impl KvStore for SqlKv {
 
     async fn delete(&self, ns: &Namespace, key: &str) -> Result<bool, StoreError> {
         let (scope, guild, user) = ns.partition.columns();
+        // Deleting what is not there takes no writer's lock.
+        let exists = format!("SELECT 1 FROM cog_kv WHERE {NS} AND key = $5");
+        let found: Option<(i32,)> = with_pool!(self.db, |pool| sqlx::query_as(&exists)
+            .bind(&ns.cog)
+            .bind(scope)
+            .bind(guild)
+            .bind(user)
+            .bind(key)
+            .fetch_optional(pool)
+            .await)?;
+        if found.is_none() {
+            return Ok(false);
+        }
         let sql = format!("DELETE FROM cog_kv WHERE {NS} AND key = $5 RETURNING value, expires_at");
         usage_tx!(self.db, &ns.cog, ns.partition.usage_guild(), |tx, _used| {
             let row: Option<(Vec<u8>, Option<i64>)> = sqlx::query_as(&sql)
