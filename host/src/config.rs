@@ -202,7 +202,7 @@ pub struct RuntimeConfig {
     pub event_queue: u32,
     /// A cog whose running calls have computed this long (ms), one or many
     /// together, is demoted for `penalty_ms`: two calls at a time, taking
-    /// turns at a fifth of one thread.
+    /// turns at a twentieth of one thread.
     pub penalty_after_ms: u64,
     /// How long a cog stays demoted after its last long call (ms).
     pub penalty_ms: u64,

@@ -158,7 +158,7 @@ impl CogShare {
             tracing::warn!(
                 cog = %self.cog,
                 demoted_for_s = for_.as_secs(),
-                "a cog computed for long or ran into a limit; its calls take turns at a fifth of a thread for a while"
+                "a cog computed for long or ran into a limit; its calls take turns at a twentieth of a thread for a while"
             );
         }
     }
