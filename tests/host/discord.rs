@@ -1472,10 +1472,14 @@ async fn storm(measure: bool) {
         );
         assert!(spin.share.demoted(), "{report}");
     }
-    assert!(
-        peak.saturating_sub(rss_before) < STORM_MEMORY_BOUND,
-        "memory grew past the bound: {report}"
-    );
+    // Memory is the whole process's: only the benchmark, which runs alone,
+    // can hold the storm to it (in the suite, other tests share the process).
+    if measure {
+        assert!(
+            peak.saturating_sub(rss_before) < STORM_MEMORY_BOUND,
+            "memory grew past the bound: {report}"
+        );
+    }
     let kv = h.runtime.services().kv.usage(None).await.unwrap();
     let quotas = h.runtime.config().quotas;
     for row in &kv {

@@ -140,6 +140,7 @@ async fn a_cog_that_spins_while_loading_is_refused_in_time() {
     let took = started.elapsed();
     let failed = errors(&results);
     assert_eq!(failed.len(), 1, "{failed:?}");
+    // (This cog's constructor runs at its first export call, `manifest`.)
     assert!(
         failed[0].1.contains("timeout") && failed[0].1.contains("300 ms"),
         "{}",

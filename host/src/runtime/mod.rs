@@ -519,9 +519,13 @@ impl Runtime {
                 Box::pin(async move { cog.baseline_cog_handler().call_manifest(store).await })
             })
             .await
-            .map_err(|(kind, detail)| {
-                LoadError::ManifestFailed(format!("{}: {detail}", kind.name()))
-            })?;
+            .map_err(
+                |(kind, detail)| match detail.strip_prefix("while instantiating: ") {
+                    // The start functions failed before `manifest` could run.
+                    Some(detail) => LoadError::Instantiate(format!("{}: {detail}", kind.name())),
+                    None => LoadError::ManifestFailed(format!("{}: {detail}", kind.name())),
+                },
+            )?;
         if manifest.name != prepared.name {
             return Err(LoadError::NameMismatch {
                 file: file_name(&prepared.path),
