@@ -12,12 +12,17 @@ use crate::{
 
 /// A cog. Every method has a default, so implement only what the cog does.
 ///
-/// The host creates a fresh instance for every call: keep state in [`kv`](crate::kv)
-/// or [`cache`](crate::cache), not in fields.
+/// Keep state in [`kv`](crate::kv) or [`cache`](crate::cache), not in
+/// fields or statics: a small cog gets a fresh instance for every call, and
+/// a cog that is slow to start (an interpreter) may get a warm instance
+/// that served earlier calls of the same guild — never another guild's —
+/// and is dropped after a while or after any failure. Either way nothing
+/// in memory is guaranteed to survive from one call to the next.
 pub trait Cog: 'static {
     /// Describe the cog. Name, version and description default to the
-    /// crate's `Cargo.toml`; the host calls this once when it loads the cog,
-    /// and no capability may be used here.
+    /// crate's `Cargo.toml`, and the name must be the one the operator
+    /// gives the file (`NAME.wasm`); the host calls this once when it loads
+    /// the cog, and no capability may be used here.
     fn manifest(&self) -> Manifest {
         Manifest::new()
     }

@@ -10,7 +10,9 @@
 //! - log lines;
 //! - a dashboard page (`stats`) with a reset action.
 //!
-//! The host makes a fresh instance for every call, so all state is in kv.
+//! Nothing in memory survives from one call to the next for sure (a fresh
+//! instance per call, or a warm one of the same guild for slow-starting
+//! cogs), so all state is in kv.
 
 use baseline_sdk::kv::{self, Scope};
 use baseline_sdk::prelude::*;
