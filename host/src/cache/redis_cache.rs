@@ -31,25 +31,33 @@ if #expired > 0 then
 end
 ";
 
+/// Every script's `write(member, text, ttl)`: store `text` as `member` for
+/// `ttl` ms if the space's quota (ARGV[5] keys, ARGV[6] bytes) allows, and
+/// count it; nil, or the refusal ({1, used keys} or {2, used bytes}).
+const WRITE: &str = r"
+local function write(member, text, ttl)
+  local size = string.len(member) + string.len(text)
+  local old = redis.call('HGET', KEYS[3], member)
+  local added_keys, added_bytes = 1, size
+  if old then added_keys, added_bytes = 0, size - tonumber(old) end
+  local used_keys = redis.call('ZCARD', KEYS[2])
+  local used_bytes = tonumber(redis.call('GET', KEYS[4]) or '0')
+  if added_keys > 0 and used_keys + added_keys > tonumber(ARGV[5]) then return {1, used_keys} end
+  if added_bytes > 0 and used_bytes + added_bytes > tonumber(ARGV[6]) then return {2, used_bytes} end
+  redis.call('SET', KEYS[1], text, 'PX', ttl)
+  redis.call('ZADD', KEYS[2], tonumber(ARGV[1]) + ttl, member)
+  redis.call('HSET', KEYS[3], member, size)
+  redis.call('INCRBY', KEYS[4], added_bytes)
+  for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[7]) end
+  return nil
+end
+";
+
 /// KEYS: value, index, sizes, bytes. ARGV: now ms, member, value, ttl ms,
 /// max keys, max bytes, bookkeeping ttl ms. Returns {0} or {1, used keys}
 /// or {2, used bytes}.
 const SPACE_SET: &str = r"
-local member, ttl = ARGV[2], tonumber(ARGV[4])
-local size = string.len(member) + string.len(ARGV[3])
-local old = redis.call('HGET', KEYS[3], member)
-local added_keys, added_bytes = 1, size
-if old then added_keys, added_bytes = 0, size - tonumber(old) end
-local used_keys = redis.call('ZCARD', KEYS[2])
-local used_bytes = tonumber(redis.call('GET', KEYS[4]) or '0')
-if added_keys > 0 and used_keys + added_keys > tonumber(ARGV[5]) then return {1, used_keys} end
-if added_bytes > 0 and used_bytes + added_bytes > tonumber(ARGV[6]) then return {2, used_bytes} end
-redis.call('SET', KEYS[1], ARGV[3], 'PX', ttl)
-redis.call('ZADD', KEYS[2], tonumber(ARGV[1]) + ttl, member)
-redis.call('HSET', KEYS[3], member, size)
-redis.call('INCRBY', KEYS[4], added_bytes)
-for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[7]) end
-return {0}
+return write(ARGV[2], ARGV[3], tonumber(ARGV[4])) or {0}
 ";
 
 /// KEYS: value, index, sizes, bytes. ARGV: now ms, member, delta, ttl ms,
@@ -81,19 +89,7 @@ if current then
   -- The new value as text: a Lua number would round past 2^53.
   return {0, text}
 end
-local size = string.len(member) + string.len(ARGV[3])
-local used_keys = redis.call('ZCARD', KEYS[2])
-local used_bytes = tonumber(redis.call('GET', KEYS[4]) or '0')
-local added_keys, added_bytes = 1, size
-if old then added_keys, added_bytes = 0, size - tonumber(old) end
-if added_keys > 0 and used_keys + added_keys > tonumber(ARGV[5]) then return {1, used_keys} end
-if added_bytes > 0 and used_bytes + added_bytes > tonumber(ARGV[6]) then return {2, used_bytes} end
-redis.call('SET', KEYS[1], ARGV[3], 'PX', ttl)
-redis.call('ZADD', KEYS[2], tonumber(ARGV[1]) + ttl, member)
-redis.call('HSET', KEYS[3], member, size)
-redis.call('INCRBY', KEYS[4], added_bytes)
-for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[7]) end
-return {0, ARGV[3]}
+return write(member, ARGV[3], ttl) or {0, ARGV[3]}
 ";
 
 /// KEYS: value, index, sizes, bytes. ARGV: now ms, member. Returns DEL's count.
@@ -113,7 +109,7 @@ return {redis.call('ZCARD', KEYS[2]), tonumber(redis.call('GET', KEYS[4]) or '0'
 ";
 
 fn script(body: &str) -> redis::Script {
-    redis::Script::new(&format!("{PRUNE}{body}"))
+    redis::Script::new(&format!("{PRUNE}{WRITE}{body}"))
 }
 
 struct Scripts {

@@ -252,18 +252,19 @@ impl Outgoing {
                 "This command failed: its answer breaks one of Discord's limits. The bot's operator can see which in the log.".into(),
             );
         }
-        // Components and modals must carry the cog's own custom ids.
+        // Components and modals must carry the cog's own custom ids (the
+        // limits were checked just above).
         let owned = match &result {
             Ok(Answer::Command(Ok(CommandResponse::Reply(reply))))
             | Ok(Answer::Component(Ok(ComponentResponse::Reply(reply)))) => {
-                outgoing::check_custom_ids(cog, &reply.message)
+                outgoing::check_owned_ids(cog, &reply.message)
             }
             Ok(Answer::Component(Ok(ComponentResponse::Update(message)))) => {
-                outgoing::check_custom_ids(cog, message)
+                outgoing::check_owned_ids(cog, message)
             }
             Ok(Answer::Command(Ok(CommandResponse::Modal(modal))))
             | Ok(Answer::Component(Ok(ComponentResponse::Modal(modal)))) => {
-                outgoing::check_modal(cog, modal)
+                outgoing::check_owned_modal(cog, modal)
             }
             _ => Ok(()),
         };

@@ -224,13 +224,18 @@ pub fn message(message: &Message, editing: bool) -> (Value, Vec<Upload>) {
     (Value::Object(map), uploads)
 }
 
-/// Refuse custom ids a cog does not own, and anything over Discord's
-/// limits ([`super::limits`]). A button's, select's or modal's custom id
-/// routes the click back to the cog its prefix names (`cog:`), so a cog
-/// that could use another's prefix would make that cog act — with that
-/// cog's grants — on a click it never offered.
+/// Refuse anything over Discord's limits ([`super::limits`]) and custom
+/// ids the cog does not own: the checks every message a cog sends passes.
 pub fn check_custom_ids(cog: &str, message: &Message) -> Result<(), String> {
     super::limits::check_message(message)?;
+    check_owned_ids(cog, message)
+}
+
+/// Refuse custom ids a cog does not own. A button's, select's or modal's
+/// custom id routes the click back to the cog its prefix names (`cog:`), so
+/// a cog that could use another's prefix would make that cog act — with
+/// that cog's grants — on a click it never offered.
+pub fn check_owned_ids(cog: &str, message: &Message) -> Result<(), String> {
     for row in &message.components {
         for component in &row.components {
             let id = match component {
@@ -248,6 +253,11 @@ pub fn check_custom_ids(cog: &str, message: &Message) -> Result<(), String> {
 /// The same for a modal.
 pub fn check_modal(cog: &str, modal: &Modal) -> Result<(), String> {
     super::limits::check_modal(modal)?;
+    check_owned_modal(cog, modal)
+}
+
+/// The ownership half of [`check_modal`].
+pub fn check_owned_modal(cog: &str, modal: &Modal) -> Result<(), String> {
     check_custom_id(cog, &modal.custom_id)
 }
 

@@ -378,6 +378,20 @@ impl SqlKv {
 }
 
 const NS: &str = "cog = $1 AND scope = $2 AND guild_id = $3 AND user_id = $4";
+
+/// `sqlx::query_as(sql)` with one key's columns bound: `$1`–`$4` the
+/// namespace ([`NS`]), `$5` the key.
+macro_rules! for_key {
+    ($sql:expr, $ns:expr, $key:expr) => {{
+        let (scope, guild, user) = $ns.partition.columns();
+        sqlx::query_as($sql)
+            .bind(&$ns.cog)
+            .bind(scope)
+            .bind(guild)
+            .bind(user)
+            .bind($key)
+    }};
+}
 /// Write one key (binds: cog, scope, guild, user, key, value, expires_at).
 const UPSERT: &str = "INSERT INTO cog_kv (cog, scope, guild_id, user_id, key, value, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
      ON CONFLICT (cog, scope, guild_id, user_id, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at";
@@ -482,14 +496,8 @@ impl SqlKv {
         {
             return Ok(());
         }
-        let (scope, guild, user) = ns.partition.columns();
         let sql = format!("SELECT value FROM cog_kv WHERE {NS} AND key = $5");
-        let old: Option<(Vec<u8>,)> = with_pool!(self.db, |pool| sqlx::query_as(&sql)
-            .bind(&ns.cog)
-            .bind(scope)
-            .bind(guild)
-            .bind(user)
-            .bind(key)
+        let old: Option<(Vec<u8>,)> = with_pool!(self.db, |pool| for_key!(&sql, ns, key)
             .fetch_optional(pool)
             .await)?;
         let added_keys = i64::from(old.is_none());
@@ -529,14 +537,8 @@ impl SqlKv {
         self.precheck(ns, key, quota, size_hint).await?;
         let select = format!("SELECT value, expires_at FROM cog_kv WHERE {NS} AND key = $5");
         usage_tx!(self.db, &ns.cog, ns.partition.usage_guild(), |tx, used| {
-            let old: Option<(Vec<u8>, Option<i64>)> = sqlx::query_as(&select)
-                .bind(&ns.cog)
-                .bind(scope)
-                .bind(guild)
-                .bind(user)
-                .bind(key)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let old: Option<(Vec<u8>, Option<i64>)> =
+                for_key!(&select, ns, key).fetch_optional(&mut *tx).await?;
             let (value, expires, answer) = decide(
                 old.as_ref()
                     .map(|(value, expires)| (value.as_slice(), *expires)),
@@ -562,16 +564,11 @@ impl SqlKv {
 #[async_trait::async_trait]
 impl KvStore for SqlKv {
     async fn get(&self, ns: &Namespace, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let (scope, guild, user) = ns.partition.columns();
         let sql = format!("SELECT value, expires_at FROM cog_kv WHERE {NS} AND key = $5");
-        let row: Option<(Vec<u8>, Option<i64>)> = with_pool!(self.db, |pool| sqlx::query_as(&sql)
-            .bind(&ns.cog)
-            .bind(scope)
-            .bind(guild)
-            .bind(user)
-            .bind(key)
-            .fetch_optional(pool)
-            .await)?;
+        let row: Option<(Vec<u8>, Option<i64>)> =
+            with_pool!(self.db, |pool| for_key!(&sql, ns, key)
+                .fetch_optional(pool)
+                .await)?;
         Ok(row
             .filter(|(_, expires)| expires.is_none_or(|at| at > now_millis()))
             .map(|(value, _)| value))
@@ -594,15 +591,9 @@ impl KvStore for SqlKv {
     }
 
     async fn delete(&self, ns: &Namespace, key: &str) -> Result<bool, StoreError> {
-        let (scope, guild, user) = ns.partition.columns();
         // Deleting what is not there takes no writer's lock.
         let exists = format!("SELECT 1 FROM cog_kv WHERE {NS} AND key = $5");
-        let found: Option<(i32,)> = with_pool!(self.db, |pool| sqlx::query_as(&exists)
-            .bind(&ns.cog)
-            .bind(scope)
-            .bind(guild)
-            .bind(user)
-            .bind(key)
+        let found: Option<(i32,)> = with_pool!(self.db, |pool| for_key!(&exists, ns, key)
             .fetch_optional(pool)
             .await)?;
         if found.is_none() {
@@ -610,14 +601,8 @@ impl KvStore for SqlKv {
         }
         let sql = format!("DELETE FROM cog_kv WHERE {NS} AND key = $5 RETURNING value, expires_at");
         usage_tx!(self.db, &ns.cog, ns.partition.usage_guild(), |tx, _used| {
-            let row: Option<(Vec<u8>, Option<i64>)> = sqlx::query_as(&sql)
-                .bind(&ns.cog)
-                .bind(scope)
-                .bind(guild)
-                .bind(user)
-                .bind(key)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let row: Option<(Vec<u8>, Option<i64>)> =
+                for_key!(&sql, ns, key).fetch_optional(&mut *tx).await?;
             match row {
                 Some((value, expires)) => (
                     expires.is_none_or(|at| at > now_millis()),
