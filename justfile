@@ -69,7 +69,7 @@ bench-storm: setup
 # its own process against `baseline sim` (figures go in docs/benchmarks.md).
 bench-cpu: setup
     cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p hostile
-    cargo build --release -p baseline-host --bin baseline --example serenity_ping
+    cargo build --release -p baseline-host --bin baseline --example serenity_ping --example twilight_ping
     cargo bench -p baseline-host --bench cpu
 
 # Release binary at target/release/baseline.

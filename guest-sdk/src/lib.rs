@@ -49,15 +49,40 @@ mod cog;
 pub use capabilities::{cache, discord, interaction, kv, llm, log, settings, system};
 pub use cog::{Cog, Manifest};
 
+/// The WIT package version, as a literal for `concat!`.
+macro_rules! wit_version {
+    () => {
+        "0.1.0"
+    };
+}
+
 /// The WIT package version this SDK was built against. The host reads it
 /// from the component's exports and refuses versions it does not support.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = wit_version!();
 
-// The SDK stamps its WIT version into the component, so an operator's
-// `baseline cog check` can say which SDK built a cog (see `host/src/runtime/version.rs`).
+/// The stamp, from the SDK's own version and [`WIT_VERSION`].
+const STAMP: &str = concat!(
+    "baseline-sdk ",
+    env!("CARGO_PKG_VERSION"),
+    " wit baseline:cog@",
+    wit_version!()
+);
+
+// The SDK stamps its versions into the component, so an operator's
+// `baseline cog check` can say which SDK built a cog (read by
+// `host/src/runtime/inspect.rs`).
 #[used]
 #[unsafe(link_section = "baseline:sdk")]
-static SDK_STAMP: [u8; 41] = *b"baseline-sdk 0.1.0 wit baseline:cog@0.1.0";
+static SDK_STAMP: [u8; STAMP.len()] = {
+    let mut out = [0u8; STAMP.len()];
+    let bytes = STAMP.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        out[i] = bytes[i];
+        i += 1;
+    }
+    out
+};
 
 /// A pop-up form (Discord's modal).
 pub use bindings::baseline::cog::types::Modal;

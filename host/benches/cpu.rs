@@ -2,8 +2,9 @@
 //! for one slash command, gateway frame in → callback sent. The simulator
 //! runs in a process of its own (`baseline sim`), so only the bot's work is
 //! counted; the bot is the real `baseline run` (the hostile test cog's
-//! `fine` command, which answers at once) and, as a reference point, a
-//! minimal serenity bot answering the same command (`examples/serenity_ping.rs`).
+//! `fine` command, which answers at once) and, as reference points, a
+//! minimal serenity bot and a minimal twilight bot answering the same
+//! command (`examples/serenity_ping.rs`, `examples/twilight_ping.rs`).
 //!
 //! Load: a closed loop of 16 simulated users (`/_sim/commands`), 300 warm-up
 //! commands, then `BASELINE_BENCH_COMMANDS` (default 5 000) measured. CPU
@@ -132,8 +133,9 @@ async fn main() {
         .unwrap_or_else(|| workspace.join("target"));
     let baseline = target.join("release/baseline");
     let ping = target.join("release/examples/serenity_ping");
+    let twilight = target.join("release/examples/twilight_ping");
     let cog = target.join("guests/wasm32-wasip2/cog/hostile.wasm");
-    for needed in [&baseline, &ping, &cog] {
+    for needed in [&baseline, &ping, &twilight, &cog] {
         assert!(
             needed.exists(),
             "{} is missing: run `just bench-cpu`",
@@ -195,6 +197,23 @@ async fn main() {
         .spawn()
         .expect("serenity_ping");
     measure("minimal serenity bot", ping, before, &http, &sim_url, count).await;
+    let before = overwrites(registrations(&http, &sim_url).await);
+
+    let twilight = Command::new(&twilight)
+        .arg(&sim_url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("twilight_ping");
+    measure(
+        "minimal twilight bot",
+        twilight,
+        before,
+        &http,
+        &sim_url,
+        count,
+    )
+    .await;
 }
 
 fn spawn_host(baseline: &Path, sim: &str, cogs: &Path, data: &Path) -> Child {

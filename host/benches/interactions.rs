@@ -19,7 +19,8 @@ use baseline_discord_sim::Simulator;
 use baseline_discord_sim::world::{DEMO_CHANNEL, DEMO_GUILD, DEMO_OWNER};
 use baseline_host::capabilities::Services;
 use baseline_host::config::Config;
-use baseline_host::discord::{Discord, DiscordLink, Endpoint, ShardMonitor};
+use baseline_host::discord::{DiscordLink, Endpoint, ShardMonitor};
+use baseline_host::dispatch::Discord;
 use baseline_host::runtime::Runtime;
 use serde_json::json;
 

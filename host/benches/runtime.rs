@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use baseline_host::capabilities::{Scope, Services};
 use baseline_host::config::Config;
-use baseline_host::runtime::bindings::types::{CommandInvocation, InvocationContext, User};
 use baseline_host::runtime::{Call, LoadedCog, Runtime, watcher};
+use baseline_host::wit::types::{CommandInvocation, InvocationContext, User};
 use criterion::Criterion;
 use hdrhistogram::Histogram;
 

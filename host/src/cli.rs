@@ -14,7 +14,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::capabilities::Services;
 use crate::config::Config;
-use crate::discord::{Discord, DiscordLink, Endpoint, ShardMonitor};
+use crate::discord::{DiscordLink, Endpoint, ShardMonitor};
+use crate::dispatch::Discord;
 use crate::runtime::{LoadError, Runtime, watcher};
 use crate::store::Database;
 

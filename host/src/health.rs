@@ -24,7 +24,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use serde_json::json;
 
-use crate::discord::Bot;
+use crate::dispatch::Bot;
+use crate::probe::Probe;
 use crate::runtime::Runtime;
 
 /// What the health server reads.
@@ -63,29 +64,15 @@ pub async fn serve(
     Ok(bound)
 }
 
-/// (backend, healthy, ping seconds) of the database and the cache.
-async fn services(runtime: &Runtime) -> (serde_json::Value, serde_json::Value, bool) {
+/// The database (when there is one) and the cache, probed.
+async fn services(runtime: &Runtime) -> (Option<Probe>, Probe, bool) {
     let services = runtime.services();
     let database = match &services.database {
-        Some(db) => match db.ping().await {
-            Ok(took) => {
-                json!({"backend": db.backend(), "healthy": true, "ping_seconds": took.as_secs_f64()})
-            }
-            Err(error) => {
-                json!({"backend": db.backend(), "healthy": false, "error": error.to_string()})
-            }
-        },
-        None => json!({"backend": "none", "healthy": true}),
+        Some(db) => Some(Probe::database(db).await),
+        None => None,
     };
-    let cache = match services.cache.ping().await {
-        Ok(took) => {
-            json!({"backend": services.cache.backend(), "healthy": true, "ping_seconds": took.as_secs_f64()})
-        }
-        Err(error) => {
-            json!({"backend": services.cache.backend(), "healthy": false, "error": error.to_string()})
-        }
-    };
-    let healthy = database["healthy"] == true && cache["healthy"] == true;
+    let cache = Probe::cache(services.cache.as_ref()).await;
+    let healthy = database.as_ref().is_none_or(|d| d.healthy) && cache.healthy;
     (database, cache, healthy)
 }
 
@@ -268,11 +255,14 @@ async fn metrics(State(state): State<HealthState>) -> impl IntoResponse {
 
     let (database, cache, _) = services(&state.runtime).await;
     let service_up = Family::<Labels, Gauge>::default();
-    for (name, report) in [("database", &database), ("cache", &cache)] {
-        let backend = report["backend"].as_str().unwrap_or("");
+    let none = Probe::from_ping::<&str>("none", Ok(std::time::Duration::ZERO));
+    for (name, probe) in [
+        ("database", database.as_ref().unwrap_or(&none)),
+        ("cache", &cache),
+    ] {
         service_up
-            .get_or_create(&labels(&[("service", name), ("backend", backend)]))
-            .set(i64::from(report["healthy"] == true));
+            .get_or_create(&labels(&[("service", name), ("backend", &probe.backend)]))
+            .set(i64::from(probe.healthy));
     }
     registry.register(
         "service_up",

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 
 use baseline_host::capabilities::Scope;
-use baseline_host::runtime::bindings::types::{
+use baseline_host::runtime::{Answer, Call, Runtime};
+use baseline_host::wit::types::{
     CogError, CommandResponse, Component, ComponentInvocation, ComponentKind, ComponentResponse,
     Event, MessageInfo, OptionEntry, OptionValue, PageContext, User, ViewNode,
 };
-use baseline_host::runtime::{Answer, Call, Runtime};
 
 use crate::support::*;
 

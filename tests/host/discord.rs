@@ -9,7 +9,8 @@ use baseline_discord_sim::Simulator;
 use baseline_discord_sim::world::{DEMO_CHANNEL, DEMO_GUILD, DEMO_OWNER};
 use baseline_host::capabilities::Services;
 use baseline_host::config::Config;
-use baseline_host::discord::{Discord, DiscordLink, Endpoint, ShardMonitor};
+use baseline_host::discord::{DiscordLink, Endpoint, ShardMonitor};
+use baseline_host::dispatch::Discord;
 use baseline_host::runtime::Runtime;
 use baseline_host::store::Database;
 use baseline_host::store::guilds::GuildStore;
@@ -809,7 +810,7 @@ async fn a_switch_that_cannot_be_read_keeps_the_cog_off() {
         baseline_host::store::Pool::Sqlite(pool) => pool.close().await,
         baseline_host::store::Pool::Postgres(pool) => pool.close().await,
     }
-    tokio::time::sleep(baseline_host::discord::SWITCH_TTL + Duration::from_millis(100)).await;
+    tokio::time::sleep(baseline_host::dispatch::SWITCH_TTL + Duration::from_millis(100)).await;
     let answer = h.command(json!({"name": "dice roll"})).await;
     assert_eq!(content(&answer), "`/dice` is turned off in this server.");
     let fine = h.command(json!({"name": "fine"})).await;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use baseline_host::config::CogConfig;
-use baseline_host::runtime::bindings::types::{CogError, CommandResponse};
 use baseline_host::runtime::{Answer, Call, FailureKind, LoadError, Runtime};
+use baseline_host::wit::types::{CogError, CommandResponse};
 
 use crate::support::*;
 

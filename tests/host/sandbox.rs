@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use baseline_host::cache::{Cache, InProcessCache};
 use baseline_host::capabilities::Services;
 use baseline_host::config::{CogConfig, Config};
-use baseline_host::runtime::bindings::types::{CommandResponse, OptionEntry, OptionValue};
 use baseline_host::runtime::{Answer, Call, FailureKind, LoadError, Runtime};
 use baseline_host::store::Database;
+use baseline_host::wit::types::{CommandResponse, OptionEntry, OptionValue};
 
 use crate::support::*;
 

@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use baseline_host::capabilities::Services;
-use baseline_host::runtime::bindings::types::{CommandResponse, OptionEntry, OptionValue};
 use baseline_host::runtime::{Answer, Call};
 use baseline_host::store::kv::{InProcessKv, KvStore, Namespace, Partition, Quota, SqlKv};
 use baseline_host::store::settings::{InProcessSettings, SettingsStore, SqlSettings};
 use baseline_host::store::{Database, StoreError};
+use baseline_host::wit::types::{CommandResponse, OptionEntry, OptionValue};
 use serde_json::json;
 
 use crate::support::*;

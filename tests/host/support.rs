@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 use baseline_host::capabilities::{Scope, Services};
 use baseline_host::config::Config;
 use baseline_host::runtime::Runtime;
-use baseline_host::runtime::bindings::types::{
-    CommandInvocation, InvocationContext, OptionEntry, User,
-};
+use baseline_host::wit::types::{CommandInvocation, InvocationContext, OptionEntry, User};
 
 /// Every guest the tests use, as cargo package names.
 pub const GUESTS: &[&str] = &[

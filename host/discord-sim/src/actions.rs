@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::Sim;
-use crate::rest::ApiError;
+use crate::error::ApiError;
 use crate::world::{
     BOT_ID, EVERYONE_PERMISSIONS, SimChannel, SimGuild, SimInteraction, SimMember, SimMessage,
     SimRole, SimUser, State, channel_json, member_json, message_json, now, role_json, user_json,

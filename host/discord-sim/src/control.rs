@@ -19,9 +19,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::Sim;
+use crate::error::ApiError;
 use crate::faults::RestFault;
 use crate::gateway::GatewayFault;
-use crate::rest::ApiError;
 use crate::world::{BOT_ID, DEMO_CHANNEL, DEMO_GUILD, DEMO_OWNER, SimChannel, message_json};
 
 /// How long `/_sim/commands` and friends wait for the bot by default.
@@ -440,7 +440,7 @@ async fn interaction(
     State(sim): State<Arc<Sim>>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = crate::rest::snowflake(&id, "Interaction")?;
+    let id = crate::error::snowflake(&id, "Interaction")?;
     if !sim.world.state.lock().interactions.contains_key(&id) {
         return Err(ApiError::unknown("Interaction"));
     }
@@ -469,7 +469,7 @@ struct EditRequest {
 }
 
 fn message_channel(sim: &Sim, id: &str) -> Result<(u64, u64), ApiError> {
-    let id = crate::rest::snowflake(id, "Message")?;
+    let id = crate::error::snowflake(id, "Message")?;
     let channel = sim
         .world
         .state
@@ -515,7 +515,7 @@ async fn bot_messages(
     let channel = query
         .channel_id
         .as_deref()
-        .map(|c| crate::rest::snowflake(c, "Channel"))
+        .map(|c| crate::error::snowflake(c, "Channel"))
         .transpose()?;
     let state = sim.world.state.lock();
     let list: Vec<Value> = state
@@ -582,8 +582,8 @@ async fn leave(
     Path((guild, user)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     sim.remove_member(
-        crate::rest::snowflake(&guild, "Guild")?,
-        crate::rest::snowflake(&user, "User")?,
+        crate::error::snowflake(&guild, "Guild")?,
+        crate::error::snowflake(&user, "User")?,
     )?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -622,7 +622,7 @@ async fn remove_guild(
     State(sim): State<Arc<Sim>>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    sim.remove_bot(crate::rest::snowflake(&id, "Guild")?)?;
+    sim.remove_bot(crate::error::snowflake(&id, "Guild")?)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -656,7 +656,7 @@ async fn remove_channel(
     State(sim): State<Arc<Sim>>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    sim.delete_channel(crate::rest::snowflake(&id, "Channel")?)
+    sim.delete_channel(crate::error::snowflake(&id, "Channel")?)
         .map(Json)
 }
 

@@ -232,9 +232,15 @@ async fn upgrade(ws: WebSocketUpgrade, State(sim): State<Arc<Sim>>) -> Response 
     ws.on_upgrade(move |socket| connection(socket, sim))
 }
 
-/// A frame as Discord sends it.
+/// A frame as Discord sends it: compact, with `t`, `s` and `op` before `d`
+/// (clients such as twilight read those three by scanning the text before
+/// parsing the payload, so a nested `"op":` in `d` must not come first).
 pub fn frame(op: u8, d: Value, s: Option<u64>, t: Option<&str>) -> String {
-    json!({"op": op, "d": d, "s": s, "t": t}).to_string()
+    format!(
+        r#"{{"t":{},"s":{},"op":{op},"d":{d}}}"#,
+        Value::from(t),
+        Value::from(s)
+    )
 }
 
 async fn connection(socket: WebSocket, sim: Arc<Sim>) {
@@ -380,4 +386,25 @@ fn resume(
     session.push("RESUMED", json!({}));
     *gateway.resumes.lock().entry(id.clone()).or_default() += 1;
     Some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_put_the_opcode_sequence_and_type_before_the_payload() {
+        let text = frame(
+            0,
+            json!({"op": 9, "x": "y"}),
+            Some(7),
+            Some("MESSAGE_CREATE"),
+        );
+        assert_eq!(
+            text,
+            r#"{"t":"MESSAGE_CREATE","s":7,"op":0,"d":{"op":9,"x":"y"}}"#
+        );
+        let parsed: Value = serde_json::from_str(&frame(11, Value::Null, None, None)).unwrap();
+        assert_eq!(parsed, json!({"t": null, "s": null, "op": 11, "d": null}));
+    }
 }

@@ -14,6 +14,7 @@
 
 pub mod actions;
 pub mod control;
+pub mod error;
 pub mod faults;
 pub mod gateway;
 pub mod limits;

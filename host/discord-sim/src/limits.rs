@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use crate::rest::ApiError;
+use crate::error::ApiError;
 
 fn chars(value: Option<&Value>) -> usize {
     value

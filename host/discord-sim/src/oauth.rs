@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::Sim;
 use crate::actions::permissions_of;
-use crate::rest::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult};
 use crate::world::DEMO_OWNER;
 
 /// `/oauth2/authorize` (the browser-facing page).

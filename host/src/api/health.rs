@@ -9,19 +9,7 @@ use axum::routing::get;
 use serde::Serialize;
 
 use super::ApiState;
-
-/// One backing service.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ServiceStatus {
-    /// `postgres`, `sqlite`, `redis`, `in-process`.
-    backend: String,
-    /// Whether it answered.
-    healthy: bool,
-    /// Round trip in milliseconds, when it answered.
-    latency_ms: Option<f64>,
-    /// Why not, when it did not.
-    error: Option<String>,
-}
+use crate::probe::Probe;
 
 /// The host's health: `status` for everyone, the rest for the developer team.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -33,36 +21,16 @@ pub struct Health {
     failing: Option<Vec<String>>,
     /// The database (absent when the host runs without one).
     #[serde(skip_serializing_if = "Option::is_none")]
-    database: Option<ServiceStatus>,
+    database: Option<Probe>,
     /// The cache.
     #[serde(skip_serializing_if = "Option::is_none")]
-    cache: Option<ServiceStatus>,
+    cache: Option<Probe>,
     /// Loaded cogs.
     #[serde(skip_serializing_if = "Option::is_none")]
     cogs_loaded: Option<usize>,
     /// Cog files that failed to load.
     #[serde(skip_serializing_if = "Option::is_none")]
     cogs_failed: Option<usize>,
-}
-
-fn status<E: std::fmt::Display>(
-    backend: &str,
-    ping: Result<std::time::Duration, E>,
-) -> ServiceStatus {
-    match ping {
-        Ok(took) => ServiceStatus {
-            backend: backend.into(),
-            healthy: true,
-            latency_ms: Some(took.as_secs_f64() * 1e3),
-            error: None,
-        },
-        Err(error) => ServiceStatus {
-            backend: backend.into(),
-            healthy: false,
-            latency_ms: None,
-            error: Some(error.to_string()),
-        },
-    }
 }
 
 /// Health of the database, the cache and the cogs.
@@ -76,10 +44,10 @@ pub async fn health(
 ) -> (StatusCode, Json<Health>) {
     let services = state.runtime.services();
     let database = match &services.database {
-        Some(db) => Some(status(db.backend(), db.ping().await)),
+        Some(db) => Some(Probe::database(db).await),
         None => None,
     };
-    let cache = status(services.cache.backend(), services.cache.ping().await);
+    let cache = Probe::cache(services.cache.as_ref()).await;
     let mut failing = Vec::new();
     if database.as_ref().is_some_and(|d| !d.healthy) {
         failing.push("database".to_string());

@@ -13,7 +13,6 @@ use serde_json::Value;
 use super::access::GuildAccess;
 use super::error::FieldError;
 use super::{ApiError, ApiState};
-use crate::capabilities::settings::merge;
 use crate::runtime::LoadedCog;
 
 #[derive(serde::Deserialize)]
@@ -51,19 +50,9 @@ fn view(cog: &LoadedCog, saved: Option<Value>) -> SettingsView {
         .settings_schema
         .as_ref()
         .expect("checked by cog_with_settings");
-    let value = match saved {
-        Some(saved) => merge(&schema.defaults, &saved),
-        None => schema.defaults.clone(),
-    };
-    let schema_json = cog
-        .manifest
-        .settings_schema
-        .as_deref()
-        .and_then(|s| serde_json::from_str(s).ok())
-        .unwrap_or(Value::Null);
     SettingsView {
-        value,
-        schema: schema_json,
+        value: schema.with_defaults(saved.as_ref()),
+        schema: schema.document.clone(),
     }
 }
 
@@ -99,28 +88,21 @@ pub async fn put_settings(
 ) -> Result<Json<SettingsView>, ApiError> {
     let cog = cog_with_settings(&state, &path.cog)?;
     let Json(document) = body?;
-    if !document.is_object() {
-        return Err(ApiError::Invalid(vec![FieldError {
-            path: String::new(),
-            message: "settings must be a JSON object".into(),
-        }]));
-    }
     let schema = cog
         .settings_schema
         .as_ref()
         .expect("checked by cog_with_settings");
-    let merged = merge(&schema.defaults, &document);
-    let errors: Vec<FieldError> = schema
-        .validator
-        .iter_errors(&merged)
-        .map(|error| FieldError {
-            path: error.instance_path().to_string(),
-            message: error.to_string(),
-        })
-        .collect();
-    if !errors.is_empty() {
-        return Err(ApiError::Invalid(errors));
-    }
+    let merged = schema.accept(&document).map_err(|problems| {
+        ApiError::Invalid(
+            problems
+                .into_iter()
+                .map(|v| FieldError {
+                    path: v.path,
+                    message: v.message,
+                })
+                .collect(),
+        )
+    })?;
     state
         .runtime
         .services()

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::CogState;
 use super::kv::MAX_KEY_BYTES;
 use crate::cache::{CacheFailure, Space};
-use crate::runtime::bindings::baseline::cog::cache::{CacheError, Host};
+use crate::wit::baseline::cog::cache::{CacheError, Host};
 
 /// Largest cached value, in bytes.
 pub const MAX_VALUE_BYTES: usize = 256 << 10;

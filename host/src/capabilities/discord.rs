@@ -15,10 +15,8 @@ use serde_json::{Value, json};
 use super::CogState;
 use crate::discord::rest::{Body, RestError};
 use crate::discord::{DiscordLink, incoming, outgoing};
-use crate::runtime::bindings::baseline::cog::discord::{DiscordError, Host};
-use crate::runtime::bindings::types::{
-    Channel, ChannelKind, Member, Message, MessageInfo, Role, User,
-};
+use crate::wit::baseline::cog::discord::{DiscordError, Host};
+use crate::wit::types::{Channel, ChannelKind, Member, Message, MessageInfo, Role, User};
 
 fn failure(error: RestError) -> DiscordError {
     match error {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use super::CogState;
 use crate::discord::rest::RestError;
 use crate::discord::{DiscordLink, InteractionHandle, outgoing};
-use crate::runtime::bindings::baseline::cog::interaction::{Host, InteractionError};
-use crate::runtime::bindings::types::{Message, Reply};
+use crate::wit::baseline::cog::interaction::{Host, InteractionError};
+use crate::wit::types::{Message, Reply};
 
 type Entered = (Arc<InteractionHandle>, Arc<DiscordLink>);
 

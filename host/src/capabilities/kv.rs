@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 use super::CogState;
-use crate::runtime::bindings::baseline::cog::kv::{Host, KeyPage, KvError, Scope as KvScope};
 use crate::store::StoreError;
 use crate::store::kv::{Namespace, Partition, Quota};
+use crate::wit::baseline::cog::kv::{Host, KeyPage, KvError, Scope as KvScope};
 
 /// Longest key, in bytes.
 pub const MAX_KEY_BYTES: usize = 512;

@@ -3,7 +3,7 @@
 //! with the LLM issue and answers `not-available` until then.
 
 use super::CogState;
-use crate::runtime::bindings::baseline::cog::llm::{ChatRequest, ChatResponse, Host, LlmError};
+use crate::wit::baseline::cog::llm::{ChatRequest, ChatResponse, Host, LlmError};
 
 impl Host for CogState {
     async fn chat(

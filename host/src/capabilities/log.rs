@@ -3,7 +3,7 @@
 //! flood the log with one call (the host-call budget bounds the count).
 
 use super::CogState;
-use crate::runtime::bindings::baseline::cog::log::{Host, Level};
+use crate::wit::baseline::cog::log::{Host, Level};
 
 /// Longest message kept, in bytes.
 pub const MAX_MESSAGE: usize = 4096;

@@ -1,7 +1,8 @@
 //! Capabilities: the host side of each WIT import interface, one module per
-//! interface, named after it. Every function first counts the call against
-//! the invocation's budget, then checks the cog's grant and the invocation's
-//! scope, and only then acts.
+//! interface, named after it. Every function checks the cog's grant and the
+//! invocation's scope before it acts (the runtime's call hook has already
+//! counted the call against the invocation's budget; capabilities never see
+//! the runtime's meters).
 //!
 //! Adding a capability: add the interface to `wit/`, a module here that
 //! implements the generated `Host` trait for [`CogState`], its name in
@@ -28,7 +29,6 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 pub use grants::Grants;
 
 use crate::config::LimitsConfig;
-use crate::runtime::LimitExceeded;
 
 /// The backing services capabilities use. Cheap to clone.
 #[derive(Clone)]
@@ -118,7 +118,9 @@ pub struct Scope {
 pub const MAX_RESOURCES: usize = 1_000;
 
 /// Per-invocation state: what the capabilities of one cog call can see.
-/// Built fresh for every invocation and dropped with it.
+/// Built fresh for every invocation and dropped with it (or kept with a
+/// warm instance of the same guild, given a new [`Scope`] per call). The
+/// runtime wraps it with its own meters (`runtime::sandbox`).
 pub struct CogState {
     pub(crate) scope: Scope,
     pub(crate) grants: Arc<Grants>,
@@ -127,26 +129,6 @@ pub struct CogState {
     pub(crate) limits: LimitsConfig,
     /// What the cog may keep in kv and the cache (its quotas).
     pub(crate) quotas: crate::config::QuotaConfig,
-    pub(crate) host_calls: u32,
-    /// When the current call started.
-    pub(crate) started_at: std::time::Instant,
-    /// Since when it has run wasm without coming back from the host.
-    pub(crate) computing_since: std::time::Instant,
-    /// Microseconds the current call (instantiation included) has spent
-    /// running wasm — not waiting in host calls or for the executor.
-    pub(crate) computed_us: Arc<std::sync::atomic::AtomicU64>,
-    /// When it last resumed after yielding to the executor.
-    pub(crate) resumed_at: Arc<parking_lot::Mutex<Option<std::time::Instant>>>,
-    /// When the current call must end (checked at every epoch tick).
-    pub(crate) deadline_at: std::time::Instant,
-    /// This call ran long, or its cog is demoted (see `runtime::share`).
-    pub(crate) demoted: bool,
-    /// The cog's share, demoted when this call runs long.
-    pub(crate) share: Option<Arc<crate::runtime::share::CogShare>>,
-    /// The cog's turn to compute on the host's workers, while this long
-    /// call holds it.
-    pub(crate) main_turn: Arc<parking_lot::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>>,
-    pub(crate) memory: MemoryCap,
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
     pub(crate) stderr: MemoryOutputPipe,
@@ -171,21 +153,8 @@ impl CogState {
             grants,
             services,
             settings_defaults,
-            memory: MemoryCap {
-                cap: limits.memory_bytes(),
-                hit: false,
-            },
             limits,
             quotas: crate::config::QuotaConfig::default(),
-            host_calls: 0,
-            started_at: std::time::Instant::now(),
-            computing_since: std::time::Instant::now(),
-            computed_us: Arc::default(),
-            resumed_at: Arc::default(),
-            deadline_at: std::time::Instant::now() + limits.deadline(),
-            demoted: false,
-            share: None,
-            main_turn: Arc::default(),
             wasi,
             table: {
                 let mut table = ResourceTable::new();
@@ -196,59 +165,25 @@ impl CogState {
         }
     }
 
-    /// Count one call into the host (a capability, a WASI function, a
-    /// canonical built-in); past the budget the invocation ends. Called by
-    /// the store's call hook on every entry into the host, so nothing a cog
-    /// can call escapes the budget.
-    pub(crate) fn count_call(&mut self) -> wasmtime::Result<()> {
-        self.host_calls += 1;
-        if self.host_calls > self.limits.host_calls {
-            return Err(wasmtime::Error::new(LimitExceeded::HostCalls(
-                self.limits.host_calls,
-            )));
-        }
-        Ok(())
+    /// The invocation's scope.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
     }
 
-    /// Count the wasm running since `computing_since` as computing, and
-    /// demote the cog when its running calls, alone or together, have
-    /// computed for `after`.
-    pub(crate) fn count_computing(
-        &mut self,
-        now: std::time::Instant,
-        after: std::time::Duration,
-        penalty: std::time::Duration,
-    ) {
-        use std::sync::atomic::Ordering;
-        let since = match self.resumed_at.lock().take() {
-            Some(resumed) => resumed.max(self.computing_since),
-            None => self.computing_since,
-        };
-        let micros = now.saturating_duration_since(since).as_micros() as u64;
-        self.computing_since = now;
-        if micros == 0 {
-            return;
-        }
-        let mine = self.computed_us.fetch_add(micros, Ordering::AcqRel) + micros;
-        if let Some(share) = &self.share {
-            let together = share.computed(micros);
-            if !self.demoted && share.demoted() {
-                self.demoted = true;
-            } else if !self.demoted
-                && (mine >= after.as_micros() as u64 || together >= after.as_micros() as u64)
-            {
-                self.demoted = true;
-                share.demote(penalty);
-            }
-        }
+    /// Set what the cog may keep in kv and the cache.
+    pub fn set_quotas(&mut self, quotas: crate::config::QuotaConfig) {
+        self.quotas = quotas;
     }
 
-    /// Start another call on a reused instance: new scope, fresh budget.
-    /// Grants, limits and settings defaults belong to the cog and stay.
-    pub(crate) fn begin_call(&mut self, scope: Scope) {
+    /// Start another call on a reused instance: new scope. Grants, limits
+    /// and settings defaults belong to the cog and stay.
+    pub fn begin_call(&mut self, scope: Scope) {
         self.scope = scope;
-        self.host_calls = 0;
-        self.memory.hit = false;
+    }
+
+    /// The invocation's limits.
+    pub fn limits(&self) -> &LimitsConfig {
+        &self.limits
     }
 
     /// What the cog wrote to stderr (a panic message, usually).
@@ -256,14 +191,8 @@ impl CogState {
         String::from_utf8_lossy(&self.stderr.contents()).into_owned()
     }
 
-    /// Host calls made so far.
-    pub fn host_calls(&self) -> u32 {
-        self.host_calls
-    }
-}
-
-impl WasiView for CogState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
+    /// WASI's view of this state (its context and resource table).
+    pub fn wasi_view(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
@@ -271,46 +200,22 @@ impl WasiView for CogState {
     }
 }
 
-/// The memory cap of one invocation; remembers when it was hit so the
-/// failure is reported as a memory limit, not a generic trap.
-pub struct MemoryCap {
-    cap: usize,
-    pub(crate) hit: bool,
-}
-
-impl wasmtime::ResourceLimiter for MemoryCap {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.cap {
-            self.hit = true;
-            return Err(wasmtime::Error::new(LimitExceeded::Memory(self.cap)));
-        }
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= 1_000_000)
+impl WasiView for CogState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        self.wasi_view()
     }
 }
 
-impl crate::runtime::bindings::types::Host for CogState {}
+impl crate::wit::types::Host for CogState {}
 
-/// Add every capability and WASI to a linker.
-pub fn add_to_linker(linker: &mut wasmtime::component::Linker<CogState>) -> wasmtime::Result<()> {
+/// Add every capability and WASI to a linker whose store data `T` holds a
+/// [`CogState`] (reached through `state`).
+pub fn add_to_linker<T: WasiView + Send + 'static>(
+    linker: &mut wasmtime::component::Linker<T>,
+    state: fn(&mut T) -> &mut CogState,
+) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
-    crate::runtime::bindings::Cog::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
-        linker,
-        |state| state,
-    )?;
+    crate::wit::Cog::add_to_linker::<_, wasmtime::component::HasSelf<CogState>>(linker, state)?;
     Ok(())
 }
 

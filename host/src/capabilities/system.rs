@@ -8,7 +8,7 @@ use arc_swap::ArcSwap;
 use std::sync::Arc;
 
 use super::CogState;
-use crate::runtime::bindings::baseline::cog::system::{
+use crate::wit::baseline::cog::system::{
     CogSummary, Host, HostInfo, ServiceHealth, ShardInfo, ShardState, SystemError,
 };
 
@@ -130,7 +130,7 @@ impl Host for CogState {
                 "there is no database here (`baseline cog call` runs without one)".into(),
             )));
         };
-        Ok(Ok(service_health(db.backend(), db.ping().await.ok())))
+        Ok(Ok(service_health(crate::probe::Probe::database(&db).await)))
     }
 
     async fn cache(&mut self) -> wasmtime::Result<Result<ServiceHealth, SystemError>> {
@@ -138,16 +138,18 @@ impl Host for CogState {
             return Ok(Err(denied));
         }
         let cache = self.services.cache.clone();
-        Ok(Ok(service_health(cache.backend(), cache.ping().await.ok())))
+        Ok(Ok(service_health(
+            crate::probe::Probe::cache(cache.as_ref()).await,
+        )))
     }
 }
 
-/// A backend's health from its ping (`None`: it did not answer).
-fn service_health(backend: &str, ping: Option<std::time::Duration>) -> ServiceHealth {
+/// A backend's health as the WIT carries it (no error text: cogs do not see it).
+fn service_health(probe: crate::probe::Probe) -> ServiceHealth {
     ServiceHealth {
-        backend: backend.into(),
-        healthy: ping.is_some(),
-        latency_micros: ping.map(|took| took.as_micros() as u64),
+        backend: probe.backend,
+        healthy: probe.healthy,
+        latency_micros: probe.latency_micros,
     }
 }
 

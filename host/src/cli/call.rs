@@ -12,10 +12,10 @@ use clap::Args;
 use super::{one_line, one_off_runtime, render};
 use crate::capabilities::{Grants, Scope};
 use crate::config::Config;
-use crate::runtime::bindings::types::{
+use crate::runtime::{Answer, Call};
+use crate::wit::types::{
     CommandInvocation, CommandOption, InvocationContext, OptionEntry, OptionKind, OptionValue, User,
 };
-use crate::runtime::{Answer, Call};
 
 /// Arguments of `baseline cog call`.
 #[derive(Debug, Args)]
@@ -67,15 +67,12 @@ pub async fn call(config: Config, args: CallArgs) -> anyhow::Result<ExitCode> {
         let Some(schema) = &cog.manifest.settings_schema else {
             bail!("cog `{}` declares no settings", cog.name())
         };
-        let schema = crate::runtime::manifest::compile_settings_schema(schema)
-            .map_err(anyhow::Error::msg)?;
-        let merged = crate::capabilities::settings::merge(&schema.defaults, &value);
-        let errors: Vec<String> = schema
-            .validator
-            .iter_errors(&merged)
-            .map(|e| format!("`{}`: {}", e.instance_path(), e))
-            .collect();
-        if !errors.is_empty() {
+        let schema = crate::schema::SettingsSchema::compile(schema).map_err(anyhow::Error::msg)?;
+        if let Err(problems) = schema.accept(&value) {
+            let errors: Vec<String> = problems
+                .iter()
+                .map(|v| format!("`{}`: {}", v.path, v.message))
+                .collect();
             bail!(
                 "--settings do not match the cog's schema: {}",
                 errors.join("; ")
@@ -111,14 +108,17 @@ pub async fn call(config: Config, args: CallArgs) -> anyhow::Result<ExitCode> {
         }
         Err(error) => {
             eprintln!("invocation failed: {error}");
-            eprintln!("a Discord user would see: {}", error.kind.user_message());
+            eprintln!(
+                "a Discord user would see: {}",
+                crate::dispatch::failures::for_failure(error.kind)
+            );
             Ok(ExitCode::from(1))
         }
     }
 }
 
 fn build_invocation(
-    commands: &[crate::runtime::bindings::types::Command],
+    commands: &[crate::wit::types::Command],
     args: &CallArgs,
 ) -> anyhow::Result<CommandInvocation> {
     let words: Vec<&str> = args
@@ -223,7 +223,7 @@ fn build_invocation(
     })
 }
 
-fn subcommand_names(command: &crate::runtime::bindings::types::Command) -> Vec<String> {
+fn subcommand_names(command: &crate::wit::types::Command) -> Vec<String> {
     let mut names: Vec<String> = command.subcommands.iter().map(|s| s.name.clone()).collect();
     for group in &command.groups {
         names.extend(

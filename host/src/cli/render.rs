@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::runtime::bindings::types::{
+use crate::wit::types::{
     CommandOption, CommandResponse, Component, ComponentResponse, Message, OptionKind, Reply,
 };
 
@@ -243,8 +243,8 @@ pub fn answer(answer: &Answer) -> String {
                     out,
                     "(only you can see this) {}",
                     match error {
-                        crate::runtime::bindings::types::CogError::User(m) => m.clone(),
-                        crate::runtime::bindings::types::CogError::Internal(m) =>
+                        crate::wit::types::CogError::User(m) => m.clone(),
+                        crate::wit::types::CogError::Internal(m) =>
                             format!("Something went wrong. [internal: {m}]"),
                     }
                 );

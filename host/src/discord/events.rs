@@ -1,20 +1,14 @@
-//! Gateway events → cogs: each event is turned into the WIT's `event` and
-//! delivered, concurrently, to every loaded cog that subscribed to its kind
-//! and is enabled in the event's guild. One cog failing (or panicking) does
-//! not keep the event from the others. The bot's own messages are not
-//! delivered (a cog answering messages would otherwise answer itself).
-
-use std::sync::Arc;
+//! Gateway events → the WIT's `event`: which guild, channel and acting
+//! user each concerns, and the record cogs receive. The bot's own messages
+//! translate to nothing (a cog answering messages would otherwise answer
+//! itself). Delivery to cogs is the dispatcher's ([`crate::dispatch::events`]).
 
 use serenity::all::{Event as GatewayEvent, ReactionType};
 
-use super::Bot;
 use super::incoming;
-use crate::capabilities::Scope;
-use crate::runtime::Call;
-use crate::runtime::bindings::types::{
-    ChannelEvent, Event, EventKind, GuildEvent, InvocationContext, Member, MemberLeft,
-    MessageDeleted, MessageInfo, Reaction, Role, RoleEvent, User,
+use crate::wit::types::{
+    ChannelEvent, Event, EventKind, GuildEvent, Member, MemberLeft, MessageDeleted, MessageInfo,
+    Reaction, Role, RoleEvent, User,
 };
 
 /// The kind of an event, as manifests subscribe to it.
@@ -242,61 +236,5 @@ pub fn guild_event(guild: u64, name: &str, owner: Option<u64>, joined: bool) -> 
         Event::GuildJoin(record)
     } else {
         Event::GuildLeave(record)
-    }
-}
-
-impl Bot {
-    /// Deliver `event` to every subscribed cog enabled in `guild`; returns
-    /// when all of them have run.
-    pub async fn deliver_event(
-        self: &Arc<Self>,
-        guild: Option<u64>,
-        channel: Option<u64>,
-        actor: User,
-        event: Event,
-    ) {
-        let wanted = kind(&event);
-        let mut runs = tokio::task::JoinSet::new();
-        for cog in self.runtime.registry().list() {
-            if !cog.manifest.events.contains(&wanted) || !self.enabled(guild, cog.name()).await {
-                continue;
-            }
-            // A cog whose events pile up (a flood, or a cog too slow for its
-            // traffic) sheds the excess instead of queueing without end.
-            let Some(ticket) = cog
-                .share
-                .enqueue_event(self.runtime.config().runtime.event_queue)
-            else {
-                let shed = cog.share.shed_events();
-                if shed.is_power_of_two() {
-                    tracing::warn!(cog = %cog.name(), shed, "event queue full; events for this cog are shed");
-                }
-                continue;
-            };
-            let scope = Scope {
-                cog: Arc::from(cog.name()),
-                guild_id: guild,
-                user_id: (actor.id != 0).then_some(actor.id),
-                channel_id: channel,
-                interaction_id: None,
-                interaction: None,
-            };
-            let context = InvocationContext {
-                guild_id: guild,
-                channel_id: channel,
-                user: actor.clone(),
-                member: None,
-                locale: None,
-                interaction_id: 0,
-            };
-            let call = Call::Event(event.clone(), context);
-            let runtime = self.runtime.clone();
-            runs.spawn(async move {
-                let _ticket = ticket;
-                // Failures are counted and logged by the runtime; the other cogs go on.
-                let _ = runtime.invoke(&cog, scope, call).await;
-            });
-        }
-        while runs.join_next().await.is_some() {}
     }
 }

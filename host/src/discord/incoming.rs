@@ -9,7 +9,7 @@ use serenity::all::{
     User as SUser,
 };
 
-use crate::runtime::bindings::types::{
+use crate::wit::types::{
     AttachmentInfo, AutocompleteInvocation, Channel, ChannelKind, CommandInvocation,
     ComponentInvocation, ComponentKind, InvocationContext, Member, MessageInfo, ModalField,
     OptionEntry, OptionValue, Role, User,

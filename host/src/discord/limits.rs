@@ -13,7 +13,7 @@
 //! for a bot without boosts). Lengths count characters (Unicode scalar
 //! values), as Discord does.
 
-use crate::runtime::bindings::types::{ActionRow, Component, Embed, Message, Modal, SelectKind};
+use crate::wit::types::{ActionRow, Component, Embed, Message, Modal, SelectKind};
 
 /// Longest message content.
 pub const CONTENT: usize = 2_000;
@@ -250,7 +250,7 @@ pub fn check_modal(modal: &Modal) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::types::{
+    use crate::wit::types::{
         Button, ButtonStyle, EmbedField, SelectMenu, SelectOption, TextInput, TextInputStyle,
     };
 

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use super::rest::Upload;
-use crate::runtime::bindings::types::{
+use crate::wit::types::{
     ActionRow, AllowedMentions, ButtonStyle, ChannelKind, Choice, ChoiceValue, Command,
     CommandOption, Component, Embed, Message, Modal, OptionKind, Reply, SelectKind, TextInputStyle,
 };
@@ -261,9 +261,15 @@ pub fn check_owned_modal(cog: &str, modal: &Modal) -> Result<(), String> {
     check_custom_id(cog, &modal.custom_id)
 }
 
+/// The custom-id rule, in one place: a custom id belongs to the cog named
+/// before its first `:` (`reference:roll`); an id without one belongs to no cog.
+pub fn custom_id_owner(id: &str) -> Option<&str> {
+    id.split_once(':').map(|(owner, _)| owner)
+}
+
 fn check_custom_id(cog: &str, id: &str) -> Result<(), String> {
-    match id.split_once(':') {
-        Some((owner, _)) if owner == cog => Ok(()),
+    match custom_id_owner(id) {
+        Some(owner) if owner == cog => Ok(()),
         _ => Err(format!(
             "custom id `{id}` must start with `{cog}:` (the cog's own name)"
         )),

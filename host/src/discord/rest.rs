@@ -119,10 +119,9 @@ impl Rest {
         };
         Self {
             client: reqwest::Client::builder()
-                .user_agent(concat!(
-                    "DiscordBot (https://github.com/baseline, ",
-                    env!("CARGO_PKG_VERSION"),
-                    ")"
+                .user_agent(format!(
+                    "DiscordBot (https://github.com/baseline, {})",
+                    crate::VERSION
                 ))
                 .timeout(Duration::from_secs(15))
                 .build()

@@ -12,15 +12,16 @@ use std::time::{Duration, Instant};
 use tracing::Instrument;
 use wasmtime::Store;
 
-use super::bindings::types::{
+use super::metrics::Outcome;
+use super::sandbox::{LimitExceeded, Sandbox};
+use super::{FailureKind, InvocationError, LoadedCog, Runtime};
+use crate::capabilities::{CogState, Scope};
+use crate::config::LimitsConfig;
+use crate::wit::types::{
     ActionOutcome, AutocompleteInvocation, Choice, CogError, CommandInvocation, CommandResponse,
     ComponentInvocation, ComponentResponse, Event, InvocationContext, PageContext, View,
 };
-use super::bindings::{Cog, CogPre};
-use super::metrics::Outcome;
-use super::{FailureKind, InvocationError, LimitExceeded, LoadedCog, Runtime};
-use crate::capabilities::{CogState, Scope};
-use crate::config::LimitsConfig;
+use crate::wit::{Cog, CogPre};
 
 /// One call into a cog.
 #[derive(Debug, Clone)]
@@ -106,7 +107,8 @@ fn output_size<T: serde::Serialize>(value: &T) -> usize {
 }
 
 /// Tell limits, timeouts, panics and other traps apart.
-fn classify(error: &wasmtime::Error, state: &CogState) -> (FailureKind, String) {
+fn classify(error: &wasmtime::Error, sandbox: &Sandbox) -> (FailureKind, String) {
+    let state = &sandbox.caps;
     if let Some(limit) = error.downcast_ref::<LimitExceeded>() {
         let kind = match limit {
             LimitExceeded::Memory(_) => FailureKind::Memory,
@@ -114,7 +116,7 @@ fn classify(error: &wasmtime::Error, state: &CogState) -> (FailureKind, String) 
         };
         return (kind, limit.to_string());
     }
-    if state.memory.hit {
+    if sandbox.meter.memory.hit {
         return (
             FailureKind::Memory,
             format!("memory limit of {} MiB reached", state.limits.memory_mib),
@@ -174,7 +176,7 @@ const MAX_IDLE_PER_GUILD: usize = 4;
 const MAX_IDLE_PER_COG: usize = 16;
 
 struct Warm {
-    store: Store<CogState>,
+    store: Store<Sandbox>,
     instance: Cog,
     calls: u32,
     idle_since: Instant,
@@ -300,13 +302,13 @@ impl Runtime {
     /// included) and the deadline. The cog yields to the executor at every
     /// epoch tick, so a spinning cog never holds a worker thread for longer
     /// than a tick, and traps once `state.deadline_at` has passed.
-    pub(crate) fn store(&self, state: CogState) -> Store<CogState> {
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|state| &mut state.memory);
+    pub(crate) fn store(&self, sandbox: Sandbox) -> Store<Sandbox> {
+        let mut store = Store::new(&self.engine, sandbox);
+        store.limiter(|sandbox| &mut sandbox.meter.memory);
         let penalty_after = Duration::from_millis(self.config.runtime.penalty_after_ms);
         let penalty = Duration::from_millis(self.config.runtime.penalty_ms);
         store.call_hook(move |mut context, hook| {
-            let state = context.data_mut();
+            let state = &mut context.data_mut().meter;
             match hook {
                 wasmtime::CallHook::CallingHost => {
                     state.count_computing(Instant::now(), penalty_after, penalty);
@@ -322,7 +324,7 @@ impl Runtime {
         });
         let throttle = self.epoch_tick * 19;
         store.epoch_deadline_callback(move |mut context| {
-            let state = context.data_mut();
+            let state = &mut context.data_mut().meter;
             let now = Instant::now();
             if now >= state.deadline_at {
                 return Ok(wasmtime::UpdateDeadline::Interrupt);
@@ -362,14 +364,12 @@ impl Runtime {
     /// Instantiate `pre` in a fresh store for `state` within `limits`.
     async fn instantiate(
         &self,
-        pre: &CogPre<CogState>,
-        mut state: CogState,
+        pre: &CogPre<Sandbox>,
+        mut sandbox: Sandbox,
         limits: LimitsConfig,
-    ) -> Result<(Store<CogState>, Cog), (FailureKind, String)> {
-        state.started_at = Instant::now();
-        state.computing_since = state.started_at;
-        state.deadline_at = state.started_at + limits.deadline();
-        let mut store = self.store(state);
+    ) -> Result<(Store<Sandbox>, Cog), (FailureKind, String)> {
+        sandbox.meter.begin(limits.deadline());
+        let mut store = self.store(sandbox);
         match pre.instantiate_async(&mut store).await {
             Ok(instance) => Ok((store, instance)),
             Err(error) => {
@@ -390,47 +390,44 @@ impl Runtime {
     /// classified, never propagated as a panic.
     pub(crate) async fn run<R, F>(
         &self,
-        pre: &CogPre<CogState>,
+        pre: &CogPre<Sandbox>,
         pool: Option<(&WarmPool, u32)>,
-        state: CogState,
+        sandbox: Sandbox,
         limits: LimitsConfig,
         call: F,
     ) -> Result<R, (FailureKind, String)>
     where
         R: Send,
-        F: for<'a> FnOnce(&'a Cog, &'a mut Store<CogState>) -> CallFuture<'a, R> + Send,
+        F: for<'a> FnOnce(&'a Cog, &'a mut Store<Sandbox>) -> CallFuture<'a, R> + Send,
     {
-        let guild = state.scope.guild_id;
+        let guild = sandbox.caps.scope().guild_id;
         // The epoch stops wasm code; this also stops a cog stuck in an async host call.
         let wall_clock = limits.deadline() + self.epoch_tick * 4 + Duration::from_millis(50);
         let warm = pool.and_then(|(pool, _)| pool.take(guild));
         // Whatever way the call ends (answer, trap, wall-clock timeout), the
         // ticks it computed leave its cog's running total.
-        let _ticks = state.share.clone().map(|share| TickGuard {
+        let _ticks = sandbox.meter.share.clone().map(|share| TickGuard {
             share,
-            computed_us: state.computed_us.clone(),
+            computed_us: sandbox.meter.computed_us.clone(),
         });
         let run = async move {
             let (mut store, instance, calls) = match warm {
                 Some(mut warm) => {
-                    warm.store.data_mut().begin_call(state.scope.clone());
-                    warm.store.data_mut().demoted = state.demoted;
-                    warm.store.data_mut().computed_us = state.computed_us.clone();
+                    let data = warm.store.data_mut();
+                    data.caps.begin_call(sandbox.caps.scope().clone());
+                    data.meter.demoted = sandbox.meter.demoted;
+                    data.meter.computed_us = sandbox.meter.computed_us.clone();
                     (warm.store, warm.instance, warm.calls)
                 }
                 None => {
-                    let (store, instance) = self.instantiate(pre, state, limits).await?;
+                    let (store, instance) = self.instantiate(pre, sandbox, limits).await?;
                     (store, instance, 0)
                 }
             };
-            let now = Instant::now();
-            store.data_mut().started_at = now;
-            store.data_mut().computing_since = now;
-            *store.data().resumed_at.lock() = None;
-            store.data_mut().deadline_at = now + limits.deadline();
+            store.data_mut().meter.begin(limits.deadline());
             store.set_epoch_deadline(1);
             let result = call(&instance, &mut store).await;
-            store.data().main_turn.lock().take();
+            store.data().meter.main_turn.lock().take();
             match result {
                 Ok(value) => Ok((
                     value,
@@ -469,8 +466,8 @@ impl Runtime {
     /// load deadline: a start function that spins is stopped there.
     pub(crate) async fn time_instantiation(
         &self,
-        pre: &CogPre<CogState>,
-        state: impl Fn() -> CogState,
+        pre: &CogPre<Sandbox>,
+        state: impl Fn() -> Sandbox,
         limits: LimitsConfig,
     ) -> Result<Duration, (FailureKind, String)> {
         let wall_clock = limits.deadline() + self.epoch_tick * 4 + Duration::from_millis(50);
@@ -529,22 +526,23 @@ impl Runtime {
         let started = Instant::now();
         let export = call.export();
         let span = tracing::info_span!("invoke", cog = %cog.name(), guild = ?scope.guild_id, user = ?scope.user_id, export);
-        let mut state = CogState::new(
+        let mut caps = CogState::new(
             scope,
             cog.grants.clone(),
             self.services.clone(),
             cog.settings_defaults.clone(),
             cog.limits,
         );
-        state.quotas = cog.quotas;
-        state.demoted = demoted;
-        state.share = Some(cog.share.clone());
-        let computed = state.computed_us.clone();
+        caps.set_quotas(cog.quotas);
+        let mut sandbox = Sandbox::new(caps, &cog.limits);
+        sandbox.meter.demoted = demoted;
+        sandbox.meter.share = Some(cog.share.clone());
+        let computed = sandbox.meter.computed_us.clone();
         let result = self
             .run(
                 &cog.pre,
                 cog.pool(),
-                state,
+                sandbox,
                 cog.limits,
                 move |instance, store| {
                     Box::pin(async move {

@@ -4,8 +4,8 @@
 
 use std::collections::HashSet;
 
-use super::bindings::types::{ChoiceValue, CogManifest, Command, CommandOption, OptionKind};
 use crate::capabilities::grants;
+use crate::wit::types::{ChoiceValue, CogManifest, Command, CommandOption, OptionKind};
 
 /// The cog-name rule, in words (the one rule: file names, pins, manifests,
 /// `baseline cog new`).
@@ -168,40 +168,6 @@ fn check_command(problems: &mut Vec<String>, command: &Command) {
     }
 }
 
-/// The settings schema, compiled, with its defaults. `Err` lists problems.
-pub struct SettingsSchema {
-    /// The compiled validator.
-    pub validator: jsonschema::Validator,
-    /// The defaults object (valid against the schema).
-    pub defaults: serde_json::Value,
-}
-
-/// Compile a settings schema and check that its defaults are valid.
-pub fn compile_settings_schema(text: &str) -> Result<SettingsSchema, String> {
-    let schema: serde_json::Value = serde_json::from_str(text)
-        .map_err(|error| format!("settings schema is not JSON: {error}"))?;
-    if schema.get("type").and_then(|t| t.as_str()) != Some("object") {
-        return Err("settings schema must describe an object (`\"type\": \"object\"`)".into());
-    }
-    let validator = jsonschema::validator_for(&schema)
-        .map_err(|error| format!("settings schema is not a valid JSON Schema: {error}"))?;
-    let defaults = crate::capabilities::settings::defaults_of(&schema);
-    let errors: Vec<String> = validator
-        .iter_errors(&defaults)
-        .map(|error| format!("{} at `{}`", error, error.instance_path()))
-        .collect();
-    if !errors.is_empty() {
-        return Err(format!(
-            "the schema's defaults do not satisfy it: {}",
-            errors.join("; ")
-        ));
-    }
-    Ok(SettingsSchema {
-        validator,
-        defaults,
-    })
-}
-
 /// Every problem with `manifest`; empty when it is valid.
 pub fn problems(manifest: &CogManifest) -> Vec<String> {
     let mut problems = Vec::new();
@@ -239,7 +205,7 @@ pub fn problems(manifest: &CogManifest) -> Vec<String> {
         }
     }
     if let Some(schema) = &manifest.settings_schema
-        && let Err(problem) = compile_settings_schema(schema)
+        && let Err(problem) = crate::schema::SettingsSchema::compile(schema)
     {
         problems.push(problem);
     }
@@ -266,7 +232,7 @@ pub fn problems(manifest: &CogManifest) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::types::{
+    use crate::wit::types::{
         CapabilityRequest, Choice, NavPlacement, Page, PageAccess, Subcommand,
     };
 

@@ -12,7 +12,7 @@
 //! This module knows no HTTP route and no Discord type beyond the WIT's own.
 
 pub mod artifacts;
-pub mod bindings;
+
 pub mod engine;
 pub mod inspect;
 mod invoke;
@@ -20,6 +20,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod notices;
 mod registry;
+pub mod sandbox;
 pub mod share;
 pub mod watcher;
 
@@ -32,12 +33,13 @@ use wasmtime::component::Linker;
 
 pub use invoke::{Answer, Call, InstancePolicy};
 pub use registry::{CogRegistry, LoadFailure};
+pub use sandbox::{LimitExceeded, Sandbox};
 
 use crate::capabilities::{self, CogState, Grants, Services};
 use crate::config::{Config, InstanceMode, LimitsConfig};
+use crate::wit::CogPre;
+use crate::wit::types::CogManifest;
 use artifacts::{ArtifactCache, Origin};
-use bindings::CogPre;
-use bindings::types::CogManifest;
 use inspect::ComponentFacts;
 use metrics::CogMetrics;
 
@@ -229,32 +231,6 @@ impl FailureKind {
             FailureKind::Instantiate => "instantiate",
         }
     }
-
-    /// What the Discord user is told (ephemerally).
-    pub fn user_message(self) -> &'static str {
-        match self {
-            FailureKind::Timeout => "This command took too long and was stopped.",
-            FailureKind::Memory => {
-                "This command needed more memory than it is allowed and was stopped."
-            }
-            FailureKind::OutputTooLarge => "This command's answer was too large to send.",
-            _ => {
-                "Something went wrong running this command. The bot's operator can see the details in the log."
-            }
-        }
-    }
-}
-
-/// A limit an invocation ran into; carried inside the wasmtime error that
-/// ends it, so it can be told apart from other traps.
-#[derive(Debug, Clone, Copy, thiserror::Error)]
-pub enum LimitExceeded {
-    /// Memory cap (bytes).
-    #[error("memory limit of {} MiB reached", .0 >> 20)]
-    Memory(usize),
-    /// Host-call budget.
-    #[error("host-call budget of {0} calls exhausted")]
-    HostCalls(u32),
 }
 
 /// An invocation the host ended. The cog's own `cog-error` is not one: it is
@@ -299,7 +275,7 @@ pub struct LoadedCog {
     /// Defaults of its settings schema, if it has one.
     pub settings_defaults: Option<Arc<serde_json::Value>>,
     /// Its settings schema, compiled, if it has one.
-    pub settings_schema: Option<Arc<manifest::SettingsSchema>>,
+    pub settings_schema: Option<Arc<crate::schema::SettingsSchema>>,
     /// Its counters (shared with its previous and next versions).
     pub metrics: Arc<CogMetrics>,
     /// Its share of the invocation slots and event queue (kept across versions).
@@ -309,7 +285,7 @@ pub struct LoadedCog {
     /// How long one instantiation took at load (what `auto` decided on).
     pub instantiate_time: Option<Duration>,
     warm: invoke::WarmPool,
-    pre: CogPre<CogState>,
+    pre: CogPre<Sandbox>,
 }
 
 impl LoadedCog {
@@ -340,13 +316,13 @@ pub struct PreparedCog {
     facts: ComponentFacts,
     origin: (Origin, Duration),
     compiled_at: std::time::Instant,
-    pre: CogPre<CogState>,
+    pre: CogPre<Sandbox>,
 }
 
 /// The runtime: engine, linker, artifact cache, registry and services.
 pub struct Runtime {
     engine: Engine,
-    linker: Linker<CogState>,
+    linker: Linker<Sandbox>,
     artifacts: ArtifactCache,
     config: Arc<Config>,
     services: Services,
@@ -365,7 +341,7 @@ impl Runtime {
         config.cogs_dir = std::path::absolute(&config.cogs_dir)?;
         let engine = engine::build(&config.runtime)?;
         let mut linker = Linker::new(&engine);
-        capabilities::add_to_linker(&mut linker)
+        capabilities::add_to_linker(&mut linker, |sandbox: &mut Sandbox| &mut sandbox.caps)
             .map_err(|error| anyhow::anyhow!("linking capabilities: {error}"))?;
         let epoch_tick = Duration::from_millis(config.runtime.epoch_tick_ms.max(1));
         let ticker = engine::EpochTicker::start(engine.clone(), epoch_tick);
@@ -515,9 +491,15 @@ impl Runtime {
             limits,
         );
         let manifest = self
-            .run(&prepared.pre, None, state, limits, |cog, store| {
-                Box::pin(async move { cog.baseline_cog_handler().call_manifest(store).await })
-            })
+            .run(
+                &prepared.pre,
+                None,
+                Sandbox::new(state, &limits),
+                limits,
+                |cog, store| {
+                    Box::pin(async move { cog.baseline_cog_handler().call_manifest(store).await })
+                },
+            )
             .await
             .map_err(
                 |(kind, detail)| match detail.strip_prefix("while instantiating: ") {
@@ -539,7 +521,7 @@ impl Runtime {
         }
         let settings_schema = match &manifest.settings_schema {
             Some(schema) => Some(Arc::new(
-                manifest::compile_settings_schema(schema)
+                crate::schema::SettingsSchema::compile(schema)
                     .map_err(|p| LoadError::InvalidManifest(vec![p]))?,
             )),
             None => None,
@@ -549,7 +531,7 @@ impl Runtime {
             .map(|schema| Arc::new(schema.defaults.clone()));
         let cog_config = self.config.cogs.get(&prepared.name);
         let probe = || {
-            CogState::new(
+            let caps = CogState::new(
                 capabilities::Scope {
                     cog: Arc::from("(loading)"),
                     ..Default::default()
@@ -558,7 +540,8 @@ impl Runtime {
                 self.services.clone(),
                 None,
                 limits,
-            )
+            );
+            Sandbox::new(caps, &limits)
         };
         let instantiate_time = self
             .time_instantiation(&prepared.pre, probe, limits)

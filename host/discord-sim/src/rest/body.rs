@@ -6,7 +6,7 @@ use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 
-use super::ApiError;
+use crate::error::ApiError;
 
 /// Attachment ids, unique across messages.
 static NEXT_ATTACHMENT: std::sync::atomic::AtomicU64 =

@@ -7,204 +7,18 @@
 //! ephemeral, human message; the detail goes to the log.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use reqwest::Method;
 use serde_json::{Value, json};
 use serenity::all::{CommandInteraction, Interaction};
 
-use super::Bot;
-use super::outgoing::{self, EPHEMERAL};
-use super::rest::{Body, Rest, RestError, Upload};
+use super::{Bot, failures};
 use crate::capabilities::Scope;
-use crate::runtime::bindings::types::{
-    CogError, CommandResponse, ComponentInvocation, ComponentResponse,
-};
+use crate::discord::interaction::{Ack, InteractionHandle};
+use crate::discord::outgoing::{self, EPHEMERAL};
+use crate::discord::rest::{RestError, Upload};
 use crate::runtime::{Answer, Call, InvocationError, LoadedCog};
-
-/// Discord's deadline for the first response.
-pub const FIRST_RESPONSE: Duration = Duration::from_secs(3);
-/// How long an interaction token stays usable.
-pub const TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ack {
-    /// Nothing sent yet.
-    Pending,
-    /// A deferral was sent. `update`: a deferred update of the message the
-    /// component sits on (type 6), whose `@original` is that message; else a
-    /// deferred reply (type 5) still "thinking", ephemeral or not.
-    Deferred { update: bool, ephemeral: bool },
-    /// The original response has its content.
-    Complete,
-}
-
-/// One interaction being answered, shared by the router and the cog's
-/// `interaction` capability so that whoever speaks first acknowledges it.
-pub struct InteractionHandle {
-    /// Interaction id.
-    pub id: u64,
-    token: String,
-    /// A component (or a modal submitted from a message): deferring means
-    /// "update that message later" (type 6) rather than "thinking" (type 5).
-    update_deferral: bool,
-    received: Instant,
-    ack: tokio::sync::Mutex<Ack>,
-    first_response: std::sync::OnceLock<Duration>,
-}
-
-impl std::fmt::Debug for InteractionHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InteractionHandle")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl PartialEq for InteractionHandle {
-    fn eq(&self, other: &Self) -> bool {
-        self.id == other.id
-    }
-}
-
-impl Eq for InteractionHandle {}
-
-impl InteractionHandle {
-    fn new(id: u64, token: &str, update_deferral: bool) -> Self {
-        Self {
-            id,
-            token: token.to_string(),
-            update_deferral,
-            received: Instant::now(),
-            ack: tokio::sync::Mutex::new(Ack::Pending),
-            first_response: std::sync::OnceLock::new(),
-        }
-    }
-
-    fn callback_path(&self) -> String {
-        format!("/interactions/{}/{}/callback", self.id, self.token)
-    }
-
-    fn webhook_path(&self, app: u64, rest: &str) -> String {
-        format!("/webhooks/{app}/{}{rest}", self.token)
-    }
-
-    async fn callback(
-        &self,
-        rest: &Rest,
-        kind: u8,
-        data: Option<Value>,
-        files: Vec<Upload>,
-    ) -> Result<(), RestError> {
-        let mut body = json!({"type": kind});
-        if let Some(data) = data {
-            body["data"] = data;
-        }
-        rest.call(
-            None,
-            Method::POST,
-            &self.callback_path(),
-            Body::message(body, files),
-            self.received + FIRST_RESPONSE,
-        )
-        .await?;
-        let _ = self.first_response.set(self.received.elapsed());
-        Ok(())
-    }
-
-    /// How long the first response took, once sent.
-    pub fn first_response(&self) -> Option<Duration> {
-        self.first_response.get().copied()
-    }
-
-    /// Make sure the interaction is acknowledged (deferring if nothing was
-    /// sent yet), so follow-ups and edits are allowed.
-    pub async fn acknowledge(&self, rest: &Rest, ephemeral: bool) -> Result<(), RestError> {
-        let mut ack = self.ack.lock().await;
-        if *ack == Ack::Pending {
-            let (kind, data) = if self.update_deferral {
-                (6, None)
-            } else {
-                (5, ephemeral.then(|| json!({"flags": EPHEMERAL})))
-            };
-            self.callback(rest, kind, data, Vec::new()).await?;
-            *ack = Ack::Deferred {
-                update: self.update_deferral,
-                ephemeral: ephemeral && !self.update_deferral,
-            };
-        }
-        Ok(())
-    }
-
-    /// Send a follow-up message (acknowledging first if needed); its id.
-    /// After a deferred reply, Discord makes the first follow-up the
-    /// original response.
-    pub async fn follow_up(
-        &self,
-        rest: &Rest,
-        cog: Option<&str>,
-        body: Value,
-        files: Vec<Upload>,
-    ) -> Result<u64, RestError> {
-        self.acknowledge(rest, false).await?;
-        let path = self.webhook_path(rest.application_id(), "?wait=true");
-        let message = rest
-            .call(
-                cog,
-                Method::POST,
-                &path,
-                Body::message(body, files),
-                Instant::now() + Duration::from_secs(10),
-            )
-            .await?;
-        let mut ack = self.ack.lock().await;
-        if matches!(*ack, Ack::Deferred { update: false, .. }) {
-            *ack = Ack::Complete;
-        }
-        Ok(message["id"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0))
-    }
-
-    /// Replace the original response (completing a deferral).
-    pub async fn edit_original(
-        &self,
-        rest: &Rest,
-        cog: Option<&str>,
-        body: Value,
-        files: Vec<Upload>,
-    ) -> Result<(), RestError> {
-        self.acknowledge(rest, false).await?;
-        let path = self.webhook_path(rest.application_id(), "/messages/@original");
-        rest.call(
-            cog,
-            Method::PATCH,
-            &path,
-            Body::message(body, files),
-            Instant::now() + Duration::from_secs(10),
-        )
-        .await?;
-        *self.ack.lock().await = Ack::Complete;
-        Ok(())
-    }
-
-    /// Delete the original response.
-    pub async fn delete_original(&self, rest: &Rest, cog: Option<&str>) -> Result<(), RestError> {
-        self.acknowledge(rest, false).await?;
-        let path = self.webhook_path(rest.application_id(), "/messages/@original");
-        rest.call(
-            cog,
-            Method::DELETE,
-            &path,
-            Body::Empty,
-            Instant::now() + Duration::from_secs(10),
-        )
-        .await?;
-        *self.ack.lock().await = Ack::Complete;
-        Ok(())
-    }
-}
+use crate::wit::types::{CogError, CommandResponse, ComponentInvocation, ComponentResponse};
 
 /// What the host sends once the cog has answered.
 enum Outgoing {
@@ -231,14 +45,14 @@ impl Outgoing {
         let within = match &result {
             Ok(Answer::Command(Ok(CommandResponse::Reply(reply))))
             | Ok(Answer::Component(Ok(ComponentResponse::Reply(reply)))) => {
-                super::limits::check_message(&reply.message)
+                crate::discord::limits::check_message(&reply.message)
             }
             Ok(Answer::Component(Ok(ComponentResponse::Update(message)))) => {
-                super::limits::check_message(message)
+                crate::discord::limits::check_message(message)
             }
             Ok(Answer::Command(Ok(CommandResponse::Modal(modal))))
             | Ok(Answer::Component(Ok(ComponentResponse::Modal(modal)))) => {
-                super::limits::check_modal(modal)
+                crate::discord::limits::check_modal(modal)
             }
             _ => Ok(()),
         };
@@ -248,9 +62,7 @@ impl Outgoing {
                 limit,
                 "the cog's answer breaks Discord's limits; it was not sent"
             );
-            return Outgoing::Notice(
-                "This command failed: its answer breaks one of Discord's limits. The bot's operator can see which in the log.".into(),
-            );
+            return Outgoing::Notice(failures::OVER_LIMITS.into());
         }
         // Components and modals must carry the cog's own custom ids (the
         // limits were checked just above).
@@ -270,9 +82,7 @@ impl Outgoing {
         };
         if let Err(problem) = owned {
             tracing::warn!(cog, problem, "the cog's answer was refused");
-            return Outgoing::Notice(
-                "Something went wrong on our side. The bot's operator can see the details in the log.".into(),
-            );
+            return Outgoing::Notice(failures::INTERNAL.into());
         }
         match result {
             Ok(Answer::Command(Ok(CommandResponse::Reply(reply)))) => {
@@ -311,14 +121,11 @@ impl Outgoing {
                 Some(CogError::User(message)) => Outgoing::Notice(message.clone()),
                 Some(CogError::Internal(detail)) => {
                     tracing::warn!(cog, detail, "the cog reported an internal error");
-                    Outgoing::Notice(
-                        "Something went wrong on our side. The bot's operator can see the details in the log."
-                            .into(),
-                    )
+                    Outgoing::Notice(failures::INTERNAL.into())
                 }
-                None => Outgoing::Notice("This answer could not be sent.".into()),
+                None => Outgoing::Notice(failures::UNSENDABLE.into()),
             },
-            Err(error) => Outgoing::Notice(error.kind.user_message().into()),
+            Err(error) => Outgoing::Notice(failures::for_failure(error.kind).into()),
         }
     }
 }
@@ -338,12 +145,12 @@ impl Bot {
             Interaction::Command(command) => self.command(command).await,
             Interaction::Autocomplete(command) => self.autocomplete(command).await,
             Interaction::Component(component) => {
-                let invocation = super::incoming::component(&component);
+                let invocation = crate::discord::incoming::component(&component);
                 self.by_custom_id(component.id.get(), &component.token, invocation, true)
                     .await
             }
             Interaction::Modal(modal) => {
-                let invocation = super::incoming::modal(&modal);
+                let invocation = crate::discord::incoming::modal(&modal);
                 // A modal opened from a slash command has no message to update.
                 let on_message = modal.message.is_some();
                 self.by_custom_id(modal.id.get(), &modal.token, invocation, on_message)
@@ -363,18 +170,18 @@ impl Bot {
         let guild = interaction.guild_id.map(|g| g.get());
         let Some(cog) = self.runtime.registry().by_command(name) else {
             tracing::warn!(command = %name, "no loaded cog owns this command");
-            let text = format!("`/{name}` is not available right now.");
+            let text = failures::command_unavailable(name);
             self.deliver(&handle, "(none)", Outgoing::Notice(text))
                 .await;
             return;
         };
         if !self.enabled(guild, cog.name()).await {
-            let text = format!("`/{name}` is turned off in this server.");
+            let text = failures::command_off(name);
             self.deliver(&handle, cog.name(), Outgoing::Notice(text))
                 .await;
             return;
         }
-        let call = Call::Command(super::incoming::command(&interaction));
+        let call = Call::Command(crate::discord::incoming::command(&interaction));
         let scope = self.scope(
             &cog,
             guild,
@@ -400,7 +207,7 @@ impl Bot {
                 interaction_id: None,
                 interaction: None,
             };
-            let call = Call::Autocomplete(super::incoming::autocomplete(&interaction));
+            let call = Call::Autocomplete(crate::discord::incoming::autocomplete(&interaction));
             if let Ok(Answer::Autocomplete(Ok(list))) = self.runtime.invoke(&cog, scope, call).await
             {
                 choices = list.iter().take(25).map(outgoing::choice).collect();
@@ -430,13 +237,13 @@ impl Bot {
     ) {
         let handle = Arc::new(InteractionHandle::new(id, token, on_message));
         let custom_id = &invocation.custom_id;
-        let owner = custom_id.split_once(':').map(|(cog, _)| cog).unwrap_or("");
+        let owner = outgoing::custom_id_owner(custom_id).unwrap_or("");
         let Some(cog) = self.runtime.registry().get(owner) else {
             tracing::warn!(custom_id, "no loaded cog owns this component");
             self.deliver(
                 &handle,
                 "(none)",
-                Outgoing::Notice("This button no longer works.".into()),
+                Outgoing::Notice(failures::STALE_COMPONENT.into()),
             )
             .await;
             return;
@@ -451,7 +258,7 @@ impl Bot {
             self.deliver(
                 &handle,
                 cog.name(),
-                Outgoing::Notice("This feature is turned off in this server.".into()),
+                Outgoing::Notice(failures::FEATURE_OFF.into()),
             )
             .await;
             return;
@@ -493,7 +300,7 @@ impl Bot {
         let defer_after = Duration::from_millis(self.config.defer_after_ms);
         let result = tokio::select! {
             result = &mut task => result,
-            _ = tokio::time::sleep_until((handle.received + defer_after).into()) => {
+            _ = tokio::time::sleep_until((handle.received() + defer_after).into()) => {
                 if let Err(error) = handle.acknowledge(&self.link.rest, false).await {
                     tracing::warn!(%error, cog = cog.name(), "could not defer a slow interaction");
                 }
@@ -514,7 +321,7 @@ impl Bot {
     /// Send the answer the way the interaction's state allows.
     async fn deliver(&self, handle: &InteractionHandle, cog: &str, outgoing: Outgoing) {
         let rest = &self.link.rest;
-        let state = *handle.ack.lock().await;
+        let state = handle.ack().await;
         let ephemeral = |body: &Value| body["flags"].as_u64().unwrap_or(0) & EPHEMERAL != 0;
         let result = match (state, outgoing) {
             (
@@ -528,7 +335,7 @@ impl Bot {
                 let kind = if update { 7 } else { 4 };
                 let result = handle.callback(rest, kind, Some(body), files).await;
                 if result.is_ok() {
-                    *handle.ack.lock().await = Ack::Complete;
+                    handle.completed().await;
                 }
                 result
             }
@@ -541,11 +348,11 @@ impl Bot {
                     cog,
                     "the cog answered `defer` and ended; nothing would complete the response"
                 );
-                let text = "This command did not finish its answer.";
+                let text = failures::UNFINISHED;
                 let result = handle
                     .callback(rest, 4, Some(outgoing::notice(text)), Vec::new())
                     .await;
-                *handle.ack.lock().await = Ack::Complete;
+                handle.completed().await;
                 result
             }
             (Ack::Pending, Outgoing::DeferUpdate) => handle.acknowledge(rest, false).await,
@@ -553,7 +360,7 @@ impl Bot {
                 let result = handle
                     .callback(rest, 4, Some(outgoing::notice(&text)), Vec::new())
                     .await;
-                *handle.ack.lock().await = Ack::Complete;
+                handle.completed().await;
                 result
             }
             // A deferred reply: the answer completes it — unless the answer is
@@ -621,7 +428,7 @@ impl Bot {
                 .follow_up(
                     rest,
                     None,
-                    outgoing::notice("This form took too long to open. Please try again."),
+                    outgoing::notice(failures::MODAL_TOO_LATE),
                     Vec::new(),
                 )
                 .await
@@ -634,14 +441,14 @@ impl Bot {
             // know, a bad URL in an embed…): tell the user instead of leaving
             // the interaction to time out.
             if matches!(error, RestError::Invalid(_)) {
-                let text = "This command failed: Discord refused its answer. The bot's operator can see why in the log.";
-                let state = *handle.ack.lock().await;
+                let text = failures::REFUSED_BY_DISCORD;
+                let state = handle.ack().await;
                 let fallback = match state {
                     Ack::Pending => {
                         let sent = handle
                             .callback(rest, 4, Some(outgoing::notice(text)), Vec::new())
                             .await;
-                        *handle.ack.lock().await = Ack::Complete;
+                        handle.completed().await;
                         sent
                     }
                     _ => handle

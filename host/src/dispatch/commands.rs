@@ -10,8 +10,8 @@ use reqwest::Method;
 use serde_json::Value;
 
 use super::Bot;
-use super::outgoing;
-use super::rest::{Body, RestError};
+use crate::discord::outgoing;
+use crate::discord::rest::{Body, RestError};
 
 /// Remembers the last registered set.
 #[derive(Default)]

@@ -1,0 +1,69 @@
+//! Gateway events → cogs: each event (already turned into the WIT's
+//! `event` by [`crate::discord::events`]) is delivered, concurrently, to
+//! every loaded cog that subscribed to its kind and is enabled in the
+//! event's guild. One cog failing (or panicking) does not keep the event
+//! from the others; a cog whose queue is full sheds it.
+
+use std::sync::Arc;
+
+use super::Bot;
+use crate::capabilities::Scope;
+use crate::discord::events::kind;
+use crate::runtime::Call;
+use crate::wit::types::{Event, InvocationContext, User};
+
+impl Bot {
+    /// Deliver `event` to every subscribed cog enabled in `guild`; returns
+    /// when all of them have run.
+    pub async fn deliver_event(
+        self: &Arc<Self>,
+        guild: Option<u64>,
+        channel: Option<u64>,
+        actor: User,
+        event: Event,
+    ) {
+        let wanted = kind(&event);
+        let mut runs = tokio::task::JoinSet::new();
+        for cog in self.runtime.registry().list() {
+            if !cog.manifest.events.contains(&wanted) || !self.enabled(guild, cog.name()).await {
+                continue;
+            }
+            // A cog whose events pile up (a flood, or a cog too slow for its
+            // traffic) sheds the excess instead of queueing without end.
+            let Some(ticket) = cog
+                .share
+                .enqueue_event(self.runtime.config().runtime.event_queue)
+            else {
+                let shed = cog.share.shed_events();
+                if shed.is_power_of_two() {
+                    tracing::warn!(cog = %cog.name(), shed, "event queue full; events for this cog are shed");
+                }
+                continue;
+            };
+            let scope = Scope {
+                cog: Arc::from(cog.name()),
+                guild_id: guild,
+                user_id: (actor.id != 0).then_some(actor.id),
+                channel_id: channel,
+                interaction_id: None,
+                interaction: None,
+            };
+            let context = InvocationContext {
+                guild_id: guild,
+                channel_id: channel,
+                user: actor.clone(),
+                member: None,
+                locale: None,
+                interaction_id: 0,
+            };
+            let call = Call::Event(event.clone(), context);
+            let runtime = self.runtime.clone();
+            runs.spawn(async move {
+                let _ticket = ticket;
+                // Failures are counted and logged by the runtime; the other cogs go on.
+                let _ = runtime.invoke(&cog, scope, call).await;
+            });
+        }
+        while runs.join_next().await.is_some() {}
+    }
+}
