@@ -352,11 +352,25 @@ impl World {
 
     /// The bot's user object.
     pub fn bot_user(&self) -> Value {
-        user_json(&SimUser {
+        let mut user = user_json(&SimUser {
             id: BOT_ID,
             username: "baseline".into(),
             bot: true,
-        })
+        });
+        // The current user's own fields, as READY and `GET /users/@me` carry them.
+        for (key, value) in [
+            ("mfa_enabled", json!(false)),
+            ("verified", json!(true)),
+            ("email", Value::Null),
+            ("flags", json!(0)),
+            ("public_flags", json!(0)),
+            ("banner", Value::Null),
+            ("accent_color", Value::Null),
+            ("locale", json!("en-US")),
+        ] {
+            user[key] = value;
+        }
+        user
     }
 
     /// Guild ids on `shard` of `total` (Discord's `(guild_id >> 22) % total`),

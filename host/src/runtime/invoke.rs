@@ -525,7 +525,10 @@ impl Runtime {
             .expect("the invocation semaphore is never closed");
         let started = Instant::now();
         let export = call.export();
-        let span = tracing::info_span!("invoke", cog = %cog.name(), guild = ?scope.guild_id, user = ?scope.user_id, export);
+        let guild = scope.guild_id;
+        // At DEBUG: an INFO span would format its fields on every call. The
+        // failure line below names the cog, guild and export itself.
+        let span = tracing::debug_span!("invoke", cog = %cog.name(), guild = ?scope.guild_id, user = ?scope.user_id, export);
         let mut caps = CogState::new(
             scope,
             cog.grants.clone(),
@@ -571,7 +574,7 @@ impl Runtime {
                     })
                 },
             )
-            .instrument(span.clone())
+            .instrument(span)
             .await;
         let result = result.and_then(|answer| {
             let size = output_size(&answer);
@@ -619,7 +622,7 @@ impl Runtime {
                 kind,
                 detail,
             };
-            span.in_scope(|| tracing::warn!(failure = kind.name(), %error, "invocation failed"));
+            tracing::warn!(cog = %cog.name(), guild, export, failure = kind.name(), %error, "invocation failed");
             error
         })
     }
