@@ -354,17 +354,18 @@ fn seconds(value: f64) -> Duration {
     }
 }
 
+/// What stays as is in a path segment or header value: RFC 3986's
+/// unreserved characters; everything else is percent-encoded.
+const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// Percent-encode a path segment or header value (unreserved characters
 /// stay): emoji in reaction routes, audit-log reasons.
 pub fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(text, NOT_UNRESERVED).to_string()
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -392,6 +393,13 @@ fn route_key(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_segments_keep_only_unreserved_characters() {
+        assert_eq!(percent_encode("a-Z_0.~"), "a-Z_0.~");
+        assert_eq!(percent_encode("👍"), "%F0%9F%91%8D");
+        assert_eq!(percent_encode("name:123 /?"), "name%3A123%20%2F%3F");
+    }
 
     #[test]
     fn route_keys_keep_the_major_parameter_only() {
