@@ -188,32 +188,19 @@ async fn main() {
         count,
     )
     .await;
-    let before = overwrites(registrations(&http, &sim_url).await);
-
-    let ping = Command::new(&ping)
-        .arg(&sim_url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serenity_ping");
-    measure("minimal serenity bot", ping, before, &http, &sim_url, count).await;
-    let before = overwrites(registrations(&http, &sim_url).await);
-
-    let twilight = Command::new(&twilight)
-        .arg(&sim_url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("twilight_ping");
-    measure(
-        "minimal twilight bot",
-        twilight,
-        before,
-        &http,
-        &sim_url,
-        count,
-    )
-    .await;
+    for (name, bot) in [
+        ("minimal serenity bot", &ping),
+        ("minimal twilight bot", &twilight),
+    ] {
+        let before = overwrites(registrations(&http, &sim_url).await);
+        let bot = Command::new(bot)
+            .arg(&sim_url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("a reference bot");
+        measure(name, bot, before, &http, &sim_url, count).await;
+    }
 }
 
 fn spawn_host(baseline: &Path, sim: &str, cogs: &Path, data: &Path) -> Child {

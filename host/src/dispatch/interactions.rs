@@ -40,21 +40,26 @@ enum Outgoing {
 
 impl Outgoing {
     fn from_answer(cog: &str, result: Result<Answer, InvocationError>) -> Self {
-        // Discord's limits first: an answer over one would be refused with
-        // 400 and leave the user with nothing.
-        let within = match &result {
+        // What will be sent as a message or a modal is checked first:
+        // against Discord's limits (an answer over one would be refused with
+        // 400 and leave the user with nothing), then for the cog's own
+        // custom ids.
+        let (within, owned) = match &result {
             Ok(Answer::Command(Ok(CommandResponse::Reply(reply))))
-            | Ok(Answer::Component(Ok(ComponentResponse::Reply(reply)))) => {
-                crate::discord::limits::check_message(&reply.message)
-            }
-            Ok(Answer::Component(Ok(ComponentResponse::Update(message)))) => {
-                crate::discord::limits::check_message(message)
-            }
+            | Ok(Answer::Component(Ok(ComponentResponse::Reply(reply)))) => (
+                crate::discord::limits::check_message(&reply.message),
+                outgoing::check_owned_ids(cog, &reply.message),
+            ),
+            Ok(Answer::Component(Ok(ComponentResponse::Update(message)))) => (
+                crate::discord::limits::check_message(message),
+                outgoing::check_owned_ids(cog, message),
+            ),
             Ok(Answer::Command(Ok(CommandResponse::Modal(modal))))
-            | Ok(Answer::Component(Ok(ComponentResponse::Modal(modal)))) => {
-                crate::discord::limits::check_modal(modal)
-            }
-            _ => Ok(()),
+            | Ok(Answer::Component(Ok(ComponentResponse::Modal(modal)))) => (
+                crate::discord::limits::check_modal(modal),
+                outgoing::check_owned_modal(cog, modal),
+            ),
+            _ => (Ok(()), Ok(())),
         };
         if let Err(limit) = within {
             tracing::warn!(
@@ -64,22 +69,6 @@ impl Outgoing {
             );
             return Outgoing::Notice(failures::OVER_LIMITS.into());
         }
-        // Components and modals must carry the cog's own custom ids (the
-        // limits were checked just above).
-        let owned = match &result {
-            Ok(Answer::Command(Ok(CommandResponse::Reply(reply))))
-            | Ok(Answer::Component(Ok(ComponentResponse::Reply(reply)))) => {
-                outgoing::check_owned_ids(cog, &reply.message)
-            }
-            Ok(Answer::Component(Ok(ComponentResponse::Update(message)))) => {
-                outgoing::check_owned_ids(cog, message)
-            }
-            Ok(Answer::Command(Ok(CommandResponse::Modal(modal))))
-            | Ok(Answer::Component(Ok(ComponentResponse::Modal(modal)))) => {
-                outgoing::check_owned_modal(cog, modal)
-            }
-            _ => Ok(()),
-        };
         if let Err(problem) = owned {
             tracing::warn!(cog, problem, "the cog's answer was refused");
             return Outgoing::Notice(failures::INTERNAL.into());

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 
 use crate::capabilities::grants;
+use crate::schema::SettingsSchema;
 use crate::wit::types::{ChoiceValue, CogManifest, Command, CommandOption, OptionKind};
 
 /// The cog-name rule, in words (the one rule: file names, pins, manifests,
@@ -170,6 +171,37 @@ fn check_command(problems: &mut Vec<String>, command: &Command) {
 
 /// Every problem with `manifest`; empty when it is valid.
 pub fn problems(manifest: &CogManifest) -> Vec<String> {
+    match check(manifest) {
+        Ok(_) => Vec::new(),
+        Err(problems) => problems,
+    }
+}
+
+/// Check `manifest` and compile its settings schema (once): the schema, if
+/// it declares one, or every problem found.
+pub fn check(manifest: &CogManifest) -> Result<Option<SettingsSchema>, Vec<String>> {
+    let mut problems = rules(manifest);
+    let schema = match manifest
+        .settings_schema
+        .as_deref()
+        .map(SettingsSchema::compile)
+    {
+        Some(Ok(schema)) => Some(schema),
+        Some(Err(problem)) => {
+            problems.push(problem);
+            None
+        }
+        None => None,
+    };
+    if problems.is_empty() {
+        Ok(schema)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Every problem with `manifest` other than its settings schema's.
+fn rules(manifest: &CogManifest) -> Vec<String> {
     let mut problems = Vec::new();
     if !valid_cog_name(&manifest.name) {
         problems.push(format!("name `{}` must be {COG_NAME_RULE}", manifest.name));
@@ -203,11 +235,6 @@ pub fn problems(manifest: &CogManifest) -> Vec<String> {
                 request.name
             ));
         }
-    }
-    if let Some(schema) = &manifest.settings_schema
-        && let Err(problem) = crate::schema::SettingsSchema::compile(schema)
-    {
-        problems.push(problem);
     }
     let mut routes = HashSet::new();
     for page in &manifest.pages {

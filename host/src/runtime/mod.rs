@@ -515,17 +515,9 @@ impl Runtime {
                 declared: manifest.name,
             });
         }
-        let problems = manifest::problems(&manifest);
-        if !problems.is_empty() {
-            return Err(LoadError::InvalidManifest(problems));
-        }
-        let settings_schema = match &manifest.settings_schema {
-            Some(schema) => Some(Arc::new(
-                crate::schema::SettingsSchema::compile(schema)
-                    .map_err(|p| LoadError::InvalidManifest(vec![p]))?,
-            )),
-            None => None,
-        };
+        let settings_schema = manifest::check(&manifest)
+            .map_err(LoadError::InvalidManifest)?
+            .map(Arc::new);
         let settings_defaults = settings_schema
             .as_ref()
             .map(|schema| Arc::new(schema.defaults.clone()));
