@@ -1,6 +1,6 @@
 //! Interactions end to end through the Discord simulator: a simulated user's
 //! slash command (the INTERACTION_CREATE dispatch leaves the simulator) →
-//! serenity in the host → the cog → the interaction callback received by
+//! twilight's gateway in the host → the cog → the interaction callback received by
 //! the simulator. Open loop at fixed rates; reports p50/p99/max latency and
 //! whether the rate was sustained (every interaction answered, the rate
 //! actually sent, p99 under 100 ms).

@@ -170,22 +170,16 @@ async fn open_cache(config: &Config) -> anyhow::Result<std::sync::Arc<dyn crate:
         return Ok(crate::cache::open(None, config.runtime.memory_cache_mib << 20).await?);
     };
     let shown = url.rsplit('@').next().unwrap_or(url).to_string();
-    let mut delay = std::time::Duration::from_secs(1);
-    let mut attempt = 1;
-    loop {
-        match crate::cache::open(Some(url), 0).await {
-            Ok(cache) => return Ok(cache),
-            Err(error) if attempt == 8 => {
-                return Err(anyhow::anyhow!("cannot reach Redis at {shown}: {error}"));
-            }
-            Err(error) => {
-                tracing::warn!(%error, attempt, retry_in_s = delay.as_secs(), "Redis not reachable; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(std::time::Duration::from_secs(30));
-                attempt += 1;
-            }
-        }
-    }
+    use backon::Retryable as _;
+    let mut attempt = 0;
+    (|| crate::cache::open(Some(url), 0))
+        .retry(crate::config::reconnect_backoff(8))
+        .notify(|error, delay| {
+            attempt += 1;
+            tracing::warn!(%error, attempt, retry_in_s = delay.as_secs(), "Redis not reachable; retrying");
+        })
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot reach Redis at {shown}: {error}"))
 }
 
 /// Where the bot connects: discord.com with a token, else a simulator —

@@ -514,6 +514,15 @@ fn env_cog_name(raw: &str) -> String {
     raw.to_ascii_lowercase().replace('_', "-")
 }
 
+/// How the host retries reaching its database or Redis at start-up:
+/// 1 s doubling to 30 s, `attempts` tries in all.
+pub fn reconnect_backoff(attempts: u32) -> backon::ExponentialBuilder {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_secs(1))
+        .with_max_delay(Duration::from_secs(30))
+        .with_max_times(attempts.saturating_sub(1) as usize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,7 +79,7 @@ async fn services(runtime: &Runtime) -> (Option<Probe>, Probe, bool) {
 async fn ready(State(state): State<HealthState>) -> impl IntoResponse {
     let shards = state.bot.monitor.local();
     // Every shard this process should run must be there and connected
-    // (serenity starts them 5 s apart).
+    // (a bucket identifies one shard every 5 s).
     let expected = state.bot.expected_shards();
     let connected = !expected.is_empty()
         && expected

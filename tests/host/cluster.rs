@@ -26,7 +26,7 @@ impl Process {
             .args(["run", "--shards", shards, "--total-shards", "4"])
             .current_dir(dir)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("RUST_LOG", "info,serenity=warn")
+            .env("RUST_LOG", "info")
             .env("BASELINE_API_ADDR", "127.0.0.1:0")
             .env("BASELINE_HEALTH_ADDR", "127.0.0.1:0")
             .env_remove("DISCORD_TOKEN")
@@ -163,7 +163,7 @@ async fn two_processes_run_one_bot_with_shared_postgres_and_redis() {
         .unwrap();
     let http = reqwest::Client::new();
 
-    // serenity boots a process's shards 5 s apart.
+    // Shards identify `max_concurrency` at a time, 5 s apart.
     until(
         "all 4 shards connected, from either process",
         Duration::from_secs(60),

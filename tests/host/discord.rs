@@ -1,4 +1,4 @@
-//! Discord end to end: the host connected through serenity to the simulator,
+//! Discord end to end: the host connected through its gateway to the simulator,
 //! users acting through the simulator's control API, answers read back from
 //! what the bot sent.
 
@@ -893,7 +893,7 @@ async fn a_process_answers_for_its_own_shards_only() {
     })
     .await;
     assert_eq!(h.discord.as_ref().unwrap().bot.expected_shards(), [0]);
-    // serenity boots shards 5 s apart: give a wrong range time to show.
+    // Give a wrong range time to show (shards identify in 5 s rounds).
     tokio::time::sleep(Duration::from_secs(6)).await;
     let sessions = h.sim.sim().gateway.sessions();
     assert_eq!(sessions.len(), 1, "only shard 0 runs here: {sessions:?}");

@@ -115,6 +115,12 @@ pub fn python_guest() -> PathBuf {
 /// A configuration over a fresh temporary cogs folder; compiled artifacts
 /// are shared between tests so each guest compiles once.
 pub fn config(cogs: &Path) -> Config {
+    // The host's log lines, when RUST_LOG asks for them (`RUST_LOG=warn
+    // cargo test … -- --nocapture`), through the test harness's output.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let mut config = Config {
         cogs_dir: cogs.to_path_buf(),
         data_dir: guest_target().join("test-data"),

@@ -422,7 +422,14 @@ async fn submit_modal(
     let rows: Vec<Value> = request
         .fields
         .iter()
-        .map(|(id, value)| json!({"type": 1, "components": [{"type": 4, "custom_id": id, "value": value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string())}]}))
+        .enumerate()
+        // Discord numbers every component of the submission (`id`), rows
+        // and inputs alike, from 1.
+        .map(|(index, (id, value))| {
+            let value = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
+            let row = 2 * index as u32 + 1;
+            json!({"type": 1, "id": row, "components": [{"type": 4, "id": row + 1, "custom_id": id, "value": value}]})
+        })
         .collect();
     let data = json!({"custom_id": request.custom_id, "components": rows});
     let id = sim.send_interaction(

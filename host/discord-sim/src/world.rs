@@ -489,6 +489,20 @@ pub fn channel_json(channel: &SimChannel) -> Value {
     value
 }
 
+/// Embeds as Discord returns them: each with its `type` (`rich` for the
+/// embeds bots send).
+fn embeds_json(sent: Option<&Value>) -> Value {
+    let mut embeds = sent.cloned().unwrap_or(json!([]));
+    if let Some(list) = embeds.as_array_mut() {
+        for embed in list.iter_mut().filter(|e| e.is_object()) {
+            if embed.get("type").is_none() {
+                embed["type"] = json!("rich");
+            }
+        }
+    }
+    embeds
+}
+
 /// A message object, as REST answers and MESSAGE_CREATE carries it.
 pub fn message_json(state: &State, message: &SimMessage) -> Value {
     let author = state
@@ -523,7 +537,7 @@ pub fn message_json(state: &State, message: &SimMessage) -> Value {
         "tts": body.get("tts").and_then(Value::as_bool).unwrap_or(false),
         "mention_everyone": false, "mentions": [], "mention_roles": [],
         "attachments": body.get("attachments").cloned().unwrap_or(json!([])),
-        "embeds": body.get("embeds").cloned().unwrap_or(json!([])),
+        "embeds": embeds_json(body.get("embeds")),
         "components": body.get("components").cloned().unwrap_or(json!([])),
         "reactions": reactions, "pinned": false, "type": message.kind,
         "flags": body.get("flags").and_then(Value::as_u64).unwrap_or(0),

@@ -16,7 +16,10 @@ use super::CogState;
 use crate::discord::rest::{Body, RestError};
 use crate::discord::{DiscordLink, incoming, outgoing};
 use crate::wit::baseline::cog::discord::{DiscordError, Host};
-use crate::wit::types::{Channel, ChannelKind, Member, Message, MessageInfo, Role, User};
+use twilight_model::channel::{Channel as TChannel, Message as TMessage};
+use twilight_model::guild::{Member as TMember, Role as TRole};
+
+use crate::wit::types::{Channel, ChannelKind, Member, Message, MessageInfo, Role};
 
 fn failure(error: RestError) -> DiscordError {
     match error {
@@ -40,55 +43,10 @@ fn id_of(value: &Value) -> u64 {
         .unwrap_or(0)
 }
 
-fn user_from(value: &Value) -> User {
-    User {
-        id: id_of(&value["id"]),
-        username: value["username"].as_str().unwrap_or_default().into(),
-        global_name: value["global_name"].as_str().map(str::to_string),
-        bot: value["bot"].as_bool().unwrap_or(false),
-    }
-}
-
-fn member_from(value: &Value) -> Member {
-    Member {
-        user: user_from(&value["user"]),
-        nick: value["nick"].as_str().map(str::to_string),
-        roles: value["roles"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(id_of)
-            .collect(),
-        joined_at: value["joined_at"].as_str().map(str::to_string),
-        permissions: value["permissions"].as_str().and_then(|p| p.parse().ok()),
-    }
-}
-
-fn role_from(value: &Value) -> Role {
-    Role {
-        id: id_of(&value["id"]),
-        name: value["name"].as_str().unwrap_or_default().into(),
-        color: value["color"].as_u64().unwrap_or(0) as u32,
-        position: value["position"].as_i64().unwrap_or(0) as i32,
-        permissions: value["permissions"]
-            .as_str()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0),
-        managed: value["managed"].as_bool().unwrap_or(false),
-        mentionable: value["mentionable"].as_bool().unwrap_or(false),
-    }
-}
-
-fn channel_from(value: &Value) -> Channel {
-    let kind = value["type"].as_u64().unwrap_or(0) as u8;
-    Channel {
-        id: id_of(&value["id"]),
-        name: value["name"].as_str().unwrap_or_default().into(),
-        kind: incoming::channel_kind(serenity::all::ChannelType::from(kind)),
-        parent_id: value["parent_id"].as_str().and_then(|p| p.parse().ok()),
-        position: value["position"].as_i64().unwrap_or(0) as i32,
-        topic: value["topic"].as_str().map(str::to_string),
-    }
+/// A REST answer read with twilight's model of it.
+fn read<T: serde::de::DeserializeOwned>(what: &str, found: Value) -> Result<T, DiscordError> {
+    serde_json::from_value(found)
+        .map_err(|e| DiscordError::Failed(format!("unreadable {what} from Discord: {e}")))
 }
 
 /// What a checked call may use.
@@ -302,9 +260,7 @@ impl Host for CogState {
             Ok(found) => found,
             Err(error) => return Ok(Err(error)),
         };
-        Ok(serde_json::from_value::<serenity::all::Message>(found)
-            .map(|m| incoming::message(&m))
-            .map_err(|e| DiscordError::Failed(format!("unreadable message from Discord: {e}"))))
+        Ok(read::<TMessage>("message", found).map(|m| incoming::message(&m)))
     }
 
     async fn add_reaction(
@@ -331,7 +287,8 @@ impl Host for CogState {
         Ok(entered
             .call(Method::GET, &path, Body::Empty)
             .await
-            .map(|m| member_from(&m)))
+            .and_then(|m| read::<TMember>("member", m))
+            .map(|m| incoming::member(&m)))
     }
 
     async fn add_role(
@@ -356,13 +313,8 @@ impl Host for CogState {
         Ok(entered
             .call(Method::GET, &path, Body::Empty)
             .await
-            .map(|list| {
-                list.as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(role_from)
-                    .collect()
-            }))
+            .and_then(|list| read::<Vec<TRole>>("roles", list))
+            .map(|list| list.iter().map(incoming::role).collect()))
     }
 
     async fn list_channels(&mut self) -> wasmtime::Result<Result<Vec<Channel>, DiscordError>> {
@@ -371,16 +323,11 @@ impl Host for CogState {
         Ok(entered
             .call(Method::GET, &path, Body::Empty)
             .await
+            .and_then(|list| read::<Vec<TChannel>>("channels", list))
             .map(|list| {
-                list.as_array()
-                    .into_iter()
-                    .flatten()
-                    .inspect(|c| {
-                        entered
-                            .link
-                            .note_channel(id_of(&c["id"]), Some(entered.guild))
-                    })
-                    .map(channel_from)
+                list.iter()
+                    .inspect(|c| entered.link.note_channel(c.id.get(), Some(entered.guild)))
+                    .map(incoming::channel)
                     .collect()
             }))
     }

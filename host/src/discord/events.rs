@@ -3,12 +3,15 @@
 //! translate to nothing (a cog answering messages would otherwise answer
 //! itself). Delivery to cogs is the dispatcher's ([`crate::dispatch::events`]).
 
-use serenity::all::{Event as GatewayEvent, ReactionType};
+use twilight_gateway::{Event as GatewayEvent, EventTypeFlags};
+use twilight_model::channel::Channel as TChannel;
+use twilight_model::channel::message::EmojiReactionType;
+use twilight_model::gateway::GatewayReaction;
 
 use super::incoming;
 use crate::wit::types::{
-    ChannelEvent, Event, EventKind, GuildEvent, Member, MemberLeft, MessageDeleted, MessageInfo,
-    Reaction, Role, RoleEvent, User,
+    ChannelEvent, Event, EventKind, GuildEvent, Member, MemberLeft, MessageDeleted, Reaction, Role,
+    RoleEvent, User,
 };
 
 /// The kind of an event, as manifests subscribe to it.
@@ -33,6 +36,28 @@ pub fn kind(event: &Event) -> EventKind {
     }
 }
 
+/// The gateway event types a subscription to `kind` needs parsed.
+pub fn flags(kind: EventKind) -> EventTypeFlags {
+    match kind {
+        EventKind::MessageCreate => EventTypeFlags::MESSAGE_CREATE,
+        EventKind::MessageUpdate => EventTypeFlags::MESSAGE_UPDATE,
+        EventKind::MessageDelete => EventTypeFlags::MESSAGE_DELETE,
+        EventKind::MemberJoin => EventTypeFlags::MEMBER_ADD,
+        EventKind::MemberLeave => EventTypeFlags::MEMBER_REMOVE,
+        EventKind::MemberUpdate => EventTypeFlags::MEMBER_UPDATE,
+        EventKind::ReactionAdd => EventTypeFlags::REACTION_ADD,
+        EventKind::ReactionRemove => EventTypeFlags::REACTION_REMOVE,
+        EventKind::RoleCreate => EventTypeFlags::ROLE_CREATE,
+        EventKind::RoleUpdate => EventTypeFlags::ROLE_UPDATE,
+        EventKind::RoleDelete => EventTypeFlags::ROLE_DELETE,
+        EventKind::ChannelCreate => EventTypeFlags::CHANNEL_CREATE,
+        EventKind::ChannelUpdate => EventTypeFlags::CHANNEL_UPDATE,
+        EventKind::ChannelDelete => EventTypeFlags::CHANNEL_DELETE,
+        EventKind::GuildJoin => EventTypeFlags::GUILD_CREATE,
+        EventKind::GuildLeave => EventTypeFlags::GUILD_DELETE,
+    }
+}
+
 /// A user known only by id (0: nobody known), as the actor of an event.
 pub fn actor(id: u64) -> User {
     User {
@@ -43,13 +68,12 @@ pub fn actor(id: u64) -> User {
     }
 }
 
-fn emoji(reaction: &ReactionType) -> String {
+fn emoji(reaction: &EmojiReactionType) -> String {
     match reaction {
-        ReactionType::Unicode(text) => text.clone(),
-        ReactionType::Custom { name, id, .. } => {
+        EmojiReactionType::Unicode { name } => name.clone(),
+        EmojiReactionType::Custom { name, id, .. } => {
             format!("{}:{}", name.clone().unwrap_or_default(), id.get())
         }
-        _ => String::new(),
     }
 }
 
@@ -73,30 +97,15 @@ pub fn translate(
             )
         }
         GatewayEvent::MessageUpdate(e) => {
-            let author = e
-                .author
-                .as_ref()
-                .map(incoming::user)
-                .unwrap_or_else(|| actor(0));
-            if author.id == bot_id {
+            let m = &e.as_ref().0;
+            if m.author.id.get() == bot_id {
                 return None;
             }
-            let info = MessageInfo {
-                id: e.id.get(),
-                channel_id: e.channel_id.get(),
-                guild_id: e.guild_id.map(|g| g.get()),
-                author: author.clone(),
-                content: e.content.clone().unwrap_or_default(),
-                timestamp: e.timestamp.map(|t| t.to_string()).unwrap_or_default(),
-                edited_timestamp: e.edited_timestamp.map(|t| t.to_string()),
-                attachments: Vec::new(),
-                embed_count: e.embeds.as_ref().map_or(0, |v| v.len() as u32),
-            };
             (
-                e.guild_id.map(|g| g.get()),
-                Some(e.channel_id.get()),
-                author,
-                Event::MessageUpdate(info),
+                m.guild_id.map(|g| g.get()),
+                Some(m.channel_id.get()),
+                incoming::user(&m.author),
+                Event::MessageUpdate(incoming::message(m)),
             )
         }
         GatewayEvent::MessageDelete(e) => (
@@ -104,18 +113,18 @@ pub fn translate(
             Some(e.channel_id.get()),
             actor(0),
             Event::MessageDelete(MessageDeleted {
-                id: e.message_id.get(),
+                id: e.id.get(),
                 channel_id: e.channel_id.get(),
                 guild_id: e.guild_id.map(|g| g.get()),
             }),
         ),
-        GatewayEvent::GuildMemberAdd(e) => (
-            Some(e.member.guild_id.get()),
+        GatewayEvent::MemberAdd(e) => (
+            Some(e.guild_id.get()),
             None,
             incoming::user(&e.member.user),
             Event::MemberJoin(incoming::member(&e.member)),
         ),
-        GatewayEvent::GuildMemberRemove(e) => (
+        GatewayEvent::MemberRemove(e) => (
             Some(e.guild_id.get()),
             None,
             incoming::user(&e.user),
@@ -124,7 +133,7 @@ pub fn translate(
                 user: incoming::user(&e.user),
             }),
         ),
-        GatewayEvent::GuildMemberUpdate(e) => (
+        GatewayEvent::MemberUpdate(e) => (
             Some(e.guild_id.get()),
             None,
             incoming::user(&e.user),
@@ -132,31 +141,31 @@ pub fn translate(
                 user: incoming::user(&e.user),
                 nick: e.nick.clone(),
                 roles: e.roles.iter().map(|r| r.get()).collect(),
-                joined_at: Some(e.joined_at.to_string()),
+                joined_at: e.joined_at.map(incoming::timestamp),
                 permissions: None,
             }),
         ),
-        GatewayEvent::ReactionAdd(e) => reaction(&e.reaction, true)?,
-        GatewayEvent::ReactionRemove(e) => reaction(&e.reaction, false)?,
-        GatewayEvent::GuildRoleCreate(e) => (
-            Some(e.role.guild_id.get()),
+        GatewayEvent::ReactionAdd(e) => reaction(&e.as_ref().0, true),
+        GatewayEvent::ReactionRemove(e) => reaction(&e.as_ref().0, false),
+        GatewayEvent::RoleCreate(e) => (
+            Some(e.guild_id.get()),
             None,
             actor(0),
             Event::RoleCreate(RoleEvent {
-                guild_id: e.role.guild_id.get(),
+                guild_id: e.guild_id.get(),
                 role: incoming::role(&e.role),
             }),
         ),
-        GatewayEvent::GuildRoleUpdate(e) => (
-            Some(e.role.guild_id.get()),
+        GatewayEvent::RoleUpdate(e) => (
+            Some(e.guild_id.get()),
             None,
             actor(0),
             Event::RoleUpdate(RoleEvent {
-                guild_id: e.role.guild_id.get(),
+                guild_id: e.guild_id.get(),
                 role: incoming::role(&e.role),
             }),
         ),
-        GatewayEvent::GuildRoleDelete(e) => (
+        GatewayEvent::RoleDelete(e) => (
             Some(e.guild_id.get()),
             None,
             actor(0),
@@ -173,18 +182,15 @@ pub fn translate(
                 },
             }),
         ),
-        GatewayEvent::ChannelCreate(e) => channel(&e.channel, Event::ChannelCreate)?,
-        GatewayEvent::ChannelUpdate(e) => channel(&e.channel, Event::ChannelUpdate)?,
-        GatewayEvent::ChannelDelete(e) => channel(&e.channel, Event::ChannelDelete)?,
+        GatewayEvent::ChannelCreate(e) => channel(&e.as_ref().0, Event::ChannelCreate)?,
+        GatewayEvent::ChannelUpdate(e) => channel(&e.as_ref().0, Event::ChannelUpdate)?,
+        GatewayEvent::ChannelDelete(e) => channel(&e.as_ref().0, Event::ChannelDelete)?,
         _ => return None,
     })
 }
 
-fn reaction(
-    r: &serenity::all::Reaction,
-    added: bool,
-) -> Option<(Option<u64>, Option<u64>, User, Event)> {
-    let user_id = r.user_id.map(|u| u.get()).unwrap_or(0);
+fn reaction(r: &GatewayReaction, added: bool) -> (Option<u64>, Option<u64>, User, Event) {
+    let user_id = r.user_id.get();
     let actor = r
         .member
         .as_ref()
@@ -202,24 +208,26 @@ fn reaction(
     } else {
         Event::ReactionRemove(record)
     };
-    Some((
+    (
         r.guild_id.map(|g| g.get()),
         Some(r.channel_id.get()),
         actor,
         event,
-    ))
+    )
 }
 
+/// A guild channel's event (`None` for a channel outside guilds).
 fn channel(
-    c: &serenity::all::GuildChannel,
+    c: &TChannel,
     wrap: fn(ChannelEvent) -> Event,
 ) -> Option<(Option<u64>, Option<u64>, User, Event)> {
+    let guild = c.guild_id?.get();
     Some((
-        Some(c.guild_id.get()),
+        Some(guild),
         Some(c.id.get()),
         actor(0),
         wrap(ChannelEvent {
-            guild_id: c.guild_id.get(),
+            guild_id: guild,
             channel: incoming::channel(c),
         }),
     ))

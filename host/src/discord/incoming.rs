@@ -1,13 +1,20 @@
-//! What Discord says, as cogs see it: serenity's model types (which parsed
-//! the gateway's JSON) turned into the WIT's invocation, event and entity
-//! records.
+//! What Discord says, as cogs see it: twilight's model types (which parsed
+//! the gateway's JSON and the REST answers) turned into the WIT's
+//! invocation, event and entity records.
 
-use serenity::all::{
-    ActionRowComponent, ChannelType, CommandDataOption, CommandDataOptionValue,
-    CommandDataResolved, CommandInteraction, ComponentInteraction, ComponentInteractionDataKind,
-    GuildChannel, Member as SMember, Message as SMessage, ModalInteraction, Role as SRole,
-    User as SUser,
+use twilight_model::application::interaction::application_command::{
+    CommandData, CommandDataOption, CommandOptionValue,
 };
+use twilight_model::application::interaction::message_component::MessageComponentInteractionData;
+use twilight_model::application::interaction::modal::{
+    ModalInteractionComponent, ModalInteractionData,
+};
+use twilight_model::application::interaction::{Interaction, InteractionDataResolved};
+use twilight_model::channel::message::component::ComponentType;
+use twilight_model::channel::{Attachment, Channel as TChannel, ChannelType, Message as TMessage};
+use twilight_model::guild::{Member as TMember, PartialMember, Role as TRole};
+use twilight_model::user::User as TUser;
+use twilight_model::util::Timestamp;
 
 use crate::wit::types::{
     AttachmentInfo, AutocompleteInvocation, Channel, ChannelKind, CommandInvocation,
@@ -15,8 +22,13 @@ use crate::wit::types::{
     OptionEntry, OptionValue, Role, User,
 };
 
+/// A timestamp as cogs see it (ISO 8601, `+00:00`).
+pub fn timestamp(at: Timestamp) -> String {
+    at.iso_8601().to_string()
+}
+
 /// A user.
-pub fn user(user: &SUser) -> User {
+pub fn user(user: &TUser) -> User {
     User {
         id: user.id.get(),
         username: user.name.clone(),
@@ -26,23 +38,35 @@ pub fn user(user: &SUser) -> User {
 }
 
 /// A guild member.
-pub fn member(member: &SMember) -> Member {
+pub fn member(member: &TMember) -> Member {
     Member {
         user: user(&member.user),
         nick: member.nick.clone(),
         roles: member.roles.iter().map(|r| r.get()).collect(),
-        joined_at: member.joined_at.map(|t| t.to_string()),
+        joined_at: member.joined_at.map(timestamp),
+        permissions: None,
+    }
+}
+
+/// The member an interaction carries (with the user from the interaction).
+fn partial_member(member: &PartialMember, who: &TUser) -> Member {
+    Member {
+        user: user(member.user.as_ref().unwrap_or(who)),
+        nick: member.nick.clone(),
+        roles: member.roles.iter().map(|r| r.get()).collect(),
+        joined_at: member.joined_at.map(timestamp),
         permissions: member.permissions.map(|p| p.bits()),
     }
 }
 
 /// A role.
-pub fn role(role: &SRole) -> Role {
+#[allow(deprecated)] // `color`: the WIT's single colour is the role's primary one.
+pub fn role(role: &TRole) -> Role {
     Role {
         id: role.id.get(),
         name: role.name.clone(),
-        color: role.colour.0,
-        position: i32::from(role.position),
+        color: role.colors.primary_color,
+        position: i32::try_from(role.position).unwrap_or(i32::MAX),
         permissions: role.permissions.bits(),
         managed: role.managed,
         mentionable: role.mentionable,
@@ -52,115 +76,132 @@ pub fn role(role: &SRole) -> Role {
 /// A channel kind.
 pub fn channel_kind(kind: ChannelType) -> ChannelKind {
     match kind {
-        ChannelType::Private => ChannelKind::DirectMessage,
-        ChannelType::Voice => ChannelKind::Voice,
-        ChannelType::Category => ChannelKind::Category,
-        ChannelType::News => ChannelKind::Announcement,
-        ChannelType::NewsThread => ChannelKind::AnnouncementThread,
+        ChannelType::Private | ChannelType::Group => ChannelKind::DirectMessage,
+        ChannelType::GuildVoice => ChannelKind::Voice,
+        ChannelType::GuildCategory => ChannelKind::Category,
+        ChannelType::GuildAnnouncement => ChannelKind::Announcement,
+        ChannelType::AnnouncementThread => ChannelKind::AnnouncementThread,
         ChannelType::PublicThread => ChannelKind::PublicThread,
         ChannelType::PrivateThread => ChannelKind::PrivateThread,
-        ChannelType::Stage => ChannelKind::Stage,
-        ChannelType::Forum => ChannelKind::Forum,
-        ChannelType::Unknown(16) => ChannelKind::Media,
+        ChannelType::GuildStageVoice => ChannelKind::Stage,
+        ChannelType::GuildForum => ChannelKind::Forum,
+        ChannelType::GuildMedia => ChannelKind::Media,
         _ => ChannelKind::Text,
     }
 }
 
 /// A guild channel.
-pub fn channel(channel: &GuildChannel) -> Channel {
+pub fn channel(channel: &TChannel) -> Channel {
     Channel {
         id: channel.id.get(),
-        name: channel.name.clone(),
+        name: channel.name.clone().unwrap_or_default(),
         kind: channel_kind(channel.kind),
         parent_id: channel.parent_id.map(|p| p.get()),
-        position: i32::from(channel.position),
+        position: channel.position.unwrap_or(0),
         topic: channel.topic.clone(),
     }
 }
 
+fn attachment(a: &Attachment) -> AttachmentInfo {
+    AttachmentInfo {
+        id: a.id.get(),
+        filename: a.filename.clone(),
+        url: a.url.clone(),
+        content_type: a.content_type.clone(),
+        size: a.size,
+    }
+}
+
 /// A message.
-pub fn message(message: &SMessage) -> MessageInfo {
+pub fn message(message: &TMessage) -> MessageInfo {
     MessageInfo {
         id: message.id.get(),
         channel_id: message.channel_id.get(),
         guild_id: message.guild_id.map(|g| g.get()),
         author: user(&message.author),
         content: message.content.clone(),
-        timestamp: message.timestamp.to_string(),
-        edited_timestamp: message.edited_timestamp.map(|t| t.to_string()),
-        attachments: message
-            .attachments
-            .iter()
-            .map(|a| AttachmentInfo {
-                id: a.id.get(),
-                filename: a.filename.clone(),
-                url: a.url.clone(),
-                content_type: a.content_type.clone(),
-                size: u64::from(a.size),
-            })
-            .collect(),
+        timestamp: timestamp(message.timestamp),
+        edited_timestamp: message.edited_timestamp.map(timestamp),
+        attachments: message.attachments.iter().map(attachment).collect(),
         embed_count: message.embeds.len() as u32,
     }
 }
 
-fn context(
-    guild: Option<u64>,
-    channel: u64,
-    who: &SUser,
-    membership: Option<&SMember>,
-    locale: &str,
-    interaction: u64,
-) -> InvocationContext {
-    InvocationContext {
-        guild_id: guild,
-        channel_id: Some(channel),
+/// The user who acted: the member's user in a guild, else the interaction's user.
+pub fn invoker(interaction: &Interaction) -> Option<&TUser> {
+    interaction
+        .member
+        .as_ref()
+        .and_then(|m| m.user.as_ref())
+        .or(interaction.user.as_ref())
+}
+
+/// The interaction's channel (0 when Discord sent none).
+pub fn channel_of(interaction: &Interaction) -> u64 {
+    interaction
+        .channel
+        .as_ref()
+        .map(|c| c.id.get())
+        .or_else(|| {
+            #[allow(deprecated)]
+            interaction.channel_id.map(|c| c.get())
+        })
+        .unwrap_or(0)
+}
+
+/// Where and by whom an interaction was made; `None` without a user.
+pub fn context(interaction: &Interaction) -> Option<InvocationContext> {
+    let who = invoker(interaction)?;
+    Some(InvocationContext {
+        guild_id: interaction.guild_id.map(|g| g.get()),
+        channel_id: Some(channel_of(interaction)),
         user: user(who),
-        member: membership.map(member),
-        locale: Some(locale.to_string()),
-        interaction_id: interaction,
-    }
+        member: interaction.member.as_ref().map(|m| partial_member(m, who)),
+        locale: Some(interaction.locale.clone().unwrap_or_else(|| "en-US".into())),
+        interaction_id: interaction.id.get(),
+    })
 }
 
 fn option_value(
-    value: &CommandDataOptionValue,
-    resolved: &CommandDataResolved,
+    value: &CommandOptionValue,
+    resolved: Option<&InteractionDataResolved>,
 ) -> Option<OptionValue> {
     Some(match value {
-        CommandDataOptionValue::String(s) => OptionValue::Text(s.clone()),
-        CommandDataOptionValue::Integer(i) => OptionValue::Integer(*i),
-        CommandDataOptionValue::Number(n) => OptionValue::Number(*n),
-        CommandDataOptionValue::Boolean(b) => OptionValue::Boolean(*b),
-        CommandDataOptionValue::User(id) => OptionValue::User(id.get()),
-        CommandDataOptionValue::Channel(id) => OptionValue::Channel(id.get()),
-        CommandDataOptionValue::Role(id) => OptionValue::Role(id.get()),
-        CommandDataOptionValue::Mentionable(id) => OptionValue::Mentionable(id.get()),
-        CommandDataOptionValue::Attachment(id) => {
-            let found = resolved.attachments.get(id);
-            OptionValue::Attachment(AttachmentInfo {
+        CommandOptionValue::String(s) => OptionValue::Text(s.clone()),
+        CommandOptionValue::Integer(i) => OptionValue::Integer(*i),
+        CommandOptionValue::Number(n) => OptionValue::Number(*n),
+        CommandOptionValue::Boolean(b) => OptionValue::Boolean(*b),
+        CommandOptionValue::User(id) => OptionValue::User(id.get()),
+        CommandOptionValue::Channel(id) => OptionValue::Channel(id.get()),
+        CommandOptionValue::Role(id) => OptionValue::Role(id.get()),
+        CommandOptionValue::Mentionable(id) => OptionValue::Mentionable(id.get()),
+        CommandOptionValue::Attachment(id) => match resolved.and_then(|r| r.attachments.get(id)) {
+            Some(found) => OptionValue::Attachment(attachment(found)),
+            None => OptionValue::Attachment(AttachmentInfo {
                 id: id.get(),
-                filename: found.map(|a| a.filename.clone()).unwrap_or_default(),
-                url: found.map(|a| a.url.clone()).unwrap_or_default(),
-                content_type: found.and_then(|a| a.content_type.clone()),
-                size: found.map_or(0, |a| u64::from(a.size)),
-            })
-        }
-        CommandDataOptionValue::Autocomplete { value, .. } => OptionValue::Text(value.clone()),
-        _ => return None,
+                filename: String::new(),
+                url: String::new(),
+                content_type: None,
+                size: 0,
+            }),
+        },
+        CommandOptionValue::Focused(value, _) => OptionValue::Text(value.clone()),
+        CommandOptionValue::SubCommand(_) | CommandOptionValue::SubCommandGroup(_) => return None,
     })
 }
 
 /// Group, subcommand and the leaf options of a command's data.
 fn flatten(
     options: &[CommandDataOption],
-    resolved: &CommandDataResolved,
+    resolved: Option<&InteractionDataResolved>,
 ) -> (Option<String>, Option<String>, Vec<OptionEntry>) {
     if let Some(first) = options.first() {
         match &first.value {
-            CommandDataOptionValue::SubCommandGroup(inner) => {
+            CommandOptionValue::SubCommandGroup(inner) => {
                 let (_, sub, leaf) = flatten(inner, resolved);
                 return (Some(first.name.clone()), sub, leaf);
             }
-            CommandDataOptionValue::SubCommand(inner) => {
+            CommandOptionValue::SubCommand(inner) => {
                 let (_, _, leaf) = flatten(inner, resolved);
                 return (None, Some(first.name.clone()), leaf);
             }
@@ -180,107 +221,95 @@ fn flatten(
 }
 
 /// A slash command invocation.
-pub fn command(interaction: &CommandInteraction) -> CommandInvocation {
-    let (group, subcommand, options) =
-        flatten(&interaction.data.options, &interaction.data.resolved);
+pub fn command(data: &CommandData, context: InvocationContext) -> CommandInvocation {
+    let (group, subcommand, options) = flatten(&data.options, data.resolved.as_ref());
     CommandInvocation {
-        name: interaction.data.name.clone(),
+        name: data.name.clone(),
         group,
         subcommand,
         options,
-        context: context(
-            interaction.guild_id.map(|g| g.get()),
-            interaction.channel_id.get(),
-            &interaction.user,
-            interaction.member.as_deref(),
-            &interaction.locale,
-            interaction.id.get(),
-        ),
+        context,
     }
+}
+
+/// The focused option of an autocomplete request, wherever it is nested.
+fn focused(options: &[CommandDataOption]) -> Option<(&str, &str)> {
+    options.iter().find_map(|o| match &o.value {
+        CommandOptionValue::Focused(value, _) => Some((o.name.as_str(), value.as_str())),
+        CommandOptionValue::SubCommand(inner) | CommandOptionValue::SubCommandGroup(inner) => {
+            focused(inner)
+        }
+        _ => None,
+    })
 }
 
 /// An autocomplete request: the command so far, and the focused option.
-pub fn autocomplete(interaction: &CommandInteraction) -> AutocompleteInvocation {
-    let focused = interaction.data.autocomplete();
+pub fn autocomplete(data: &CommandData, context: InvocationContext) -> AutocompleteInvocation {
+    let (name, partial) = focused(&data.options).unwrap_or_default();
+    let (name, partial) = (name.to_string(), partial.to_string());
     AutocompleteInvocation {
-        command: command(interaction),
-        focused: focused
-            .as_ref()
-            .map(|f| f.name.to_string())
-            .unwrap_or_default(),
-        partial: focused
-            .as_ref()
-            .map(|f| f.value.to_string())
-            .unwrap_or_default(),
+        command: command(data, context),
+        focused: name,
+        partial,
     }
 }
 
-/// A button click or select choice.
-pub fn component(interaction: &ComponentInteraction) -> ComponentInvocation {
-    fn ids<T: ToString>(values: &[T]) -> Vec<String> {
-        values.iter().map(ToString::to_string).collect()
-    }
-    let (kind, values) = match &interaction.data.kind {
-        ComponentInteractionDataKind::Button | ComponentInteractionDataKind::Unknown(_) => {
-            (ComponentKind::Button, Vec::new())
-        }
-        ComponentInteractionDataKind::StringSelect { values } => {
-            (ComponentKind::Select, values.clone())
-        }
-        ComponentInteractionDataKind::UserSelect { values } => (ComponentKind::Select, ids(values)),
-        ComponentInteractionDataKind::RoleSelect { values } => (ComponentKind::Select, ids(values)),
-        ComponentInteractionDataKind::MentionableSelect { values } => {
-            (ComponentKind::Select, ids(values))
-        }
-        ComponentInteractionDataKind::ChannelSelect { values } => {
-            (ComponentKind::Select, ids(values))
-        }
+/// A button click or select choice on message `message`.
+pub fn component(
+    data: &MessageComponentInteractionData,
+    message: Option<u64>,
+    context: InvocationContext,
+) -> ComponentInvocation {
+    let kind = match data.component_type {
+        ComponentType::Button => ComponentKind::Button,
+        ComponentType::TextSelectMenu
+        | ComponentType::UserSelectMenu
+        | ComponentType::RoleSelectMenu
+        | ComponentType::MentionableSelectMenu
+        | ComponentType::ChannelSelectMenu => ComponentKind::Select,
+        _ => ComponentKind::Button,
     };
     ComponentInvocation {
         kind,
-        custom_id: interaction.data.custom_id.clone(),
-        values,
+        custom_id: data.custom_id.clone(),
+        values: data.values.clone(),
         fields: Vec::new(),
-        message_id: Some(interaction.message.id.get()),
-        context: context(
-            interaction.guild_id.map(|g| g.get()),
-            interaction.channel_id.get(),
-            &interaction.user,
-            interaction.member.as_ref(),
-            &interaction.locale,
-            interaction.id.get(),
-        ),
+        message_id: message,
+        context,
     }
 }
 
-/// A modal submission.
-pub fn modal(interaction: &ModalInteraction) -> ComponentInvocation {
-    let fields = interaction
-        .data
-        .components
-        .iter()
-        .flat_map(|row| row.components.iter())
-        .filter_map(|c| match c {
-            ActionRowComponent::InputText(input) => Some(ModalField {
+/// The text inputs of a modal, however they are nested (rows, labels).
+fn modal_fields(components: &[ModalInteractionComponent], into: &mut Vec<ModalField>) {
+    for component in components {
+        match component {
+            ModalInteractionComponent::ActionRow(row) => modal_fields(&row.components, into),
+            ModalInteractionComponent::Label(label) => {
+                modal_fields(std::slice::from_ref(&*label.component), into)
+            }
+            ModalInteractionComponent::TextInput(input) => into.push(ModalField {
                 custom_id: input.custom_id.clone(),
-                value: input.value.clone().unwrap_or_default(),
+                value: input.value.clone(),
             }),
-            _ => None,
-        })
-        .collect();
+            _ => {}
+        }
+    }
+}
+
+/// A modal submission (from message `message`, when it was opened from one).
+pub fn modal(
+    data: &ModalInteractionData,
+    message: Option<u64>,
+    context: InvocationContext,
+) -> ComponentInvocation {
+    let mut fields = Vec::new();
+    modal_fields(&data.components, &mut fields);
     ComponentInvocation {
         kind: ComponentKind::ModalSubmit,
-        custom_id: interaction.data.custom_id.clone(),
+        custom_id: data.custom_id.clone(),
         values: Vec::new(),
         fields,
-        message_id: interaction.message.as_ref().map(|m| m.id.get()),
-        context: context(
-            interaction.guild_id.map(|g| g.get()),
-            interaction.channel_id.get(),
-            &interaction.user,
-            interaction.member.as_ref(),
-            &interaction.locale,
-            interaction.id.get(),
-        ),
+        message_id: message,
+        context,
     }
 }

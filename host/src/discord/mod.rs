@@ -3,10 +3,10 @@
 //! WIT's records and back. It calls no cog: the dispatcher
 //! ([`crate::dispatch`]) receives what arrives and runs the cogs.
 //!
-//! - [`gateway`]: serenity's shards, the session's facts, events to a [`gateway::Listener`].
+//! - [`gateway`]: twilight's shards (one task each), the session's facts, events to a [`gateway::Listener`].
 //! - [`rest`]: the REST client (per-cog budgets, 429s).
 //! - [`interaction`]: one interaction's token and acknowledgement state.
-//! - [`incoming`] / [`events`]: serenity's models → WIT records and events.
+//! - [`incoming`] / [`events`]: twilight's models → WIT records and events.
 //! - [`outgoing`] / [`limits`]: WIT → Discord JSON, checked against Discord's limits.
 //! - [`shards`]: the shard monitor (state and latency of every shard, in the cache).
 //!

@@ -5,15 +5,17 @@
 //! waits for its `X-RateLimit-Reset-After`), and 5xx retried — all within
 //! the caller's deadline.
 //!
-//! serenity drives the gateway; these calls go through our own client
+//! twilight reads the gateway; these calls go through our own client
 //! because the outcome (429 with its `Retry-After`, the headers) must reach
 //! the cog as a typed error, and because attachments need multipart bodies
-//! with several files. Responses are read with serenity's model types.
+//! with several files. Responses are read with twilight's model types.
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use backon::Retryable as _;
 use parking_lot::Mutex;
 use reqwest::Method;
 use serde_json::Value;
@@ -72,11 +74,25 @@ impl Body {
     }
 }
 
-/// A token bucket.
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
+/// Each cog's own REST budget: a token bucket per cog (governor's GCRA).
+type Budgets = governor::DefaultKeyedRateLimiter<String>;
+
+/// Why one attempt failed, and whether another may follow.
+enum Attempt {
+    /// Discord unreachable, or a 5xx: retry after the backoff.
+    Transient(RestError),
+    /// A 429: retry after Discord's wait.
+    Wait(Duration, RestError),
+    /// No retry helps.
+    Final(RestError),
+}
+
+impl Attempt {
+    fn into_error(self) -> RestError {
+        match self {
+            Attempt::Transient(error) | Attempt::Wait(_, error) | Attempt::Final(error) => error,
+        }
+    }
 }
 
 /// Counters of REST traffic, for metrics.
@@ -95,9 +111,7 @@ pub struct Rest {
     client: reqwest::Client,
     base: String,
     authorization: String,
-    per_second: f64,
-    burst: f64,
-    budgets: Mutex<HashMap<String, Bucket>>,
+    budgets: Budgets,
     blocked: Mutex<HashMap<String, Instant>>,
     global_block: Mutex<Option<Instant>>,
     /// The application id (from READY).
@@ -128,9 +142,10 @@ impl Rest {
                 .expect("a TLS backend is compiled in"),
             base: format!("{}/api/v10", base.trim_end_matches('/')),
             authorization,
-            per_second: f64::from(per_second.max(1)),
-            burst: f64::from(burst.max(1)),
-            budgets: Mutex::new(HashMap::new()),
+            budgets: governor::RateLimiter::keyed(
+                governor::Quota::per_second(NonZeroU32::new(per_second.max(1)).expect("≥ 1"))
+                    .allow_burst(NonZeroU32::new(burst.max(1)).expect("≥ 1")),
+            ),
             blocked: Mutex::new(HashMap::new()),
             global_block: Mutex::new(None),
             application_id: AtomicU64::new(0),
@@ -145,24 +160,10 @@ impl Rest {
 
     /// Take one call from `cog`'s budget, or say how long until one is free.
     fn spend(&self, cog: &str) -> Result<(), Duration> {
-        let mut budgets = self.budgets.lock();
-        let now = Instant::now();
-        let bucket = budgets.entry(cog.to_string()).or_insert(Bucket {
-            tokens: self.burst,
-            at: now,
-        });
-        bucket.tokens = (bucket.tokens
-            + now.duration_since(bucket.at).as_secs_f64() * self.per_second)
-            .min(self.burst);
-        bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64(
-                (1.0 - bucket.tokens) / self.per_second,
-            ))
-        }
+        use governor::clock::{Clock, DefaultClock};
+        self.budgets
+            .check_key(&cog.to_string())
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
     /// Make a call. `cog` is charged to its budget (the host's own calls
@@ -200,111 +201,133 @@ impl Rest {
             return Err(RestError::RateLimited(wait));
         }
         let bucket = format!("{method} {}", route_key(path));
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let bucket_until = self.blocked.lock().get(&bucket).copied();
-            let global_until = *self.global_block.lock();
-            let blocked_until = bucket_until.max(global_until);
-            if let Some(until) = blocked_until {
-                let now = Instant::now();
-                if until > now {
-                    if until > deadline {
-                        return Err(RestError::RateLimited(until - now));
-                    }
-                    tokio::time::sleep_until(until.into()).await;
+        // Transport failures and 5xx back off (100 ms doubling, with
+        // jitter); a 429 waits what Discord asked. Either only while the
+        // wait ends before the caller's deadline.
+        let backoff = backon::ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(100))
+            .with_max_times(ATTEMPTS as usize - 1)
+            .with_jitter();
+        let attempt = || self.attempt(&method, path, &bucket, &body, reason, cog, deadline);
+        attempt
+            .retry(backoff)
+            .when(|failure| !matches!(failure, Attempt::Final(_)))
+            .adjust(|failure, backoff| {
+                let wait = match failure {
+                    Attempt::Wait(wait, _) => backoff.map(|_| *wait),
+                    _ => backoff,
+                }?;
+                (Instant::now() + wait < deadline).then_some(wait)
+            })
+            .notify(|failure, wait| match failure {
+                Attempt::Transient(error) => {
+                    tracing::warn!(%error, path, retry_in_ms = wait.as_millis() as u64, "Discord failed; retrying")
                 }
-            }
-            self.counters.requests.fetch_add(1, Ordering::Relaxed);
-            let response = self.send(method.clone(), path, &body, reason).await;
-            let response = match response {
-                Ok(response) => response,
-                Err(error)
-                    if attempt < ATTEMPTS && Instant::now() + backoff(attempt) < deadline =>
-                {
-                    tracing::debug!(%error, path, attempt, "Discord unreachable; retrying");
-                    tokio::time::sleep(backoff(attempt)).await;
-                    continue;
+                _ => tracing::debug!(path, "retrying after Discord's rate limit"),
+            })
+            .await
+            .map_err(Attempt::into_error)
+    }
+
+    /// One try of a call: wait out a known block, send, read the answer.
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt(
+        &self,
+        method: &Method,
+        path: &str,
+        bucket: &str,
+        body: &Body,
+        reason: Option<&str>,
+        cog: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Value, Attempt> {
+        let bucket_until = self.blocked.lock().get(bucket).copied();
+        let global_until = *self.global_block.lock();
+        if let Some(until) = bucket_until.max(global_until) {
+            let now = Instant::now();
+            if until > now {
+                if until > deadline {
+                    return Err(Attempt::Final(RestError::RateLimited(until - now)));
                 }
-                Err(error) => return Err(RestError::Failed(error.to_string())),
-            };
-            let status = response.status();
-            let headers = response.headers().clone();
-            let header = |name: &str| {
-                headers
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<f64>().ok())
-            };
-            if header("x-ratelimit-remaining") == Some(0.0)
-                && let Some(reset) = header("x-ratelimit-reset-after")
-            {
-                let mut blocked = self.blocked.lock();
-                let now = Instant::now();
-                // Forget buckets whose reset has passed, so the map stays small.
-                if blocked.len() > 1_024 {
-                    blocked.retain(|_, until| *until > now);
-                }
-                blocked.insert(bucket.clone(), now + seconds(reset));
-            }
-            let text = response.text().await.unwrap_or_default();
-            if status.is_success() {
-                return Ok(if text.is_empty() {
-                    Value::Null
-                } else {
-                    serde_json::from_str(&text)
-                        .map_err(|e| RestError::Failed(format!("unreadable answer: {e}")))?
-                });
-            }
-            let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            let message = json["message"].as_str().unwrap_or(&text).to_string();
-            match status.as_u16() {
-                429 => {
-                    self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
-                    let retry_after = json["retry_after"]
-                        .as_f64()
-                        .or_else(|| header("retry-after"))
-                        .unwrap_or(1.0);
-                    let wait = seconds(retry_after);
-                    let global = json["global"].as_bool().unwrap_or(false)
-                        || headers
-                            .get("x-ratelimit-scope")
-                            .is_some_and(|v| v == "global");
-                    if global {
-                        // Every call waits, not only this one.
-                        *self.global_block.lock() = Some(Instant::now() + wait);
-                    }
-                    tracing::warn!(
-                        path,
-                        retry_after_ms = wait.as_millis() as u64,
-                        global,
-                        cog,
-                        "Discord rate limit hit"
-                    );
-                    if attempt < ATTEMPTS && Instant::now() + wait < deadline {
-                        tokio::time::sleep(wait).await;
-                        continue;
-                    }
-                    return Err(RestError::RateLimited(wait));
-                }
-                500..=599 if attempt < ATTEMPTS && Instant::now() + backoff(attempt) < deadline => {
-                    tracing::warn!(path, %status, attempt, "Discord answered with a server error; retrying");
-                    tokio::time::sleep(backoff(attempt)).await;
-                    continue;
-                }
-                404 => return Err(RestError::NotFound(message)),
-                403 => return Err(RestError::Forbidden(message)),
-                400 => {
-                    let detail = if json["errors"].is_null() {
-                        message
-                    } else {
-                        format!("{message}: {}", json["errors"])
-                    };
-                    return Err(RestError::Invalid(detail));
-                }
-                _ => return Err(RestError::Failed(format!("{status}: {message}"))),
+                tokio::time::sleep_until(until.into()).await;
             }
         }
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let response = self
+            .send(method.clone(), path, body, reason)
+            .await
+            .map_err(|error| Attempt::Transient(RestError::Failed(error.to_string())))?;
+        let status = response.status();
+        let headers = response.headers();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<f64>().ok())
+        };
+        if header("x-ratelimit-remaining") == Some(0.0)
+            && let Some(reset) = header("x-ratelimit-reset-after")
+        {
+            let mut blocked = self.blocked.lock();
+            let now = Instant::now();
+            // Forget buckets whose reset has passed, so the map stays small.
+            if blocked.len() > 1_024 {
+                blocked.retain(|_, until| *until > now);
+            }
+            blocked.insert(bucket.to_string(), now + seconds(reset));
+        }
+        let header_retry_after = header("retry-after");
+        let global_scope = headers
+            .get("x-ratelimit-scope")
+            .is_some_and(|v| v == "global");
+        let bytes = response.bytes().await.unwrap_or_default();
+        if status.is_success() {
+            return if bytes.is_empty() {
+                Ok(Value::Null)
+            } else {
+                serde_json::from_slice(&bytes).map_err(|e| {
+                    Attempt::Final(RestError::Failed(format!("unreadable answer: {e}")))
+                })
+            };
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let message = json["message"].as_str().unwrap_or(&text).to_string();
+        Err(match status.as_u16() {
+            429 => {
+                self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+                let retry_after = json["retry_after"]
+                    .as_f64()
+                    .or(header_retry_after)
+                    .unwrap_or(1.0);
+                let wait = seconds(retry_after);
+                let global = json["global"].as_bool().unwrap_or(false) || global_scope;
+                if global {
+                    // Every call waits, not only this one.
+                    *self.global_block.lock() = Some(Instant::now() + wait);
+                }
+                tracing::warn!(
+                    path,
+                    retry_after_ms = wait.as_millis() as u64,
+                    global,
+                    cog,
+                    "Discord rate limit hit"
+                );
+                Attempt::Wait(wait, RestError::RateLimited(wait))
+            }
+            500..=599 => Attempt::Transient(RestError::Failed(format!("{status}: {message}"))),
+            404 => Attempt::Final(RestError::NotFound(message)),
+            403 => Attempt::Final(RestError::Forbidden(message)),
+            400 => {
+                let detail = if json["errors"].is_null() {
+                    message
+                } else {
+                    format!("{message}: {}", json["errors"])
+                };
+                Attempt::Final(RestError::Invalid(detail))
+            }
+            _ => Attempt::Final(RestError::Failed(format!("{status}: {message}"))),
+        })
     }
 
     async fn send(
@@ -366,10 +389,6 @@ const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHA
 /// stay): emoji in reaction routes, audit-log reasons.
 pub fn percent_encode(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, NOT_UNRESERVED).to_string()
-}
-
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(100 * u64::from(attempt))
 }
 
 /// A route's rate-limit key: its path with ids other than the major

@@ -79,14 +79,14 @@ pub struct ShardRecord {
     pub transitions: Vec<Transition>,
 }
 
-/// serenity's connection stage, in the monitor's four words.
-pub fn state_name(stage: serenity::gateway::ConnectionStage) -> &'static str {
-    use serenity::gateway::ConnectionStage as S;
-    match stage {
-        S::Connected => "connected",
+/// twilight's shard state, in the monitor's four words.
+pub fn state_name(state: twilight_gateway::ShardState) -> &'static str {
+    use twilight_gateway::ShardState as S;
+    match state {
+        S::Active => "connected",
         S::Resuming => "resuming",
-        S::Disconnected => "disconnected",
-        _ => "connecting",
+        S::Disconnected { .. } | S::FatallyClosed => "disconnected",
+        S::Identifying => "connecting",
     }
 }
 
@@ -149,7 +149,7 @@ impl ShardMonitor {
         self.record(id, total, None, state, latency).await
     }
 
-    /// Record a change of state serenity reported (`from` → `to`), even
+    /// Record a change of state the shard's task saw (`from` → `to`), even
     /// when it was too quick for the once-a-second poll to see `from`.
     pub async fn transition(
         &self,
@@ -198,7 +198,7 @@ impl ShardMonitor {
             }
             if let Some(latency) = latency {
                 let ms = latency.as_secs_f64() * 1000.0;
-                // serenity's figure changes on each heartbeat ACK; the poll
+                // The figure changes on each heartbeat ACK; the poll
                 // sees it every second. Keep one sample per measurement.
                 if record.latency_ms != Some(ms) {
                     record.latency_history.push(LatencySample {
@@ -318,7 +318,7 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(monitor.local()[0].latency_history.len(), HISTORY);
-        // A quick resume the poll never saw, reported by serenity.
+        // A quick resume the poll never saw, reported as a transition.
         monitor
             .transition(0, 1, "resuming", "connected")
             .await

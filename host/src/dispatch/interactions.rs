@@ -10,15 +10,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use serenity::all::{CommandInteraction, Interaction};
+use twilight_model::application::interaction::application_command::CommandData;
+use twilight_model::application::interaction::{Interaction, InteractionData, InteractionType};
 
 use super::{Bot, failures};
 use crate::capabilities::Scope;
+use crate::discord::incoming;
 use crate::discord::interaction::{Ack, InteractionHandle};
 use crate::discord::outgoing::{self, EPHEMERAL};
 use crate::discord::rest::{RestError, Upload};
 use crate::runtime::{Answer, Call, InvocationError, LoadedCog};
-use crate::wit::types::{CogError, CommandResponse, ComponentInvocation, ComponentResponse};
+use crate::wit::types::{
+    CogError, CommandResponse, ComponentInvocation, ComponentResponse, InvocationContext,
+};
 
 /// What the host sends once the cog has answered.
 enum Outgoing {
@@ -121,8 +125,8 @@ impl Outgoing {
 
 impl Bot {
     /// Route one interaction.
-    pub async fn on_interaction(self: Arc<Self>, interaction: Interaction) {
-        let id = interaction.id().get();
+    pub async fn on_interaction(self: Arc<Self>, mut interaction: Interaction) {
+        let id = interaction.id.get();
         if !self.first_sighting(id) {
             tracing::debug!(
                 interaction = id,
@@ -130,33 +134,51 @@ impl Bot {
             );
             return;
         }
-        match interaction {
-            Interaction::Command(command) => self.command(command).await,
-            Interaction::Autocomplete(command) => self.autocomplete(command).await,
-            Interaction::Component(component) => {
-                let invocation = crate::discord::incoming::component(&component);
-                self.by_custom_id(component.id.get(), &component.token, invocation, true)
-                    .await
+        let Some(context) = incoming::context(&interaction) else {
+            tracing::warn!(interaction = id, "an interaction without a user; ignored");
+            return;
+        };
+        let token = std::mem::take(&mut interaction.token);
+        let message = interaction.message.as_ref().map(|m| m.id.get());
+        match (interaction.kind, interaction.data.take()) {
+            (
+                InteractionType::ApplicationCommand,
+                Some(InteractionData::ApplicationCommand(data)),
+            ) => self.command(id, &token, &data, context).await,
+            (
+                InteractionType::ApplicationCommandAutocomplete,
+                Some(InteractionData::ApplicationCommand(data)),
+            ) => self.autocomplete(id, &token, &data, context).await,
+            (_, Some(InteractionData::MessageComponent(data))) => {
+                let invocation = incoming::component(&data, message, context);
+                self.by_custom_id(id, &token, invocation, true).await
             }
-            Interaction::Modal(modal) => {
-                let invocation = crate::discord::incoming::modal(&modal);
+            (_, Some(InteractionData::ModalSubmit(data))) => {
+                let invocation = incoming::modal(&data, message, context);
                 // A modal opened from a slash command has no message to update.
-                let on_message = modal.message.is_some();
-                self.by_custom_id(modal.id.get(), &modal.token, invocation, on_message)
+                self.by_custom_id(id, &token, invocation, message.is_some())
                     .await
             }
-            _ => {}
+            (kind, _) => {
+                tracing::debug!(
+                    interaction = id,
+                    ?kind,
+                    "an interaction kind no cog handles"
+                );
+            }
         }
     }
 
-    async fn command(self: Arc<Self>, interaction: CommandInteraction) {
-        let handle = Arc::new(InteractionHandle::new(
-            interaction.id.get(),
-            &interaction.token,
-            false,
-        ));
-        let name = &interaction.data.name;
-        let guild = interaction.guild_id.map(|g| g.get());
+    async fn command(
+        self: Arc<Self>,
+        id: u64,
+        token: &str,
+        data: &CommandData,
+        context: InvocationContext,
+    ) {
+        let handle = Arc::new(InteractionHandle::new(id, token, false));
+        let name = &data.name;
+        let guild = context.guild_id;
         let Some(cog) = self.runtime.registry().by_command(name) else {
             tracing::warn!(command = %name, "no loaded cog owns this command");
             let text = failures::command_unavailable(name);
@@ -170,33 +192,34 @@ impl Bot {
                 .await;
             return;
         }
-        let call = Call::Command(crate::discord::incoming::command(&interaction));
-        let scope = self.scope(
-            &cog,
-            guild,
-            interaction.user.id.get(),
-            interaction.channel_id.get(),
-            &handle,
-        );
+        let (user, channel) = (context.user.id, context.channel_id.unwrap_or(0));
+        let call = Call::Command(incoming::command(data, context));
+        let scope = self.scope(&cog, guild, user, channel, &handle);
         self.run(cog, scope, call, handle).await;
     }
 
-    async fn autocomplete(self: Arc<Self>, interaction: CommandInteraction) {
-        let handle = InteractionHandle::new(interaction.id.get(), &interaction.token, false);
-        let guild = interaction.guild_id.map(|g| g.get());
+    async fn autocomplete(
+        self: Arc<Self>,
+        id: u64,
+        token: &str,
+        data: &CommandData,
+        context: InvocationContext,
+    ) {
+        let handle = InteractionHandle::new(id, token, false);
+        let guild = context.guild_id;
         let mut choices = Vec::new();
-        if let Some(cog) = self.runtime.registry().by_command(&interaction.data.name)
+        if let Some(cog) = self.runtime.registry().by_command(&data.name)
             && self.enabled(guild, cog.name()).await
         {
             let scope = Scope {
                 cog: Arc::from(cog.name()),
                 guild_id: guild,
-                user_id: Some(interaction.user.id.get()),
-                channel_id: Some(interaction.channel_id.get()),
+                user_id: Some(context.user.id),
+                channel_id: context.channel_id,
                 interaction_id: None,
                 interaction: None,
             };
-            let call = Call::Autocomplete(crate::discord::incoming::autocomplete(&interaction));
+            let call = Call::Autocomplete(incoming::autocomplete(data, context));
             if let Ok(Answer::Autocomplete(Ok(list))) = self.runtime.invoke(&cog, scope, call).await
             {
                 choices = list.iter().take(25).map(outgoing::choice).collect();

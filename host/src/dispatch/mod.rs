@@ -15,13 +15,11 @@ pub mod events;
 pub mod failures;
 pub mod interactions;
 
-use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-use serenity::all::Event as GatewayEvent;
+use twilight_gateway::{Event as GatewayEvent, EventTypeFlags};
 
 use crate::config::DiscordConfig;
 use crate::discord::gateway::{Gateway, Listener, Session};
@@ -43,13 +41,25 @@ pub struct Bot {
     pub monitor: Arc<ShardMonitor>,
     guilds: Option<GuildStore>,
     registrar: commands::Registrar,
-    seen: Mutex<(VecDeque<u64>, HashSet<u64>)>,
-    switches: Mutex<HashMap<(u64, String), (bool, Instant)>>,
+    /// Interaction ids handled lately (a replay after a resume is not answered twice).
+    seen: moka::sync::Cache<u64, ()>,
+    /// Each guild's switch of each cog, with when it was read.
+    switches: moka::sync::Cache<(u64, String), (bool, Instant)>,
+    /// The gateway event types the loaded cogs subscribe to, with
+    /// interactions.
+    wanted: parking_lot::RwLock<EventTypeFlags>,
     /// How long interactions waited for their first response (seconds).
     pub interaction_seconds: prometheus_client::metrics::histogram::Histogram,
 }
 
-const SEEN_INTERACTIONS: usize = 4_096;
+/// How many interaction ids are remembered, and for how long (Discord
+/// replays within a resume; a token lives 15 minutes).
+const SEEN_INTERACTIONS: u64 = 16_384;
+const SEEN_FOR: Duration = Duration::from_secs(15 * 60);
+/// How many (guild, cog) switches are kept. Entries are not dropped when
+/// their TTL passes: the last state read is the fallback when the
+/// database fails, so "off" stays off.
+const SWITCHES: u64 = 100_000;
 pub const SWITCH_TTL: Duration = Duration::from_secs(5);
 
 impl Bot {
@@ -67,7 +77,7 @@ impl Bot {
         // (in any process) applies within that.
         let key = (guild, cog.to_string());
         let now = Instant::now();
-        let known = self.switches.lock().get(&key).copied();
+        let known = self.switches.get(&key);
         if let Some((enabled, at)) = known
             && now.duration_since(at) < SWITCH_TTL
         {
@@ -79,13 +89,7 @@ impl Bot {
         match tokio::time::timeout(Duration::from_millis(500), store.cog_switch(guild, cog)).await {
             Ok(Ok(switch)) => {
                 let enabled = switch.unwrap_or(default);
-                let mut switches = self.switches.lock();
-                if switches.len() >= 10_000 {
-                    // Stale "on" entries go; "off" ones stay, so a cog turned
-                    // off stays off if the database later fails.
-                    switches.retain(|_, (on, at)| !*on || now.duration_since(*at) < SWITCH_TTL);
-                }
-                switches.insert(key, (enabled, now));
+                self.switches.insert(key, (enabled, now));
                 enabled
             }
             Ok(Err(error)) => {
@@ -111,57 +115,43 @@ impl Bot {
 
     /// False when this interaction id was handled already (a replay).
     fn first_sighting(&self, id: u64) -> bool {
-        let mut seen = self.seen.lock();
-        if !seen.1.insert(id) {
-            return false;
-        }
-        seen.0.push_back(id);
-        if seen.0.len() > SEEN_INTERACTIONS
-            && let Some(old) = seen.0.pop_front()
-        {
-            seen.1.remove(&old);
-        }
-        true
+        self.seen.entry(id).or_insert(()).is_fresh()
     }
 
     async fn on_gateway_event(self: Arc<Self>, event: GatewayEvent) {
         let event = match event {
             GatewayEvent::InteractionCreate(create) => {
-                self.on_interaction(create.interaction).await;
+                self.on_interaction(create.0).await;
                 return;
             }
             GatewayEvent::GuildCreate(create) => {
-                let guild = &create.guild;
+                use twilight_model::gateway::payload::incoming::GuildCreate;
+                let GuildCreate::Available(guild) = *create else {
+                    return;
+                };
+                let (id, owner) = (guild.id.get(), guild.owner_id.get());
                 let new = match &self.guilds {
-                    Some(store) => store
-                        .joined(guild.id.get(), &guild.name, guild.owner_id.get())
-                        .await
-                        .unwrap_or_else(|error| {
-                            tracing::error!(%error, guild = guild.id.get(), "cannot record the guild");
-                            false
-                        }),
+                    Some(store) => {
+                        store
+                            .joined(id, &guild.name, owner)
+                            .await
+                            .unwrap_or_else(|error| {
+                                tracing::error!(%error, guild = id, "cannot record the guild");
+                                false
+                            })
+                    }
                     None => false,
                 };
                 if new {
-                    tracing::info!(guild = guild.id.get(), name = %guild.name, owner = guild.owner_id.get(), "joined a guild");
-                    let event = model::guild_event(
-                        guild.id.get(),
-                        &guild.name,
-                        Some(guild.owner_id.get()),
-                        true,
-                    );
-                    self.deliver_event(
-                        Some(guild.id.get()),
-                        None,
-                        model::actor(guild.owner_id.get()),
-                        event,
-                    )
-                    .await;
+                    tracing::info!(guild = id, name = %guild.name, owner, "joined a guild");
+                    let event = model::guild_event(id, &guild.name, Some(owner), true);
+                    self.deliver_event(Some(id), None, model::actor(owner), event)
+                        .await;
                 }
                 return;
             }
-            GatewayEvent::GuildDelete(delete) if !delete.guild.unavailable => {
-                let guild = delete.guild.id.get();
+            GatewayEvent::GuildDelete(delete) if !delete.unavailable.unwrap_or(false) => {
+                let guild = delete.id.get();
                 if let Some(store) = &self.guilds
                     && let Err(error) = store.left(guild).await
                 {
@@ -173,17 +163,35 @@ impl Bot {
                     .await;
                 return;
             }
-            GatewayEvent::Unknown(unknown) => {
-                tracing::warn!(kind = %unknown.kind, "skipped a gateway event this host does not know");
-                return;
-            }
-            GatewayEvent::Ready(_) => return,
             event => event,
         };
         if let Some((guild, channel, actor, event)) =
             model::translate(&event, self.session.bot_id.load(Ordering::Relaxed))
         {
             self.deliver_event(guild, channel, actor, event).await;
+        }
+    }
+
+    /// The event types to parse: interactions, and what the loaded cogs
+    /// subscribe to.
+    fn subscribed(&self) -> EventTypeFlags {
+        let mut wanted = EventTypeFlags::INTERACTION_CREATE;
+        for cog in self.runtime.registry().list() {
+            for kind in &cog.manifest.events {
+                wanted |= model::flags(*kind);
+            }
+        }
+        wanted
+    }
+
+    /// Keep [`Bot::wanted`] in step with the loaded cogs.
+    async fn keep_events_wanted(self: Arc<Self>) {
+        let mut changes = self.runtime.registry().subscribe();
+        loop {
+            *self.wanted.write() = self.subscribed();
+            if changes.changed().await.is_err() {
+                return;
+            }
         }
     }
 
@@ -208,13 +216,18 @@ impl Bot {
     }
 }
 
-/// The gateway's listener: every event on a task of the gateway's shard runner.
+/// The gateway's listener: every event on a task of its own.
 struct ToBot(Arc<Bot>);
 
-#[async_trait::async_trait]
 impl Listener for ToBot {
-    async fn on_event(&self, _shard: u32, event: GatewayEvent) {
-        self.0.clone().on_gateway_event(event).await;
+    fn wanted(&self) -> EventTypeFlags {
+        *self.0.wanted.read()
+    }
+
+    fn on_event(&self, _shard: u32, event: GatewayEvent) {
+        // Boxed: the future is large, and moving it into the task is
+        // cheaper as a pointer.
+        tokio::spawn(Box::pin(self.0.clone().on_gateway_event(event)));
     }
 }
 
@@ -225,6 +238,7 @@ pub struct Discord {
     pub bot: Arc<Bot>,
     gateway: Gateway,
     registrar: AbortOnDrop,
+    events: AbortOnDrop,
 }
 
 /// A task that ends with its owner.
@@ -267,13 +281,24 @@ impl Discord {
             monitor: monitor.clone(),
             guilds,
             registrar: commands::Registrar::default(),
-            seen: Mutex::new((VecDeque::new(), HashSet::new())),
-            switches: Mutex::new(HashMap::new()),
+            // Least recently used goes first: every new id is admitted.
+            seen: moka::sync::Cache::builder()
+                .max_capacity(SEEN_INTERACTIONS)
+                .time_to_live(SEEN_FOR)
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
+                .build(),
+            switches: moka::sync::Cache::builder()
+                .max_capacity(SWITCHES)
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
+                .build(),
+            wanted: parking_lot::RwLock::new(EventTypeFlags::INTERACTION_CREATE),
             // 100 µs … ~3.3 s, doubling.
             interaction_seconds: prometheus_client::metrics::histogram::Histogram::new(
                 prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.0, 16),
             ),
         });
+        *bot.wanted.write() = bot.subscribed();
+        let events = AbortOnDrop(tokio::spawn(bot.clone().keep_events_wanted()));
         let gateway = Gateway::connect(
             link,
             endpoint,
@@ -288,17 +313,14 @@ impl Discord {
             bot,
             gateway,
             registrar,
+            events,
         })
-    }
-
-    /// The shard manager (state and latency per shard).
-    pub fn shards(&self) -> &Arc<serenity::all::ShardManager> {
-        self.gateway.shards()
     }
 
     /// Close every shard and tell the monitor at once.
     pub async fn shutdown(self) {
         drop(self.registrar);
+        drop(self.events);
         self.gateway.shutdown().await;
     }
 }

@@ -126,21 +126,16 @@ impl Database {
     /// while the database is unavailable, logging each failure; gives up
     /// after `attempts`.
     pub async fn connect_with_retry(url: &str, attempts: u32) -> Result<Self, StoreError> {
-        let mut delay = Duration::from_secs(1);
-        let mut attempt = 1;
-        loop {
-            match Self::connect(url).await {
-                Ok(db) => return Ok(db),
-                Err(error @ StoreError::InvalidUrl(_)) => return Err(error),
-                Err(error) if attempt >= attempts => return Err(error),
-                Err(error) => {
-                    tracing::warn!(%error, attempt, retry_in_s = delay.as_secs(), "database not reachable; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(30));
-                    attempt += 1;
-                }
-            }
-        }
+        use backon::Retryable as _;
+        let mut attempt = 0;
+        (|| Self::connect(url))
+            .retry(crate::config::reconnect_backoff(attempts))
+            .when(|error| !matches!(error, StoreError::InvalidUrl(_)))
+            .notify(|error, delay| {
+                attempt += 1;
+                tracing::warn!(%error, attempt, retry_in_s = delay.as_secs(), "database not reachable; retrying");
+            })
+            .await
     }
 
     /// The typed pool.
