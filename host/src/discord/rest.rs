@@ -138,6 +138,9 @@ impl Rest {
                     crate::VERSION
                 ))
                 .timeout(Duration::from_secs(15))
+                // Discord's API does not redirect; following redirects would
+                // also format every request's URI once more.
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("a TLS backend is compiled in"),
             base: format!("{}/api/v10", base.trim_end_matches('/')),

@@ -41,8 +41,11 @@ pub struct Bot {
     pub monitor: Arc<ShardMonitor>,
     guilds: Option<GuildStore>,
     registrar: commands::Registrar,
-    /// Interaction ids handled lately (a replay after a resume is not answered twice).
-    seen: moka::sync::Cache<u64, ()>,
+    /// Interaction ids handled lately (a replay after a resume is not
+    /// answered twice). An LRU map under a lock rather than moka: every
+    /// interaction inserts, and moka's write path cost ~4 µs of CPU per
+    /// insert under the hot-path benchmark (docs/benchmarks.md).
+    seen: parking_lot::Mutex<lru::LruCache<u64, ()>>,
     /// Each guild's switch of each cog, with when it was read.
     switches: moka::sync::Cache<(u64, String), (bool, Instant)>,
     /// The gateway event types the loaded cogs subscribe to, with
@@ -52,10 +55,9 @@ pub struct Bot {
     pub interaction_seconds: prometheus_client::metrics::histogram::Histogram,
 }
 
-/// How many interaction ids are remembered, and for how long (Discord
-/// replays within a resume; a token lives 15 minutes).
-const SEEN_INTERACTIONS: u64 = 16_384;
-const SEEN_FOR: Duration = Duration::from_secs(15 * 60);
+/// How many interaction ids are remembered (Discord replays within a
+/// resume, seconds after the first delivery).
+const SEEN_INTERACTIONS: usize = 16_384;
 /// How many (guild, cog) switches are kept. Entries are not dropped when
 /// their TTL passes: the last state read is the fallback when the
 /// database fails, so "off" stays off.
@@ -115,7 +117,7 @@ impl Bot {
 
     /// False when this interaction id was handled already (a replay).
     fn first_sighting(&self, id: u64) -> bool {
-        self.seen.entry(id).or_insert(()).is_fresh()
+        self.seen.lock().put(id, ()).is_none()
     }
 
     async fn on_gateway_event(self: Arc<Self>, event: GatewayEvent) {
@@ -281,12 +283,9 @@ impl Discord {
             monitor: monitor.clone(),
             guilds,
             registrar: commands::Registrar::default(),
-            // Least recently used goes first: every new id is admitted.
-            seen: moka::sync::Cache::builder()
-                .max_capacity(SEEN_INTERACTIONS)
-                .time_to_live(SEEN_FOR)
-                .eviction_policy(moka::policy::EvictionPolicy::lru())
-                .build(),
+            seen: parking_lot::Mutex::new(lru::LruCache::new(
+                std::num::NonZeroUsize::new(SEEN_INTERACTIONS).expect("not zero"),
+            )),
             switches: moka::sync::Cache::builder()
                 .max_capacity(SWITCHES)
                 .eviction_policy(moka::policy::EvictionPolicy::lru())
