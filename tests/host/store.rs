@@ -857,6 +857,18 @@ async fn guilds_suite(db: Database) {
         store.cog_enabled(8, "dice").await.unwrap(),
         "only in that guild"
     );
+
+    // A gateway delivers GUILD_CREATE for many guilds at once (start-up,
+    // a burst of installs): every one is recorded, none fails because
+    // another was being written (SQLite: "database is locked").
+    let joins = (0..64u64).map(|n| {
+        let store = store.clone();
+        tokio::spawn(async move { store.joined(1_000 + n, "Burst", 70).await })
+    });
+    for join in futures_util::future::join_all(joins).await {
+        assert!(join.unwrap().unwrap(), "a new install");
+    }
+    assert_eq!(store.list().await.unwrap().len(), 65);
 }
 
 #[tokio::test]

@@ -49,7 +49,7 @@ impl GuildStore {
         );
         // One transaction: the guild never exists without its owner.
         let was_active: Option<bool> = with_pool!(self.db, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.db.begin_write()).await?;
             let was_active: Option<bool> =
                 sqlx::query_scalar("SELECT active FROM guilds WHERE guild_id = $1")
                     .bind(id)

@@ -138,6 +138,18 @@ impl Database {
             .await
     }
 
+    /// The statement that begins a transaction that will write. On SQLite
+    /// it takes the write lock at once (`BEGIN IMMEDIATE`): a deferred
+    /// transaction that reads first fails with "database is locked", without
+    /// waiting, when another one wrote in between; an immediate one waits
+    /// its turn within the busy timeout.
+    pub fn begin_write(&self) -> &'static str {
+        match self.pool {
+            Pool::Postgres(_) => "BEGIN",
+            Pool::Sqlite(_) => "BEGIN IMMEDIATE",
+        }
+    }
+
     /// The typed pool.
     pub fn pool(&self) -> &Pool {
         &self.pool
