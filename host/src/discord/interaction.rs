@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
+pub use twilight_model::http::interaction::InteractionResponseType;
 
 use super::outgoing::EPHEMERAL;
 use super::rest::{Body, Rest, RestError, Upload};
@@ -101,11 +102,11 @@ impl InteractionHandle {
         format!("/webhooks/{app}/{}{rest}", self.token)
     }
 
-    /// Send the interaction callback of `kind` (Discord's type number).
+    /// Send the interaction callback of `kind`.
     pub async fn callback(
         &self,
         rest: &Rest,
-        kind: u8,
+        kind: InteractionResponseType,
         data: Option<Value>,
         files: Vec<Upload>,
     ) -> Result<(), RestError> {
@@ -136,9 +137,12 @@ impl InteractionHandle {
         let mut ack = self.ack.lock().await;
         if *ack == Ack::Pending {
             let (kind, data) = if self.update_deferral {
-                (6, None)
+                (InteractionResponseType::DeferredUpdateMessage, None)
             } else {
-                (5, ephemeral.then(|| json!({"flags": EPHEMERAL})))
+                (
+                    InteractionResponseType::DeferredChannelMessageWithSource,
+                    ephemeral.then(|| json!({"flags": EPHEMERAL})),
+                )
             };
             self.callback(rest, kind, data, Vec::new()).await?;
             *ack = Ack::Deferred {

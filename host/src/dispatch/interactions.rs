@@ -16,7 +16,7 @@ use twilight_model::application::interaction::{Interaction, InteractionData, Int
 use super::{Bot, failures};
 use crate::capabilities::Scope;
 use crate::discord::incoming;
-use crate::discord::interaction::{Ack, InteractionHandle};
+use crate::discord::interaction::{Ack, InteractionHandle, InteractionResponseType as Kind};
 use crate::discord::outgoing::{self, EPHEMERAL};
 use crate::discord::rest::{RestError, Upload};
 use crate::runtime::{Answer, Call, InvocationError, LoadedCog};
@@ -228,7 +228,7 @@ impl Bot {
         if let Err(error) = handle
             .callback(
                 &self.link.rest,
-                8,
+                Kind::ApplicationCommandAutocompleteResult,
                 Some(json!({"choices": choices})),
                 Vec::new(),
             )
@@ -344,7 +344,11 @@ impl Bot {
                     update,
                 },
             ) => {
-                let kind = if update { 7 } else { 4 };
+                let kind = if update {
+                    Kind::UpdateMessage
+                } else {
+                    Kind::ChannelMessageWithSource
+                };
                 let result = handle.callback(rest, kind, Some(body), files).await;
                 if result.is_ok() {
                     handle.completed().await;
@@ -352,7 +356,9 @@ impl Bot {
                 result
             }
             (Ack::Pending, Outgoing::Modal(modal)) => {
-                handle.callback(rest, 9, Some(modal), Vec::new()).await
+                handle
+                    .callback(rest, Kind::Modal, Some(modal), Vec::new())
+                    .await
             }
             (Ack::Pending, Outgoing::Defer) => {
                 // The invocation is over: nothing could complete a deferral now.
@@ -362,7 +368,12 @@ impl Bot {
                 );
                 let text = failures::UNFINISHED;
                 let result = handle
-                    .callback(rest, 4, Some(outgoing::notice(text)), Vec::new())
+                    .callback(
+                        rest,
+                        Kind::ChannelMessageWithSource,
+                        Some(outgoing::notice(text)),
+                        Vec::new(),
+                    )
                     .await;
                 handle.completed().await;
                 result
@@ -370,7 +381,12 @@ impl Bot {
             (Ack::Pending, Outgoing::DeferUpdate) => handle.acknowledge(rest, false).await,
             (Ack::Pending, Outgoing::Notice(text)) => {
                 let result = handle
-                    .callback(rest, 4, Some(outgoing::notice(&text)), Vec::new())
+                    .callback(
+                        rest,
+                        Kind::ChannelMessageWithSource,
+                        Some(outgoing::notice(&text)),
+                        Vec::new(),
+                    )
                     .await;
                 handle.completed().await;
                 result
@@ -458,7 +474,12 @@ impl Bot {
                 let fallback = match state {
                     Ack::Pending => {
                         let sent = handle
-                            .callback(rest, 4, Some(outgoing::notice(text)), Vec::new())
+                            .callback(
+                                rest,
+                                Kind::ChannelMessageWithSource,
+                                Some(outgoing::notice(text)),
+                                Vec::new(),
+                            )
                             .await;
                         handle.completed().await;
                         sent
