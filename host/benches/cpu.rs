@@ -194,38 +194,26 @@ async fn main() {
     std::fs::create_dir_all(&cogs).unwrap();
     std::fs::copy(&cog, cogs.join("hostile.wasm")).unwrap();
     let overwrites = |r: Value| r["overwrites"].as_u64().unwrap_or(0);
-    let before = overwrites(registrations(&http, &sim_url).await);
-    let host = spawn_host(&baseline, &sim_url, &cogs, &dir.path().join("data"), None);
-    measure(
-        "baseline run (hostile `fine`, a fresh instance per call)",
-        host,
-        before,
-        &http,
-        &sim_url,
-        count,
-    )
-    .await;
-    // The same with the cog on warm instances (per guild): the host's own
-    // share without the instantiation and teardown of a fresh instance.
+    // Once with a fresh instance per call (what `auto` picks for a Rust
+    // cog), once on warm instances per guild: the host's own share without
+    // the instantiation and teardown of a fresh instance.
     let reuse = dir.path().join("reuse.toml");
     std::fs::write(&reuse, "[cogs.hostile]\ninstances = \"reuse\"\n").unwrap();
-    let before = overwrites(registrations(&http, &sim_url).await);
-    let host = spawn_host(
-        &baseline,
-        &sim_url,
-        &cogs,
-        &dir.path().join("data-reuse"),
-        Some(&reuse),
-    );
-    measure(
-        "baseline run (hostile `fine`, warm instances)",
-        host,
-        before,
-        &http,
-        &sim_url,
-        count,
-    )
-    .await;
+    for (name, data, config) in [
+        ("a fresh instance per call", "data", None),
+        ("warm instances", "data-reuse", Some(&reuse)),
+    ] {
+        let before = overwrites(registrations(&http, &sim_url).await);
+        let host = spawn_host(
+            &baseline,
+            &sim_url,
+            &cogs,
+            &dir.path().join(data),
+            config.map(|c| c.as_path()),
+        );
+        let name = format!("baseline run (hostile `fine`, {name})");
+        measure(&name, host, before, &http, &sim_url, count).await;
+    }
     for (name, bot) in [
         ("minimal serenity bot", &ping),
         ("minimal twilight bot", &twilight),

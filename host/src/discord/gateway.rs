@@ -321,10 +321,7 @@ impl Gateway {
         let mut senders = Vec::new();
         let mut tasks = Vec::new();
         for id in ids {
-            let shard = Shard::with_config(
-                ShardId::new(id, total),
-                ConfigBuilder::from(shared.clone()).build(),
-            );
+            let shard = Shard::with_config(ShardId::new(id, total), shared.clone());
             senders.push((id, shard.sender()));
             tasks.push(tokio::spawn(context.clone().run(shard)));
         }

@@ -192,13 +192,31 @@ impl InteractionHandle {
         body: Value,
         files: Vec<Upload>,
     ) -> Result<(), RestError> {
+        self.on_original(rest, cog, Method::PATCH, Body::message(body, files))
+            .await
+    }
+
+    /// Delete the original response.
+    pub async fn delete_original(&self, rest: &Rest, cog: Option<&str>) -> Result<(), RestError> {
+        self.on_original(rest, cog, Method::DELETE, Body::Empty)
+            .await
+    }
+
+    /// Act on `@original` (acknowledging first if needed); it is complete after.
+    async fn on_original(
+        &self,
+        rest: &Rest,
+        cog: Option<&str>,
+        method: Method,
+        body: Body,
+    ) -> Result<(), RestError> {
         self.acknowledge(rest, false).await?;
         let path = self.webhook_path(rest.application_id(), "/messages/@original");
         rest.call(
             cog,
-            Method::PATCH,
+            method,
             &path,
-            Body::message(body, files),
+            body,
             Instant::now() + Duration::from_secs(10),
         )
         .await?;
@@ -206,19 +224,19 @@ impl InteractionHandle {
         Ok(())
     }
 
-    /// Delete the original response.
-    pub async fn delete_original(&self, rest: &Rest, cog: Option<&str>) -> Result<(), RestError> {
-        self.acknowledge(rest, false).await?;
-        let path = self.webhook_path(rest.application_id(), "/messages/@original");
-        rest.call(
-            cog,
-            Method::DELETE,
-            &path,
-            Body::Empty,
-            Instant::now() + Duration::from_secs(10),
-        )
-        .await?;
-        *self.ack.lock().await = Ack::Complete;
-        Ok(())
+    /// Answer with a message as the first response and count the
+    /// interaction as answered, whether or not Discord took it (nothing
+    /// else will be tried as a first response after this).
+    pub async fn respond_once(&self, rest: &Rest, body: Value) -> Result<(), RestError> {
+        let sent = self
+            .callback(
+                rest,
+                InteractionResponseType::ChannelMessageWithSource,
+                Some(body),
+                Vec::new(),
+            )
+            .await;
+        self.completed().await;
+        sent
     }
 }

@@ -372,30 +372,13 @@ impl Bot {
                     cog,
                     "the cog answered `defer` and ended; nothing would complete the response"
                 );
-                let text = failures::UNFINISHED;
-                let result = handle
-                    .callback(
-                        rest,
-                        Kind::ChannelMessageWithSource,
-                        Some(outgoing::notice(text)),
-                        Vec::new(),
-                    )
-                    .await;
-                handle.completed().await;
-                result
+                handle
+                    .respond_once(rest, outgoing::notice(failures::UNFINISHED))
+                    .await
             }
             (Ack::Pending, Outgoing::DeferUpdate) => handle.acknowledge(rest, false).await,
             (Ack::Pending, Outgoing::Notice(text)) => {
-                let result = handle
-                    .callback(
-                        rest,
-                        Kind::ChannelMessageWithSource,
-                        Some(outgoing::notice(&text)),
-                        Vec::new(),
-                    )
-                    .await;
-                handle.completed().await;
-                result
+                handle.respond_once(rest, outgoing::notice(&text)).await
             }
             // A deferred reply: the answer completes it — unless the answer is
             // private and the deferral was public: then the "thinking"
@@ -478,18 +461,7 @@ impl Bot {
                 let text = failures::REFUSED_BY_DISCORD;
                 let state = handle.ack().await;
                 let fallback = match state {
-                    Ack::Pending => {
-                        let sent = handle
-                            .callback(
-                                rest,
-                                Kind::ChannelMessageWithSource,
-                                Some(outgoing::notice(text)),
-                                Vec::new(),
-                            )
-                            .await;
-                        handle.completed().await;
-                        sent
-                    }
+                    Ack::Pending => handle.respond_once(rest, outgoing::notice(text)).await,
                     _ => handle
                         .follow_up(rest, None, outgoing::notice(text), Vec::new())
                         .await

@@ -46,8 +46,11 @@ pub struct Bot {
     /// interaction inserts, and moka's write path cost ~4 µs of CPU per
     /// insert under the hot-path benchmark (docs/benchmarks.md).
     seen: parking_lot::Mutex<lru::LruCache<u64, ()>>,
-    /// Each guild's switch of each cog, with when it was read.
-    switches: moka::sync::Cache<(u64, String), (bool, Instant)>,
+    /// Each guild's switch of each cog, with when it was read. A map of
+    /// our own, not a TTL or LRU cache: an expired or evicted "off" would
+    /// turn the cog back on while the database is down, so "off" entries
+    /// are never dropped and only stale "on" ones are pruned.
+    switches: parking_lot::Mutex<std::collections::HashMap<(u64, String), (bool, Instant)>>,
     /// The gateway event types the loaded cogs subscribe to, with
     /// interactions.
     wanted: parking_lot::RwLock<EventTypeFlags>,
@@ -58,10 +61,8 @@ pub struct Bot {
 /// How many interaction ids are remembered (Discord replays within a
 /// resume, seconds after the first delivery).
 const SEEN_INTERACTIONS: usize = 16_384;
-/// How many (guild, cog) switches are kept. Entries are not dropped when
-/// their TTL passes: the last state read is the fallback when the
-/// database fails, so "off" stays off.
-const SWITCHES: u64 = 100_000;
+/// Past this many (guild, cog) switches, stale "on" entries are pruned.
+const SWITCHES: usize = 10_000;
 pub const SWITCH_TTL: Duration = Duration::from_secs(5);
 
 impl Bot {
@@ -79,7 +80,7 @@ impl Bot {
         // (in any process) applies within that.
         let key = (guild, cog.to_string());
         let now = Instant::now();
-        let known = self.switches.get(&key);
+        let known = self.switches.lock().get(&key).copied();
         if let Some((enabled, at)) = known
             && now.duration_since(at) < SWITCH_TTL
         {
@@ -91,7 +92,11 @@ impl Bot {
         match tokio::time::timeout(Duration::from_millis(500), store.cog_switch(guild, cog)).await {
             Ok(Ok(switch)) => {
                 let enabled = switch.unwrap_or(default);
-                self.switches.insert(key, (enabled, now));
+                let mut switches = self.switches.lock();
+                if switches.len() >= SWITCHES {
+                    switches.retain(|_, (on, at)| !*on || now.duration_since(*at) < SWITCH_TTL);
+                }
+                switches.insert(key, (enabled, now));
                 enabled
             }
             Ok(Err(error)) => {
@@ -286,10 +291,7 @@ impl Discord {
             seen: parking_lot::Mutex::new(lru::LruCache::new(
                 std::num::NonZeroUsize::new(SEEN_INTERACTIONS).expect("not zero"),
             )),
-            switches: moka::sync::Cache::builder()
-                .max_capacity(SWITCHES)
-                .eviction_policy(moka::policy::EvictionPolicy::lru())
-                .build(),
+            switches: Default::default(),
             wanted: parking_lot::RwLock::new(EventTypeFlags::INTERACTION_CREATE),
             // 100 µs … ~3.3 s, doubling.
             interaction_seconds: prometheus_client::metrics::histogram::Histogram::new(

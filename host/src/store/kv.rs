@@ -410,7 +410,7 @@ macro_rules! usage_tx {
     ($db:expr, $cog:expr, $guild:expr, |$tx:ident, $used:ident| $body:block) => {
         with_pool!($db, |pool| {
             async {
-                let mut $tx = pool.begin().await?;
+                let mut $tx = pool.begin_with($db.begin_write()).await?;
                 let (keys, bytes): (i64, i64) = sqlx::query_as(USAGE_LOCK)
                     .bind($cog)
                     .bind($guild as i64)

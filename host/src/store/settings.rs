@@ -184,7 +184,7 @@ impl SettingsStore for SqlSettings {
                 Some("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
             ),
             super::Pool::Sqlite(pool) => {
-                save!(pool.begin_with("BEGIN IMMEDIATE").await?, None::<&str>)
+                save!(pool.begin_with(self.db.begin_write()).await?, None::<&str>)
             }
         }
         Ok(())
