@@ -33,7 +33,7 @@ run *ARGS: cogs
 test: setup
     cargo fmt --all -- --check
     cargo clippy -p baseline-host -p baseline-discord-sim --all-targets -- -D warnings
-    cargo clippy --target wasm32-wasip2 --target-dir "{{guest_dir}}" -p baseline-sdk -p status -p reference -p hostile -p clash -p storm-cache -p spin-start -- -D warnings
+    cargo clippy --target wasm32-wasip2 --target-dir "{{guest_dir}}" -p baseline-sdk -p status -p reference -p hostile -p clash -p storm-cache -p spin-start -p ping -- -D warnings
     cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" {{test_guests}}
     cargo test -p baseline-host -p baseline-discord-sim --no-fail-fast
     cargo test -p baseline-sdk --doc
@@ -68,7 +68,7 @@ bench-storm: setup
 # CPU per interaction of `baseline run` and of a minimal serenity bot, each in
 # its own process against `baseline sim` (figures go in docs/benchmarks.md).
 bench-cpu: setup
-    cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p hostile
+    cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p ping
     cargo build --release -p baseline-host --bin baseline --example serenity_ping --example twilight_ping
     cargo bench -p baseline-host --bench cpu
 

@@ -1,17 +1,25 @@
 //! CPU per interaction: how much processor time the bot's process spends
 //! for one slash command, gateway frame in → callback sent. The simulator
 //! runs in a process of its own (`baseline sim`), so only the bot's work is
-//! counted; the bot is the real `baseline run` (the hostile test cog's
-//! `fine` command, which answers at once; once with a fresh instance per
-//! call, Rust cogs' default, once on warm instances) and, as reference points, a
-//! minimal serenity bot and a minimal twilight bot answering the same
-//! command (`examples/serenity_ping.rs`, `examples/twilight_ping.rs`).
+//! counted; the bot is the real `baseline run` with the `ping` test cog
+//! (`/fine` answered at once, ephemerally; once with a fresh instance per
+//! call, Rust cogs' default, once on warm instances) and, as reference
+//! points, a minimal serenity bot and a minimal twilight bot giving the
+//! same answer (`examples/serenity_ping.rs`, `examples/twilight_ping.rs`).
 //!
 //! Load: a closed loop of 16 simulated users (`/_sim/commands`), 300 warm-up
 //! commands, then `BASELINE_BENCH_COMMANDS` (default 5 000) measured. CPU
 //! is the process's user + system time from `/proc/PID/stat`, all threads.
 //!
 //! `just bench-cpu` builds the release binaries first.
+//!
+//! With `BASELINE_BENCH_CALLGRIND=1` each bot runs under
+//! `valgrind --tool=callgrind` instead, instrumentation switched on only
+//! for the measured commands (`callgrind_control -i on/off`), and the
+//! figure is *instructions* per interaction: repeatable whatever else the
+//! machine is doing, where CPU time varies by ±15 µs between runs on a
+//! 2-core machine. Default 1 000 commands in this mode (valgrind runs the
+//! bot ~50× slower).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -83,8 +91,10 @@ async fn wait_for_fine(http: &reqwest::Client, sim: &str, before: u64) {
         {
             return;
         }
+        // Under valgrind, compiling the cog alone takes a minute or more.
+        let patience = if callgrind_out().is_some() { 900 } else { 60 };
         assert!(
-            started.elapsed() < Duration::from_secs(60),
+            started.elapsed() < Duration::from_secs(patience),
             "the bot never registered /fine"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -127,10 +137,27 @@ async fn measure(
     sim: &str,
     count: usize,
 ) {
-    let bot = Killed(bot);
+    let mut bot = Killed(bot);
     wait_for_fine(http, sim, before).await;
-    drive(http, sim, 300).await;
     let pid = bot.0.id();
+    if let Some(out) = callgrind_out() {
+        drive(http, sim, 100).await;
+        callgrind_control(&["-i", "on"], pid);
+        let took = drive(http, sim, count).await;
+        callgrind_control(&["-i", "off"], pid);
+        // A clean exit writes the profile (a kill would lose it).
+        // SAFETY: sending SIGTERM to our own child.
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        let _ = bot.0.wait();
+        let instructions = callgrind_total(&out, pid);
+        println!(
+            "{name}: {count} interactions in {:.2} s under valgrind: {:.0} instructions per interaction",
+            took.as_secs_f64(),
+            instructions as f64 / count as f64
+        );
+        return;
+    }
+    drive(http, sim, 300).await;
     let before = cpu_us(pid);
     let took = drive(http, sim, count).await;
     let used = cpu_us(pid) - before;
@@ -142,6 +169,70 @@ async fn measure(
     );
 }
 
+/// Where callgrind writes its profiles, when the bench counts instructions.
+fn callgrind_out() -> Option<PathBuf> {
+    std::env::var_os("BASELINE_BENCH_CALLGRIND")
+        .filter(|v| v == "1")
+        .map(|_| std::env::temp_dir().join("baseline-bench-callgrind"))
+}
+
+/// `program args…`, or under callgrind (instrumentation off until
+/// `callgrind_control -i on`) when the bench counts instructions.
+fn bot_command(program: &Path) -> Command {
+    match callgrind_out() {
+        Some(out) => {
+            std::fs::create_dir_all(&out).unwrap();
+            let mut command = Command::new("valgrind");
+            command
+                .arg("--tool=callgrind")
+                .arg("--instr-atstart=no")
+                .arg(format!(
+                    "--callgrind-out-file={}/callgrind.%p",
+                    out.display()
+                ))
+                .arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
+}
+
+fn callgrind_control(args: &[&str], pid: u32) {
+    let status = Command::new("callgrind_control")
+        .args(args)
+        .arg(pid.to_string())
+        .stdout(Stdio::null())
+        .status()
+        .expect("callgrind_control (valgrind) is installed");
+    assert!(status.success(), "callgrind_control {args:?} failed");
+}
+
+/// Instructions counted in `pid`'s profile (every thread, every dump).
+fn callgrind_total(out: &Path, pid: u32) -> u64 {
+    let prefix = format!("callgrind.{pid}");
+    let mut total = 0;
+    for entry in std::fs::read_dir(out).unwrap().flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(&prefix) {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        total += text
+            .lines()
+            // `totals:` is the count; callgrind also writes a `summary:`
+            // (0 when instrumentation was off at the start).
+            .find_map(|line| line.strip_prefix("totals:"))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        let _ = std::fs::remove_file(entry.path());
+    }
+    assert!(
+        total > 0,
+        "no callgrind profile of {pid} in {}",
+        out.display()
+    );
+    total
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -151,7 +242,7 @@ async fn main() {
     let baseline = target.join("release/baseline");
     let ping = target.join("release/examples/serenity_ping");
     let twilight = target.join("release/examples/twilight_ping");
-    let cog = target.join("guests/wasm32-wasip2/cog/hostile.wasm");
+    let cog = target.join("guests/wasm32-wasip2/cog/ping.wasm");
     for needed in [&baseline, &ping, &twilight, &cog] {
         assert!(
             needed.exists(),
@@ -162,7 +253,11 @@ async fn main() {
     let count: usize = std::env::var("BASELINE_BENCH_COMMANDS")
         .ok()
         .and_then(|c| c.parse().ok())
-        .unwrap_or(5_000);
+        .unwrap_or(if callgrind_out().is_some() {
+            1_000
+        } else {
+            5_000
+        });
 
     let port = free_port();
     let sim_url = format!("http://127.0.0.1:{port}");
@@ -192,26 +287,34 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let cogs = dir.path().join("cogs");
     std::fs::create_dir_all(&cogs).unwrap();
-    std::fs::copy(&cog, cogs.join("hostile.wasm")).unwrap();
+    std::fs::copy(&cog, cogs.join("ping.wasm")).unwrap();
     let overwrites = |r: Value| r["overwrites"].as_u64().unwrap_or(0);
     // Once with a fresh instance per call (what `auto` picks for a Rust
     // cog), once on warm instances per guild: the host's own share without
     // the instantiation and teardown of a fresh instance.
+    // Under valgrind the instance pool must fit its address space: a
+    // smaller pool, and memory slots of 256 MiB instead of 4 GiB.
+    let pool = match callgrind_out() {
+        Some(_) => {
+            "[runtime]\nmax_concurrent = 16\nmax_warm_instances = 16\nmemory_reservation_mib = 256\n"
+        }
+        None => "",
+    };
+    let fresh = dir.path().join("fresh.toml");
+    std::fs::write(&fresh, pool).unwrap();
     let reuse = dir.path().join("reuse.toml");
-    std::fs::write(&reuse, "[cogs.hostile]\ninstances = \"reuse\"\n").unwrap();
+    std::fs::write(
+        &reuse,
+        format!("{pool}[cogs.ping]\ninstances = \"reuse\"\n"),
+    )
+    .unwrap();
     for (name, data, config) in [
-        ("a fresh instance per call", "data", None),
-        ("warm instances", "data-reuse", Some(&reuse)),
+        ("a fresh instance per call", "data", &fresh),
+        ("warm instances", "data-reuse", &reuse),
     ] {
         let before = overwrites(registrations(&http, &sim_url).await);
-        let host = spawn_host(
-            &baseline,
-            &sim_url,
-            &cogs,
-            &dir.path().join(data),
-            config.map(|c| c.as_path()),
-        );
-        let name = format!("baseline run (hostile `fine`, {name})");
+        let host = spawn_host(&baseline, &sim_url, &cogs, &dir.path().join(data), config);
+        let name = format!("baseline run (ping cog, {name})");
         measure(&name, host, before, &http, &sim_url, count).await;
     }
     for (name, bot) in [
@@ -219,7 +322,7 @@ async fn main() {
         ("minimal twilight bot", &twilight),
     ] {
         let before = overwrites(registrations(&http, &sim_url).await);
-        let bot = Command::new(bot)
+        let bot = bot_command(bot)
             .arg(&sim_url)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -229,18 +332,10 @@ async fn main() {
     }
 }
 
-fn spawn_host(
-    baseline: &Path,
-    sim: &str,
-    cogs: &Path,
-    data: &Path,
-    config: Option<&Path>,
-) -> Child {
-    let mut command = Command::new(baseline);
-    if let Some(config) = config {
-        command.env("BASELINE_CONFIG", config);
-    }
+fn spawn_host(baseline: &Path, sim: &str, cogs: &Path, data: &Path, config: &Path) -> Child {
+    let mut command = bot_command(baseline);
     command
+        .env("BASELINE_CONFIG", config)
         .arg("run")
         .env("BASELINE_DISCORD_URL", sim)
         .env("BASELINE_COGS_DIR", cogs)

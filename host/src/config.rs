@@ -183,6 +183,13 @@ pub struct RuntimeConfig {
     pub max_concurrent: u32,
     /// Largest linear memory any cog may be given (MiB); per-cog caps are at most this.
     pub max_memory_mib: u64,
+    /// Address space reserved for each linear memory of the pool (MiB).
+    /// Unset: wasmtime's default (4 GiB on 64-bit hosts, so compiled code
+    /// needs no bounds checks). Set it, at least `max_memory_mib`, where
+    /// the process's address space is limited (`ulimit -v`, valgrind): the
+    /// pool reserves about 2 × (`max_concurrent` + `max_warm_instances` +
+    /// 16) memories of this size up front.
+    pub memory_reservation_mib: Option<u64>,
     /// Epoch tick (ms): the granularity of deadlines.
     pub epoch_tick_ms: u64,
     /// Debounce of the cogs-folder watcher (ms).
@@ -216,6 +223,7 @@ impl Default for RuntimeConfig {
         Self {
             max_concurrent: 128,
             max_memory_mib: 256,
+            memory_reservation_mib: None,
             epoch_tick_ms: 1,
             reload_debounce_ms: 100,
             load_deadline_ms: 2_000,

@@ -172,6 +172,7 @@ fn call_runs_a_command_and_prints_the_reply() {
 
 #[test]
 fn new_scaffolds_a_cog_that_builds_and_loads() {
+    let _cores = crate::support::CPU_HEAVY.blocking_lock();
     let dir = tempfile::tempdir().unwrap();
     let out = baseline(&["cog", "new", "greeter"], dir.path());
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -278,6 +278,7 @@ async fn status_shows_version_uptime_and_cogs() {
 /// contract, reaches kv, and gets warm-instance reuse by measurement.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_python_cog_works_and_is_reused_by_measurement() {
+    let _cores = crate::support::CPU_HEAVY.lock().await;
     use baseline_host::runtime::InstancePolicy;
     let cogs = tempfile::tempdir().unwrap();
     let runtime = runtime(config(cogs.path()));

@@ -1500,6 +1500,7 @@ async fn storm(measure: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_storm_of_hostile_cogs_leaves_the_host_and_a_normal_cog_standing() {
+    let _cores = crate::support::CPU_HEAVY.lock().await;
     storm(false).await;
 }
 

@@ -27,6 +27,14 @@ pub const GUESTS: &[&str] = &[
     "spin-start",
 ];
 
+/// Held by the tests that keep both cores busy for a long time (building
+/// a scaffolded cog, compiling the Python cog, the hostile storm), so they
+/// take turns. The storm checks fairness *inside* the host; a compiler
+/// taking both cores beside it made the normal cog's calls look like long
+/// computing and demoted it (seen once, on a fresh machine whose cargo
+/// caches were cold).
+pub static CPU_HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

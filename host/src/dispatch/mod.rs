@@ -128,7 +128,7 @@ impl Bot {
     async fn on_gateway_event(self: Arc<Self>, event: GatewayEvent) {
         let event = match event {
             GatewayEvent::InteractionCreate(create) => {
-                self.on_interaction(create.0).await;
+                Box::pin(self.on_interaction(create.0)).await;
                 return;
             }
             GatewayEvent::GuildCreate(create) => {
@@ -234,7 +234,18 @@ impl Listener for ToBot {
     fn on_event(&self, _shard: u32, event: GatewayEvent) {
         // Boxed: the future is large, and moving it into the task is
         // cheaper as a pointer.
-        tokio::spawn(Box::pin(self.0.clone().on_gateway_event(event)));
+        // Boxed, each kind on its own: a future's whole layout is copied
+        // into the task, and the layout of one future for every kind is
+        // that of the largest (the guild and event paths: ~50 KB, against
+        // ~19 KB for an interaction; measured with `size_of_val`).
+        match event {
+            GatewayEvent::InteractionCreate(create) => {
+                tokio::spawn(Box::pin(self.0.clone().on_interaction(create.0)));
+            }
+            event => {
+                tokio::spawn(Box::pin(self.0.clone().on_gateway_event(event)));
+            }
+        }
     }
 }
 

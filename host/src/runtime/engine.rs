@@ -42,6 +42,10 @@ pub fn build(config: &RuntimeConfig) -> anyhow::Result<Engine> {
         .table_keep_resident(64 << 10)
         .pagemap_scan(wasmtime::Enabled::Auto);
     wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    if let Some(mib) = config.memory_reservation_mib {
+        // The pool refuses a memory larger than its slot.
+        wasm.memory_reservation(mib.max(config.max_memory_mib) << 20);
+    }
     Engine::new(&wasm).map_err(|error| anyhow::anyhow!("cannot create the wasm engine: {error}"))
 }
 

@@ -182,6 +182,31 @@ struct Warm {
     idle_since: Instant,
 }
 
+/// What one call brings to the instance it runs on: its scope and the
+/// meter's inputs. The capabilities' state ([`CogState`], with its WASI
+/// context) is built only when the call needs a fresh instance.
+pub(crate) struct Admission {
+    pub(crate) scope: Scope,
+    /// The cog is demoted: the call computes in turns.
+    pub(crate) demoted: bool,
+    /// The cog's share, charged with the call's computing.
+    pub(crate) share: Option<Arc<super::share::CogShare>>,
+    /// Microseconds the call computes, read by the caller afterwards.
+    pub(crate) computed_us: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Admission {
+    /// A call outside any cog's share (loading, probes).
+    pub(crate) fn unshared(scope: Scope) -> Self {
+        Self {
+            scope,
+            demoted: false,
+            share: None,
+            computed_us: Arc::default(),
+        }
+    }
+}
+
 /// Takes a call's computing off its cog's running total when dropped.
 struct TickGuard {
     share: Arc<super::share::CogShare>,
@@ -392,7 +417,8 @@ impl Runtime {
         &self,
         pre: &CogPre<Sandbox>,
         pool: Option<(&WarmPool, u32)>,
-        sandbox: Sandbox,
+        admission: Admission,
+        caps: impl FnOnce(Scope) -> CogState + Send,
         limits: LimitsConfig,
         call: F,
     ) -> Result<R, (FailureKind, String)>
@@ -400,26 +426,38 @@ impl Runtime {
         R: Send,
         F: for<'a> FnOnce(&'a Cog, &'a mut Store<Sandbox>) -> CallFuture<'a, R> + Send,
     {
-        let guild = sandbox.caps.scope().guild_id;
+        let Admission {
+            scope,
+            demoted,
+            share,
+            computed_us,
+        } = admission;
+        let guild = scope.guild_id;
         // The epoch stops wasm code; this also stops a cog stuck in an async host call.
         let wall_clock = limits.deadline() + self.epoch_tick * 4 + Duration::from_millis(50);
         let warm = pool.and_then(|(pool, _)| pool.take(guild));
         // Whatever way the call ends (answer, trap, wall-clock timeout), the
         // ticks it computed leave its cog's running total.
-        let _ticks = sandbox.meter.share.clone().map(|share| TickGuard {
+        let _ticks = share.clone().map(|share| TickGuard {
             share,
-            computed_us: sandbox.meter.computed_us.clone(),
+            computed_us: computed_us.clone(),
         });
         let run = async move {
             let (mut store, instance, calls) = match warm {
+                // A warm instance keeps its capabilities' state; only the
+                // scope and the meter's inputs are the call's own.
                 Some(mut warm) => {
                     let data = warm.store.data_mut();
-                    data.caps.begin_call(sandbox.caps.scope().clone());
-                    data.meter.demoted = sandbox.meter.demoted;
-                    data.meter.computed_us = sandbox.meter.computed_us.clone();
+                    data.caps.begin_call(scope);
+                    data.meter.demoted = demoted;
+                    data.meter.computed_us = computed_us;
                     (warm.store, warm.instance, warm.calls)
                 }
                 None => {
+                    let mut sandbox = Sandbox::new(caps(scope), &limits);
+                    sandbox.meter.demoted = demoted;
+                    sandbox.meter.share = share;
+                    sandbox.meter.computed_us = computed_us;
                     let (store, instance) = self.instantiate(pre, sandbox, limits).await?;
                     (store, instance, 0)
                 }
@@ -529,23 +567,31 @@ impl Runtime {
         // At DEBUG: an INFO span would format its fields on every call. The
         // failure line below names the cog, guild and export itself.
         let span = tracing::debug_span!("invoke", cog = %cog.name(), guild = ?scope.guild_id, user = ?scope.user_id, export);
-        let mut caps = CogState::new(
+        let computed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let admission = Admission {
             scope,
-            cog.grants.clone(),
-            self.services.clone(),
-            cog.settings_defaults.clone(),
-            cog.limits,
-        );
-        caps.set_quotas(cog.quotas);
-        let mut sandbox = Sandbox::new(caps, &cog.limits);
-        sandbox.meter.demoted = demoted;
-        sandbox.meter.share = Some(cog.share.clone());
-        let computed = sandbox.meter.computed_us.clone();
+            demoted,
+            share: Some(cog.share.clone()),
+            computed_us: computed.clone(),
+        };
+        // Built only when the call needs a fresh instance.
+        let caps = |scope| {
+            let mut caps = CogState::new(
+                scope,
+                cog.grants.clone(),
+                self.services.clone(),
+                cog.settings_defaults.clone(),
+                cog.limits,
+            );
+            caps.set_quotas(cog.quotas);
+            caps
+        };
         let result = self
             .run(
                 &cog.pre,
                 cog.pool(),
-                sandbox,
+                admission,
+                caps,
                 cog.limits,
                 move |instance, store| {
                     Box::pin(async move {

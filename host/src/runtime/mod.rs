@@ -483,18 +483,21 @@ impl Runtime {
             cog: Arc::from("(loading)"),
             ..Default::default()
         };
-        let state = CogState::new(
-            scope,
-            Arc::new(Grants::default()),
-            self.services.clone(),
-            None,
-            limits,
-        );
+        let caps = |scope| {
+            CogState::new(
+                scope,
+                Arc::new(Grants::default()),
+                self.services.clone(),
+                None,
+                limits,
+            )
+        };
         let manifest = self
             .run(
                 &prepared.pre,
                 None,
-                Sandbox::new(state, &limits),
+                invoke::Admission::unshared(scope),
+                caps,
                 limits,
                 |cog, store| {
                     Box::pin(async move { cog.baseline_cog_handler().call_manifest(store).await })
