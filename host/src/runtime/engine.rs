@@ -78,3 +78,32 @@ impl Drop for EpochTicker {
         self.stop.store(true, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_memory_reservation_still_fits_the_largest_memory() {
+        // A pool of 16 + 16 + 16 instances reserves ~100 memories: with the
+        // default 4 GiB each that is ~400 GiB of address space; with 64 MiB
+        // asked (below the 256 MiB any cog may get) each slot is 256 MiB.
+        let config = RuntimeConfig {
+            max_concurrent: 16,
+            max_warm_instances: 16,
+            memory_reservation_mib: Some(64),
+            ..RuntimeConfig::default()
+        };
+        let engine = build(&config).expect("the pool fits and accepts 256 MiB memories");
+        // A module whose memory may grow to the per-cog maximum compiles
+        // and instantiates in that pool.
+        // `(module (memory 1 4096))`: one page, up to 256 MiB.
+        let wasm = [
+            0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+            0x05, 0x05, 0x01, 0x01, 0x01, 0x80, 0x20, // memory: min 1, max 4096
+        ];
+        let module = wasmtime::Module::new(&engine, wasm).unwrap();
+        let mut store = wasmtime::Store::new(&engine, ());
+        wasmtime::Instance::new(&mut store, &module, &[]).expect("instantiates in the pool");
+    }
+}
