@@ -128,7 +128,9 @@ impl Bot {
     async fn on_gateway_event(self: Arc<Self>, event: GatewayEvent) {
         let event = match event {
             GatewayEvent::InteractionCreate(create) => {
-                Box::pin(self.on_interaction(create.0)).await;
+                // Reached only if a caller hands an interaction here;
+                // the gateway's listener spawns interactions on their own.
+                self.on_interaction(create.0).await;
                 return;
             }
             GatewayEvent::GuildCreate(create) => {
@@ -232,8 +234,6 @@ impl Listener for ToBot {
     }
 
     fn on_event(&self, _shard: u32, event: GatewayEvent) {
-        // Boxed: the future is large, and moving it into the task is
-        // cheaper as a pointer.
         // Boxed, each kind on its own: a future's whole layout is copied
         // into the task, and the layout of one future for every kind is
         // that of the largest (the guild and event paths: ~50 KB, against
