@@ -35,16 +35,19 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// User + system CPU of a process, all threads, in microseconds.
-fn cpu_us(pid: u32) -> u64 {
+/// User + system CPU of a process, all threads, in microseconds; and its
+/// minor page faults (each a trip into the kernel: a fresh instance's
+/// memory touched for the first time, say).
+fn cpu_us(pid: u32) -> (u64, u64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
     // Fields after the command name (which may hold spaces) in parentheses.
     let rest = &stat[stat.rfind(')').unwrap() + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let faults: u64 = fields[7].parse().unwrap();
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    ticks * 1_000_000 / hz
+    (ticks * 1_000_000 / hz, faults)
 }
 
 struct Killed(Child);
@@ -158,14 +161,15 @@ async fn measure(
         return;
     }
     drive(http, sim, 300).await;
-    let before = cpu_us(pid);
+    let (cpu_before, faults_before) = cpu_us(pid);
     let took = drive(http, sim, count).await;
-    let used = cpu_us(pid) - before;
+    let (cpu_after, faults_after) = cpu_us(pid);
     println!(
-        "{name}: {count} interactions in {:.2} s ({:.0}/s): {:.0} µs CPU per interaction",
+        "{name}: {count} interactions in {:.2} s ({:.0}/s): {:.0} µs CPU, {:.1} page faults per interaction",
         took.as_secs_f64(),
         count as f64 / took.as_secs_f64(),
-        used as f64 / count as f64
+        (cpu_after - cpu_before) as f64 / count as f64,
+        (faults_after - faults_before) as f64 / count as f64
     );
 }
 
@@ -223,7 +227,10 @@ fn callgrind_total(out: &Path, pid: u32) -> u64 {
             .find_map(|line| line.strip_prefix("totals:"))
             .and_then(|n| n.trim().parse::<u64>().ok())
             .unwrap_or(0);
-        let _ = std::fs::remove_file(entry.path());
+        // `BASELINE_BENCH_KEEP_PROFILES=1` keeps them for `callgrind_annotate`.
+        if std::env::var_os("BASELINE_BENCH_KEEP_PROFILES").is_none() {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
     assert!(
         total > 0,

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use reqwest::Method;
+use http::Method;
 use serde_json::{Value, json};
 
 use super::CogState;

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
+use http::Method;
 use serde_json::{Value, json};
 pub use twilight_model::http::interaction::InteractionResponseType;
 

@@ -25,8 +25,8 @@ pub mod shards;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use http::Method;
 use parking_lot::RwLock;
-use reqwest::Method;
 
 pub use interaction::InteractionHandle;
 use rest::{Body, Rest, RestError};

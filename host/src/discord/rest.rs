@@ -9,6 +9,14 @@
 //! because the outcome (429 with its `Retry-After`, the headers) must reach
 //! the cog as a typed error, and because attachments need multipart bodies
 //! with several files. Responses are read with twilight's model types.
+//!
+//! Two transports share the work: JSON and empty bodies — every interaction
+//! callback, most calls — go through hyper's client with an `http::Uri`
+//! built straight from the path (reqwest parsed each URL with `url::Url`
+//! and converted it back, about a quarter of the host's instructions per
+//! interaction: docs/benchmarks.md); uploads go through reqwest, whose
+//! multipart form is the well-kept encoder (it sends only through reqwest's
+//! own client).
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -16,8 +24,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use backon::Retryable as _;
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
+use http::{Method, StatusCode};
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use parking_lot::Mutex;
-use reqwest::Method;
 use serde_json::Value;
 
 /// Why a REST call failed.
@@ -106,11 +120,24 @@ pub struct RestCounters {
     pub budget_refusals: AtomicU64,
 }
 
+/// The HTTP client of JSON calls (TLS for discord.com, plain HTTP for a
+/// simulator on loopback).
+type Hyper = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// What came back from one request.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
 /// The REST client.
 pub struct Rest {
-    client: reqwest::Client,
+    hyper: Hyper,
+    uploads: reqwest::Client,
     base: String,
-    authorization: String,
+    authorization: HeaderValue,
+    user_agent: HeaderValue,
     budgets: Budgets,
     blocked: Mutex<HashMap<String, Instant>>,
     global_block: Mutex<Option<Instant>>,
@@ -121,6 +148,11 @@ pub struct Rest {
 }
 
 const ATTEMPTS: u32 = 4;
+/// How long one request may take, answer included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// The largest answer read (Discord's largest are lists of 1 000 members,
+/// well under this); a larger one fails instead of filling memory.
+const MAX_ANSWER_BYTES: usize = 16 << 20;
 
 impl Rest {
     /// A client for `base` (`https://discord.com` or a simulator's URL) with
@@ -131,20 +163,29 @@ impl Rest {
         } else {
             format!("Bot {token}")
         };
+        let user_agent = format!(
+            "DiscordBot (https://github.com/baseline, {})",
+            crate::VERSION
+        );
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .build();
         Self {
-            client: reqwest::Client::builder()
-                .user_agent(format!(
-                    "DiscordBot (https://github.com/baseline, {})",
-                    crate::VERSION
-                ))
-                .timeout(Duration::from_secs(15))
-                // Discord's API does not redirect; following redirects would
-                // also format every request's URI once more.
+            hyper: HyperClient::builder(TokioExecutor::new()).build(https),
+            uploads: reqwest::Client::builder()
+                .timeout(REQUEST_TIMEOUT)
+                // Discord's API does not redirect.
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("a TLS backend is compiled in"),
             base: format!("{}/api/v10", base.trim_end_matches('/')),
-            authorization,
+            // A token with a byte no header may carry is refused by every
+            // call (as Discord would refuse it), not by a panic here.
+            authorization: HeaderValue::from_str(&authorization)
+                .unwrap_or_else(|_| HeaderValue::from_static("Bot invalid-token")),
+            user_agent: HeaderValue::from_str(&user_agent).expect("an ASCII user agent"),
             budgets: governor::RateLimiter::keyed(
                 governor::Quota::per_second(NonZeroU32::new(per_second.max(1)).expect("≥ 1"))
                     .allow_burst(NonZeroU32::new(burst.max(1)).expect("≥ 1")),
@@ -256,12 +297,14 @@ impl Rest {
             }
         }
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        let response = self
+        let Answer {
+            status,
+            headers,
+            body: bytes,
+        } = self
             .send(method.clone(), path, body, reason)
             .await
-            .map_err(|error| Attempt::Transient(RestError::Failed(error.to_string())))?;
-        let status = response.status();
-        let headers = response.headers();
+            .map_err(|error| Attempt::Transient(RestError::Failed(error)))?;
         let header = |name: &str| {
             headers
                 .get(name)
@@ -283,7 +326,6 @@ impl Rest {
         let global_scope = headers
             .get("x-ratelimit-scope")
             .is_some_and(|v| v == "global");
-        let bytes = response.bytes().await.unwrap_or_default();
         if status.is_success() {
             return if bytes.is_empty() {
                 Ok(Value::Null)
@@ -333,40 +375,129 @@ impl Rest {
         })
     }
 
+    /// Send one request and read its answer within [`REQUEST_TIMEOUT`];
+    /// a transport failure as text.
     async fn send(
         &self,
         method: Method,
         path: &str,
         body: &Body,
         reason: Option<&str>,
-    ) -> reqwest::Result<reqwest::Response> {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .header("authorization", &self.authorization);
-        if let Some(reason) = reason.filter(|r| !r.is_empty()) {
-            // Discord reads it percent-encoded, at most 512 characters.
-            let reason: String = reason.chars().take(512).collect();
-            request = request.header("x-audit-log-reason", percent_encode(&reason));
-        }
-        let request = match body {
-            Body::Empty => request,
-            Body::Json(value) => request.json(value),
-            Body::Multipart(payload, files) => {
-                let mut form =
-                    reqwest::multipart::Form::new().text("payload_json", payload.to_string());
-                for (index, file) in files.iter().enumerate() {
-                    let mut part = reqwest::multipart::Part::bytes(file.data.clone())
-                        .file_name(file.filename.clone());
-                    if let Some(kind) = &file.content_type {
-                        part = part.mime_str(kind)?;
-                    }
-                    form = form.part(format!("files[{index}]"), part);
+    ) -> Result<Answer, String> {
+        // Discord reads it percent-encoded, at most 512 characters.
+        let reason = reason.filter(|r| !r.is_empty()).map(|reason| {
+            HeaderValue::from_str(&percent_encode(
+                &reason.chars().take(512).collect::<String>(),
+            ))
+            .expect("percent-encoded text is a header value")
+        });
+        let url = format!("{}{path}", self.base);
+        let exchange = async {
+            match body {
+                Body::Multipart(payload, files) => {
+                    self.send_upload(method, url, reason, payload, files).await
                 }
-                request.multipart(form)
+                Body::Empty | Body::Json(_) => self.send_json(method, url, reason, body).await,
             }
         };
-        request.send().await
+        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())))
+    }
+
+    /// A JSON (or empty) request through hyper.
+    async fn send_json(
+        &self,
+        method: Method,
+        url: String,
+        reason: Option<HeaderValue>,
+        body: &Body,
+    ) -> Result<Answer, String> {
+        let uri = http::Uri::try_from(url).map_err(|error| format!("bad request path: {error}"))?;
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(AUTHORIZATION, self.authorization.clone())
+            .header(USER_AGENT, self.user_agent.clone());
+        if let Some(reason) = reason {
+            request = request.header("x-audit-log-reason", reason);
+        }
+        let content = match body {
+            Body::Json(value) => {
+                request =
+                    request.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                Bytes::from(serde_json::to_vec(value).map_err(|error| error.to_string())?)
+            }
+            _ => Bytes::new(),
+        };
+        let request = request
+            .body(Full::new(content))
+            .map_err(|error| format!("bad request: {error}"))?;
+        let response = self
+            .hyper
+            .request(request)
+            .await
+            .map_err(|error| format!("cannot reach Discord: {error}"))?;
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, MAX_ANSWER_BYTES)
+            .collect()
+            .await
+            .map_err(|error| format!("reading the answer failed: {error}"))?
+            .to_bytes();
+        Ok(Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
+    }
+
+    /// A message with files: multipart through reqwest.
+    async fn send_upload(
+        &self,
+        method: Method,
+        url: String,
+        reason: Option<HeaderValue>,
+        payload: &Value,
+        files: &[Upload],
+    ) -> Result<Answer, String> {
+        let mut form = reqwest::multipart::Form::new().text("payload_json", payload.to_string());
+        for (index, file) in files.iter().enumerate() {
+            let mut part =
+                reqwest::multipart::Part::bytes(file.data.clone()).file_name(file.filename.clone());
+            if let Some(kind) = &file.content_type {
+                part = part
+                    .mime_str(kind)
+                    .map_err(|error| format!("bad content type {kind:?}: {error}"))?;
+            }
+            form = form.part(format!("files[{index}]"), part);
+        }
+        let mut request = self
+            .uploads
+            .request(method, url)
+            .header(AUTHORIZATION, self.authorization.clone())
+            .header(USER_AGENT, self.user_agent.clone())
+            .multipart(form);
+        if let Some(reason) = reason {
+            request = request.header("x-audit-log-reason", reason);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|error| format!("cannot reach Discord: {error}"))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        if response.content_length().unwrap_or(0) > MAX_ANSWER_BYTES as u64 {
+            return Err("the answer is too large".into());
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| format!("reading the answer failed: {error}"))?;
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
     }
 }
 

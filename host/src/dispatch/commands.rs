@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
+use http::Method;
 use serde_json::Value;
 
 use super::Bot;

@@ -17,11 +17,12 @@ use super::sandbox::{LimitExceeded, Sandbox};
 use super::{FailureKind, InvocationError, LoadedCog, Runtime};
 use crate::capabilities::{CogState, Scope};
 use crate::config::LimitsConfig;
+use crate::wit::CogPre;
 use crate::wit::types::{
     ActionOutcome, AutocompleteInvocation, Choice, CogError, CommandInvocation, CommandResponse,
     ComponentInvocation, ComponentResponse, Event, InvocationContext, PageContext, View,
 };
-use crate::wit::{Cog, CogPre};
+use wasmtime::component::Instance;
 
 /// One call into a cog.
 #[derive(Debug, Clone)]
@@ -177,7 +178,7 @@ const MAX_IDLE_PER_COG: usize = 16;
 
 struct Warm {
     store: Store<Sandbox>,
-    instance: Cog,
+    instance: Instance,
     calls: u32,
     idle_since: Instant,
 }
@@ -392,10 +393,12 @@ impl Runtime {
         pre: &CogPre<Sandbox>,
         mut sandbox: Sandbox,
         limits: LimitsConfig,
-    ) -> Result<(Store<Sandbox>, Cog), (FailureKind, String)> {
+    ) -> Result<(Store<Sandbox>, Instance), (FailureKind, String)> {
         sandbox.meter.begin(limits.deadline());
         let mut store = self.store(sandbox);
-        match pre.instantiate_async(&mut store).await {
+        // The bare instance: its exports were type-checked once, at load
+        // (`super::exports`), not again for every instance.
+        match pre.instance_pre().instantiate_async(&mut store).await {
             Ok(instance) => Ok((store, instance)),
             Err(error) => {
                 let (kind, detail) = classify(&error, store.data());
@@ -424,7 +427,7 @@ impl Runtime {
     ) -> Result<R, (FailureKind, String)>
     where
         R: Send,
-        F: for<'a> FnOnce(&'a Cog, &'a mut Store<Sandbox>) -> CallFuture<'a, R> + Send,
+        F: for<'a> FnOnce(&'a Instance, &'a mut Store<Sandbox>) -> CallFuture<'a, R> + Send,
     {
         let Admission {
             scope,
@@ -586,6 +589,7 @@ impl Runtime {
             caps.set_quotas(cog.quotas);
             caps
         };
+        let exports = cog.exports.clone();
         let result = self
             .run(
                 &cog.pre,
@@ -594,30 +598,7 @@ impl Runtime {
                 caps,
                 cog.limits,
                 move |instance, store| {
-                    Box::pin(async move {
-                        let handler = instance.baseline_cog_handler();
-                        let pages = instance.baseline_cog_pages();
-                        Ok(match call {
-                            Call::Command(c) => {
-                                Answer::Command(handler.call_on_command(store, &c).await?)
-                            }
-                            Call::Component(c) => {
-                                Answer::Component(handler.call_on_component(store, &c).await?)
-                            }
-                            Call::Autocomplete(c) => {
-                                Answer::Autocomplete(handler.call_on_autocomplete(store, &c).await?)
-                            }
-                            Call::Event(event, context) => {
-                                Answer::Event(handler.call_on_event(store, &event, &context).await?)
-                            }
-                            Call::Render(context) => {
-                                Answer::Render(pages.call_render(store, &context).await?)
-                            }
-                            Call::Act(context, action, payload) => Answer::Act(
-                                pages.call_act(store, &context, &action, &payload).await?,
-                            ),
-                        })
-                    })
+                    Box::pin(async move { exports.call(instance, store, call).await })
                 },
             )
             .instrument(span)

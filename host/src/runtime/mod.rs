@@ -14,6 +14,7 @@
 pub mod artifacts;
 
 pub mod engine;
+mod exports;
 pub mod inspect;
 mod invoke;
 pub mod manifest;
@@ -286,6 +287,8 @@ pub struct LoadedCog {
     pub instantiate_time: Option<Duration>,
     warm: invoke::WarmPool,
     pre: CogPre<Sandbox>,
+    /// Its exports, type-checked once (at load).
+    exports: exports::Exports,
 }
 
 impl LoadedCog {
@@ -492,15 +495,20 @@ impl Runtime {
                 limits,
             )
         };
-        let manifest = self
+        let (manifest, exports) = self
             .run(
                 &prepared.pre,
                 None,
                 invoke::Admission::unshared(scope),
                 caps,
                 limits,
-                |cog, store| {
-                    Box::pin(async move { cog.baseline_cog_handler().call_manifest(store).await })
+                |instance, store| {
+                    Box::pin(async move {
+                        // The one type check of the cog's exports.
+                        let (exports, cog) = exports::Exports::check(store, instance)?;
+                        let manifest = cog.baseline_cog_handler().call_manifest(store).await?;
+                        Ok((manifest, exports))
+                    })
                 },
             )
             .await
@@ -593,6 +601,7 @@ impl Runtime {
             origin: prepared.origin,
             compiled_at: prepared.compiled_at,
             pre: prepared.pre,
+            exports,
             manifest,
         })
     }
