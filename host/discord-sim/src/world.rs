@@ -237,10 +237,12 @@ pub struct State {
     pub interactions: HashMap<u64, SimInteraction>,
     /// Interaction tokens → interaction ids.
     pub tokens: HashMap<String, u64>,
-    /// OAuth2: authorization codes and access tokens → user ids.
-    pub oauth_codes: HashMap<String, u64>,
-    /// OAuth2 access tokens → user ids.
-    pub oauth_tokens: HashMap<String, u64>,
+    /// OAuth2 authorization codes not yet exchanged.
+    pub oauth_codes: HashMap<String, PendingCode>,
+    /// OAuth2 access tokens.
+    pub oauth_tokens: HashMap<String, Grant>,
+    /// OAuth2 refresh tokens → user ids.
+    pub oauth_refresh: HashMap<String, u64>,
     /// The last REST requests the bot made (at most [`REQUEST_LOG`]).
     pub requests: VecDeque<RequestRecord>,
 }
@@ -550,4 +552,26 @@ pub fn message_json(state: &State, message: &SimMessage) -> Value {
         value["application_id"] = json!(BOT_ID.to_string());
     }
     value
+}
+
+/// An authorization code waiting to be exchanged.
+#[derive(Debug, Clone)]
+pub struct PendingCode {
+    /// Who approved.
+    pub user: u64,
+    /// The redirect URI it was issued for.
+    pub redirect_uri: String,
+    /// The PKCE challenge (S256), when the request had one.
+    pub challenge: Option<String>,
+    /// When it stops being accepted.
+    pub expires: std::time::Instant,
+}
+
+/// An access token.
+#[derive(Debug, Clone, Copy)]
+pub struct Grant {
+    /// Whose it is.
+    pub user: u64,
+    /// When it stops being accepted.
+    pub expires: std::time::Instant,
 }

@@ -718,17 +718,12 @@ async fn gateway_and_rest_faults_are_injected_on_demand() {
     assert!(started.elapsed() >= std::time::Duration::from_millis(300));
 }
 
-#[tokio::test]
-async fn oauth2_approves_as_a_chosen_user() {
-    let sim = simulator().await;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let grace = DEMO_OWNER + 1;
+/// Authorize as `user` with a PKCE challenge for `verifier`; the code.
+async fn authorize(sim: &Simulator, client: &reqwest::Client, user: u64, verifier: &str) -> String {
+    let challenge = baseline_discord_sim::oauth::s256(verifier);
     let redirect = client
         .get(format!(
-            "{}/oauth2/authorize?client_id={BOT_ID}&response_type=code&scope=identify%20guilds&redirect_uri=http://dash.example/callback&state=xyz&as_user={grace}",
+            "{}/oauth2/authorize?client_id={BOT_ID}&response_type=code&scope=identify%20guilds&redirect_uri=http://dash.example/callback&state=xyz&as_user={user}&code_challenge={challenge}&code_challenge_method=S256",
             sim.http_url()
         ))
         .send_ok().await;
@@ -739,20 +734,42 @@ async fn oauth2_approves_as_a_chosen_user() {
         "{location}"
     );
     assert!(location.ends_with("&state=xyz"));
-    let code = location
+    location
         .split("code=")
         .nth(1)
         .unwrap()
         .split('&')
         .next()
+        .unwrap()
+        .to_string()
+}
+
+fn exchange<'a>(code: &'a str, verifier: &'a str) -> Vec<(&'static str, &'a str)> {
+    vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", "http://dash.example/callback"),
+        ("code_verifier", verifier),
+        ("client_secret", baseline_discord_sim::oauth::CLIENT_SECRET),
+    ]
+}
+
+#[tokio::test]
+async fn oauth2_approves_as_a_chosen_user() {
+    let sim = simulator().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
         .unwrap();
+    let grace = DEMO_OWNER + 1;
+    let verifier = "a-verifier-of-at-least-forty-three-characters-0123456789";
+    let code = authorize(&sim, &client, grace, verifier).await;
+    let app = BOT_ID.to_string();
+    let mut form = exchange(&code, verifier);
+    form.push(("client_id", &app));
     let token: serde_json::Value = client
         .post(format!("{}/api/v10/oauth2/token", sim.http_url()))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", "http://dash.example/callback"),
-        ])
+        .form(&form)
         .send_json()
         .await;
     assert_eq!(token["token_type"], "Bearer");
@@ -773,8 +790,130 @@ async fn oauth2_approves_as_a_chosen_user() {
     // A code works once.
     let again = client
         .post(format!("{}/api/v10/oauth2/token", sim.http_url()))
-        .form(&[("grant_type", "authorization_code"), ("code", code)])
+        .form(&form)
         .send_ok()
         .await;
     assert_eq!(again.status(), 400);
+    // Expired access tokens are refused; the refresh token gets a new one, once.
+    client
+        .post(format!("{}/_sim/oauth/expire", sim.http_url()))
+        .send_ok()
+        .await;
+    let expired = client
+        .get(format!("{}/api/v10/users/@me", sim.http_url()))
+        .header("authorization", &bearer)
+        .send_ok()
+        .await;
+    assert_eq!(expired.status(), 401);
+    let refresh = token["refresh_token"].as_str().unwrap();
+    let refreshed: serde_json::Value = client
+        .post(format!("{}/api/v10/oauth2/token", sim.http_url()))
+        .basic_auth(&app, Some(baseline_discord_sim::oauth::CLIENT_SECRET))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh)])
+        .send_json()
+        .await;
+    let me: serenity::model::user::CurrentUser = client
+        .get(format!("{}/api/v10/users/@me", sim.http_url()))
+        .header(
+            "authorization",
+            format!("Bearer {}", refreshed["access_token"].as_str().unwrap()),
+        )
+        .send_json()
+        .await;
+    assert_eq!(me.id.get(), grace);
+    let reused = client
+        .post(format!("{}/api/v10/oauth2/token", sim.http_url()))
+        .basic_auth(&app, Some(baseline_discord_sim::oauth::CLIENT_SECRET))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh)])
+        .send_ok()
+        .await;
+    assert_eq!(reused.status(), 400);
+}
+
+#[tokio::test]
+async fn oauth2_refuses_what_discord_refuses() {
+    let sim = simulator().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let app = BOT_ID.to_string();
+    let token_url = format!("{}/api/v10/oauth2/token", sim.http_url());
+    let verifier = "a-verifier-of-at-least-forty-three-characters-0123456789";
+    // Each refusal spends the code: a new one per case.
+    type Change = Box<dyn Fn(&mut Vec<(&'static str, String)>)>;
+    let cases: [(&str, Change, u16); 4] = [
+        (
+            "wrong secret",
+            Box::new(|f| f.retain(|(k, _)| *k != "client_secret")),
+            401,
+        ),
+        (
+            "wrong verifier",
+            Box::new(|f| {
+                f.iter_mut().for_each(|(k, v)| {
+                    if *k == "code_verifier" {
+                        *v = "x".repeat(50)
+                    }
+                })
+            }),
+            400,
+        ),
+        (
+            "no verifier",
+            Box::new(|f| f.retain(|(k, _)| *k != "code_verifier")),
+            400,
+        ),
+        (
+            "another redirect",
+            Box::new(|f| {
+                f.iter_mut().for_each(|(k, v)| {
+                    if *k == "redirect_uri" {
+                        *v = "http://evil.example/cb".into()
+                    }
+                })
+            }),
+            400,
+        ),
+    ];
+    for (what, change, status) in cases {
+        let code = authorize(&sim, &client, DEMO_OWNER, verifier).await;
+        let mut form: Vec<(&'static str, String)> = exchange(&code, verifier)
+            .into_iter()
+            .map(|(k, v)| (k, v.to_string()))
+            .collect();
+        form.push(("client_id", app.clone()));
+        change(&mut form);
+        let refused = client.post(&token_url).form(&form).send_ok().await;
+        assert_eq!(refused.status(), status, "{what}");
+    }
+    // No client id, and a bad challenge, are refused at the authorize page.
+    for query in [
+        "redirect_uri=http://dash.example/cb&as_user=1".to_string(),
+        format!(
+            "client_id={BOT_ID}&redirect_uri=http://dash.example/cb&code_challenge=short&code_challenge_method=S256"
+        ),
+    ] {
+        let page = client
+            .get(format!("{}/oauth2/authorize?{query}", sim.http_url()))
+            .send_ok()
+            .await;
+        assert_eq!(page.status(), 400, "{query}");
+    }
+    // Without `as_user` the consent screen lists the people to sign in as.
+    let page = client
+        .get(format!(
+            "{}/oauth2/authorize?client_id={BOT_ID}&redirect_uri=http://dash.example/cb&state=s",
+            sim.http_url()
+        ))
+        .send_ok()
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Authorize as <b>grace</b>"), "{page}");
+    assert!(
+        page.contains(&format!("as_user={}", DEMO_OWNER + 1)),
+        "{page}"
+    );
 }
