@@ -308,7 +308,13 @@ async fn main() {
         None => "",
     };
     let fresh = dir.path().join("fresh.toml");
-    std::fs::write(&fresh, pool).unwrap();
+    // Named, not left to `auto`: under valgrind instantiation runs ~50×
+    // slower and `auto` would pick warm instances.
+    std::fs::write(
+        &fresh,
+        format!("{pool}[cogs.ping]\ninstances = \"fresh\"\n"),
+    )
+    .unwrap();
     let reuse = dir.path().join("reuse.toml");
     std::fs::write(
         &reuse,
