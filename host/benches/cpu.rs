@@ -8,7 +8,8 @@
 //! same answer (`examples/serenity_ping.rs`, `examples/twilight_ping.rs`).
 //!
 //! Load: a closed loop of 16 simulated users (`/_sim/commands`), 300 warm-up
-//! commands, then `BASELINE_BENCH_COMMANDS` (default 5 000) measured. CPU
+//! commands, then `BASELINE_BENCH_COMMANDS` (default 40 000: shorter runs
+//! vary by ±8 µs on a 2-core machine, these by ±2) measured. CPU
 //! is the process's user + system time from `/proc/PID/stat`, all threads.
 //!
 //! `just bench-cpu` builds the release binaries first.
@@ -263,7 +264,7 @@ async fn main() {
         .unwrap_or(if callgrind_out().is_some() {
             1_000
         } else {
-            5_000
+            40_000
         });
 
     let port = free_port();
