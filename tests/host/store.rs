@@ -840,9 +840,9 @@ async fn guilds_suite(db: Database) {
     );
     assert_eq!(store.list().await.unwrap().len(), 1);
     assert_eq!(
-        store.authorized_users(7).await.unwrap().len(),
-        2,
-        "the new owner joins the old"
+        store.authorized_users(7).await.unwrap(),
+        [(71, "owner".to_string())],
+        "the new owner replaces the old: owner-derived access ends with ownership"
     );
     assert!(
         store.cog_enabled(7, "dice").await.unwrap(),
@@ -880,4 +880,190 @@ async fn guilds_sqlite() {
 #[tokio::test]
 async fn guilds_postgres() {
     guilds_suite(postgres().await).await;
+}
+
+async fn access_suite(db: Database) {
+    use baseline_host::store::access::{AccessStore, MemberGuild, Refusal, Role, Tier, UserRecord};
+    use baseline_host::store::guilds::GuildStore;
+    let guilds = GuildStore::new(db.clone());
+    let access = AccessStore::new(db.clone());
+    let access_db = db;
+    // Grants need the bot in the guild.
+    assert_eq!(
+        access.change(8, 1, 2, Some(Tier::Viewer)).await.unwrap(),
+        Err(Refusal::UnknownGuild)
+    );
+    guilds.joined(8, "Eight", 80).await.unwrap();
+    assert_eq!(access.role(8, 80).await.unwrap(), Some(Role::Owner));
+    // The owner grants; each change is in the history with before and after.
+    assert_eq!(
+        access.change(8, 80, 81, Some(Tier::Editor)).await.unwrap(),
+        Ok(None)
+    );
+    assert_eq!(
+        access.change(8, 80, 81, Some(Tier::Admin)).await.unwrap(),
+        Ok(Some(Role::Granted(Tier::Editor)))
+    );
+    assert_eq!(
+        access.role(8, 81).await.unwrap(),
+        Some(Role::Granted(Tier::Admin))
+    );
+    assert_eq!(
+        access.roles_of(81).await.unwrap(),
+        [(8, Role::Granted(Tier::Admin))]
+    );
+    // The owner's role is Discord's, not the dashboard's.
+    assert_eq!(
+        access.change(8, 81, 80, None).await.unwrap(),
+        Err(Refusal::Owner)
+    );
+    // The owner leaves; the guild still has admin 81, then 81 cannot go.
+    guilds.joined(8, "Eight", 82).await.unwrap();
+    assert_eq!(
+        access.role(8, 80).await.unwrap(),
+        None,
+        "owner-derived access ends"
+    );
+    assert_eq!(access.role(8, 82).await.unwrap(), Some(Role::Owner));
+    assert_eq!(
+        access.change(8, 82, 81, None).await.unwrap(),
+        Ok(Some(Role::Granted(Tier::Admin)))
+    );
+    let history = access.history(8, 10).await.unwrap();
+    type Summary<'a> = (Option<u64>, u64, Option<&'a str>, Option<&'a str>);
+    let summary: Vec<Summary> = history
+        .iter()
+        .map(|c| {
+            (
+                c.actor_id,
+                c.user_id,
+                c.before.as_deref(),
+                c.after.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (Some(82), 81, Some("admin"), None),
+            (None, 82, None, Some("owner")),
+            (None, 80, Some("owner"), None),
+            (Some(80), 81, Some("editor"), Some("admin")),
+            (Some(80), 81, None, Some("editor")),
+            (None, 80, None, Some("owner")),
+        ]
+    );
+    // An ownership transfer to someone with a grant makes it ownership.
+    guilds.joined(9, "Nine", 90).await.unwrap();
+    access
+        .change(9, 90, 91, Some(Tier::Editor))
+        .await
+        .unwrap()
+        .unwrap();
+    guilds.joined(9, "Nine", 91).await.unwrap();
+    assert_eq!(access.role(9, 91).await.unwrap(), Some(Role::Owner));
+
+    // The last admin cannot go. (The owner's row always exists for a guild
+    // the bot is in; drop it here to leave granted admins only.)
+    guilds.joined(10, "Ten", 100).await.unwrap();
+    access
+        .change(10, 100, 101, Some(Tier::Admin))
+        .await
+        .unwrap()
+        .unwrap();
+    drop_owner_row(&access_db, 10).await;
+    assert_eq!(
+        access.change(10, 101, 101, None).await.unwrap(),
+        Err(Refusal::LastAdmin)
+    );
+    assert_eq!(
+        access
+            .change(10, 101, 101, Some(Tier::Editor))
+            .await
+            .unwrap(),
+        Err(Refusal::LastAdmin)
+    );
+    // Two admins removing each other at once: exactly one wins.
+    access
+        .change(10, 101, 102, Some(Tier::Admin))
+        .await
+        .unwrap()
+        .unwrap();
+    let (a, b) = tokio::join!(
+        access.change(10, 101, 102, None),
+        access.change(10, 102, 101, None)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a.is_ok() != b.is_ok(), "{a:?} {b:?}");
+    assert_eq!(
+        access
+            .list(10)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|u| u.role.tier() == Tier::Admin)
+            .count(),
+        1
+    );
+
+    // API tokens: stored by hash, listed without it, revoked by their owner only.
+    let id = access.create_token(81, "ci", "hash-1", None).await.unwrap();
+    access
+        .create_token(81, "old", "hash-2", Some(1))
+        .await
+        .unwrap();
+    assert_eq!(access.token_user("hash-1").await.unwrap(), Some(81));
+    assert_eq!(access.token_user("hash-2").await.unwrap(), None, "expired");
+    assert_eq!(access.token_user("nope").await.unwrap(), None);
+    let tokens = access.tokens(81).await.unwrap();
+    assert_eq!(tokens.len(), 2);
+    assert!(
+        tokens
+            .iter()
+            .any(|t| t.id == id && t.last_used_at_ms.is_some())
+    );
+    assert!(!access.revoke_token(99, &id).await.unwrap(), "not theirs");
+    assert!(access.revoke_token(81, &id).await.unwrap());
+    assert_eq!(access.token_user("hash-1").await.unwrap(), None);
+
+    // What Discord said about a user is kept for their API tokens.
+    let record = UserRecord {
+        user_id: 81,
+        username: "grace".into(),
+        developer: false,
+        guilds: vec![MemberGuild {
+            id: 8,
+            name: "Eight".into(),
+            icon: None,
+            owner: false,
+            permissions: 1 << 5,
+        }],
+        refreshed_at_ms: 5,
+    };
+    access.save_user(&record).await.unwrap();
+    assert_eq!(access.user(81).await.unwrap(), Some(record.clone()));
+    assert!(record.guilds[0].manages());
+}
+
+async fn drop_owner_row(db: &Database, guild: i64) {
+    let sql = "DELETE FROM authorized_users WHERE guild_id = $1 AND role = 'owner'";
+    match db.pool() {
+        baseline_host::store::Pool::Postgres(pool) => {
+            sqlx::query(sql).bind(guild).execute(pool).await.unwrap();
+        }
+        baseline_host::store::Pool::Sqlite(pool) => {
+            sqlx::query(sql).bind(guild).execute(pool).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn access_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    access_suite(sqlite(&dir).await).await;
+}
+
+#[tokio::test]
+async fn access_postgres() {
+    access_suite(postgres().await).await;
 }

@@ -2,7 +2,9 @@
 //! which cogs each guild has turned off.
 //!
 //! Joining creates the guild's row (or reactivates it) and makes the guild
-//! owner its first authorized user; leaving marks it inactive and keeps its
+//! owner its first authorized user; seeing it with another owner (a
+//! transfer) moves the owner's access to the new owner, recorded in the
+//! access history (`store::access`); leaving marks it inactive and keeps its
 //! data. Both are idempotent: a restart replays GUILD_CREATE for every
 //! guild without duplicating anything.
 
@@ -47,11 +49,13 @@ impl GuildStore {
                  active = TRUE, left_at = NULL,
                  joined_at = CASE WHEN guilds.active THEN guilds.joined_at ELSE {now} END"
         );
-        // One transaction: the guild never exists without its owner.
+        // One transaction: the guild never exists without its owner, and an
+        // ownership transfer moves the owner's access in the same step.
+        let at = super::now_millis();
         let was_active: Option<bool> = with_pool!(self.db, |pool| {
             let mut tx = pool.begin_with(self.db.begin_write()).await?;
-            let was_active: Option<bool> =
-                sqlx::query_scalar("SELECT active FROM guilds WHERE guild_id = $1")
+            let before: Option<(bool, Option<i64>)> =
+                sqlx::query_as("SELECT active, owner_id FROM guilds WHERE guild_id = $1")
                     .bind(id)
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -61,16 +65,58 @@ impl GuildStore {
                 .bind(owner)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(
-                "INSERT INTO authorized_users (guild_id, user_id, role) VALUES ($1, $2, 'owner')
-                 ON CONFLICT (guild_id, user_id) DO NOTHING",
+            let history = "INSERT INTO access_history (guild_id, actor_id, user_id, role_before, role_after, at)
+                           VALUES ($1, NULL, $2, $3, $4, $5)";
+            let old_owner = before.and_then(|(_, owner)| owner).filter(|o| *o != owner);
+            if let Some(old) = old_owner {
+                // The old owner's owner-derived access ends; a tier granted
+                // to them separately would have been a different row.
+                let removed = sqlx::query(
+                    "DELETE FROM authorized_users WHERE guild_id = $1 AND user_id = $2 AND role = 'owner'",
+                )
+                .bind(id)
+                .bind(old)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if removed > 0 {
+                    sqlx::query(history)
+                        .bind(id)
+                        .bind(old)
+                        .bind("owner")
+                        .bind(None::<&str>)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            let owner_role: Option<String> = sqlx::query_scalar(
+                "SELECT role FROM authorized_users WHERE guild_id = $1 AND user_id = $2",
             )
             .bind(id)
             .bind(owner)
-            .execute(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
+            if owner_role.as_deref() != Some("owner") {
+                sqlx::query(
+                    "INSERT INTO authorized_users (guild_id, user_id, role) VALUES ($1, $2, 'owner')
+                     ON CONFLICT (guild_id, user_id) DO UPDATE SET role = 'owner', granted_by = NULL",
+                )
+                .bind(id)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(history)
+                    .bind(id)
+                    .bind(owner)
+                    .bind(owner_role)
+                    .bind("owner")
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(was_active)
+            Ok::<_, sqlx::Error>(before.map(|(active, _)| active))
         })?;
         Ok(was_active != Some(true))
     }

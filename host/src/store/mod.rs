@@ -6,6 +6,7 @@
 //!
 //! This module knows nothing above it: no WIT type, no HTTP route.
 
+pub mod access;
 pub mod guilds;
 pub mod kv;
 pub mod settings;
