@@ -228,6 +228,62 @@ async fn discord_endpoint(
     Ok((endpoint, Some(sim)))
 }
 
+/// Sign-in with Discord for this run: the application's id asked of
+/// Discord, the secret configured — or, against the simulator, its own
+/// secret, with the demo guild's owner on the developer team unless a team
+/// is configured. `None` (with a warning) when it cannot be set up.
+async fn sign_in(
+    runtime: &Runtime,
+    link: &DiscordLink,
+    endpoint: &Endpoint,
+) -> Option<crate::api::login::Login> {
+    let config = runtime.config();
+    let mut auth = config.auth.clone();
+    let simulator = endpoint
+        .simulated
+        .then_some(baseline_discord_sim::oauth::CLIENT_SECRET);
+    if simulator.is_some() && auth.developers.is_empty() && auth.developer_guild.is_none() {
+        auth.developers = vec![baseline_discord_sim::world::DEMO_OWNER];
+    }
+    if auth.client_secret.is_none() && simulator.is_none() {
+        tracing::warn!(
+            "sign-in is off: set [auth] client_secret (or BASELINE_OAUTH_SECRET) to let people sign in with Discord"
+        );
+        return None;
+    }
+    let application = match auth.client_id {
+        Some(id) => id,
+        None => {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            match link
+                .rest
+                .call(
+                    None,
+                    http::Method::GET,
+                    "/oauth2/applications/@me",
+                    crate::discord::rest::Body::Empty,
+                    deadline,
+                )
+                .await
+            {
+                Ok(app) => app["id"]
+                    .as_str()
+                    .and_then(|id| id.parse().ok())
+                    .unwrap_or(0),
+                Err(error) => {
+                    tracing::warn!(%error, "sign-in is off: could not read the application's id from Discord (set [auth] client_id)");
+                    return None;
+                }
+            }
+        }
+    };
+    let public_url = auth
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.api_addr));
+    crate::api::login::Login::new(&auth, &endpoint.base, application, &public_url, simulator)
+}
+
 async fn run(config: Config) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&config.cogs_dir)?;
     let db = open_database(&config).await?;
@@ -287,10 +343,9 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
         println!("  not loaded: {}: {}", file.display(), failure.error);
     }
     let _watcher = watcher::watch(runtime.clone())?;
+    let login = sign_in(&runtime, &link, &endpoint).await;
     let api = crate::api::serve(
-        crate::api::ApiState {
-            runtime: runtime.clone(),
-        },
+        crate::api::ApiState::new(runtime.clone()).with_login(login),
         runtime.config().api_addr,
     )
     .await?;

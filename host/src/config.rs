@@ -17,7 +17,7 @@
 //! ```
 //!
 //! Environment: `BASELINE_COGS_DIR`, `BASELINE_DATA_DIR`, `DATABASE_URL`,
-//! `REDIS_URL`, `BASELINE_DASHBOARD_ORIGIN`, `BASELINE_API_ADDR`, `BASELINE_HEALTH_ADDR`, `DISCORD_TOKEN`, `BASELINE_DISCORD_URL`,
+//! `REDIS_URL`, `BASELINE_DASHBOARD_ORIGIN`, `BASELINE_PUBLIC_URL`, `BASELINE_OAUTH_SECRET`, `BASELINE_API_ADDR`, `BASELINE_HEALTH_ADDR`, `DISCORD_TOKEN`, `BASELINE_DISCORD_URL`,
 //! `BASELINE_SIM_ADDR`, and
 //! `BASELINE_GRANT_<COG>` / `BASELINE_DENY_<COG>` (comma-separated capability
 //! names; `-` in the cog name becomes `_`, e.g. `BASELINE_GRANT_MY_COG=llm`).
@@ -64,6 +64,82 @@ pub struct Config {
     pub cogs: BTreeMap<String, CogConfig>,
     /// The Discord connection.
     pub discord: DiscordConfig,
+    /// Sign-in with Discord and sessions (the dashboard and the API).
+    pub auth: AuthConfig,
+}
+
+/// Sign-in with Discord (OAuth2) and sessions.
+///
+/// ```toml
+/// [auth]
+/// public_url = "https://bot.example.com"   # where browsers reach the API
+/// client_secret = "…"                       # or env BASELINE_OAUTH_SECRET
+/// developers = [123456789012345678]
+/// developer_guild = 234567890123456789      # members of this role there
+/// developer_role = 345678901234567890       # are on the developer team
+/// ```
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The URL browsers use to reach the API; Discord sends them back to
+    /// `{public_url}/api/v1/auth/callback` (register that redirect URI in
+    /// the Discord application). Default `http://{api_addr}` (env
+    /// `BASELINE_PUBLIC_URL`).
+    pub public_url: Option<String>,
+    /// The OAuth2 client id; default the bot's application id.
+    pub client_id: Option<u64>,
+    /// The OAuth2 client secret (env `BASELINE_OAUTH_SECRET`). Without it
+    /// (and without the simulator) sign-in is off.
+    pub client_secret: Option<String>,
+    /// User ids on the bot's developer team (operator routes, read access
+    /// to every guild).
+    pub developers: Vec<u64>,
+    /// A guild whose members with `developer_role` are on the developer team.
+    pub developer_guild: Option<u64>,
+    /// The role in `developer_guild` that makes a developer.
+    pub developer_role: Option<u64>,
+    /// A session unused this long ends (minutes).
+    pub session_idle_minutes: u64,
+    /// A session ends this long after sign-in whatever its use (hours).
+    pub session_max_hours: u64,
+    /// How often a session re-reads the user's guilds and team membership
+    /// from Discord (minutes).
+    pub refresh_minutes: u64,
+    /// Sign-in attempts (login and callback) per minute per address.
+    pub login_per_minute: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            client_id: None,
+            client_secret: None,
+            developers: Vec::new(),
+            developer_guild: None,
+            developer_role: None,
+            session_idle_minutes: 12 * 60,
+            session_max_hours: 7 * 24,
+            refresh_minutes: 10,
+            login_per_minute: 20,
+        }
+    }
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("public_url", &self.public_url)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<set>"),
+            )
+            .field("developers", &self.developers)
+            .field("developer_guild", &self.developer_guild)
+            .field("developer_role", &self.developer_role)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The Discord connection: the real Discord with a token, else the
@@ -171,6 +247,7 @@ impl Default for Config {
             quotas: QuotaConfig::default(),
             cogs: BTreeMap::new(),
             discord: DiscordConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -455,6 +532,10 @@ impl Config {
                 }
             } else if key == "BASELINE_DASHBOARD_ORIGIN" && !value.is_empty() {
                 self.dashboard_origin = Some(value.clone());
+            } else if key == "BASELINE_PUBLIC_URL" && !value.is_empty() {
+                self.auth.public_url = Some(value.clone());
+            } else if key == "BASELINE_OAUTH_SECRET" && !value.is_empty() {
+                self.auth.client_secret = Some(value.clone());
             } else if key == "REDIS_URL" && !value.is_empty() {
                 self.redis_url = Some(value.clone());
             } else if let Some(cog) = key.strip_prefix("BASELINE_GRANT_") {

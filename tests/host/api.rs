@@ -55,6 +55,7 @@ impl App {
             user_id,
             guilds: vec![MINE],
             developer,
+            ..Default::default()
         };
         create_session(
             self.runtime.services().cache.as_ref(),
@@ -85,12 +86,10 @@ impl App {
                     .unwrap_or_else(Body::empty),
             )
             .unwrap();
-        let response = router(ApiState {
-            runtime: self.runtime.clone(),
-        })
-        .oneshot(request)
-        .await
-        .unwrap();
+        let response = router(ApiState::new(self.runtime.clone()))
+            .oneshot(request)
+            .await
+            .unwrap();
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
@@ -393,12 +392,10 @@ async fn request_ids_limits_and_openapi() {
         .header("x-request-id", "abc-123")
         .body(Body::empty())
         .unwrap();
-    let response = router(ApiState {
-        runtime: app.runtime.clone(),
-    })
-    .oneshot(request)
-    .await
-    .unwrap();
+    let response = router(ApiState::new(app.runtime.clone()))
+        .oneshot(request)
+        .await
+        .unwrap();
     assert_eq!(response.headers()["x-request-id"], "abc-123");
 
     let admin = app.token(false).await;
@@ -599,12 +596,10 @@ async fn an_admin_turns_a_cog_off_and_on_in_their_guild() {
 }
 
 async fn raw(app: &App, request: Request<Body>) -> axum::response::Response {
-    router(ApiState {
-        runtime: app.runtime.clone(),
-    })
-    .oneshot(request)
-    .await
-    .unwrap()
+    router(ApiState::new(app.runtime.clone()))
+        .oneshot(request)
+        .await
+        .unwrap()
 }
 
 /// No web page may read the API with an admin's cookie unless its origin

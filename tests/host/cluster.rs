@@ -157,6 +157,7 @@ async fn two_processes_run_one_bot_with_shared_postgres_and_redis() {
         user_id: 1,
         guilds: vec![],
         developer: true,
+        ..Default::default()
     };
     let token = create_session(&cache, &session, Duration::from_secs(600))
         .await

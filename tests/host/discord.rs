@@ -959,6 +959,7 @@ async fn session(runtime: &Runtime, developer: bool) -> String {
         user_id: DEMO_OWNER,
         guilds: vec![DEMO_GUILD],
         developer,
+        ..Default::default()
     };
     create_session(
         runtime.services().cache.as_ref(),
@@ -1083,9 +1084,7 @@ async fn the_health_server_reports_readiness_and_prometheus_metrics() {
 async fn the_shards_api_lists_every_shard_for_developers_only() {
     let h = Harness::start(&["reference"], |_| {}).await;
     h.shard_connected(0).await;
-    let app = baseline_host::api::router(baseline_host::api::ApiState {
-        runtime: h.runtime.clone(),
-    });
+    let app = baseline_host::api::router(baseline_host::api::ApiState::new(h.runtime.clone()));
     let request = |path: &str, token: Option<String>| {
         let mut builder = axum::http::Request::get(path);
         if let Some(token) = token {

@@ -11,6 +11,7 @@ mod cluster;
 mod cogs;
 mod discord;
 mod hostile;
+mod login;
 mod reload;
 mod sandbox;
 pub mod store;

@@ -1,49 +1,118 @@
-//! Who is calling and what they may touch. Sessions live in the cache under
-//! `session:<token>`; the login flow (Discord OAuth2) that creates them comes
-//! with the auth issue, tests create them with [`create_session`]. The token
-//! comes from the `baseline_session` cookie or an `Authorization: Bearer` header.
+//! Who is calling and what they may touch.
+//!
+//! **Sessions** live in the cache under `session:<SHA-256 of the id>` (a
+//! cache dump holds no usable id), made by the sign-in flow
+//! ([`super::login`]) — or by [`create_session`] in tests. The id comes
+//! from the `baseline_session` cookie or `Authorization: Bearer`. A
+//! session ends when unused for `session_idle_minutes`, and
+//! `session_max_hours` after sign-in whatever its use.
+//! **API tokens** (`bl_…`, made by the user, stored hashed) act as their
+//! user with what Discord last said about them.
+//!
+//! **Tiers** per guild, the highest that applies: the stored role
+//! (`store::access`: the owner and delegated tiers), admin where Discord
+//! says the user may manage the guild (owner, Administrator, Manage
+//! Server), viewer everywhere for the developer team. Every guild-scoped
+//! route takes [`GuildViewer`], [`GuildEditor`] or [`GuildAdmin`], so a
+//! handler cannot forget the check, and the tier is read per request: a
+//! revoked grant takes effect on the next request.
 
 use std::time::Duration;
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
 
 use super::{ApiError, ApiState};
 use crate::cache::Cache;
+use crate::discord::oauth::Tokens;
+use crate::store::access::{AccessStore, Tier};
+use crate::store::now_millis;
 
-/// A signed-in user and what they may manage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The session cookie.
+pub const SESSION_COOKIE: &str = "baseline_session";
+
+/// A signed-in user and what Discord last said about them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     /// The Discord user.
     pub user_id: u64,
-    /// Guilds the user may manage.
+    /// Their username.
+    #[serde(default)]
+    pub username: String,
+    /// Guilds the user may manage on Discord (owner, Administrator, Manage
+    /// Server) as of the last refresh: admin there.
     pub guilds: Vec<u64>,
-    /// Member of the bot's developer team (operator routes, every guild).
+    /// On the bot's developer team (operator routes, every guild to read).
     pub developer: bool,
+    /// Signed in at, ms since the epoch (0: a test's session, no limit).
+    #[serde(default)]
+    pub created_ms: i64,
+    /// Last used at, ms since the epoch.
+    #[serde(default)]
+    pub touched_ms: i64,
+    /// Discord last read at, ms since the epoch.
+    #[serde(default)]
+    pub refreshed_ms: i64,
+    /// The user's OAuth2 tokens (server side only; absent for API tokens
+    /// and tests).
+    #[serde(default)]
+    pub oauth: Option<Tokens>,
 }
 
-/// Store a session and return its token.
+/// SHA-256 of a secret, hex: how session ids and API tokens are stored.
+pub fn digest(secret: &str) -> String {
+    hex::encode(sha2::Sha256::digest(secret.as_bytes()))
+}
+
+/// A new random secret: 128 bits from the operating system, hex.
+pub fn random_secret() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system's random source");
+    hex::encode(bytes)
+}
+
+fn session_key(id: &str) -> String {
+    format!("session:{}", digest(id))
+}
+
+/// Store a session for `ttl` (its idle timeout) and return its id.
 pub async fn create_session(
     cache: &dyn Cache,
     session: &Session,
     ttl: Duration,
 ) -> Result<String, ApiError> {
-    let token = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
-    let value = serde_json::to_vec(session).map_err(|e| ApiError::Internal(e.to_string()))?;
-    cache
-        .set(&format!("session:{token}"), value, ttl)
-        .await
-        .map_err(|e| ApiError::service("cache", e))?;
-    Ok(token)
+    let id = random_secret();
+    save_session(cache, &id, session, ttl).await?;
+    Ok(id)
 }
 
-/// The session token a request carries: `Authorization: Bearer …` or the
-/// `baseline_session` cookie.
+/// Write `session` under `id` for `ttl`.
+pub(crate) async fn save_session(
+    cache: &dyn Cache,
+    id: &str,
+    session: &Session,
+    ttl: Duration,
+) -> Result<(), ApiError> {
+    let value = serde_json::to_vec(session).map_err(|e| ApiError::Internal(e.to_string()))?;
+    cache
+        .set(&session_key(id), value, ttl)
+        .await
+        .map_err(|e| ApiError::service("cache", e))
+}
+
+/// End the session `id`.
+pub(crate) async fn end_session(cache: &dyn Cache, id: &str) -> Result<(), ApiError> {
+    cache
+        .delete(&session_key(id))
+        .await
+        .map(|_| ())
+        .map_err(|e| ApiError::service("cache", e))
+}
+
+/// The credential a request carries: `Authorization: Bearer …` or the
+/// session cookie.
 pub(crate) fn token(headers: &axum::http::HeaderMap) -> Option<String> {
     if let Some(bearer) = headers
         .get("authorization")
@@ -52,29 +121,108 @@ pub(crate) fn token(headers: &axum::http::HeaderMap) -> Option<String> {
     {
         return Some(bearer.trim().to_string());
     }
+    cookie(headers, SESSION_COOKIE)
+}
+
+/// The value of cookie `name`.
+pub(crate) fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all("cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .find_map(|pair| {
-            pair.trim()
-                .strip_prefix("baseline_session=")
-                .map(str::to_string)
+            let (key, value) = pair.trim().split_once('=')?;
+            (key == name).then(|| value.to_string())
         })
 }
 
-/// The session `token` names, if it is a live one. Tokens longer than 128
-/// characters are never looked up.
-pub(crate) async fn session(
-    cache: &dyn Cache,
-    token: &str,
-) -> Result<Option<Session>, crate::cache::CacheFailure> {
+/// API tokens start with this, so they are told apart from session ids.
+pub const TOKEN_PREFIX: &str = "bl_";
+
+/// The session (or API token's user) `token` names, if it is live. Tokens
+/// longer than 128 characters are never looked up.
+pub(crate) async fn session(state: &ApiState, token: &str) -> Result<Option<Session>, ApiError> {
     if token.is_empty() || token.len() > 128 {
         return Ok(None);
     }
-    let stored = cache.get(&format!("session:{token}")).await?;
-    Ok(stored.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+    if token.starts_with(TOKEN_PREFIX) {
+        return token_session(state, token).await;
+    }
+    let cache = state.runtime.services().cache.clone();
+    let stored = cache
+        .get(&session_key(token))
+        .await
+        .map_err(|e| ApiError::service("cache", e))?;
+    let Some(mut session) = stored.and_then(|bytes| serde_json::from_slice::<Session>(&bytes).ok())
+    else {
+        return Ok(None);
+    };
+    let Some(login) = &state.login else {
+        // Without sign-in configured (tests), sessions are taken as stored.
+        return Ok(Some(session));
+    };
+    let now = now_millis();
+    if session.created_ms > 0 && now - session.created_ms > login.max_age_ms() {
+        end_session(cache.as_ref(), token).await?;
+        return Ok(None);
+    }
+    if login.needs_refresh(&session, now) {
+        match login.refresh(state, session).await? {
+            Some(fresh) => session = fresh,
+            None => {
+                // Discord no longer accepts the user's grant: signed out.
+                end_session(cache.as_ref(), token).await?;
+                return Ok(None);
+            }
+        }
+        session.touched_ms = now;
+        save_session(cache.as_ref(), token, &session, login.idle()).await?;
+    } else if now - session.touched_ms > 60_000 {
+        // Keep it alive while it is used (one write a minute at most).
+        session.touched_ms = now;
+        save_session(cache.as_ref(), token, &session, login.idle()).await?;
+    }
+    Ok(Some(session))
+}
+
+/// The user behind an API token, acting with what Discord last said.
+async fn token_session(state: &ApiState, token: &str) -> Result<Option<Session>, ApiError> {
+    let Some(access) = access_store(state) else {
+        return Ok(None);
+    };
+    let Some(user_id) = access.token_user(&digest(token)).await? else {
+        return Ok(None);
+    };
+    let record = access.user(user_id).await?;
+    Ok(Some(match record {
+        Some(record) => Session {
+            user_id,
+            username: record.username,
+            guilds: record
+                .guilds
+                .iter()
+                .filter(|g| g.manages())
+                .map(|g| g.id)
+                .collect(),
+            developer: record.developer,
+            ..Session::default()
+        },
+        None => Session {
+            user_id,
+            ..Session::default()
+        },
+    }))
+}
+
+/// The access store, when the host has a database.
+pub(crate) fn access_store(state: &ApiState) -> Option<AccessStore> {
+    state
+        .runtime
+        .services()
+        .database
+        .clone()
+        .map(AccessStore::new)
 }
 
 /// The caller's session; 401 without one. The rate limiter, which looks
@@ -90,10 +238,8 @@ impl FromRequestParts<ApiState> for Caller {
             return Ok(Caller(session.clone()));
         }
         let token = token(&parts.headers).ok_or(ApiError::Unauthorized)?;
-        let cache = state.runtime.services().cache.clone();
-        let session = session(cache.as_ref(), &token)
-            .await
-            .map_err(|e| ApiError::service("cache", e))?
+        let session = session(state, &token)
+            .await?
             .ok_or(ApiError::Unauthorized)?;
         Ok(Caller(session))
     }
@@ -116,12 +262,50 @@ impl FromRequestParts<ApiState> for Developer {
     }
 }
 
-/// The caller may act on the guild in the path (`{guild_id}`); 403 otherwise.
-pub struct GuildAccess {
+/// The tier `session` has in `guild`, if any: the highest of the stored
+/// role, Discord's "may manage" and the developer team's read access.
+pub async fn tier_in(
+    state: &ApiState,
+    session: &Session,
+    guild: u64,
+) -> Result<Option<Tier>, ApiError> {
+    let mut tier = session.developer.then_some(Tier::Viewer);
+    if session.guilds.contains(&guild) {
+        tier = tier.max(Some(Tier::Admin));
+    }
+    if let Some(access) = access_store(state)
+        && let Some(role) = access.role(guild, session.user_id).await?
+    {
+        tier = tier.max(Some(role.tier()));
+    }
+    Ok(tier)
+}
+
+/// The caller has at least tier `T` (0 viewer, 1 editor, 2 admin) in the
+/// guild of the path (`{guild_id}`): 401 signed out, 403 otherwise.
+pub struct GuildAccess<const T: u8> {
     /// The session.
     pub session: Session,
     /// The guild from the path, checked.
     pub guild_id: u64,
+    /// The caller's tier there (at least `T`).
+    pub tier: Tier,
+}
+
+/// Read access to the guild of the path.
+pub type GuildViewer = GuildAccess<0>;
+/// Settings and cog switches in the guild of the path.
+pub type GuildEditor = GuildAccess<1>;
+/// Access management in the guild of the path.
+pub type GuildAdmin = GuildAccess<2>;
+
+/// The tier a `GuildAccess<T>` needs.
+pub const fn needed(t: u8) -> Tier {
+    match t {
+        0 => Tier::Viewer,
+        1 => Tier::Editor,
+        _ => Tier::Admin,
+    }
 }
 
 #[derive(Deserialize)]
@@ -129,7 +313,7 @@ struct GuildPath {
     guild_id: String,
 }
 
-impl FromRequestParts<ApiState> for GuildAccess {
+impl<const T: u8> FromRequestParts<ApiState> for GuildAccess<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
@@ -141,11 +325,21 @@ impl FromRequestParts<ApiState> for GuildAccess {
             .guild_id
             .parse()
             .map_err(|_| ApiError::BadRequest(format!("`{}` is not a guild id", path.guild_id)))?;
-        if !session.developer && !session.guilds.contains(&guild_id) {
-            return Err(ApiError::Forbidden(format!(
+        let need = needed(T);
+        match tier_in(state, &session, guild_id).await? {
+            Some(tier) if tier >= need => Ok(GuildAccess {
+                session,
+                guild_id,
+                tier,
+            }),
+            Some(tier) => Err(ApiError::Forbidden(format!(
+                "this needs the {} tier in guild {guild_id}; you have {}",
+                need.name(),
+                tier.name()
+            ))),
+            None => Err(ApiError::Forbidden(format!(
                 "you may not manage guild {guild_id}"
-            )));
+            ))),
         }
-        Ok(GuildAccess { session, guild_id })
     }
 }

@@ -22,6 +22,9 @@ pub enum ApiError {
     /// 401: no valid session.
     #[error("sign in first")]
     Unauthorized,
+    /// 401: signing in failed (why, in words).
+    #[error("{0}")]
+    SignInFailed(String),
     /// 403: the session may not act on this guild or route.
     #[error("{0}")]
     Forbidden(String),
@@ -59,7 +62,9 @@ struct Body<'a> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Unauthorized | ApiError::SignInFailed(_) => {
+                (StatusCode::UNAUTHORIZED, "unauthorized")
+            }
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request"),

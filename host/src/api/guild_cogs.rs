@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::routing::{get, put};
 use serde::{Deserialize, Serialize};
 
-use super::access::GuildAccess;
+use super::access::{GuildEditor, GuildViewer};
 use super::{ApiError, ApiState};
 use crate::store::guilds::GuildStore;
 
@@ -57,9 +57,10 @@ fn unavailable(error: crate::store::StoreError) -> ApiError {
 
 /// Every loaded cog and whether it runs in this guild.
 #[utoipa::path(get, path = "/api/v1/guilds/{guild_id}/cogs", params(("guild_id" = String, Path)),
+    extensions(("x-tier" = json!("viewer"))),
     responses((status = 200, body = [GuildCogView]), (status = 401), (status = 403), (status = 503)))]
 pub async fn list(
-    access: GuildAccess,
+    access: GuildViewer,
     State(state): State<ApiState>,
 ) -> Result<Json<Vec<GuildCogView>>, ApiError> {
     let store = store(&state)?;
@@ -88,9 +89,10 @@ pub async fn list(
 /// Turn a cog on or off in this guild.
 #[utoipa::path(put, path = "/api/v1/guilds/{guild_id}/cogs/{cog}/enabled",
     params(("guild_id" = String, Path), ("cog" = String, Path)), request_body = Switch,
+    extensions(("x-tier" = json!("editor"))),
     responses((status = 200, body = GuildCogView), (status = 401), (status = 403), (status = 404), (status = 503)))]
 pub async fn switch(
-    access: GuildAccess,
+    access: GuildEditor,
     State(state): State<ApiState>,
     Path(path): Path<CogPath>,
     Json(switch): Json<Switch>,

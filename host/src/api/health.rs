@@ -62,7 +62,7 @@ pub async fn health(
     };
     let status = if failing.is_empty() { "ok" } else { "degraded" };
     let developer = match super::access::token(&headers) {
-        Some(token) => super::access::session(services.cache.as_ref(), &token)
+        Some(token) => super::access::session(&state, &token)
             .await
             .ok()
             .flatten()

@@ -3,13 +3,17 @@
 //!
 //! [`router`] builds the whole app from an [`ApiState`] without serving it,
 //! so tests send requests straight to it. Every guild-scoped route takes a
-//! [`access::GuildAccess`] extractor, so a handler cannot forget the check.
+//! tiered guild extractor ([`access::GuildViewer`], [`access::GuildEditor`],
+//! [`access::GuildAdmin`]), so a handler cannot forget the check.
 
 pub mod access;
 mod cogs;
+mod csrf;
 mod error;
 mod guild_cogs;
+mod guilds;
 mod health;
+pub mod login;
 mod rate_limit;
 mod settings;
 mod shards;
@@ -29,11 +33,32 @@ pub use error::ApiError;
 
 use crate::runtime::Runtime;
 
-/// What handlers share: the runtime, and through it the services.
+/// What handlers share: the runtime, and through it the services; sign-in
+/// when it is configured.
 #[derive(Clone)]
 pub struct ApiState {
     /// The cog runtime (registry, services, config).
     pub runtime: Arc<Runtime>,
+    /// Sign-in with Discord (absent: only sessions made otherwise work).
+    pub login: Option<Arc<login::Login>>,
+}
+
+impl ApiState {
+    /// The API of `runtime`, without sign-in.
+    pub fn new(runtime: Arc<Runtime>) -> Self {
+        Self {
+            runtime,
+            login: None,
+        }
+    }
+
+    /// With sign-in.
+    pub fn with_login(self, login: Option<login::Login>) -> Self {
+        Self {
+            login: login.map(Arc::new),
+            ..self
+        }
+    }
 }
 
 /// Largest request body (settings documents are small).
@@ -58,6 +83,18 @@ pub const MAX_BODY_BYTES: usize = 256 << 10;
         shards::for_guild,
         guild_cogs::list,
         guild_cogs::switch,
+        login::login,
+        login::callback,
+        login::me,
+        login::logout,
+        login::list_tokens,
+        login::create_token,
+        login::revoke_token,
+        guilds::list,
+        guilds::authorized,
+        guilds::grant,
+        guilds::revoke,
+        guilds::history,
     )
 )]
 struct ApiDoc;
@@ -76,10 +113,13 @@ pub fn router(state: ApiState) -> Router {
         .merge(settings::router())
         .merge(shards::router())
         .merge(guild_cogs::router())
+        .merge(login::router())
+        .merge(guilds::router())
         .route("/openapi.json", axum::routing::get(openapi));
     Router::new()
         .nest("/api/v1", api)
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::check))
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(cors(state_origin.as_deref()))

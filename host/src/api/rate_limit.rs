@@ -29,8 +29,7 @@ async fn client(state: &ApiState, request: &mut Request) -> String {
     let Some(token) = super::access::token(request.headers()) else {
         return address(request);
     };
-    let cache = state.runtime.services().cache.clone();
-    match super::access::session(cache.as_ref(), &token).await {
+    match super::access::session(state, &token).await {
         Ok(Some(session)) => {
             let key = format!("u:{}", session.user_id);
             request

@@ -10,7 +10,7 @@ use axum::routing::get;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::access::GuildAccess;
+use super::access::{GuildEditor, GuildViewer};
 use super::error::FieldError;
 use super::{ApiError, ApiState};
 use crate::runtime::LoadedCog;
@@ -59,9 +59,10 @@ fn view(cog: &LoadedCog, saved: Option<Value>) -> SettingsView {
 /// This guild's settings of a cog.
 #[utoipa::path(get, path = "/api/v1/guilds/{guild_id}/cogs/{cog}/settings",
     params(("guild_id" = String, Path), ("cog" = String, Path)),
+    extensions(("x-tier" = json!("viewer"))),
     responses((status = 200, body = SettingsView), (status = 401), (status = 403), (status = 404)))]
 pub async fn get_settings(
-    access: GuildAccess,
+    access: GuildViewer,
     State(state): State<ApiState>,
     Path(path): Path<CogPath>,
 ) -> Result<Json<SettingsView>, ApiError> {
@@ -79,9 +80,10 @@ pub async fn get_settings(
 #[utoipa::path(put, path = "/api/v1/guilds/{guild_id}/cogs/{cog}/settings",
     params(("guild_id" = String, Path), ("cog" = String, Path)),
     request_body(content = Object, description = "The settings object"),
+    extensions(("x-tier" = json!("editor"))),
     responses((status = 200, body = SettingsView), (status = 401), (status = 403), (status = 404), (status = 422, description = "Field errors")))]
 pub async fn put_settings(
-    access: GuildAccess,
+    access: GuildEditor,
     State(state): State<ApiState>,
     Path(path): Path<CogPath>,
     body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
@@ -120,9 +122,10 @@ pub async fn put_settings(
 /// The latest changes of this guild's settings of a cog, newest first.
 #[utoipa::path(get, path = "/api/v1/guilds/{guild_id}/cogs/{cog}/settings/audit",
     params(("guild_id" = String, Path), ("cog" = String, Path)),
+    extensions(("x-tier" = json!("viewer"))),
     responses((status = 200, body = [Object]), (status = 401), (status = 403), (status = 404)))]
 pub async fn audit(
-    access: GuildAccess,
+    access: GuildViewer,
     State(state): State<ApiState>,
     Path(path): Path<CogPath>,
 ) -> Result<Json<Vec<crate::store::settings::SettingsChange>>, ApiError> {

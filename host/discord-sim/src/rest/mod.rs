@@ -139,7 +139,19 @@ async fn gateway_bot(State(sim): State<Arc<Sim>>) -> Json<Value> {
 
 async fn me(State(sim): State<Arc<Sim>>, headers: axum::http::HeaderMap) -> ApiResult {
     // A bearer token is an OAuth2 user; anything else is the bot.
-    if let Some(user) = crate::oauth::bearer_user(&sim, &headers)? {
+    if let Some(mut user) = crate::oauth::bearer_user(&sim, &headers)? {
+        // The current-user fields the `identify` scope brings.
+        for (field, value) in [
+            ("mfa_enabled", serde_json::json!(false)),
+            ("locale", serde_json::json!("en-US")),
+            ("flags", serde_json::json!(0)),
+            ("public_flags", serde_json::json!(0)),
+            ("premium_type", serde_json::json!(0)),
+            ("banner", serde_json::Value::Null),
+            ("accent_color", serde_json::Value::Null),
+        ] {
+            user[field] = value;
+        }
         return Ok(Json(user));
     }
     Ok(Json(sim.world.bot_user()))

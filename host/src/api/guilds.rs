@@ -1,0 +1,287 @@
+//! The guilds a signed-in user may manage, and who has access to each:
+//! authorized users with their tier, grants and revocations by admins
+//! (never above the granter's own tier, never the last admin), and the
+//! history of every change.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::access::{Caller, GuildAdmin, GuildViewer, access_store, tier_in};
+use super::{ApiError, ApiState};
+use crate::store::access::{AccessStore, Refusal, Role, Tier};
+use crate::store::guilds::GuildStore;
+
+/// The routes.
+pub fn router() -> Router<ApiState> {
+    Router::new()
+        .route("/guilds", get(list))
+        .route(
+            "/guilds/{guild_id}/authorized-users",
+            get(authorized).post(grant),
+        )
+        .route("/guilds/{guild_id}/authorized-users/history", get(history))
+        .route(
+            "/guilds/{guild_id}/authorized-users/{user_id}",
+            delete(revoke),
+        )
+}
+
+fn store(state: &ApiState) -> Result<AccessStore, ApiError> {
+    access_store(state).ok_or_else(|| ApiError::Unavailable("access needs the database".into()))
+}
+
+/// A guild the caller may see.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct GuildView {
+    /// Guild id.
+    id: String,
+    /// Its name.
+    name: String,
+    /// The caller's tier there.
+    #[schema(value_type = String, example = "admin")]
+    tier: Tier,
+    /// The bot is in it.
+    bot_present: bool,
+    /// Where to add the bot, when it is not there.
+    invite_url: Option<String>,
+}
+
+/// The guilds the caller may manage, with their tier, whether the bot is
+/// in each, and an invite link where it is not. The developer team sees
+/// every guild the bot is in.
+#[utoipa::path(get, path = "/api/v1/guilds", responses((status = 200, body = [GuildView]), (status = 401)))]
+async fn list(
+    State(state): State<ApiState>,
+    Caller(session): Caller,
+) -> Result<Json<Vec<GuildView>>, ApiError> {
+    let database = state.runtime.services().database.clone();
+    let known = match &database {
+        Some(db) => GuildStore::new(db.clone()).list().await?,
+        None => Vec::new(),
+    };
+    let mut ids: Vec<u64> = session.guilds.clone();
+    if let Some(access) = access_store(&state) {
+        ids.extend(
+            access
+                .roles_of(session.user_id)
+                .await?
+                .into_iter()
+                .map(|(g, _)| g),
+        );
+    }
+    if session.developer {
+        ids.extend(known.iter().filter(|g| g.active).map(|g| g.guild_id));
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    // Names Discord gave at sign-in, for guilds the bot is not in.
+    let discord_names = match (access_store(&state), session.user_id) {
+        (Some(access), user) => access
+            .user(user)
+            .await?
+            .map(|u| u.guilds)
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let mut views = Vec::new();
+    for id in ids {
+        let Some(tier) = tier_in(&state, &session, id).await? else {
+            continue;
+        };
+        let record = known.iter().find(|g| g.guild_id == id);
+        let bot_present = record.is_some_and(|g| g.active);
+        let name = record
+            .map(|g| g.name.clone())
+            .or_else(|| {
+                discord_names
+                    .iter()
+                    .find(|g| g.id == id)
+                    .map(|g| g.name.clone())
+            })
+            .unwrap_or_default();
+        views.push(GuildView {
+            id: id.to_string(),
+            name,
+            tier,
+            bot_present,
+            invite_url: match (&state.login, bot_present) {
+                (Some(login), false) => Some(login.invite_url(id)),
+                _ => None,
+            },
+        });
+    }
+    Ok(Json(views))
+}
+
+/// Someone with access to a guild.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AuthorizedView {
+    /// Discord user id.
+    user_id: String,
+    /// Their tier.
+    #[schema(value_type = String, example = "editor")]
+    tier: Tier,
+    /// The guild's owner on Discord (their access follows ownership).
+    owner: bool,
+    /// Who granted it.
+    granted_by: Option<String>,
+}
+
+/// The authorized users of a guild.
+#[utoipa::path(get, path = "/api/v1/guilds/{guild_id}/authorized-users",
+    params(("guild_id" = String, Path)),
+    extensions(("x-tier" = json!("viewer"))),
+    responses((status = 200, body = [AuthorizedView]), (status = 401), (status = 403)))]
+async fn authorized(
+    access: GuildViewer,
+    State(state): State<ApiState>,
+) -> Result<Json<Vec<AuthorizedView>>, ApiError> {
+    let list = store(&state)?.list(access.guild_id).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|a| AuthorizedView {
+                user_id: a.user_id.to_string(),
+                tier: a.role.tier(),
+                owner: a.role == Role::Owner,
+                granted_by: a.granted_by.map(|b| b.to_string()),
+            })
+            .collect(),
+    ))
+}
+
+/// A grant.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct GrantRequest {
+    /// Discord user id.
+    user_id: String,
+    /// `viewer`, `editor` or `admin`.
+    #[schema(value_type = String, example = "editor")]
+    tier: Tier,
+}
+
+fn refusal(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::UnknownGuild => ApiError::NotFound(refusal.to_string()),
+        Refusal::LastAdmin | Refusal::Owner => ApiError::Forbidden(refusal.to_string()),
+    }
+}
+
+fn user_id(text: &str) -> Result<u64, ApiError> {
+    text.parse()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::BadRequest(format!("`{text}` is not a user id")))
+}
+
+/// Give someone a tier in the guild (or change theirs). Nobody grants
+/// above their own tier.
+#[utoipa::path(post, path = "/api/v1/guilds/{guild_id}/authorized-users",
+    params(("guild_id" = String, Path)), request_body = GrantRequest,
+    extensions(("x-tier" = json!("admin"))),
+    responses((status = 204), (status = 400), (status = 401), (status = 403), (status = 404)))]
+async fn grant(
+    access: GuildAdmin,
+    State(state): State<ApiState>,
+    Json(request): Json<GrantRequest>,
+) -> Result<StatusCode, ApiError> {
+    let user = user_id(&request.user_id)?;
+    if request.tier > access.tier {
+        return Err(ApiError::Forbidden(format!(
+            "you cannot grant {} with the {} tier",
+            request.tier.name(),
+            access.tier.name()
+        )));
+    }
+    store(&state)?
+        .change(
+            access.guild_id,
+            access.session.user_id,
+            user,
+            Some(request.tier),
+        )
+        .await?
+        .map_err(refusal)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct UserPath {
+    #[allow(dead_code)]
+    guild_id: String,
+    user_id: String,
+}
+
+/// Remove someone's delegated access. The owner's access follows Discord;
+/// the last admin stays.
+#[utoipa::path(delete, path = "/api/v1/guilds/{guild_id}/authorized-users/{user_id}",
+    params(("guild_id" = String, Path), ("user_id" = String, Path)),
+    extensions(("x-tier" = json!("admin"))),
+    responses((status = 204), (status = 401), (status = 403), (status = 404)))]
+async fn revoke(
+    access: GuildAdmin,
+    State(state): State<ApiState>,
+    Path(path): Path<UserPath>,
+) -> Result<StatusCode, ApiError> {
+    let user = user_id(&path.user_id)?;
+    let before = store(&state)?
+        .change(access.guild_id, access.session.user_id, user, None)
+        .await?
+        .map_err(refusal)?;
+    match before {
+        Some(_) => Ok(StatusCode::NO_CONTENT),
+        None => Err(ApiError::NotFound(format!(
+            "user {user} has no access to guild {} to remove",
+            access.guild_id
+        ))),
+    }
+}
+
+/// One change of access.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AccessChangeView {
+    /// Who made it; absent when Discord did (an ownership transfer).
+    actor_id: Option<String>,
+    /// Whose access changed.
+    user_id: String,
+    /// Role before (`owner`, `admin`, `editor`, `viewer`; absent: none).
+    before: Option<String>,
+    /// Role after (absent: removed).
+    after: Option<String>,
+    /// When, ms since the epoch.
+    at_ms: i64,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+struct HistoryQuery {
+    /// How many changes, newest first (at most 500; default 100).
+    limit: Option<u32>,
+}
+
+/// Who granted what to whom, and when.
+#[utoipa::path(get, path = "/api/v1/guilds/{guild_id}/authorized-users/history",
+    params(("guild_id" = String, Path), HistoryQuery),
+    extensions(("x-tier" = json!("viewer"))),
+    responses((status = 200, body = [AccessChangeView]), (status = 401), (status = 403)))]
+async fn history(
+    access: GuildViewer,
+    State(state): State<ApiState>,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Json<Vec<AccessChangeView>>, ApiError> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 500);
+    let changes = store(&state)?.history(access.guild_id, limit).await?;
+    Ok(Json(
+        changes
+            .into_iter()
+            .map(|c| AccessChangeView {
+                actor_id: c.actor_id.map(|a| a.to_string()),
+                user_id: c.user_id.to_string(),
+                before: c.before,
+                after: c.after,
+                at_ms: c.at_ms,
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,604 @@
+//! Signing in with Discord through the simulator's OAuth2, sessions,
+//! delegated tiers, API tokens, and the attacks the sign-in must refuse
+//! (forged or reused state, a replayed code, a fixed session id, a
+//! cross-origin POST, an open redirect). And, generated from the OpenAPI
+//! document, every guild-scoped route called as an outsider, a lower tier
+//! and signed out.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use baseline_discord_sim::Simulator;
+use baseline_discord_sim::world::{BOT_ID, DEMO_GUILD, DEMO_OWNER};
+use baseline_host::api::access::{Session, create_session};
+use baseline_host::api::login::Login;
+use baseline_host::api::{ApiState, router};
+use baseline_host::capabilities::Services;
+use baseline_host::runtime::Runtime;
+use baseline_host::store::Database;
+use baseline_host::store::access::{AccessStore, Tier};
+use baseline_host::store::guilds::GuildStore;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::support::*;
+
+const GRACE: u64 = DEMO_OWNER + 1;
+
+struct Site {
+    url: String,
+    sim: Simulator,
+    runtime: Arc<Runtime>,
+    _data: tempfile::TempDir,
+    _cogs: tempfile::TempDir,
+}
+
+/// The API with sign-in against a simulator, on a port of its own.
+async fn site(per_minute: u32) -> Site {
+    let sim = Simulator::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let cogs = tempfile::tempdir().unwrap();
+    let db = Database::connect(&Database::sqlite_url(data.path()))
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    GuildStore::new(db.clone())
+        .joined(DEMO_GUILD, "Baseline Demo", DEMO_OWNER)
+        .await
+        .unwrap();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut config = config(cogs.path());
+    config.auth.public_url = Some(url.clone());
+    config.auth.login_per_minute = per_minute;
+    config.api_rate_limit = 0;
+    let login = Login::new(
+        &config.auth,
+        &sim.http_url(),
+        BOT_ID,
+        &url,
+        Some(baseline_discord_sim::oauth::CLIENT_SECRET),
+    );
+    assert!(login.is_some(), "the simulator's secret turns sign-in on");
+    let runtime = Runtime::new(config, Services::with_database(db)).unwrap();
+    baseline_host::api::serve(
+        ApiState::new(runtime.clone()).with_login(login),
+        format!("127.0.0.1:{port}").parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    Site {
+        url,
+        sim,
+        runtime,
+        _data: data,
+        _cogs: cogs,
+    }
+}
+
+/// A browser: follows nothing by itself, keeps cookies per name.
+#[derive(Default)]
+struct Browser {
+    cookies: HashMap<String, String>,
+}
+
+struct Answer {
+    status: StatusCode,
+    location: String,
+    body: Value,
+}
+
+impl Browser {
+    async fn request(
+        &mut self,
+        method: &str,
+        url: &str,
+        origin: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let mut request = http.request(method.parse().unwrap(), url);
+        if !self.cookies.is_empty() {
+            let cookie: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            request = request.header("cookie", cookie.join("; "));
+        }
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        for set in response.headers().get_all("set-cookie") {
+            let text = set.to_str().unwrap();
+            let pair = text.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || text.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_string(), value.to_string());
+            }
+        }
+        let status = response.status();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Answer {
+            status: StatusCode::from_u16(status.as_u16()).unwrap(),
+            location,
+            body,
+        }
+    }
+
+    async fn get(&mut self, url: &str) -> Answer {
+        self.request("GET", url, None, None).await
+    }
+
+    /// Login → Discord's page → the callback URL Discord sends back to.
+    async fn approve(&mut self, site: &Site, user: u64) -> String {
+        let login = self
+            .get(&format!("{}/api/v1/auth/login?as_user={user}", site.url))
+            .await;
+        assert_eq!(login.status, StatusCode::SEE_OTHER, "{:?}", login.body);
+        assert!(
+            login.location.starts_with(&site.sim.http_url()),
+            "{}",
+            login.location
+        );
+        assert!(login.location.contains("code_challenge_method=S256"));
+        let approved = self.get(&login.location).await;
+        assert_eq!(approved.status, StatusCode::SEE_OTHER);
+        assert!(
+            approved
+                .location
+                .starts_with(&format!("{}/api/v1/auth/callback?", site.url))
+        );
+        approved.location
+    }
+
+    /// Sign in as `user`; the session cookie is kept.
+    async fn sign_in(&mut self, site: &Site, user: u64) {
+        let callback = self.approve(site, user).await;
+        let done = self.get(&callback).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{:?}", done.body);
+        assert_eq!(done.location, "/api/v1/auth/me");
+        assert!(self.cookies.contains_key("baseline_session"));
+        assert!(
+            !self.cookies.contains_key("baseline_login"),
+            "the binding cookie is cleared"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_with_discord_and_hand_out_access() {
+    let site = site(100).await;
+    let mut ada = Browser::default();
+    ada.sign_in(&site, DEMO_OWNER).await;
+    let me = ada.get(&format!("{}/api/v1/auth/me", site.url)).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["username"], "ada");
+    assert_eq!(me.body["manages"], json!([DEMO_GUILD.to_string()]));
+    // ada owns the demo guild: admin there; grace is in it without rights.
+    let mut grace = Browser::default();
+    grace.sign_in(&site, GRACE).await;
+    let guilds = grace.get(&format!("{}/api/v1/guilds", site.url)).await;
+    assert_eq!(guilds.body, json!([]), "grace manages nothing yet");
+    let users = format!("{}/api/v1/guilds/{DEMO_GUILD}/authorized-users", site.url);
+    assert_eq!(grace.get(&users).await.status, StatusCode::FORBIDDEN);
+    // ada makes grace an editor (from this site: Origin matches).
+    let grant = ada
+        .request(
+            "POST",
+            &users,
+            Some(&site.url),
+            Some(json!({"user_id": GRACE.to_string(), "tier": "editor"})),
+        )
+        .await;
+    assert_eq!(grant.status, StatusCode::NO_CONTENT, "{:?}", grant.body);
+    let guilds = grace.get(&format!("{}/api/v1/guilds", site.url)).await;
+    assert_eq!(guilds.body[0]["id"], DEMO_GUILD.to_string());
+    assert_eq!(guilds.body[0]["tier"], "editor");
+    assert_eq!(guilds.body[0]["bot_present"], true);
+    // An editor cannot hand out access, least of all above their tier.
+    let escalate = grace
+        .request(
+            "POST",
+            &users,
+            Some(&site.url),
+            Some(json!({"user_id": GRACE.to_string(), "tier": "admin"})),
+        )
+        .await;
+    assert_eq!(escalate.status, StatusCode::FORBIDDEN);
+    // The trail: who granted what to whom.
+    let history = ada.get(&format!("{users}/history")).await;
+    assert_eq!(history.body[0]["actor_id"], DEMO_OWNER.to_string());
+    assert_eq!(history.body[0]["user_id"], GRACE.to_string());
+    assert_eq!(history.body[0]["after"], "editor");
+    // Revoked: grace loses access on her next request.
+    let revoke = ada
+        .request("DELETE", &format!("{users}/{GRACE}"), Some(&site.url), None)
+        .await;
+    assert_eq!(revoke.status, StatusCode::NO_CONTENT);
+    assert_eq!(grace.get(&users).await.status, StatusCode::FORBIDDEN);
+    // The owner's access follows Discord, not the dashboard.
+    let own = ada
+        .request(
+            "DELETE",
+            &format!("{users}/{DEMO_OWNER}"),
+            Some(&site.url),
+            None,
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::FORBIDDEN);
+
+    // An API token acts as its user, is shown once, and can be revoked.
+    let made = ada
+        .request(
+            "POST",
+            &format!("{}/api/v1/auth/tokens", site.url),
+            Some(&site.url),
+            Some(json!({"name": "ci"})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+    let token = made.body["token"].as_str().unwrap().to_string();
+    let http = reqwest::Client::new();
+    let with_token = |path: &str| {
+        http.get(format!("{}{path}", site.url))
+            .bearer_auth(&token)
+            .send()
+    };
+    let me = with_token("/api/v1/auth/me").await.unwrap();
+    assert_eq!(me.status(), 200);
+    let listed = ada.get(&format!("{}/api/v1/auth/tokens", site.url)).await;
+    assert_eq!(listed.body[0]["name"], "ci");
+    assert!(
+        listed.body[0].get("token").is_none(),
+        "the secret is never listed"
+    );
+    let id = made.body["id"].as_str().unwrap();
+    let gone = ada
+        .request(
+            "DELETE",
+            &format!("{}/api/v1/auth/tokens/{id}", site.url),
+            Some(&site.url),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    assert_eq!(with_token("/api/v1/auth/me").await.unwrap().status(), 401);
+
+    // Signing out: refused from another site, done from this one.
+    let logout = format!("{}/api/v1/auth/logout", site.url);
+    let forged = ada
+        .request("POST", &logout, Some("http://evil.example"), None)
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let no_origin = ada.request("POST", &logout, None, None).await;
+    assert_eq!(
+        no_origin.status,
+        StatusCode::FORBIDDEN,
+        "a cookie POST without Origin"
+    );
+    let me = ada.get(&format!("{}/api/v1/auth/me", site.url)).await;
+    assert_eq!(me.status, StatusCode::OK, "still signed in");
+    let out = ada.request("POST", &logout, Some(&site.url), None).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert!(!ada.cookies.contains_key("baseline_session"));
+    let session_gone = ada.get(&format!("{}/api/v1/auth/me", site.url)).await;
+    assert_eq!(session_gone.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_refuses_forged_and_replayed_steps() {
+    let site = site(100).await;
+    // A forged state.
+    let mut browser = Browser::default();
+    let callback = browser.approve(&site, GRACE).await;
+    let forged = callback.replace("state=", "state=x");
+    assert_eq!(browser.get(&forged).await.status, StatusCode::BAD_REQUEST);
+    // A state started in another browser (no binding cookie here).
+    let mut other = Browser::default();
+    assert_eq!(other.get(&callback).await.status, StatusCode::BAD_REQUEST);
+    // The state is spent once presented.
+    assert_eq!(browser.get(&callback).await.status, StatusCode::BAD_REQUEST);
+    // A replayed code under a new state: Discord refuses it (used; and the
+    // verifier is the new sign-in's).
+    let mut first = Browser::default();
+    let used = first.approve(&site, GRACE).await;
+    assert_eq!(first.get(&used).await.status, StatusCode::SEE_OTHER);
+    let code = used
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string();
+    let fresh = first.approve(&site, GRACE).await;
+    let state = fresh.split("state=").nth(1).unwrap().to_string();
+    let replay = format!(
+        "{}/api/v1/auth/callback?code={code}&state={state}",
+        site.url
+    );
+    assert_eq!(first.get(&replay).await.status, StatusCode::UNAUTHORIZED);
+    // A fixed session id: an id planted in the browser before sign-in is
+    // ended, and the sign-in gets a new one.
+    let planted = create_session(
+        site.runtime.services().cache.as_ref(),
+        &Session {
+            user_id: GRACE,
+            ..Default::default()
+        },
+        Duration::from_secs(600),
+    )
+    .await
+    .unwrap();
+    let mut victim = Browser::default();
+    victim
+        .cookies
+        .insert("baseline_session".into(), planted.clone());
+    victim.sign_in(&site, GRACE).await;
+    assert_ne!(victim.cookies["baseline_session"], planted);
+    let http = reqwest::Client::new();
+    let old = http
+        .get(format!("{}/api/v1/auth/me", site.url))
+        .bearer_auth(&planted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), 401, "the planted id no longer works");
+    // Open redirects.
+    for target in ["https://evil.example/", "//evil.example", "/\\evil.example"] {
+        let url = format!(
+            "{}/api/v1/auth/login?return_to={}",
+            site.url,
+            baseline_host::discord::rest::percent_encode(target)
+        );
+        assert_eq!(
+            browser.get(&url).await.status,
+            StatusCode::BAD_REQUEST,
+            "{target}"
+        );
+    }
+    let local = browser
+        .get(&format!(
+            "{}/api/v1/auth/login?return_to=%2Fguilds%2F1",
+            site.url
+        ))
+        .await;
+    assert_eq!(local.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_is_rate_limited_per_address() {
+    let site = site(3).await;
+    let mut browser = Browser::default();
+    let url = format!("{}/api/v1/auth/login", site.url);
+    for _ in 0..3 {
+        assert_eq!(browser.get(&url).await.status, StatusCode::SEE_OTHER);
+    }
+    assert_eq!(
+        browser.get(&url).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_refresh_from_discord_and_end_when_it_refuses() {
+    let site = site(100).await;
+    let mut grace = Browser::default();
+    grace.sign_in(&site, GRACE).await;
+    // Make the session due for a refresh, with its access token expired.
+    let cache = site.runtime.services().cache.clone();
+    let id = grace.cookies["baseline_session"].clone();
+    let key = format!("session:{}", baseline_host::api::access::digest(&id));
+    let mut session: Session =
+        serde_json::from_slice(&cache.get(&key).await.unwrap().unwrap()).unwrap();
+    let refresh_token = session
+        .oauth
+        .as_ref()
+        .unwrap()
+        .refresh_token
+        .clone()
+        .unwrap();
+    session.refreshed_ms = 0;
+    session.oauth.as_mut().unwrap().expires_at_ms = 0;
+    cache
+        .set(
+            &key,
+            serde_json::to_vec(&session).unwrap(),
+            Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+    let me = grace.get(&format!("{}/api/v1/auth/me", site.url)).await;
+    assert_eq!(
+        me.status,
+        StatusCode::OK,
+        "refreshed with the refresh token"
+    );
+    let session: Session =
+        serde_json::from_slice(&cache.get(&key).await.unwrap().unwrap()).unwrap();
+    let renewed = session.oauth.clone().unwrap();
+    assert_ne!(
+        renewed.refresh_token.as_deref(),
+        Some(refresh_token.as_str())
+    );
+    assert!(session.refreshed_ms > 0);
+    // Now Discord refuses the grant (the refresh token is spent): signed out.
+    let mut stale = session.clone();
+    stale.refreshed_ms = 0;
+    stale.oauth.as_mut().unwrap().expires_at_ms = 0;
+    stale.oauth.as_mut().unwrap().refresh_token = Some(refresh_token);
+    cache
+        .set(
+            &key,
+            serde_json::to_vec(&stale).unwrap(),
+            Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+    let me = grace.get(&format!("{}/api/v1/auth/me", site.url)).await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED);
+}
+
+/// The tier a route declares in the OpenAPI document.
+fn declared_tier(operation: &Value) -> Option<Tier> {
+    serde_json::from_value(operation.get("x-tier")?.clone()).ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_guild_route_refuses_outsiders_lower_tiers_and_the_signed_out() {
+    const OTHER: u64 = 77;
+    let data = tempfile::tempdir().unwrap();
+    let cogs = tempfile::tempdir().unwrap();
+    install("status", cogs.path(), "status.wasm");
+    let db = Database::connect(&Database::sqlite_url(data.path()))
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    let guilds = GuildStore::new(db.clone());
+    guilds.joined(DEMO_GUILD, "Demo", DEMO_OWNER).await.unwrap();
+    guilds.joined(OTHER, "Other", 7_000).await.unwrap();
+    let access = AccessStore::new(db.clone());
+    let (viewer, editor) = (501, 502);
+    access
+        .change(DEMO_GUILD, DEMO_OWNER, viewer, Some(Tier::Viewer))
+        .await
+        .unwrap()
+        .unwrap();
+    access
+        .change(DEMO_GUILD, DEMO_OWNER, editor, Some(Tier::Editor))
+        .await
+        .unwrap()
+        .unwrap();
+    let runtime = Runtime::new(config(cogs.path()), Services::with_database(db)).unwrap();
+    runtime.load_dir().await;
+    let cache = runtime.services().cache.clone();
+    let session = |user_id: u64, guilds: Vec<u64>| Session {
+        user_id,
+        guilds,
+        ..Default::default()
+    };
+    let ttl = Duration::from_secs(600);
+    let outsider = create_session(cache.as_ref(), &session(7_000, vec![OTHER]), ttl)
+        .await
+        .unwrap();
+    let viewer = create_session(cache.as_ref(), &session(viewer, vec![]), ttl)
+        .await
+        .unwrap();
+    let editor = create_session(cache.as_ref(), &session(editor, vec![]), ttl)
+        .await
+        .unwrap();
+    let admin = create_session(cache.as_ref(), &session(DEMO_OWNER, vec![]), ttl)
+        .await
+        .unwrap();
+    let send = |method: String, uri: String, token: Option<String>| {
+        let runtime = runtime.clone();
+        async move {
+            let mut request = Request::builder()
+                .method(method.as_str())
+                .uri(uri)
+                .header("content-type", "application/json");
+            if let Some(token) = token {
+                request = request.header("authorization", format!("Bearer {token}"));
+            }
+            let body = if method == "GET" {
+                Body::empty()
+            } else {
+                Body::from("{}")
+            };
+            router(ApiState::new(runtime))
+                .oneshot(request.body(body).unwrap())
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let (status, document) = {
+        let response = router(ApiState::new(runtime.clone()))
+            .oneshot(
+                Request::get("/api/v1/openapi.json")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+    };
+    assert_eq!(status, StatusCode::OK);
+    let mut checked = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        if !path.starts_with("/api/v1/guilds/{guild_id}") {
+            continue;
+        }
+        for (method, operation) in item.as_object().unwrap() {
+            let need = declared_tier(operation)
+                .unwrap_or_else(|| panic!("{method} {path} declares no x-tier"));
+            let uri = path
+                .replace("{guild_id}", &DEMO_GUILD.to_string())
+                .replace("{cog}", "status")
+                .replace("{user_id}", "503");
+            let method = method.to_uppercase();
+            let what = format!("{method} {uri}");
+            assert_eq!(
+                send(method.clone(), uri.clone(), None).await,
+                StatusCode::UNAUTHORIZED,
+                "{what} signed out"
+            );
+            assert_eq!(
+                send(method.clone(), uri.clone(), Some(outsider.clone())).await,
+                StatusCode::FORBIDDEN,
+                "{what} as another guild's admin"
+            );
+            if need >= Tier::Editor {
+                assert_eq!(
+                    send(method.clone(), uri.clone(), Some(viewer.clone())).await,
+                    StatusCode::FORBIDDEN,
+                    "{what} as a viewer"
+                );
+            }
+            if need >= Tier::Admin {
+                assert_eq!(
+                    send(method.clone(), uri.clone(), Some(editor.clone())).await,
+                    StatusCode::FORBIDDEN,
+                    "{what} as an editor"
+                );
+            }
+            // The tier it declares is enough (the route is not closed to all).
+            let enough = match need {
+                Tier::Viewer => viewer.clone(),
+                Tier::Editor => editor.clone(),
+                Tier::Admin => admin.clone(),
+            };
+            let status = send(method.clone(), uri.clone(), Some(enough)).await;
+            assert!(
+                status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                "{what} with the {need:?} tier it declares: {status}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 9, "only {checked} guild routes found");
+}
