@@ -761,6 +761,38 @@ async fn guild_installs_are_tracked_and_survive_restarts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ownership_transfer_moves_the_owners_access() {
+    let h = Harness::start(&["reference"], |_| {}).await;
+    let store = GuildStore::new(h.db.clone());
+    eventually_async("demo guild recorded", || async {
+        store.get(DEMO_GUILD).await.unwrap().is_some()
+    })
+    .await;
+    let grace = DEMO_OWNER + 1;
+    let answer = h
+        .http
+        .patch(format!("{}/_sim/guilds/{DEMO_GUILD}", h.sim.http_url()))
+        .json(&json!({"owner_id": grace.to_string()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 204);
+    eventually_async("the new owner recorded (GUILD_UPDATE)", || async {
+        store.authorized_users(DEMO_GUILD).await.unwrap() == [(grace, "owner".to_string())]
+    })
+    .await;
+    let history = baseline_host::store::access::AccessStore::new(h.db.clone())
+        .history(DEMO_GUILD, 10)
+        .await
+        .unwrap();
+    assert_eq!(history[0].user_id, grace);
+    assert_eq!(history[0].after.as_deref(), Some("owner"));
+    assert_eq!(history[1].user_id, DEMO_OWNER);
+    assert_eq!(history[1].after, None, "the old owner's owner access ended");
+    assert_eq!(history[0].actor_id, None, "Discord made the change");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cog_turned_off_in_a_guild_is_not_run_there() {
     let h = Harness::start(&["reference", "hostile"], |_| {}).await;
     GuildStore::new(h.db.clone())

@@ -38,6 +38,14 @@ struct Site {
 
 /// The API with sign-in against a simulator, on a port of its own.
 async fn site(per_minute: u32) -> Site {
+    site_with(per_minute, |_| {}).await
+}
+
+/// [`site`] with the sign-in configuration changed by `change`.
+async fn site_with(
+    per_minute: u32,
+    change: impl FnOnce(&mut baseline_host::config::AuthConfig),
+) -> Site {
     let sim = Simulator::start("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -56,6 +64,7 @@ async fn site(per_minute: u32) -> Site {
     let mut config = config(cogs.path());
     config.auth.public_url = Some(url.clone());
     config.auth.login_per_minute = per_minute;
+    change(&mut config.auth);
     config.api_rate_limit = 0;
     let login = Login::new(
         &config.auth,
@@ -65,7 +74,13 @@ async fn site(per_minute: u32) -> Site {
         Some(baseline_discord_sim::oauth::CLIENT_SECRET),
     );
     assert!(login.is_some(), "the simulator's secret turns sign-in on");
-    let runtime = Runtime::new(config, Services::with_database(db)).unwrap();
+    let link = Arc::new(baseline_host::discord::DiscordLink::new(
+        &sim.http_url(),
+        "simulated-token",
+        &config.discord,
+    ));
+    let services = Services::with_database(db).with_discord(link);
+    let runtime = Runtime::new(config, services).unwrap();
     baseline_host::api::serve(
         ApiState::new(runtime.clone()).with_login(login),
         format!("127.0.0.1:{port}").parse().unwrap(),
@@ -601,4 +616,38 @@ async fn every_guild_route_refuses_outsiders_lower_tiers_and_the_signed_out() {
         }
     }
     assert!(checked >= 9, "only {checked} guild routes found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_find_members_and_the_developer_role_makes_developers() {
+    // The demo guild's Admin role makes the developer team here.
+    let site = site_with(100, |auth| {
+        auth.developer_guild = Some(DEMO_GUILD);
+        auth.developer_role = Some(DEMO_GUILD + 1);
+    })
+    .await;
+    let mut ada = Browser::default();
+    ada.sign_in(&site, DEMO_OWNER).await;
+    let me = ada.get(&format!("{}/api/v1/auth/me", site.url)).await;
+    assert_eq!(me.body["developer"], true, "ada holds the Admin role");
+    let mut grace = Browser::default();
+    grace.sign_in(&site, GRACE).await;
+    let me = grace.get(&format!("{}/api/v1/auth/me", site.url)).await;
+    assert_eq!(me.body["developer"], false);
+    // The grant form's search, through the bot's view of the guild.
+    let members = format!("{}/api/v1/guilds/{DEMO_GUILD}/members?query=GRA", site.url);
+    let found = ada.get(&members).await;
+    assert_eq!(found.status, StatusCode::OK, "{:?}", found.body);
+    assert_eq!(
+        found.body,
+        json!([{"user_id": GRACE.to_string(), "username": "grace", "global_name": null, "nick": null}])
+    );
+    assert_eq!(grace.get(&members).await.status, StatusCode::FORBIDDEN);
+    let empty = ada
+        .get(&format!(
+            "{}/api/v1/guilds/{DEMO_GUILD}/members?query=%20",
+            site.url
+        ))
+        .await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
 }

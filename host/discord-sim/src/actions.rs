@@ -258,6 +258,28 @@ impl Sim {
         Ok(member)
     }
 
+    /// The guild's ownership moves to `owner` (a member); dispatches
+    /// GUILD_UPDATE with the guild object, as Discord does.
+    pub fn transfer_guild(&self, guild: u64, owner: u64) -> Result<(), ApiError> {
+        {
+            let mut state = self.world.state.lock();
+            let found = state
+                .guilds
+                .get_mut(&guild)
+                .ok_or_else(|| ApiError::unknown("Guild"))?;
+            if !found.members.contains_key(&owner) {
+                return Err(ApiError::unknown("Member"));
+            }
+            found.owner_id = owner;
+        }
+        let update = self
+            .world
+            .guild_object(guild)
+            .ok_or_else(|| ApiError::unknown("Guild"))?;
+        self.gateway.dispatch(Some(guild), "GUILD_UPDATE", update);
+        Ok(())
+    }
+
     /// The bot is added to a new guild (with #general, @everyone and the
     /// owner as its members); dispatches GUILD_CREATE. Returns the guild id
     /// (`id` when given: tests pick ids to land on a given shard).

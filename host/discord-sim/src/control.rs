@@ -1,6 +1,7 @@
 //! The control API under `/_sim/`: act as a user (run a slash command, click
 //! a button, submit a modal, type in an autocomplete option, post, edit or
-//! delete a message, react, join or leave, add the bot to a new guild) and
+//! delete a message, react, join or leave, add the bot to a new guild,
+//! transfer a guild's ownership) and
 //! read back what the bot did (its answers, its messages, its command
 //! registrations, its REST requests), and inject faults.
 //!
@@ -43,7 +44,10 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/_sim/members", post(join))
         .route("/_sim/members/{guild}/{user}", delete(leave))
         .route("/_sim/guilds", post(add_guild))
-        .route("/_sim/guilds/{id}", delete(remove_guild))
+        .route(
+            "/_sim/guilds/{id}",
+            delete(remove_guild).patch(update_guild),
+        )
         .route("/_sim/channels", post(add_channel))
         .route("/_sim/channels/{id}", delete(remove_channel))
         .route("/_sim/roles", post(add_role))
@@ -623,6 +627,22 @@ async fn add_guild(
     Ok(Json(
         json!({"guild_id": id.to_string(), "channel_id": channel}),
     ))
+}
+
+#[derive(Debug, Deserialize)]
+struct GuildUpdate {
+    /// The new owner (a member of the guild).
+    owner_id: Id,
+}
+
+/// Transfer a guild's ownership (GUILD_UPDATE).
+async fn update_guild(
+    State(sim): State<Arc<Sim>>,
+    Path(id): Path<String>,
+    Json(update): Json<GuildUpdate>,
+) -> Result<StatusCode, ApiError> {
+    sim.transfer_guild(crate::error::snowflake(&id, "Guild")?, update.owner_id.0)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn remove_guild(

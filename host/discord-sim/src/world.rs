@@ -433,6 +433,29 @@ impl World {
         }))
     }
 
+    /// The guild object (GET /guilds/{id}, GUILD_UPDATE): GUILD_CREATE's
+    /// payload without the extras only GUILD_CREATE carries.
+    pub fn guild_object(&self, guild_id: u64) -> Option<Value> {
+        let mut value = self.guild_create(guild_id)?;
+        if let Some(fields) = value.as_object_mut() {
+            for extra in [
+                "members",
+                "channels",
+                "threads",
+                "presences",
+                "voice_states",
+                "joined_at",
+                "large",
+                "member_count",
+                "stage_instances",
+                "guild_scheduled_events",
+            ] {
+                fields.remove(extra);
+            }
+        }
+        Some(value)
+    }
+
     /// A user's JSON, if the user exists.
     pub fn user(&self, id: u64) -> Option<Value> {
         self.state.lock().users.get(&id).map(user_json)

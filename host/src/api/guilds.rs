@@ -27,6 +27,7 @@ pub fn router() -> Router<ApiState> {
             "/guilds/{guild_id}/authorized-users/{user_id}",
             delete(revoke),
         )
+        .route("/guilds/{guild_id}/members", get(members))
 }
 
 fn store(state: &ApiState) -> Result<AccessStore, ApiError> {
@@ -281,6 +282,85 @@ async fn history(
                 before: c.before,
                 after: c.after,
                 at_ms: c.at_ms,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+struct MemberQuery {
+    /// The start of a username or nickname.
+    query: String,
+    /// How many (1–100, default 25).
+    limit: Option<u32>,
+}
+
+/// A member of a guild, as the bot sees it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MemberView {
+    /// Discord user id.
+    user_id: String,
+    /// Username.
+    username: String,
+    /// Display name.
+    global_name: Option<String>,
+    /// Nickname in this guild.
+    nick: Option<String>,
+}
+
+/// Members whose name starts with `query`, for the grant form (through
+/// the bot's view of the guild).
+#[utoipa::path(get, path = "/api/v1/guilds/{guild_id}/members",
+    params(("guild_id" = String, Path), MemberQuery),
+    extensions(("x-tier" = json!("admin"))),
+    responses((status = 200, body = [MemberView]), (status = 400), (status = 401), (status = 403), (status = 503)))]
+async fn members(
+    access: GuildAdmin,
+    State(state): State<ApiState>,
+    Query(query): Query<MemberQuery>,
+) -> Result<Json<Vec<MemberView>>, ApiError> {
+    let text = query.query.trim();
+    if text.is_empty() || text.chars().count() > 100 {
+        return Err(ApiError::BadRequest("query is 1 to 100 characters".into()));
+    }
+    let link = state
+        .runtime
+        .services()
+        .discord
+        .clone()
+        .ok_or_else(|| ApiError::Unavailable("the bot has no Discord connection".into()))?;
+    let path = format!(
+        "/guilds/{}/members/search?query={}&limit={}",
+        access.guild_id,
+        crate::discord::rest::percent_encode(text),
+        query.limit.unwrap_or(25).clamp(1, 100)
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let found = link
+        .rest
+        .call(
+            None,
+            http::Method::GET,
+            &path,
+            crate::discord::rest::Body::Empty,
+            deadline,
+        )
+        .await
+        .map_err(|error| {
+            ApiError::Unavailable(format!("Discord did not answer the search: {error}"))
+        })?;
+    let members: Vec<twilight_model::guild::Member> =
+        serde_json::from_value(found).map_err(|error| {
+            ApiError::Unavailable(format!("Discord's answer was unreadable: {error}"))
+        })?;
+    Ok(Json(
+        members
+            .into_iter()
+            .map(|m| MemberView {
+                user_id: m.user.id.get().to_string(),
+                username: m.user.name,
+                global_name: m.user.global_name,
+                nick: m.nick,
             })
             .collect(),
     ))

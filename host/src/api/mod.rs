@@ -95,6 +95,7 @@ pub const MAX_BODY_BYTES: usize = 256 << 10;
         guilds::grant,
         guilds::revoke,
         guilds::history,
+        guilds::members,
     )
 )]
 struct ApiDoc;

@@ -40,6 +40,7 @@ pub const OWN_EVENTS: EventTypeFlags = EventTypeFlags::READY
     .union(EventTypeFlags::GATEWAY_RECONNECT)
     .union(EventTypeFlags::GATEWAY_INVALIDATE_SESSION)
     .union(EventTypeFlags::GUILD_CREATE)
+    .union(EventTypeFlags::GUILD_UPDATE)
     .union(EventTypeFlags::GUILD_DELETE)
     .union(EventTypeFlags::CHANNEL_CREATE)
     .union(EventTypeFlags::CHANNEL_DELETE)

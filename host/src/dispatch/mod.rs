@@ -159,6 +159,16 @@ impl Bot {
                 }
                 return;
             }
+            GatewayEvent::GuildUpdate(update) => {
+                // An ownership transfer moves the owner's access (store::guilds).
+                let (id, owner) = (update.id.get(), update.owner_id.get());
+                if let Some(store) = &self.guilds
+                    && let Err(error) = store.joined(id, &update.name, owner).await
+                {
+                    tracing::error!(%error, guild = id, "cannot record the guild's update");
+                }
+                GatewayEvent::GuildUpdate(update)
+            }
             GatewayEvent::GuildDelete(delete) if !delete.unavailable.unwrap_or(false) => {
                 let guild = delete.id.get();
                 if let Some(store) = &self.guilds

@@ -18,6 +18,10 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/api/v10/guilds/{guild}/roles", get(roles))
         .route("/api/v10/guilds/{guild}/channels", get(channels))
         .route(
+            "/api/v10/guilds/{guild}/members/search",
+            get(search_members),
+        )
+        .route(
             "/api/v10/guilds/{guild}/members/{user}",
             get(member).patch(edit_member).delete(kick),
         )
@@ -43,26 +47,53 @@ pub fn bot_guild(sim: &Sim, guild: &str) -> Result<u64, ApiError> {
 
 async fn guild(State(sim): State<Arc<Sim>>, Path(guild): Path<String>) -> ApiResult {
     let id = bot_guild(&sim, &guild)?;
-    let mut value = sim
+    let value = sim
         .world
-        .guild_create(id)
+        .guild_object(id)
         .ok_or_else(|| ApiError::unknown("Guild"))?;
-    let object = value.as_object_mut().expect("an object");
-    for key in [
-        "members",
-        "channels",
-        "threads",
-        "presences",
-        "voice_states",
-        "joined_at",
-        "large",
-        "member_count",
-        "stage_instances",
-        "guild_scheduled_events",
-    ] {
-        object.remove(key);
-    }
     Ok(Json(value))
+}
+
+#[derive(serde::Deserialize)]
+struct MemberSearch {
+    query: Option<String>,
+    limit: Option<u32>,
+}
+
+/// Members whose username or nickname starts with `query` (case
+/// insensitive), at most `limit` (1–1000, default 1), as Discord answers.
+async fn search_members(
+    State(sim): State<Arc<Sim>>,
+    Path(guild): Path<String>,
+    axum::extract::Query(search): axum::extract::Query<MemberSearch>,
+) -> ApiResult {
+    let id = bot_guild(&sim, &guild)?;
+    let Some(query) = search.query else {
+        return Err(ApiError::invalid("query: This field is required"));
+    };
+    let limit = search.limit.unwrap_or(1);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit: int value should be between 1 and 1000",
+        ));
+    }
+    let query = query.to_lowercase();
+    let state = sim.world.state.lock();
+    let found: Vec<Value> = state.guilds[&id]
+        .members
+        .iter()
+        .filter_map(|(user, member)| Some((state.users.get(user)?, member)))
+        .filter(|(user, member)| {
+            user.username.to_lowercase().starts_with(&query)
+                || member
+                    .nick
+                    .as_deref()
+                    .is_some_and(|n| n.to_lowercase().starts_with(&query))
+        })
+        .take(limit as usize)
+        .map(|(user, member)| crate::world::member_json(user, member))
+        .collect();
+    Ok(Json(json!(found)))
 }
 
 async fn roles(State(sim): State<Arc<Sim>>, Path(guild): Path<String>) -> ApiResult {
