@@ -344,12 +344,16 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
     }
     let _watcher = watcher::watch(runtime.clone())?;
     let login = sign_in(&runtime, &link, &endpoint).await;
+    let signing_in = login.is_some();
     let api = crate::api::serve(
         crate::api::ApiState::new(runtime.clone()).with_login(login),
         runtime.config().api_addr,
     )
     .await?;
     println!("API on http://{api}/api/v1/health (OpenAPI at /api/v1/openapi.json)");
+    if signing_in {
+        println!("Sign in with Discord: http://{api}/api/v1/auth/login (docs/access.md)");
+    }
     println!(
         "Watching {} — drop a .wasm file in to load it, replace it to reload, delete it to unload.",
         runtime.config().cogs_dir.display()

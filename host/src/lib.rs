@@ -11,13 +11,13 @@
 //! - [`store`]: the database (Postgres or SQLite): kv, settings, guilds, access;
 //! - [`cache`]: Redis or in process, with per-cog spaces;
 //! - [`probe`]: health probes of the database and the cache;
-//! - [`discord`]: the Discord client (gateway, REST, shard monitor, model mapping);
+//! - [`discord`]: the Discord client (gateway, REST, shard monitor, model mapping, OAuth2);
 //! - [`capabilities`]: one module per WIT import interface, each checking the
 //!   cog's grants and scope before any side effect;
 //! - [`runtime`]: the wasmtime engine, loading, hot reload, invocation, limits;
 //! - [`dispatch`]: gateway events and interactions → cogs → Discord;
 //! - [`health`]: `/livez`, `/readyz` and `/metrics` on the health port;
-//! - [`api`]: the HTTP API (`/api/v1`);
+//! - [`api`]: the HTTP API (`/api/v1`): sign-in, sessions, tiers, routes;
 //! - [`cli`]: the `baseline` command line.
 
 pub mod api;
