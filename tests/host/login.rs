@@ -321,23 +321,34 @@ async fn sign_in_with_discord_and_hand_out_access() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sign_in_refuses_forged_and_replayed_steps() {
+async fn a_forged_state_is_refused() {
     let site = site(100).await;
-    // A forged state.
     let mut browser = Browser::default();
     let callback = browser.approve(&site, GRACE).await;
     let forged = callback.replace("state=", "state=x");
     assert_eq!(browser.get(&forged).await.status, StatusCode::BAD_REQUEST);
-    // A state started in another browser (no binding cookie here).
+    // A state started in another browser (no binding cookie there).
     let mut other = Browser::default();
     assert_eq!(other.get(&callback).await.status, StatusCode::BAD_REQUEST);
-    // The state is spent once presented.
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_state_is_refused() {
+    let site = site(100).await;
+    let mut browser = Browser::default();
+    let callback = browser.approve(&site, GRACE).await;
+    assert_eq!(browser.get(&callback).await.status, StatusCode::SEE_OTHER);
     assert_eq!(browser.get(&callback).await.status, StatusCode::BAD_REQUEST);
-    // A replayed code under a new state: Discord refuses it (used; and the
-    // verifier is the new sign-in's).
-    let mut first = Browser::default();
-    let used = first.approve(&site, GRACE).await;
-    assert_eq!(first.get(&used).await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_code_is_refused() {
+    let site = site(100).await;
+    // A code already exchanged, under a new sign-in's state: Discord
+    // refuses it (used; and the verifier is the new sign-in's).
+    let mut browser = Browser::default();
+    let used = browser.approve(&site, GRACE).await;
+    assert_eq!(browser.get(&used).await.status, StatusCode::SEE_OTHER);
     let code = used
         .split("code=")
         .nth(1)
@@ -346,15 +357,20 @@ async fn sign_in_refuses_forged_and_replayed_steps() {
         .next()
         .unwrap()
         .to_string();
-    let fresh = first.approve(&site, GRACE).await;
+    let fresh = browser.approve(&site, GRACE).await;
     let state = fresh.split("state=").nth(1).unwrap().to_string();
     let replay = format!(
         "{}/api/v1/auth/callback?code={code}&state={state}",
         site.url
     );
-    assert_eq!(first.get(&replay).await.status, StatusCode::UNAUTHORIZED);
-    // A fixed session id: an id planted in the browser before sign-in is
-    // ended, and the sign-in gets a new one.
+    assert_eq!(browser.get(&replay).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_session_id_is_replaced_and_ended() {
+    let site = site(100).await;
+    // An id planted in the browser before sign-in is ended, and the
+    // sign-in gets a new one.
     let planted = create_session(
         site.runtime.services().cache.as_ref(),
         &Session {
@@ -371,15 +387,19 @@ async fn sign_in_refuses_forged_and_replayed_steps() {
         .insert("baseline_session".into(), planted.clone());
     victim.sign_in(&site, GRACE).await;
     assert_ne!(victim.cookies["baseline_session"], planted);
-    let http = reqwest::Client::new();
-    let old = http
+    let old = reqwest::Client::new()
         .get(format!("{}/api/v1/auth/me", site.url))
         .bearer_auth(&planted)
         .send()
         .await
         .unwrap();
     assert_eq!(old.status(), 401, "the planted id no longer works");
-    // Open redirects.
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_redirect_is_refused() {
+    let site = site(100).await;
+    let mut browser = Browser::default();
     for target in ["https://evil.example/", "//evil.example", "/\\evil.example"] {
         let url = format!(
             "{}/api/v1/auth/login?return_to={}",
@@ -399,6 +419,31 @@ async fn sign_in_refuses_forged_and_replayed_steps() {
         ))
         .await;
     assert_eq!(local.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cross_origin_post_is_refused() {
+    let site = site(100).await;
+    let mut ada = Browser::default();
+    ada.sign_in(&site, DEMO_OWNER).await;
+    let users = format!("{}/api/v1/guilds/{DEMO_GUILD}/authorized-users", site.url);
+    let grant = json!({"user_id": GRACE.to_string(), "tier": "admin"});
+    for origin in [
+        Some("http://evil.example"),
+        Some("http://127.0.0.1:1"),
+        None,
+    ] {
+        let forged = ada
+            .request("POST", &users, origin, Some(grant.clone()))
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN, "{origin:?}");
+    }
+    let list = ada.get(&users).await;
+    assert_eq!(
+        list.body.as_array().unwrap().len(),
+        1,
+        "nothing was granted"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
