@@ -228,10 +228,11 @@ async fn discord_endpoint(
     Ok((endpoint, Some(sim)))
 }
 
-/// Sign-in with Discord for this run: the application's id asked of
-/// Discord, the secret configured — or, against the simulator, its own
-/// secret, with the demo guild's owner on the developer team unless a team
-/// is configured. `None` (with a warning) when it cannot be set up.
+/// Sign-in with Discord for this run: the application's id and team asked
+/// of Discord (its team, or its owner, is on the developer team beside
+/// those configured), the secret configured — or, against the simulator,
+/// the simulator's own (whose application belongs to the demo owner, ada).
+/// `None` (with a warning) when it cannot be set up.
 async fn sign_in(
     runtime: &Runtime,
     link: &DiscordLink,
@@ -242,46 +243,53 @@ async fn sign_in(
     let simulator = endpoint
         .simulated
         .then_some(baseline_discord_sim::oauth::CLIENT_SECRET);
-    if simulator.is_some() && auth.developers.is_empty() && auth.developer_guild.is_none() {
-        auth.developers = vec![baseline_discord_sim::world::DEMO_OWNER];
-    }
     if auth.client_secret.is_none() && simulator.is_none() {
         tracing::warn!(
             "sign-in is off: set [auth] client_secret (or BASELINE_OAUTH_SECRET) to let people sign in with Discord"
         );
         return None;
     }
-    let application = match auth.client_id {
-        Some(id) => id,
-        None => {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-            match link
-                .rest
-                .call(
-                    None,
-                    http::Method::GET,
-                    "/oauth2/applications/@me",
-                    crate::discord::rest::Body::Empty,
-                    deadline,
-                )
-                .await
-            {
-                Ok(app) => app["id"]
-                    .as_str()
-                    .and_then(|id| id.parse().ok())
-                    .unwrap_or(0),
-                Err(error) => {
-                    tracing::warn!(%error, "sign-in is off: could not read the application's id from Discord (set [auth] client_id)");
-                    return None;
-                }
-            }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let application = link
+        .rest
+        .call(
+            None,
+            http::Method::GET,
+            "/oauth2/applications/@me",
+            crate::discord::rest::Body::Empty,
+            deadline,
+        )
+        .await;
+    let application_id = match (&application, auth.client_id) {
+        (_, Some(id)) => id,
+        (Ok(app), None) => app["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .unwrap_or(0),
+        (Err(error), None) => {
+            tracing::warn!(%error, "sign-in is off: could not read the application's id from Discord (set [auth] client_id)");
+            return None;
         }
     };
+    match &application {
+        Ok(app) => auth
+            .developers
+            .extend(crate::discord::oauth::application_team(app)),
+        Err(error) => {
+            tracing::warn!(%error, "could not read the application's team; the developer team is the configured one only")
+        }
+    }
     let public_url = auth
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", config.api_addr));
-    crate::api::login::Login::new(&auth, &endpoint.base, application, &public_url, simulator)
+    crate::api::login::Login::new(
+        &auth,
+        &endpoint.base,
+        application_id,
+        &public_url,
+        simulator,
+    )
 }
 
 async fn run(config: Config) -> anyhow::Result<ExitCode> {

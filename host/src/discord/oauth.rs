@@ -54,6 +54,18 @@ pub struct OAuthClient {
     redirect_uri: String,
 }
 
+/// Who owns the application (`GET /oauth2/applications/@me`): the members
+/// of its team, or its owner when it has no team. Read from the JSON value
+/// because only these two paths matter and the rest of the application
+/// object changes often.
+pub fn application_team(application: &serde_json::Value) -> Vec<u64> {
+    let id = |user: &serde_json::Value| user["id"].as_str().and_then(|id| id.parse().ok());
+    match application["team"]["members"].as_array() {
+        Some(members) => members.iter().filter_map(|m| id(&m["user"])).collect(),
+        None => id(&application["owner"]).into_iter().collect(),
+    }
+}
+
 /// The scopes a sign-in asks for: who you are and your guilds.
 pub const SCOPES: &str = "identify guilds";
 
@@ -210,5 +222,23 @@ impl OAuthClient {
                 permissions: g.permissions.bits(),
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::application_team;
+    use serde_json::json;
+
+    #[test]
+    fn the_developer_team_is_the_applications_team_or_owner() {
+        let team = json!({"owner": {"id": "1"}, "team": {"members": [
+            {"user": {"id": "2"}}, {"user": {"id": "3"}}, {"user": {"id": "x"}}]}});
+        assert_eq!(application_team(&team), [2, 3]);
+        assert_eq!(
+            application_team(&json!({"owner": {"id": "1"}, "team": null})),
+            [1]
+        );
+        assert!(application_team(&json!({})).is_empty());
     }
 }
