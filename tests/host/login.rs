@@ -203,12 +203,40 @@ impl Browser {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_with_discord_and_hand_out_access() {
     let site = site(100).await;
+    // A second guild of ada's that the bot has left: listed with an invite.
+    let http = reqwest::Client::new();
+    let added: Value = http
+        .post(format!("{}/_sim/guilds", site.sim.http_url()))
+        .json(&json!({"name": "Second", "owner_id": DEMO_OWNER.to_string()}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let second = added["guild_id"].as_str().unwrap().to_string();
+    http.delete(format!("{}/_sim/guilds/{second}", site.sim.http_url()))
+        .send()
+        .await
+        .unwrap();
     let mut ada = Browser::default();
     ada.sign_in(&site, DEMO_OWNER).await;
+    let guilds = ada.get(&format!("{}/api/v1/guilds", site.url)).await;
+    let listed = guilds.body.as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let elsewhere = listed.iter().find(|g| g["id"] == second.as_str()).unwrap();
+    assert_eq!(elsewhere["bot_present"], false);
+    assert_eq!(elsewhere["tier"], "admin");
+    assert_eq!(elsewhere["name"], "Second");
+    let invite = elsewhere["invite_url"].as_str().unwrap();
+    assert!(
+        invite.contains(&format!("guild_id={second}")) && invite.contains("scope=bot"),
+        "{invite}"
+    );
     let me = ada.get(&format!("{}/api/v1/auth/me", site.url)).await;
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.body["username"], "ada");
-    assert_eq!(me.body["manages"], json!([DEMO_GUILD.to_string()]));
+    assert_eq!(me.body["manages"].as_array().unwrap().len(), 2);
     // ada owns the demo guild: admin there; grace is in it without rights.
     let mut grace = Browser::default();
     grace.sign_in(&site, GRACE).await;
