@@ -46,6 +46,15 @@ async fn site_with(
     per_minute: u32,
     change: impl FnOnce(&mut baseline_host::config::AuthConfig),
 ) -> Site {
+    site_on(per_minute, change, None).await
+}
+
+/// [`site_with`], with the cache in Redis at `redis_url` when given.
+async fn site_on(
+    per_minute: u32,
+    change: impl FnOnce(&mut baseline_host::config::AuthConfig),
+    redis_url: Option<&str>,
+) -> Site {
     let sim = Simulator::start("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -79,7 +88,14 @@ async fn site_with(
         "simulated-token",
         &config.discord,
     ));
-    let services = Services::with_database(db).with_discord(link);
+    let mut services = Services::with_database(db).with_discord(link);
+    if let Some(url) = redis_url {
+        services = services.with_cache(Arc::new(
+            baseline_host::cache::RedisCache::connect(url)
+                .await
+                .unwrap(),
+        ));
+    }
     let runtime = Runtime::new(config, services).unwrap();
     baseline_host::api::serve(
         ApiState::new(runtime.clone()).with_login(login),
@@ -723,4 +739,55 @@ async fn admins_find_members_and_the_developer_role_makes_developers() {
         ))
         .await;
     assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_live_in_redis_when_it_is_configured() {
+    // The login rate limit is off here: its per-address window would be
+    // shared with every other test using this Redis.
+    let site = site_on(0, |_| {}, Some("redis://127.0.0.1:6379")).await;
+    assert_eq!(site.runtime.services().cache.backend(), "redis");
+    let mut ada = Browser::default();
+    ada.sign_in(&site, DEMO_OWNER).await;
+    let id = ada.cookies["baseline_session"].clone();
+    let key = format!("session:{}", baseline_host::api::access::digest(&id));
+    assert!(
+        site.runtime
+            .services()
+            .cache
+            .get(&key)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        site.runtime
+            .services()
+            .cache
+            .get(&format!("session:{id}"))
+            .await
+            .unwrap()
+            .is_none(),
+        "the id itself is never a key"
+    );
+    let me = ada.get(&format!("{}/api/v1/auth/me", site.url)).await;
+    assert_eq!(me.status, StatusCode::OK);
+    let out = ada
+        .request(
+            "POST",
+            &format!("{}/api/v1/auth/logout", site.url),
+            Some(&site.url),
+            None,
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert!(
+        site.runtime
+            .services()
+            .cache
+            .get(&key)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
