@@ -29,8 +29,24 @@ async fn suite(cache: Arc<dyn Cache>) {
         .await
         .unwrap();
     assert_eq!(cache.get(&a).await.unwrap().unwrap(), b"1");
+    // `replace` writes only over a live value.
+    assert!(
+        cache
+            .replace(&a, b"2".to_vec(), Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    assert_eq!(cache.get(&a).await.unwrap().unwrap(), b"2");
     assert!(cache.delete(&a).await.unwrap());
     assert!(!cache.delete(&a).await.unwrap());
+    assert!(
+        !cache
+            .replace(&a, b"3".to_vec(), Duration::from_secs(60))
+            .await
+            .unwrap(),
+        "nothing brought back after a delete"
+    );
+    assert_eq!(cache.get(&a).await.unwrap(), None);
 
     cache
         .set(&gone, b"x".to_vec(), Duration::from_millis(50))

@@ -218,7 +218,7 @@ impl Browser {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_with_discord_and_hand_out_access() {
-    let site = site(100).await;
+    let site = site_with(100, |auth| auth.developers = vec![DEMO_OWNER]).await;
     // A second guild of ada's that the bot has left: listed with an invite.
     let http = reqwest::Client::new();
     let added: Value = http
@@ -325,6 +325,27 @@ async fn sign_in_with_discord_and_hand_out_access() {
     };
     let me = with_token("/api/v1/auth/me").await.unwrap();
     assert_eq!(me.status(), 200);
+    // A token cannot make tokens (a leaked one must not outlive its revocation).
+    let minted = http
+        .post(format!("{}/api/v1/auth/tokens", site.url))
+        .bearer_auth(&token)
+        .json(&json!({"name": "more"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(minted.status(), 403);
+    // It acts with what Discord said at sign-in (ada is a developer)…
+    assert_eq!(with_token("/api/v1/cogs").await.unwrap().status(), 200);
+    // …until Discord's word goes stale (a refused refresh, a transfer).
+    AccessStore::new(site.runtime.services().database.clone().unwrap())
+        .forget_discord(DEMO_OWNER)
+        .await
+        .unwrap();
+    assert_eq!(with_token("/api/v1/cogs").await.unwrap().status(), 403);
+    let stored = with_token(&format!("/api/v1/guilds/{DEMO_GUILD}/authorized-users"))
+        .await
+        .unwrap();
+    assert_eq!(stored.status(), 200, "stored roles (ownership) still apply");
     let listed = ada.get(&format!("{}/api/v1/auth/tokens", site.url)).await;
     assert_eq!(listed.body[0]["name"], "ci");
     assert!(

@@ -7,7 +7,8 @@
 //! session ends when unused for `session_idle_minutes`, and
 //! `session_max_hours` after sign-in whatever its use.
 //! **API tokens** (`bl_…`, made by the user, stored hashed) act as their
-//! user with what Discord last said about them.
+//! user: stored roles always, what Discord said at the last sign-in while
+//! it is recent.
 //!
 //! **Tiers** per guild, the highest that applies: the stored role
 //! (`store::access`: the owner and delegated tiers), admin where Discord
@@ -102,6 +103,20 @@ pub(crate) async fn save_session(
         .map_err(|e| ApiError::service("cache", e))
 }
 
+/// Rewrite the session at `key` only while it exists; false when it ended.
+async fn replace_session(
+    cache: &dyn Cache,
+    key: &str,
+    session: &Session,
+    ttl: Duration,
+) -> Result<bool, ApiError> {
+    let value = serde_json::to_vec(session).map_err(|e| ApiError::Internal(e.to_string()))?;
+    cache
+        .replace(key, value, ttl)
+        .await
+        .map_err(|e| ApiError::service("cache", e))
+}
+
 /// End the session `id`.
 pub(crate) async fn end_session(cache: &dyn Cache, id: &str) -> Result<(), ApiError> {
     cache
@@ -167,26 +182,48 @@ pub(crate) async fn session(state: &ApiState, token: &str) -> Result<Option<Sess
         end_session(cache.as_ref(), token).await?;
         return Ok(None);
     }
+    let key = session_key(token);
     if login.needs_refresh(&session, now) {
-        match login.refresh(state, session).await? {
-            Some(fresh) => session = fresh,
-            None => {
-                // Discord no longer accepts the user's grant: signed out.
-                end_session(cache.as_ref(), token).await?;
+        // One refresh at a time per session (Discord rotates refresh
+        // tokens: a second one racing would be refused); the others go on
+        // with what the session knows.
+        let lock = format!("session-refresh:{}", digest(token));
+        let first = cache
+            .increment(&lock, 1, Duration::from_secs(30))
+            .await
+            .map_err(|e| ApiError::service("cache", e))?
+            == 1;
+        if first {
+            let refreshed = login.refresh(state, session).await;
+            let _ = cache.delete(&lock).await;
+            match refreshed? {
+                Some(fresh) => session = fresh,
+                None => {
+                    // Discord no longer accepts the user's grant: signed out.
+                    end_session(cache.as_ref(), token).await?;
+                    return Ok(None);
+                }
+            }
+            session.touched_ms = now;
+            if !replace_session(cache.as_ref(), &key, &session, login.idle()).await? {
                 return Ok(None);
             }
         }
-        session.touched_ms = now;
-        save_session(cache.as_ref(), token, &session, login.idle()).await?;
     } else if now - session.touched_ms > 60_000 {
-        // Keep it alive while it is used (one write a minute at most).
+        // Keep it alive while it is used (one write a minute at most) —
+        // but never bring back a session ended meanwhile (sign-out).
         session.touched_ms = now;
-        save_session(cache.as_ref(), token, &session, login.idle()).await?;
+        if !replace_session(cache.as_ref(), &key, &session, login.idle()).await? {
+            return Ok(None);
+        }
     }
     Ok(Some(session))
 }
 
-/// The user behind an API token, acting with what Discord last said.
+/// The user behind an API token. Stored roles (ownership, grants) always
+/// apply; what Discord said at the user's last sign-in (Manage Server, the
+/// developer role) applies while it is recent — as long as an unused
+/// session would live — and not after Discord refused the user's grant.
 async fn token_session(state: &ApiState, token: &str) -> Result<Option<Session>, ApiError> {
     let Some(access) = access_store(state) else {
         return Ok(None);
@@ -194,25 +231,27 @@ async fn token_session(state: &ApiState, token: &str) -> Result<Option<Session>,
     let Some(user_id) = access.token_user(&digest(token)).await? else {
         return Ok(None);
     };
-    let record = access.user(user_id).await?;
-    Ok(Some(match record {
-        Some(record) => Session {
-            user_id,
-            username: record.username,
-            guilds: record
+    let mut session = Session {
+        user_id,
+        ..Session::default()
+    };
+    if let Some(record) = access.user(user_id).await? {
+        let window = state
+            .login
+            .as_ref()
+            .map_or(i64::MAX, |login| login.idle().as_millis() as i64);
+        session.username = record.username;
+        if record.refreshed_at_ms > 0 && now_millis() - record.refreshed_at_ms <= window {
+            session.guilds = record
                 .guilds
                 .iter()
                 .filter(|g| g.manages())
                 .map(|g| g.id)
-                .collect(),
-            developer: record.developer,
-            ..Session::default()
-        },
-        None => Session {
-            user_id,
-            ..Session::default()
-        },
-    }))
+                .collect();
+            session.developer = record.developer;
+        }
+    }
+    Ok(Some(session))
 }
 
 /// The access store, when the host has a database.

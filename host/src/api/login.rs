@@ -78,6 +78,12 @@ impl Login {
             .ok()
             .and_then(|u| u.host_str().map(str::to_string))
             .is_some_and(|h| h == "localhost" || h == "127.0.0.1" || h == "[::1]");
+        if !loopback && public_url.starts_with("http://") {
+            tracing::warn!(
+                public_url,
+                "sign-in cookies are Secure but the public URL is plain http: browsers will drop them; serve the API over https or set [auth] public_url"
+            );
+        }
         Some(Self {
             oauth: OAuthClient::new(
                 discord_base,
@@ -156,6 +162,12 @@ impl Login {
                     why,
                     "Discord no longer accepts the sign-in; session ended"
                 );
+                // Its API tokens lose what Discord had said, too.
+                if let Some(access) = access_store(state)
+                    && let Err(error) = access.forget_discord(session.user_id).await
+                {
+                    tracing::warn!(%error, user = session.user_id, "could not mark what Discord said as stale");
+                }
                 Ok(None)
             }
             Err(OAuthError::Unavailable(why)) => {
@@ -423,6 +435,14 @@ async fn callback(
         .map_err(|e| ApiError::service("cache", e))?
         .and_then(|bytes| serde_json::from_slice::<PendingLogin>(&bytes).ok())
         .ok_or_else(stale)?;
+    // The browser that started it, checked before the state is spent (so
+    // someone who learned the state cannot spend it for another browser).
+    let bound = cookie(&headers, LOGIN_COOKIE).is_some_and(|b| digest(&b) == pending.binding);
+    if !bound {
+        return Err(ApiError::BadRequest(
+            "this sign-in was started in another browser; sign in again".into(),
+        ));
+    }
     // One use: whoever deletes it first owns it.
     if !cache
         .delete(&key)
@@ -430,12 +450,6 @@ async fn callback(
         .map_err(|e| ApiError::service("cache", e))?
     {
         return Err(stale());
-    }
-    let bound = cookie(&headers, LOGIN_COOKIE).is_some_and(|b| digest(&b) == pending.binding);
-    if !bound {
-        return Err(ApiError::BadRequest(
-            "this sign-in was started in another browser; sign in again".into(),
-        ));
     }
     let tokens = login
         .oauth
@@ -609,9 +623,16 @@ async fn list_tokens(
     responses((status = 201, body = CreatedToken), (status = 400), (status = 401), (status = 403)))]
 async fn create_token(
     State(state): State<ApiState>,
+    headers: HeaderMap,
     Caller(session): Caller,
     Json(new): Json<NewToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    // A leaked token must not be able to outlive its revocation.
+    if token(&headers).is_some_and(|t| t.starts_with(TOKEN_PREFIX)) {
+        return Err(ApiError::Forbidden(
+            "API tokens are made from a signed-in session, not with another token".into(),
+        ));
+    }
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 64 {
         return Err(ApiError::BadRequest(

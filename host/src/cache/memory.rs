@@ -311,7 +311,24 @@ impl Cache for InProcessCache {
         Ok(())
     }
 
+    async fn replace(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<bool, CacheFailure> {
+        // Under the write lock, which `delete` takes too: no delete can fall
+        // between the check and the write.
+        let _write = self.writes.lock();
+        if self.live(key).is_none() {
+            return Ok(false);
+        }
+        self.insert(key.to_string(), value, ttl, None);
+        Ok(true)
+    }
+
     async fn delete(&self, key: &str) -> Result<bool, CacheFailure> {
+        let _write = self.writes.lock();
         Ok(self
             .entries
             .remove(key)

@@ -76,6 +76,10 @@ pub trait Cache: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheFailure>;
     /// Write with a time to live.
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), CacheFailure>;
+    /// Write only over a live value (a session's touch must not bring back
+    /// a session ended meanwhile); true when it was written.
+    async fn replace(&self, key: &str, value: Vec<u8>, ttl: Duration)
+    -> Result<bool, CacheFailure>;
     /// Delete; true when a live value existed.
     async fn delete(&self, key: &str) -> Result<bool, CacheFailure>;
     /// Add to an integer (missing counts as 0, created with `ttl`); the new value.

@@ -248,6 +248,25 @@ impl Cache for RedisCache {
         .await
     }
 
+    async fn replace(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<bool, CacheFailure> {
+        let written: Option<String> = self
+            .query(
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(value)
+                    .arg("PX")
+                    .arg(ttl.as_millis().max(1) as u64)
+                    .arg("XX"),
+            )
+            .await?;
+        Ok(written.is_some())
+    }
+
     async fn delete(&self, key: &str) -> Result<bool, CacheFailure> {
         let removed: i64 = self.query(redis::cmd("DEL").arg(key)).await?;
         Ok(removed > 0)

@@ -55,13 +55,19 @@ pub struct OAuthClient {
 }
 
 /// Who owns the application (`GET /oauth2/applications/@me`): the members
-/// of its team, or its owner when it has no team. Read from the JSON value
+/// of its team who accepted the invitation (`membership_state` 2) and are
+/// not read-only, or its owner when it has no team. Read from the JSON value
 /// because only these two paths matter and the rest of the application
 /// object changes often.
 pub fn application_team(application: &serde_json::Value) -> Vec<u64> {
     let id = |user: &serde_json::Value| user["id"].as_str().and_then(|id| id.parse().ok());
     match application["team"]["members"].as_array() {
-        Some(members) => members.iter().filter_map(|m| id(&m["user"])).collect(),
+        Some(members) => members
+            .iter()
+            .filter(|m| m["membership_state"].as_u64() == Some(2))
+            .filter(|m| m["role"].as_str() != Some("read_only"))
+            .filter_map(|m| id(&m["user"]))
+            .collect(),
         None => id(&application["owner"]).into_iter().collect(),
     }
 }
@@ -158,6 +164,11 @@ impl OAuthClient {
             .bytes()
             .await
             .map_err(|e| OAuthError::Unavailable(e.to_string()))?;
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Err(OAuthError::Unavailable(
+                "the token endpoint is rate limited".into(),
+            ));
+        }
         if status.is_client_error() {
             let detail: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
             return Err(OAuthError::Refused(
@@ -233,8 +244,12 @@ mod tests {
     #[test]
     fn the_developer_team_is_the_applications_team_or_owner() {
         let team = json!({"owner": {"id": "1"}, "team": {"members": [
-            {"user": {"id": "2"}}, {"user": {"id": "3"}}, {"user": {"id": "x"}}]}});
-        assert_eq!(application_team(&team), [2, 3]);
+            {"user": {"id": "2"}, "membership_state": 2, "role": "admin"},
+            {"user": {"id": "3"}, "membership_state": 2, "role": "developer"},
+            {"user": {"id": "4"}, "membership_state": 1, "role": "developer"},
+            {"user": {"id": "5"}, "membership_state": 2, "role": "read_only"},
+            {"user": {"id": "x"}, "membership_state": 2}]}});
+        assert_eq!(application_team(&team), [2, 3], "accepted, not read-only");
         assert_eq!(
             application_team(&json!({"owner": {"id": "1"}, "team": null})),
             [1]

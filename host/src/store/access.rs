@@ -459,6 +459,19 @@ impl AccessStore {
         Ok(())
     }
 
+    /// What Discord said about `user` no longer counts (it refused their
+    /// grant): their API tokens keep stored roles only until they sign in.
+    pub async fn forget_discord(&self, user: u64) -> Result<(), StoreError> {
+        with_pool!(self.db, |pool| sqlx::query(
+            "UPDATE dashboard_users SET refreshed_at = 0 WHERE user_id = $1"
+        )
+        .bind(user as i64)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     /// What Discord last said about `user`.
     pub async fn user(&self, user: u64) -> Result<Option<UserRecord>, StoreError> {
         let row: Option<(String, bool, String, i64)> = with_pool!(self.db, |pool| {

@@ -69,8 +69,9 @@ impl GuildStore {
                            VALUES ($1, NULL, $2, $3, $4, $5)";
             let old_owner = before.and_then(|(_, owner)| owner).filter(|o| *o != owner);
             if let Some(old) = old_owner {
-                // The old owner's owner-derived access ends; a tier granted
-                // to them separately would have been a different row.
+                // The old owner's access ends (their row was the owner row:
+                // one row per user and guild), and what Discord said about
+                // them at sign-in no longer counts for their API tokens.
                 let removed = sqlx::query(
                     "DELETE FROM authorized_users WHERE guild_id = $1 AND user_id = $2 AND role = 'owner'",
                 )
@@ -79,6 +80,10 @@ impl GuildStore {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+                sqlx::query("UPDATE dashboard_users SET refreshed_at = 0 WHERE user_id = $1")
+                    .bind(old)
+                    .execute(&mut *tx)
+                    .await?;
                 if removed > 0 {
                     sqlx::query(history)
                         .bind(id)
