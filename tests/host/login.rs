@@ -812,3 +812,73 @@ async fn sessions_live_in_redis_when_it_is_configured() {
             .is_none()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secure_sites_use_host_only_cookie_names() {
+    let sim = Simulator::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let cogs = tempfile::tempdir().unwrap();
+    let mut config = config(cogs.path());
+    config.auth.public_url = Some("https://bot.example".into());
+    let login = Login::new(
+        &config.auth,
+        &sim.http_url(),
+        BOT_ID,
+        "https://bot.example",
+        Some(baseline_discord_sim::oauth::CLIENT_SECRET),
+    );
+    let runtime = Runtime::new(config, Services::in_process()).unwrap();
+    let state = ApiState::new(runtime.clone()).with_login(login);
+    let send = |request: Request<Body>| {
+        let state = state.clone();
+        async move {
+            let mut request = request;
+            request.extensions_mut().insert(axum::extract::ConnectInfo(
+                "127.0.0.1:9".parse::<std::net::SocketAddr>().unwrap(),
+            ));
+            router(state).oneshot(request).await.unwrap()
+        }
+    };
+    let started = send(
+        Request::get("/api/v1/auth/login")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let set = started.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(set.starts_with("__Host-baseline_login="), "{set}");
+    assert!(
+        set.contains("; Path=/;") && set.contains("; Secure"),
+        "{set}"
+    );
+    // Only the host-only name counts: a plain one (which a sibling
+    // subdomain could have set) is not a session here.
+    let id = create_session(
+        runtime.services().cache.as_ref(),
+        &Session {
+            user_id: GRACE,
+            ..Default::default()
+        },
+        Duration::from_secs(600),
+    )
+    .await
+    .unwrap();
+    for (cookie, expected) in [
+        (format!("baseline_session={id}"), StatusCode::UNAUTHORIZED),
+        (format!("__Host-baseline_session={id}"), StatusCode::OK),
+    ] {
+        let me = send(
+            Request::get("/api/v1/auth/me")
+                .header("cookie", &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(me.status(), expected, "{cookie}");
+    }
+}

@@ -31,7 +31,7 @@ use crate::discord::oauth::Tokens;
 use crate::store::access::{AccessStore, Tier};
 use crate::store::now_millis;
 
-/// The session cookie.
+/// The session cookie (`__Host-` prefixed when cookies are `Secure`).
 pub const SESSION_COOKIE: &str = "baseline_session";
 
 /// A signed-in user and what Discord last said about them.
@@ -126,9 +126,19 @@ pub(crate) async fn end_session(cache: &dyn Cache, id: &str) -> Result<(), ApiEr
         .map_err(|e| ApiError::service("cache", e))
 }
 
+/// The name a cookie has on this site: `__Host-NAME` when cookies are
+/// `Secure` (the browser then refuses one set by a sibling subdomain or for
+/// another path), `NAME` on loopback over plain http.
+pub fn cookie_name(state: &ApiState, name: &str) -> String {
+    match &state.login {
+        Some(login) if login.secure_cookies() => format!("__Host-{name}"),
+        _ => name.to_string(),
+    }
+}
+
 /// The credential a request carries: `Authorization: Bearer …` or the
 /// session cookie.
-pub(crate) fn token(headers: &axum::http::HeaderMap) -> Option<String> {
+pub(crate) fn token(state: &ApiState, headers: &axum::http::HeaderMap) -> Option<String> {
     if let Some(bearer) = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -136,7 +146,7 @@ pub(crate) fn token(headers: &axum::http::HeaderMap) -> Option<String> {
     {
         return Some(bearer.trim().to_string());
     }
-    cookie(headers, SESSION_COOKIE)
+    cookie(headers, &cookie_name(state, SESSION_COOKIE))
 }
 
 /// The value of cookie `name`.
@@ -276,7 +286,7 @@ impl FromRequestParts<ApiState> for Caller {
         if let Some(Caller(session)) = parts.extensions.get::<Caller>() {
             return Ok(Caller(session.clone()));
         }
-        let token = token(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        let token = token(state, &parts.headers).ok_or(ApiError::Unauthorized)?;
         let session = session(state, &token)
             .await?
             .ok_or(ApiError::Unauthorized)?;

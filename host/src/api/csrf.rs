@@ -13,7 +13,7 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::access::{SESSION_COOKIE, cookie};
+use super::access::{SESSION_COOKIE, cookie, cookie_name};
 use super::{ApiError, ApiState};
 
 /// The origins whose pages may change state with the session cookie.
@@ -39,7 +39,7 @@ pub async fn check(State(state): State<ApiState>, request: Request, next: Next) 
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     let headers = request.headers();
-    if !unsafe_method || cookie(headers, SESSION_COOKIE).is_none() {
+    if !unsafe_method || cookie(headers, &cookie_name(&state, SESSION_COOKIE)).is_none() {
         return next.run(request).await;
     }
     let origin = headers.get("origin").and_then(|v| v.to_str().ok());

@@ -61,7 +61,7 @@ pub async fn health(
         StatusCode::SERVICE_UNAVAILABLE
     };
     let status = if failing.is_empty() { "ok" } else { "degraded" };
-    let developer = match super::access::token(&headers) {
+    let developer = match super::access::token(&state, &headers) {
         Some(token) => super::access::session(&state, &token)
             .await
             .ok()

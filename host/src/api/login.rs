@@ -30,8 +30,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
 use super::access::{
-    Caller, SESSION_COOKIE, Session, TOKEN_PREFIX, access_store, cookie, digest, end_session,
-    random_secret, save_session, token,
+    Caller, SESSION_COOKIE, Session, TOKEN_PREFIX, access_store, cookie, cookie_name, digest,
+    end_session, random_secret, save_session, token,
 };
 use super::{ApiError, ApiState};
 use crate::config::AuthConfig;
@@ -242,14 +242,14 @@ impl Login {
         }
     }
 
-    fn cookie(
-        &self,
-        name: &str,
-        value: &str,
-        path: &str,
-        max_age: Option<Duration>,
-    ) -> HeaderValue {
-        let mut text = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Lax");
+    /// Whether cookies are `Secure` (the public URL is not on loopback).
+    pub fn secure_cookies(&self) -> bool {
+        self.secure_cookies
+    }
+
+    /// A cookie for the whole site (`Path=/`, as `__Host-` names require).
+    fn cookie(&self, name: &str, value: &str, max_age: Option<Duration>) -> HeaderValue {
+        let mut text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
         if let Some(age) = max_age {
             text.push_str(&format!("; Max-Age={}", age.as_secs()));
         }
@@ -387,7 +387,11 @@ async fn login(
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, target)]).into_response();
     response.headers_mut().append(
         header::SET_COOKIE,
-        login.cookie(LOGIN_COOKIE, &binding, "/api/v1/auth", Some(LOGIN_TTL)),
+        login.cookie(
+            &cookie_name(&state, LOGIN_COOKIE),
+            &binding,
+            Some(LOGIN_TTL),
+        ),
     );
     Ok(response)
 }
@@ -437,7 +441,8 @@ async fn callback(
         .ok_or_else(stale)?;
     // The browser that started it, checked before the state is spent (so
     // someone who learned the state cannot spend it for another browser).
-    let bound = cookie(&headers, LOGIN_COOKIE).is_some_and(|b| digest(&b) == pending.binding);
+    let bound = cookie(&headers, &cookie_name(&state, LOGIN_COOKIE))
+        .is_some_and(|b| digest(&b) == pending.binding);
     if !bound {
         return Err(ApiError::BadRequest(
             "this sign-in was started in another browser; sign in again".into(),
@@ -468,7 +473,7 @@ async fn callback(
         .await
         .map_err(|e| ApiError::Unavailable(format!("could not read your Discord account: {e}")))?;
     // A session cookie the browser came with is ended, never reused.
-    if let Some(old) = cookie(&headers, SESSION_COOKIE) {
+    if let Some(old) = cookie(&headers, &cookie_name(&state, SESSION_COOKIE)) {
         let _ = end_session(cache.as_ref(), &old).await;
     }
     let now = now_millis();
@@ -497,11 +502,11 @@ async fn callback(
     let headers = response.headers_mut();
     headers.append(
         header::SET_COOKIE,
-        login.cookie(SESSION_COOKIE, &id, "/", None),
+        login.cookie(&cookie_name(&state, SESSION_COOKIE), &id, None),
     );
     headers.append(
         header::SET_COOKIE,
-        login.cookie(LOGIN_COOKIE, "", "/api/v1/auth", Some(Duration::ZERO)),
+        login.cookie(&cookie_name(&state, LOGIN_COOKIE), "", Some(Duration::ZERO)),
     );
     Ok(response)
 }
@@ -542,7 +547,7 @@ async fn logout(
     headers: HeaderMap,
     _: Caller,
 ) -> Result<Response, ApiError> {
-    let id = token(&headers).ok_or(ApiError::Unauthorized)?;
+    let id = token(&state, &headers).ok_or(ApiError::Unauthorized)?;
     if id.starts_with(TOKEN_PREFIX) {
         return Err(ApiError::BadRequest(
             "an API token is revoked with DELETE /api/v1/auth/tokens/{id}, not signed out".into(),
@@ -553,7 +558,11 @@ async fn logout(
     if let Some(login) = &state.login {
         response.headers_mut().append(
             header::SET_COOKIE,
-            login.cookie(SESSION_COOKIE, "", "/", Some(Duration::ZERO)),
+            login.cookie(
+                &cookie_name(&state, SESSION_COOKIE),
+                "",
+                Some(Duration::ZERO),
+            ),
         );
     }
     Ok(response)
@@ -628,7 +637,7 @@ async fn create_token(
     Json(new): Json<NewToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     // A leaked token must not be able to outlive its revocation.
-    if token(&headers).is_some_and(|t| t.starts_with(TOKEN_PREFIX)) {
+    if token(&state, &headers).is_some_and(|t| t.starts_with(TOKEN_PREFIX)) {
         return Err(ApiError::Forbidden(
             "API tokens are made from a signed-in session, not with another token".into(),
         ));

@@ -26,7 +26,7 @@ fn address(request: &Request) -> String {
 /// The client a request counts for: its signed-in user, else its address.
 /// A live session is left in the request for the handlers.
 async fn client(state: &ApiState, request: &mut Request) -> String {
-    let Some(token) = super::access::token(request.headers()) else {
+    let Some(token) = super::access::token(state, request.headers()) else {
         return address(request);
     };
     match super::access::session(state, &token).await {
