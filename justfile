@@ -5,6 +5,9 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 target_dir := env_var_or_default("CARGO_TARGET_DIR", justfile_directory() / "target")
 guest_dir := target_dir / "guests"
+dashboard_dir := target_dir / "dashboard-site"
+# The wasm-bindgen CLI must be the exact version of the crate in Cargo.lock.
+wasm_bindgen_version := `sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"$/\1/p}' Cargo.lock`
 # Every guest the host's tests load (tests/host/support.rs builds the same list).
 test_guests := "-p status -p reference -p hostile -p future-wit -p not-a-cog -p clash -p storm-cache -p storm-kv -p storm-spin -p storm-flood -p spin-start"
 
@@ -20,18 +23,28 @@ setup:
     @command -v componentize-py >/dev/null || { echo "componentize-py is installed but not on PATH (pip's script folder)"; exit 1; }
     @command -v cargo-component >/dev/null || cargo install --locked cargo-component@0.21.1
 
+# Build the dashboard (Yew → wasm) into $CARGO_TARGET_DIR/dashboard-site: plain
+# cargo, then the wasm-bindgen CLI (installed at the lock's version if missing).
+dashboard:
+    @rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+    @wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen {{wasm_bindgen_version}}" || cargo install wasm-bindgen-cli@{{wasm_bindgen_version}}
+    cargo build -p baseline-dashboard --target wasm32-unknown-unknown --profile dashboard
+    wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --out-name baseline_dashboard --out-dir "{{dashboard_dir}}" "{{target_dir}}/wasm32-unknown-unknown/dashboard/baseline-dashboard.wasm"
+    cp frontend/static/* "{{dashboard_dir}}/"
+
 # Build the example cogs into cogs/ (status.wasm, reference.wasm).
 cogs: setup
     cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p status -p reference
     cp "{{guest_dir}}/wasm32-wasip2/cog/status.wasm" "{{guest_dir}}/wasm32-wasip2/cog/reference.wasm" cogs/
 
 # The main job on the embedded default: build the cogs and run the host.
-run *ARGS: cogs
-    cargo run --release -p baseline-host -- run {{ARGS}}
+run *ARGS: cogs dashboard
+    BASELINE_DASHBOARD_DIR="{{dashboard_dir}}" cargo run --release -p baseline-host -- run {{ARGS}}
 
 # The whole test suite: formatting, lints, guests, unit and integration tests.
-test: setup
+test: setup dashboard
     cargo fmt --all -- --check
+    cargo clippy -p baseline-dashboard -p baseline-api-types --target wasm32-unknown-unknown -- -D warnings
     cargo clippy -p baseline-host -p baseline-discord-sim --all-targets -- -D warnings
     cargo clippy --target wasm32-wasip2 --target-dir "{{guest_dir}}" -p baseline-sdk -p status -p reference -p hostile -p clash -p storm-cache -p spin-start -p ping -- -D warnings
     cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" {{test_guests}}

@@ -17,7 +17,7 @@
 //! ```
 //!
 //! Environment: `BASELINE_COGS_DIR`, `BASELINE_DATA_DIR`, `DATABASE_URL`,
-//! `REDIS_URL`, `BASELINE_DASHBOARD_ORIGIN`, `BASELINE_PUBLIC_URL`, `BASELINE_OAUTH_SECRET`, `BASELINE_API_ADDR`, `BASELINE_HEALTH_ADDR`, `DISCORD_TOKEN`, `BASELINE_DISCORD_URL`,
+//! `REDIS_URL`, `BASELINE_DASHBOARD_ORIGIN`, `BASELINE_PUBLIC_URL`, `BASELINE_OAUTH_SECRET`, `BASELINE_DASHBOARD_DIR`, `BASELINE_API_ADDR`, `BASELINE_HEALTH_ADDR`, `DISCORD_TOKEN`, `BASELINE_DISCORD_URL`,
 //! `BASELINE_SIM_ADDR`, and
 //! `BASELINE_GRANT_<COG>` / `BASELINE_DENY_<COG>` (comma-separated capability
 //! names; `-` in the cog name becomes `_`, e.g. `BASELINE_GRANT_MY_COG=llm`).
@@ -51,6 +51,10 @@ pub struct Config {
     /// `BASELINE_DASHBOARD_ORIGIN`). None by default: the dashboard served
     /// by the host itself is same-origin and needs none.
     pub dashboard_origin: Option<String>,
+    /// The built dashboard (`index.html`, the wasm, CSS) served on the
+    /// API's port (env `BASELINE_DASHBOARD_DIR`; `just run` sets it). Absent:
+    /// `/` explains how to build it.
+    pub dashboard_dir: Option<PathBuf>,
     /// Where the health server (liveness, readiness, Prometheus metrics)
     /// listens (env `BASELINE_HEALTH_ADDR`); port 0 picks a free one.
     pub health_addr: std::net::SocketAddr,
@@ -241,6 +245,7 @@ impl Default for Config {
             api_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 8000)),
             api_rate_limit: 50,
             dashboard_origin: None,
+            dashboard_dir: None,
             health_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
             runtime: RuntimeConfig::default(),
             limits: LimitsConfig::default(),
@@ -532,6 +537,8 @@ impl Config {
                 }
             } else if key == "BASELINE_DASHBOARD_ORIGIN" && !value.is_empty() {
                 self.dashboard_origin = Some(value.clone());
+            } else if key == "BASELINE_DASHBOARD_DIR" && !value.is_empty() {
+                self.dashboard_dir = Some(PathBuf::from(&value));
             } else if key == "BASELINE_PUBLIC_URL" && !value.is_empty() {
                 self.auth.public_url = Some(value.clone());
             } else if key == "BASELINE_OAUTH_SECRET" && !value.is_empty() {

@@ -736,3 +736,65 @@ async fn cog_usage_is_reported_to_developers() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_is_served_beside_the_api() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::write(
+        site.path().join("index.html"),
+        "<!doctype html><title>app</title>",
+    )
+    .unwrap();
+    let script = format!("export default 1;{}", " ".repeat(4_000));
+    std::fs::write(site.path().join("app.js"), &script).unwrap();
+    let cogs = tempfile::tempdir().unwrap();
+    let get = |dir: Option<std::path::PathBuf>, uri: &'static str, gzip: bool| {
+        let cogs = cogs.path().to_path_buf();
+        async move {
+            let mut config = config(&cogs);
+            config.dashboard_dir = dir;
+            let runtime = Runtime::new(config, Services::in_process()).unwrap();
+            let mut request = Request::get(uri);
+            if gzip {
+                request = request.header("accept-encoding", "gzip");
+            }
+            let response = router(ApiState::new(runtime))
+                .oneshot(request.body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let status = response.status();
+            let headers = response.headers().clone();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            (status, headers, String::from_utf8_lossy(&bytes).to_string())
+        }
+    };
+    let dir = Some(site.path().to_path_buf());
+    // The app, and its own routes (a reload on /guilds/1 gets the app too).
+    for uri in ["/", "/guilds/123"] {
+        let (status, headers, body) = get(dir.clone(), uri, false).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert!(body.contains("<title>app</title>"), "{uri}: {body}");
+        assert_eq!(headers["cache-control"], "no-cache", "{uri}");
+    }
+    let (status, headers, body) = get(dir.clone(), "/app.js", false).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript")
+    );
+    assert_eq!(body, script);
+    let (_, headers, _) = get(dir.clone(), "/app.js", true).await;
+    assert_eq!(headers["content-encoding"], "gzip", "compressed when asked");
+    // An unknown API path is a JSON 404, never the app.
+    let (status, _, body) = get(dir.clone(), "/api/v1/no-such-route", false).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("no such API route"), "{body}");
+    // Without a built dashboard, `/` says how to build one.
+    let (status, _, body) = get(None, "/", false).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("just dashboard"), "{body}");
+}

@@ -207,7 +207,7 @@ impl Browser {
         let callback = self.approve(site, user).await;
         let done = self.get(&callback).await;
         assert_eq!(done.status, StatusCode::SEE_OTHER, "{:?}", done.body);
-        assert_eq!(done.location, "/api/v1/auth/me");
+        assert_eq!(done.location, "/", "back to the dashboard");
         assert!(self.cookies.contains_key("baseline_session"));
         assert!(
             !self.cookies.contains_key("baseline_login"),

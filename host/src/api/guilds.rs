@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::access::{Caller, GuildAdmin, GuildViewer, access_store, tier_in};
 use super::{ApiError, ApiState};
+use baseline_api_types::GuildView;
+
 use crate::store::access::{AccessStore, Refusal, Role, Tier};
 use crate::store::guilds::GuildStore;
 
@@ -32,22 +34,6 @@ pub fn router() -> Router<ApiState> {
 
 fn store(state: &ApiState) -> Result<AccessStore, ApiError> {
     access_store(state).ok_or_else(|| ApiError::Unavailable("access needs the database".into()))
-}
-
-/// A guild the caller may see.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct GuildView {
-    /// Guild id.
-    id: String,
-    /// Its name.
-    name: String,
-    /// The caller's tier there.
-    #[schema(value_type = String, example = "admin")]
-    tier: Tier,
-    /// The bot is in it.
-    bot_present: bool,
-    /// Where to add the bot, when it is not there.
-    invite_url: Option<String>,
 }
 
 /// The guilds the caller may manage, with their tier, whether the bot is
@@ -123,7 +109,6 @@ pub struct AuthorizedView {
     /// Discord user id.
     user_id: String,
     /// Their tier.
-    #[schema(value_type = String, example = "editor")]
     tier: Tier,
     /// The guild's owner on Discord (their access follows ownership).
     owner: bool,
@@ -159,7 +144,6 @@ pub struct GrantRequest {
     /// Discord user id.
     user_id: String,
     /// `viewer`, `editor` or `admin`.
-    #[schema(value_type = String, example = "editor")]
     tier: Tier,
 }
 

@@ -34,6 +34,8 @@ use super::access::{
     end_session, random_secret, save_session, token,
 };
 use super::{ApiError, ApiState};
+use baseline_api_types::Me;
+
 use crate::config::AuthConfig;
 use crate::discord::oauth::{OAuthClient, OAuthError};
 use crate::store::access::{TokenInfo, UserRecord};
@@ -43,8 +45,9 @@ use crate::store::now_millis;
 const LOGIN_COOKIE: &str = "baseline_login";
 /// How long a sign-in may take from login to callback.
 const LOGIN_TTL: Duration = Duration::from_secs(600);
-/// Where the browser lands after signing in when it did not say.
-const DEFAULT_RETURN: &str = "/api/v1/auth/me";
+/// Where the browser lands after signing in when it did not say: the
+/// dashboard.
+const DEFAULT_RETURN: &str = "/";
 
 /// Sign-in as configured: the OAuth2 client and the session rules.
 pub struct Login {
@@ -509,22 +512,6 @@ async fn callback(
         login.cookie(&cookie_name(&state, LOGIN_COOKIE), "", Some(Duration::ZERO)),
     );
     Ok(response)
-}
-
-/// The signed-in user.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Me {
-    /// Discord user id.
-    user_id: String,
-    /// Username.
-    username: String,
-    /// On the bot's developer team.
-    developer: bool,
-    /// Guilds Discord says they may manage (ids).
-    manages: Vec<String>,
-    /// When the session ends at the latest, ms since the epoch (absent for
-    /// API tokens).
-    expires_at_ms: Option<i64>,
 }
 
 /// Who is signed in.

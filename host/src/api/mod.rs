@@ -9,6 +9,7 @@
 pub mod access;
 mod cogs;
 mod csrf;
+mod dashboard;
 mod error;
 mod guild_cogs;
 mod guilds;
@@ -116,13 +117,19 @@ pub fn router(state: ApiState) -> Router {
         .merge(guild_cogs::router())
         .merge(login::router())
         .merge(guilds::router())
-        .route("/openapi.json", axum::routing::get(openapi));
+        .route("/openapi.json", axum::routing::get(openapi))
+        // A path under /api/v1 that names no route is a JSON 404, never
+        // the dashboard's index.html.
+        .fallback(|| async { ApiError::NotFound("no such API route".into()) });
+    let dashboard_dir = state.runtime.config().dashboard_dir.clone();
     Router::new()
         .nest("/api/v1", api)
+        .merge(dashboard::router(dashboard_dir.as_deref()))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::check))
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(cors(state_origin.as_deref()))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

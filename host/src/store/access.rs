@@ -10,40 +10,8 @@
 
 use super::{Database, Pool, StoreError, now_millis, with_pool};
 
-/// What a user may do in a guild, lowest first.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Tier {
-    /// Read settings, cogs, audit and access lists.
-    Viewer,
-    /// Also change settings and turn cogs on and off.
-    Editor,
-    /// Also manage who has access.
-    Admin,
-}
-
-impl Tier {
-    /// The stored name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Tier::Viewer => "viewer",
-            Tier::Editor => "editor",
-            Tier::Admin => "admin",
-        }
-    }
-
-    /// From the stored name.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "viewer" => Some(Tier::Viewer),
-            "editor" => Some(Tier::Editor),
-            "admin" => Some(Tier::Admin),
-            _ => None,
-        }
-    }
-}
+/// What a user may do in a guild (shared with the dashboard).
+pub use baseline_api_types::Tier;
 
 /// A user's role in a guild as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

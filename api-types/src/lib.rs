@@ -1,0 +1,82 @@
+//! The shapes the HTTP API answers with, shared by the host (which
+//! serialises them, and derives their OpenAPI schemas with the `openapi`
+//! feature) and the dashboard (which reads them), so the two cannot drift.
+//! Ids are strings: Discord's snowflakes do not fit a JavaScript number.
+
+use serde::{Deserialize, Serialize};
+
+/// What a user may do in a guild, lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// Read settings, cogs, the settings audit, who has access.
+    Viewer,
+    /// Also change settings and turn cogs on and off.
+    Editor,
+    /// Also manage who has access.
+    Admin,
+}
+
+impl Tier {
+    /// Its name (`viewer`, `editor`, `admin`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Viewer => "viewer",
+            Tier::Editor => "editor",
+            Tier::Admin => "admin",
+        }
+    }
+
+    /// From its name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "viewer" => Some(Tier::Viewer),
+            "editor" => Some(Tier::Editor),
+            "admin" => Some(Tier::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// The signed-in user (`GET /api/v1/auth/me`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Me {
+    /// Discord user id.
+    pub user_id: String,
+    /// Username.
+    pub username: String,
+    /// On the bot's developer team.
+    pub developer: bool,
+    /// Guilds Discord says they may manage (ids).
+    pub manages: Vec<String>,
+    /// When the session ends at the latest, ms since the epoch (absent for
+    /// API tokens).
+    pub expires_at_ms: Option<i64>,
+}
+
+/// A guild the caller may see (`GET /api/v1/guilds`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GuildView {
+    /// Guild id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The caller's tier there.
+    pub tier: Tier,
+    /// The bot is in it.
+    pub bot_present: bool,
+    /// Where to add the bot, when it is not there.
+    pub invite_url: Option<String>,
+}
+
+/// An error answer of the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// A short code (`unauthorized`, `forbidden`, `invalid`, …).
+    pub error: String,
+    /// What went wrong, in words for a person.
+    pub message: String,
+}

@@ -1,0 +1,72 @@
+//! Calls to the host's API from the browser: same origin, the session
+//! cookie, JSON in the shared types.
+
+use baseline_api_types::ErrorBody;
+use wasm_bindgen::JsCast as _;
+use wasm_bindgen_futures::JsFuture;
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// 401: not signed in (or the session ended).
+    SignedOut,
+    /// Another refusal, with the API's message.
+    Refused(u16, String),
+    /// No answer, or an unreadable one.
+    Network(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::SignedOut => write!(f, "You are signed out."),
+            Failure::Refused(status, message) => write!(f, "{message} ({status})"),
+            Failure::Network(why) => write!(f, "The bot did not answer: {why}"),
+        }
+    }
+}
+
+fn js(error: wasm_bindgen::JsValue) -> Failure {
+    Failure::Network(format!("{error:?}"))
+}
+
+async fn send(method: &str, path: &str) -> Result<web_sys::Response, Failure> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    init.set_credentials(web_sys::RequestCredentials::SameOrigin);
+    let request = web_sys::Request::new_with_str_and_init(path, &init).map_err(js)?;
+    let window = web_sys::window().ok_or_else(|| Failure::Network("no window".into()))?;
+    let answer = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .map_err(js)?;
+    let response: web_sys::Response = answer.dyn_into().map_err(js)?;
+    match response.status() {
+        200..=299 => Ok(response),
+        401 => Err(Failure::SignedOut),
+        status => {
+            let text = text(&response).await.unwrap_or_default();
+            let message = serde_json::from_str::<ErrorBody>(&text)
+                .map(|body| body.message)
+                .unwrap_or(text);
+            Err(Failure::Refused(status, message))
+        }
+    }
+}
+
+async fn text(response: &web_sys::Response) -> Result<String, Failure> {
+    let promise = response.text().map_err(js)?;
+    let value = JsFuture::from(promise).await.map_err(js)?;
+    Ok(value.as_string().unwrap_or_default())
+}
+
+/// GET `path` and read it as `T`.
+pub async fn get<T: serde::de::DeserializeOwned>(path: &str) -> Result<T, Failure> {
+    let response = send("GET", path).await?;
+    let body = text(&response).await?;
+    serde_json::from_str(&body).map_err(|e| Failure::Network(format!("unreadable answer: {e}")))
+}
+
+/// POST `path` with no body.
+pub async fn post_empty(path: &str) -> Result<(), Failure> {
+    send("POST", path).await.map(|_| ())
+}

@@ -1,0 +1,127 @@
+//! The Baseline dashboard: a Yew app compiled to wasm and served by the
+//! host on the API's port (`just dashboard` builds it; docs/dashboard.md).
+//! It speaks only to `/api/v1` with the session cookie, reading the
+//! responses with the types the host writes them with
+//! (`baseline-api-types`).
+
+mod api;
+
+use baseline_api_types::{GuildView, Me};
+use yew::prelude::*;
+
+/// What the first request found out about the visitor.
+#[derive(Clone, PartialEq)]
+enum Visitor {
+    Loading,
+    SignedOut,
+    SignedIn(Me),
+    Failed(String),
+}
+
+#[function_component(App)]
+fn app() -> Html {
+    let visitor = use_state(|| Visitor::Loading);
+    {
+        let visitor = visitor.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                visitor.set(match api::get::<Me>("/api/v1/auth/me").await {
+                    Ok(me) => Visitor::SignedIn(me),
+                    Err(api::Failure::SignedOut) => Visitor::SignedOut,
+                    Err(failure) => Visitor::Failed(failure.to_string()),
+                });
+            });
+        });
+    }
+    let body = match &*visitor {
+        Visitor::Loading => html! { <p class="muted" aria-busy="true">{ "Loading…" }</p> },
+        Visitor::SignedOut => html! {
+            <section class="card center">
+                <h1>{ "Baseline" }</h1>
+                <p>{ "Sign in with Discord to manage your servers." }</p>
+                <a class="button primary" href="/api/v1/auth/login?return_to=/">{ "Sign in with Discord" }</a>
+            </section>
+        },
+        Visitor::SignedIn(me) => html! { <Home me={me.clone()} /> },
+        Visitor::Failed(why) => html! {
+            <section class="card error" role="alert">
+                <h2>{ "The dashboard could not reach the bot" }</h2>
+                <p>{ why }</p>
+                <a class="button" href="/">{ "Retry" }</a>
+            </section>
+        },
+    };
+    html! { <main class="app">{ body }</main> }
+}
+
+#[derive(Properties, PartialEq)]
+struct HomeProps {
+    me: Me,
+}
+
+/// Signed in: the sidebar with the guild switcher, and the user menu.
+#[function_component(Home)]
+fn home(props: &HomeProps) -> Html {
+    let guilds = use_state(|| None::<Result<Vec<GuildView>, String>>);
+    {
+        let guilds = guilds.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                let found = api::get::<Vec<GuildView>>("/api/v1/guilds").await;
+                guilds.set(Some(found.map_err(|f| f.to_string())));
+            });
+        });
+    }
+    let list = match &*guilds {
+        None => html! { <li class="skeleton" aria-busy="true">{ "\u{a0}" }</li> },
+        Some(Err(why)) => html! { <li class="error" role="alert">{ why }</li> },
+        Some(Ok(list)) if list.is_empty() => html! {
+            <li class="muted">{ "No server you manage yet. Ask a server's admin for access." }</li>
+        },
+        Some(Ok(list)) => list
+            .iter()
+            .map(|guild| {
+                let badge = html! { <span class={classes!("tier", guild.tier.name())}>{ guild.tier.name() }</span> };
+                match (&guild.invite_url, guild.bot_present) {
+                    (_, true) => html! {
+                        <li key={guild.id.clone()}><a href={format!("/guilds/{}", guild.id)}>{ &guild.name }</a>{ badge }</li>
+                    },
+                    (Some(invite), false) => html! {
+                        <li key={guild.id.clone()} class="absent">{ &guild.name }
+                            <a class="invite" href={invite.clone()}>{ "Invite the bot" }</a></li>
+                    },
+                    (None, false) => html! { <li key={guild.id.clone()} class="absent">{ &guild.name }</li> },
+                }
+            })
+            .collect::<Html>(),
+    };
+    let sign_out = Callback::from(|_: MouseEvent| {
+        wasm_bindgen_futures::spawn_local(async {
+            let _ = api::post_empty("/api/v1/auth/logout").await;
+            if let Some(window) = web_sys::window() {
+                let _ = window.location().set_href("/");
+            }
+        });
+    });
+    html! {
+        <div class="layout">
+            <nav class="sidebar" aria-label="Servers">
+                <h2>{ "Servers" }</h2>
+                <ul class="guilds">{ list }</ul>
+            </nav>
+            <section class="content">
+                <header class="topbar">
+                    <span class="user">{ &props.me.username }
+                        if props.me.developer { <span class="tier admin">{ "developer" }</span> }
+                    </span>
+                    <button class="button" onclick={sign_out}>{ "Sign out" }</button>
+                </header>
+                <p class="muted">{ "Pick a server on the left." }</p>
+            </section>
+        </div>
+    }
+}
+
+fn main() {
+    yew::Renderer::<App>::new().render();
+}
