@@ -359,7 +359,14 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
     )
     .await?;
     println!("API on http://{api}/api/v1/health (OpenAPI at /api/v1/openapi.json)");
-    if signing_in {
+    let dashboard = runtime
+        .config()
+        .dashboard_dir
+        .as_ref()
+        .is_some_and(|dir| dir.join("index.html").is_file());
+    if dashboard {
+        println!("Dashboard on http://{api}/ (docs/dashboard.md)");
+    } else if signing_in {
         println!("Sign in with Discord: http://{api}/api/v1/auth/login (docs/access.md)");
     }
     println!(
