@@ -72,6 +72,30 @@ pub struct GuildView {
     pub invite_url: Option<String>,
 }
 
+/// A loaded cog as a guild sees it (`GET /api/v1/guilds/{id}/cogs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GuildCogView {
+    /// Cog name.
+    pub name: String,
+    /// Version serving.
+    pub version: String,
+    /// One line about it.
+    pub description: String,
+    /// Its slash commands.
+    pub commands: Vec<String>,
+    /// Whether it runs in this guild.
+    pub enabled: bool,
+}
+
+/// Turn a cog on or off in a guild (`PUT …/cogs/{cog}/enabled`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Switch {
+    /// Run the cog in this guild or not.
+    pub enabled: bool,
+}
+
 /// An error answer of the API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

@@ -31,9 +31,25 @@ fn js(error: wasm_bindgen::JsValue) -> Failure {
 }
 
 async fn send(method: &str, path: &str) -> Result<web_sys::Response, Failure> {
+    send_body(method, path, None).await
+}
+
+async fn send_body(
+    method: &str,
+    path: &str,
+    json: Option<String>,
+) -> Result<web_sys::Response, Failure> {
     let init = web_sys::RequestInit::new();
     init.set_method(method);
     init.set_credentials(web_sys::RequestCredentials::SameOrigin);
+    if let Some(json) = json {
+        let headers = web_sys::Headers::new().map_err(js)?;
+        headers
+            .set("content-type", "application/json")
+            .map_err(js)?;
+        init.set_headers(&headers);
+        init.set_body(&wasm_bindgen::JsValue::from_str(&json));
+    }
     let request = web_sys::Request::new_with_str_and_init(path, &init).map_err(js)?;
     let window = web_sys::window().ok_or_else(|| Failure::Network("no window".into()))?;
     let answer = JsFuture::from(window.fetch_with_request(&request))
@@ -69,4 +85,15 @@ pub async fn get<T: serde::de::DeserializeOwned>(path: &str) -> Result<T, Failur
 /// POST `path` with no body.
 pub async fn post_empty(path: &str) -> Result<(), Failure> {
     send("POST", path).await.map(|_| ())
+}
+
+/// PUT `body` as JSON to `path` and read the answer as `T`.
+pub async fn put<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+    path: &str,
+    body: &B,
+) -> Result<T, Failure> {
+    let json = serde_json::to_string(body).map_err(|e| Failure::Network(e.to_string()))?;
+    let response = send_body("PUT", path, Some(json)).await?;
+    let body = text(&response).await?;
+    serde_json::from_str(&body).map_err(|e| Failure::Network(format!("unreadable answer: {e}")))
 }

@@ -5,9 +5,31 @@
 //! (`baseline-api-types`).
 
 mod api;
+mod guild;
+
+use std::rc::Rc;
 
 use baseline_api_types::{GuildView, Me};
 use yew::prelude::*;
+use yew_router::prelude::*;
+
+/// The dashboard's pages.
+#[derive(Clone, Routable, PartialEq)]
+pub enum Route {
+    /// Pick a server.
+    #[at("/")]
+    Servers,
+    /// One server: its cogs.
+    #[at("/guilds/:id")]
+    Guild { id: String },
+    /// Anything else.
+    #[not_found]
+    #[at("/404")]
+    NotFound,
+}
+
+/// The servers the signed-in user may see, shared with every page.
+pub type Guilds = Rc<Vec<GuildView>>;
 
 /// What the first request found out about the visitor.
 #[derive(Clone, PartialEq)]
@@ -42,7 +64,9 @@ fn app() -> Html {
                 <a class="button primary" href="/api/v1/auth/login?return_to=/">{ "Sign in with Discord" }</a>
             </section>
         },
-        Visitor::SignedIn(me) => html! { <Home me={me.clone()} /> },
+        Visitor::SignedIn(me) => html! {
+            <BrowserRouter><Shell me={me.clone()} /></BrowserRouter>
+        },
         Visitor::Failed(why) => html! {
             <section class="card error" role="alert">
                 <h2>{ "The dashboard could not reach the bot" }</h2>
@@ -55,23 +79,25 @@ fn app() -> Html {
 }
 
 #[derive(Properties, PartialEq)]
-struct HomeProps {
+struct ShellProps {
     me: Me,
 }
 
-/// Signed in: the sidebar with the guild switcher, and the user menu.
-#[function_component(Home)]
-fn home(props: &HomeProps) -> Html {
-    let guilds = use_state(|| None::<Result<Vec<GuildView>, String>>);
+/// Signed in: the sidebar with the server switcher, the user menu, and
+/// the page of the current route.
+#[function_component(Shell)]
+fn shell(props: &ShellProps) -> Html {
+    let guilds = use_state(|| None::<Result<Guilds, String>>);
     {
         let guilds = guilds.clone();
         use_effect_with((), move |_| {
             wasm_bindgen_futures::spawn_local(async move {
                 let found = api::get::<Vec<GuildView>>("/api/v1/guilds").await;
-                guilds.set(Some(found.map_err(|f| f.to_string())));
+                guilds.set(Some(found.map(Rc::new).map_err(|f| f.to_string())));
             });
         });
     }
+    let current = use_route::<Route>();
     let list = match &*guilds {
         None => html! { <li class="skeleton" aria-busy="true">{ "\u{a0}" }</li> },
         Some(Err(why)) => html! { <li class="error" role="alert">{ why }</li> },
@@ -82,9 +108,13 @@ fn home(props: &HomeProps) -> Html {
             .iter()
             .map(|guild| {
                 let badge = html! { <span class={classes!("tier", guild.tier.name())}>{ guild.tier.name() }</span> };
+                let here = current == Some(Route::Guild { id: guild.id.clone() });
                 match (&guild.invite_url, guild.bot_present) {
                     (_, true) => html! {
-                        <li key={guild.id.clone()}><a href={format!("/guilds/{}", guild.id)}>{ &guild.name }</a>{ badge }</li>
+                        <li key={guild.id.clone()} class={classes!(here.then_some("current"))}>
+                            <Link<Route> to={Route::Guild { id: guild.id.clone() }}>{ &guild.name }</Link<Route>>
+                            { badge }
+                        </li>
                     },
                     (Some(invite), false) => html! {
                         <li key={guild.id.clone()} class="absent">{ &guild.name }
@@ -103,6 +133,10 @@ fn home(props: &HomeProps) -> Html {
             }
         });
     });
+    let known: Guilds = match &*guilds {
+        Some(Ok(list)) => list.clone(),
+        _ => Rc::new(Vec::new()),
+    };
     html! {
         <div class="layout">
             <nav class="sidebar" aria-label="Servers">
@@ -116,9 +150,19 @@ fn home(props: &HomeProps) -> Html {
                     </span>
                     <button class="button" onclick={sign_out}>{ "Sign out" }</button>
                 </header>
-                <p class="muted">{ "Pick a server on the left." }</p>
+                <ContextProvider<Guilds> context={known}>
+                    <Switch<Route> render={page} />
+                </ContextProvider<Guilds>>
             </section>
         </div>
+    }
+}
+
+fn page(route: Route) -> Html {
+    match route {
+        Route::Servers => html! { <p class="muted">{ "Pick a server on the left." }</p> },
+        Route::Guild { id } => html! { <guild::GuildPage {id} /> },
+        Route::NotFound => html! { <p class="muted">{ "There is no such page." }</p> },
     }
 }
 

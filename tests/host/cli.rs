@@ -257,6 +257,7 @@ fn run_loads_the_cogs_folder_and_reloads_it() {
         .env("RUST_LOG", "info")
         .env("BASELINE_API_ADDR", "127.0.0.1:0")
         .env("BASELINE_SIM_ADDR", "127.0.0.1:0")
+        .env("BASELINE_HEALTH_ADDR", "127.0.0.1:0")
         .env_remove("DISCORD_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

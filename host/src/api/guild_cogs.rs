@@ -6,33 +6,12 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::routing::{get, put};
-use serde::{Deserialize, Serialize};
+use baseline_api_types::{GuildCogView, Switch};
+use serde::Deserialize;
 
 use super::access::{GuildEditor, GuildViewer};
 use super::{ApiError, ApiState};
 use crate::store::guilds::GuildStore;
-
-/// A loaded cog as a guild sees it.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct GuildCogView {
-    /// Cog name.
-    name: String,
-    /// Version serving.
-    version: String,
-    /// One line about it.
-    description: String,
-    /// Its slash commands.
-    commands: Vec<String>,
-    /// Whether it runs in this guild.
-    enabled: bool,
-}
-
-/// The switch.
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct Switch {
-    /// Run the cog in this guild or not.
-    enabled: bool,
-}
 
 #[derive(Deserialize)]
 pub struct CogPath {
@@ -66,22 +45,12 @@ pub async fn list(
     let store = store(&state)?;
     let mut views = Vec::new();
     for cog in state.runtime.registry().list() {
-        views.push(GuildCogView {
-            name: cog.name().to_string(),
-            version: cog.manifest.version.clone(),
-            description: cog.manifest.description.clone(),
-            commands: cog
-                .manifest
-                .commands
-                .iter()
-                .map(|c| format!("/{}", c.name))
-                .collect(),
-            enabled: store
-                .cog_switch(access.guild_id, cog.name())
-                .await
-                .map_err(unavailable)?
-                .unwrap_or_else(|| state.runtime.config().on_by_default(cog.name())),
-        });
+        let enabled = store
+            .cog_switch(access.guild_id, cog.name())
+            .await
+            .map_err(unavailable)?
+            .unwrap_or_else(|| state.runtime.config().on_by_default(cog.name()));
+        views.push(view(&cog, enabled));
     }
     Ok(Json(views))
 }
@@ -119,7 +88,12 @@ pub async fn switch(
         by = access.session.user_id,
         "cog switched"
     );
-    Ok(Json(GuildCogView {
+    Ok(Json(view(&cog, switch.enabled)))
+}
+
+/// `cog` as a guild sees it.
+fn view(cog: &crate::runtime::LoadedCog, enabled: bool) -> GuildCogView {
+    GuildCogView {
         name: cog.name().to_string(),
         version: cog.manifest.version.clone(),
         description: cog.manifest.description.clone(),
@@ -129,8 +103,8 @@ pub async fn switch(
             .iter()
             .map(|c| format!("/{}", c.name))
             .collect(),
-        enabled: switch.enabled,
-    }))
+        enabled,
+    }
 }
 
 pub fn router() -> axum::Router<ApiState> {

@@ -1,0 +1,100 @@
+//! One server's page: its cogs, each with its switch (for editors and
+//! admins; read-only for viewers).
+
+use baseline_api_types::{GuildCogView, Switch, Tier};
+use yew::prelude::*;
+
+use crate::{Guilds, api};
+
+#[derive(Properties, PartialEq)]
+pub struct GuildProps {
+    pub id: String,
+}
+
+#[function_component(GuildPage)]
+pub fn guild_page(props: &GuildProps) -> Html {
+    let guilds = use_context::<Guilds>().unwrap_or_default();
+    let guild = guilds.iter().find(|g| g.id == props.id).cloned();
+    let cogs = use_state(|| None::<Result<Vec<GuildCogView>, String>>);
+    let notice = use_state(|| None::<String>);
+    {
+        let cogs = cogs.clone();
+        use_effect_with(props.id.clone(), move |id| {
+            cogs.set(None);
+            let id = id.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let found =
+                    api::get::<Vec<GuildCogView>>(&format!("/api/v1/guilds/{id}/cogs")).await;
+                cogs.set(Some(found.map_err(|f| f.to_string())));
+            });
+        });
+    }
+    let can_switch = guild.as_ref().is_some_and(|g| g.tier >= Tier::Editor);
+    let toggle = {
+        let (cogs, notice, id) = (cogs.clone(), notice.clone(), props.id.clone());
+        Callback::from(move |(name, enabled): (String, bool)| {
+            let (cogs, notice, id) = (cogs.clone(), notice.clone(), id.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let path = format!("/api/v1/guilds/{id}/cogs/{name}/enabled");
+                match api::put::<_, GuildCogView>(&path, &Switch { enabled }).await {
+                    Ok(updated) => {
+                        if let Some(Ok(list)) = &*cogs {
+                            let list = list
+                                .iter()
+                                .map(|c| {
+                                    if c.name == updated.name {
+                                        updated.clone()
+                                    } else {
+                                        c.clone()
+                                    }
+                                })
+                                .collect();
+                            cogs.set(Some(Ok(list)));
+                        }
+                        let state = if updated.enabled { "on" } else { "off" };
+                        notice.set(Some(format!("{} is {state} in this server.", updated.name)));
+                    }
+                    Err(failure) => notice.set(Some(failure.to_string())),
+                }
+            });
+        })
+    };
+    let title = guild
+        .as_ref()
+        .map(|g| g.name.clone())
+        .unwrap_or_else(|| props.id.clone());
+    let body = match &*cogs {
+        None => html! { <div class="skeleton" aria-busy="true">{ "\u{a0}" }</div> },
+        Some(Err(why)) => html! { <p class="error" role="alert">{ why }</p> },
+        Some(Ok(list)) => html! {
+            <table class="cogs">
+                <thead><tr><th>{ "Cog" }</th><th>{ "Commands" }</th><th>{ "On" }</th></tr></thead>
+                <tbody>
+                { for list.iter().map(|cog| {
+                    let (name, on) = (cog.name.clone(), cog.enabled);
+                    let toggle = toggle.clone();
+                    let onchange = Callback::from(move |_: Event| toggle.emit((name.clone(), !on)));
+                    html! {
+                        <tr key={cog.name.clone()}>
+                            <td><strong>{ &cog.name }</strong>{ " " }<span class="muted">{ &cog.version }</span>
+                                <div class="muted">{ &cog.description }</div></td>
+                            <td>{ cog.commands.join(" ") }</td>
+                            <td><input type="checkbox" role="switch" checked={cog.enabled}
+                                disabled={!can_switch} aria-label={format!("{} on in this server", cog.name)}
+                                {onchange} /></td>
+                        </tr>
+                    }
+                }) }
+                </tbody>
+            </table>
+        },
+    };
+    html! {
+        <>
+            <h1>{ title }</h1>
+            if !can_switch { <p class="muted">{ "You can look; an editor or admin can change things here." }</p> }
+            if let Some(text) = &*notice { <p class="toast" role="status">{ text }</p> }
+            { body }
+        </>
+    }
+}
