@@ -32,6 +32,11 @@ dashboard:
     wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --out-name baseline_dashboard --out-dir "{{dashboard_dir}}" "{{target_dir}}/wasm32-unknown-unknown/dashboard/baseline-dashboard.wasm"
     cp frontend/static/* "{{dashboard_dir}}/"
 
+# Debian's Chromium and chromedriver for the dashboard's browser tests
+# (installed with apt when missing; sudo when not root).
+browser-setup:
+    @command -v chromedriver >/dev/null && command -v chromium >/dev/null || { SUDO=$([ "$(id -u)" = 0 ] || echo sudo); $SUDO apt-get update -q && $SUDO apt-get install -y -q chromium chromium-driver; }
+
 # Build the example cogs into cogs/ (status.wasm, reference.wasm).
 cogs: setup
     cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p status -p reference
@@ -42,7 +47,7 @@ run *ARGS: cogs dashboard
     BASELINE_DASHBOARD_DIR="{{dashboard_dir}}" cargo run --release -p baseline-host -- run {{ARGS}}
 
 # The whole test suite: formatting, lints, guests, unit and integration tests.
-test: setup dashboard
+test: setup dashboard browser-setup
     cargo fmt --all -- --check
     cargo clippy -p baseline-dashboard -p baseline-api-types --target wasm32-unknown-unknown -- -D warnings
     cargo clippy -p baseline-host -p baseline-discord-sim --all-targets -- -D warnings

@@ -28,10 +28,10 @@ use crate::support::*;
 
 const GRACE: u64 = DEMO_OWNER + 1;
 
-struct Site {
-    url: String,
-    sim: Simulator,
-    runtime: Arc<Runtime>,
+pub(crate) struct Site {
+    pub(crate) url: String,
+    pub(crate) sim: Simulator,
+    pub(crate) runtime: Arc<Runtime>,
     _data: tempfile::TempDir,
     _cogs: tempfile::TempDir,
 }
@@ -41,10 +41,11 @@ async fn site(per_minute: u32) -> Site {
     site_with(per_minute, |_| {}).await
 }
 
-/// [`site`] with the sign-in configuration changed by `change`.
-async fn site_with(
+/// [`site`] with the configuration changed by `change` (before the cogs
+/// folder is loaded).
+pub(crate) async fn site_with(
     per_minute: u32,
-    change: impl FnOnce(&mut baseline_host::config::AuthConfig),
+    change: impl FnOnce(&mut baseline_host::config::Config),
 ) -> Site {
     site_on(per_minute, change, None).await
 }
@@ -52,7 +53,7 @@ async fn site_with(
 /// [`site_with`], with the cache in Redis at `redis_url` when given.
 async fn site_on(
     per_minute: u32,
-    change: impl FnOnce(&mut baseline_host::config::AuthConfig),
+    change: impl FnOnce(&mut baseline_host::config::Config),
     redis_url: Option<&str>,
 ) -> Site {
     let sim = Simulator::start("127.0.0.1:0".parse().unwrap())
@@ -73,7 +74,7 @@ async fn site_on(
     let mut config = config(cogs.path());
     config.auth.public_url = Some(url.clone());
     config.auth.login_per_minute = per_minute;
-    change(&mut config.auth);
+    change(&mut config);
     config.api_rate_limit = 0;
     let login = Login::new(
         &config.auth,
@@ -97,6 +98,7 @@ async fn site_on(
         ));
     }
     let runtime = Runtime::new(config, services).unwrap();
+    runtime.load_dir().await;
     baseline_host::api::serve(
         ApiState::new(runtime.clone()).with_login(login),
         format!("127.0.0.1:{port}").parse().unwrap(),
@@ -218,7 +220,7 @@ impl Browser {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_with_discord_and_hand_out_access() {
-    let site = site_with(100, |auth| auth.developers = vec![DEMO_OWNER]).await;
+    let site = site_with(100, |c| c.auth.developers = vec![DEMO_OWNER]).await;
     // A second guild of ada's that the bot has left: listed with an invite.
     let http = reqwest::Client::new();
     let added: Value = http
@@ -731,9 +733,9 @@ async fn every_guild_route_refuses_outsiders_lower_tiers_and_the_signed_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_find_members_and_the_developer_role_makes_developers() {
     // The demo guild's Admin role makes the developer team here.
-    let site = site_with(100, |auth| {
-        auth.developer_guild = Some(DEMO_GUILD);
-        auth.developer_role = Some(DEMO_GUILD + 1);
+    let site = site_with(100, |c| {
+        c.auth.developer_guild = Some(DEMO_GUILD);
+        c.auth.developer_role = Some(DEMO_GUILD + 1);
     })
     .await;
     let mut ada = Browser::default();

@@ -1,0 +1,190 @@
+//! The dashboard in a real browser: Debian's headless Chromium driven
+//! through its chromedriver (WebDriver, with fantoccini) against the host
+//! serving the built dashboard, signed in through the simulator's OAuth2
+//! page. A screenshot of every page goes to
+//! `$CARGO_TARGET_DIR/browser-screenshots/` (kept as a test artifact).
+//!
+//! Needs `just dashboard` (the built app) and `chromium` + `chromium-driver`
+//! (`just test` installs both when missing).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use baseline_discord_sim::world::DEMO_GUILD;
+use baseline_host::store::guilds::GuildStore;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::login::site_with;
+use crate::support::*;
+
+/// The built dashboard (`just dashboard`).
+fn dashboard_site() -> PathBuf {
+    let site = guest_target()
+        .parent()
+        .expect("the target folder")
+        .join("dashboard-site");
+    assert!(
+        site.join("index.html").is_file() && site.join("baseline_dashboard_bg.wasm").is_file(),
+        "the dashboard is not built at {}: run `just dashboard` (`just test` does)",
+        site.display()
+    );
+    site
+}
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// chromedriver on a free port, and a headless Chromium session through it.
+async fn browser() -> (Driver, Client) {
+    let port = free_port();
+    let driver = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver (Debian's chromium-driver; `just test` installs it)");
+    let driver = Driver(driver);
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "chromedriver did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        json!({"binary": "/usr/bin/chromium",
+               "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                        "--window-size=1200,800"]}),
+    );
+    // chromedriver speaks plain HTTP on loopback: no TLS connector.
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let client = ClientBuilder::new(connector)
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a Chromium session through chromedriver");
+    (driver, client)
+}
+
+/// Where screenshots go.
+fn shots() -> PathBuf {
+    let dir = guest_target()
+        .parent()
+        .expect("the target folder")
+        .join("browser-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn shot(client: &Client, name: &str) {
+    let png = client.screenshot().await.expect("a screenshot");
+    std::fs::write(shots().join(format!("{name}.png")), png).unwrap();
+}
+
+async fn find(client: &Client, css: &str) -> fantoccini::elements::Element {
+    match client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(css))
+        .await
+    {
+        Ok(element) => element,
+        Err(error) => panic!(
+            "no `{css}` on {:?}: {error}",
+            client.current_url().await.ok()
+        ),
+    }
+}
+
+async fn find_text(client: &Client, css: &str, text: &str) -> fantoccini::elements::Element {
+    let started = Instant::now();
+    loop {
+        for element in client.find_all(Locator::Css(css)).await.unwrap_or_default() {
+            if element.text().await.unwrap_or_default().contains(text) {
+                return element;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no `{css}` reading {text:?} on {:?}",
+            client.current_url().await.ok()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_signs_in_picks_a_server_and_switches_a_cog() {
+    let dashboard = dashboard_site();
+    let site = site_with(100, |config| {
+        config.dashboard_dir = Some(dashboard);
+        install("status", &config.cogs_dir, "status.wasm");
+    })
+    .await;
+    let (_driver, client) = browser().await;
+
+    // Signed out: the sign-in card.
+    client.goto(&format!("{}/", site.url)).await.unwrap();
+    let sign_in = find_text(&client, "a.button", "Sign in with Discord").await;
+    shot(&client, "01-signed-out").await;
+    sign_in.click().await.unwrap();
+
+    // The simulator's consent page: be ada, the demo guild's owner.
+    let ada = find_text(&client, "a", "Authorize as ada").await;
+    shot(&client, "02-discord-authorize").await;
+    ada.click().await.unwrap();
+
+    // Back on the dashboard, signed in: the server switcher.
+    let server = find_text(&client, ".guilds a", "Baseline Demo").await;
+    find_text(&client, ".user", "ada").await;
+    shot(&client, "03-servers").await;
+    server.click().await.unwrap();
+
+    // The server's page: its cogs, each with a switch.
+    find(&client, "table.cogs").await;
+    let url = client.current_url().await.unwrap();
+    assert_eq!(url.path(), format!("/guilds/{DEMO_GUILD}"));
+    shot(&client, "04-server-cogs").await;
+    let switch = find(&client, "input[aria-label='status on in this server']").await;
+    assert_eq!(
+        switch.prop("checked").await.unwrap().as_deref(),
+        Some("true")
+    );
+    switch.click().await.unwrap();
+    find_text(&client, ".toast", "status is off in this server.").await;
+    shot(&client, "05-cog-switched-off").await;
+    let store = GuildStore::new(site.runtime.services().database.clone().unwrap());
+    assert_eq!(
+        store.cog_switch(DEMO_GUILD, "status").await.unwrap(),
+        Some(false)
+    );
+
+    // A reload keeps the page (the host answers the app's routes).
+    client.refresh().await.unwrap();
+    let switch = find(&client, "input[aria-label='status on in this server']").await;
+    assert_eq!(
+        switch.prop("checked").await.unwrap().as_deref(),
+        Some("false")
+    );
+
+    // Sign out: back to the sign-in card.
+    find_text(&client, "button", "Sign out")
+        .await
+        .click()
+        .await
+        .unwrap();
+    find_text(&client, "a.button", "Sign in with Discord").await;
+    shot(&client, "06-signed-out-again").await;
+    client.close().await.unwrap();
+}
