@@ -96,6 +96,60 @@ pub struct Switch {
     pub enabled: bool,
 }
 
+/// Someone with access to a guild (`GET …/authorized-users`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuthorizedView {
+    /// Discord user id.
+    pub user_id: String,
+    /// Their tier.
+    pub tier: Tier,
+    /// The guild's owner on Discord (their access follows ownership).
+    pub owner: bool,
+    /// Who granted it.
+    pub granted_by: Option<String>,
+}
+
+/// A grant (`POST …/authorized-users`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GrantRequest {
+    /// Discord user id.
+    pub user_id: String,
+    /// `viewer`, `editor` or `admin`.
+    pub tier: Tier,
+}
+
+/// One change of access (`GET …/authorized-users/history`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccessChangeView {
+    /// Who made it; absent when Discord did (an ownership transfer).
+    pub actor_id: Option<String>,
+    /// Whose access changed.
+    pub user_id: String,
+    /// Role before (`owner`, `admin`, `editor`, `viewer`; absent: none).
+    pub before: Option<String>,
+    /// Role after (absent: removed).
+    pub after: Option<String>,
+    /// When, ms since the epoch.
+    pub at_ms: i64,
+}
+
+/// A member of a guild as the bot sees it (`GET …/members?query=`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MemberView {
+    /// Discord user id.
+    pub user_id: String,
+    /// Username.
+    pub username: String,
+    /// Display name.
+    pub global_name: Option<String>,
+    /// Nickname in this guild.
+    pub nick: Option<String>,
+}
+
 /// An error answer of the API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

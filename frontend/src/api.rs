@@ -97,3 +97,14 @@ pub async fn put<B: serde::Serialize, T: serde::de::DeserializeOwned>(
     let body = text(&response).await?;
     serde_json::from_str(&body).map_err(|e| Failure::Network(format!("unreadable answer: {e}")))
 }
+
+/// POST `body` as JSON to `path`, expecting no answer body.
+pub async fn post<B: serde::Serialize>(path: &str, body: &B) -> Result<(), Failure> {
+    let json = serde_json::to_string(body).map_err(|e| Failure::Network(e.to_string()))?;
+    send_body("POST", path, Some(json)).await.map(|_| ())
+}
+
+/// DELETE `path`.
+pub async fn delete(path: &str) -> Result<(), Failure> {
+    send("DELETE", path).await.map(|_| ())
+}

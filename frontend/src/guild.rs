@@ -4,7 +4,7 @@
 use baseline_api_types::{GuildCogView, Switch, Tier};
 use yew::prelude::*;
 
-use crate::{Guilds, api};
+use crate::{Guilds, api, tabs};
 
 #[derive(Properties, PartialEq)]
 pub struct GuildProps {
@@ -92,6 +92,7 @@ pub fn guild_page(props: &GuildProps) -> Html {
     html! {
         <>
             <h1>{ title }</h1>
+            { tabs(&props.id, false) }
             if !can_switch { <p class="muted">{ "You can look; an editor or admin can change things here." }</p> }
             if let Some(text) = &*notice { <p class="toast" role="status">{ text }</p> }
             { body }

@@ -4,6 +4,7 @@
 //! responses with the types the host writes them with
 //! (`baseline-api-types`).
 
+mod access;
 mod api;
 mod guild;
 
@@ -22,6 +23,9 @@ pub enum Route {
     /// One server: its cogs.
     #[at("/guilds/:id")]
     Guild { id: String },
+    /// One server: who has access.
+    #[at("/guilds/:id/access")]
+    Access { id: String },
     /// Anything else.
     #[not_found]
     #[at("/404")]
@@ -108,7 +112,7 @@ fn shell(props: &ShellProps) -> Html {
             .iter()
             .map(|guild| {
                 let badge = html! { <span class={classes!("tier", guild.tier.name())}>{ guild.tier.name() }</span> };
-                let here = current == Some(Route::Guild { id: guild.id.clone() });
+                let here = matches!(&current, Some(Route::Guild { id } | Route::Access { id }) if *id == guild.id);
                 match (&guild.invite_url, guild.bot_present) {
                     (_, true) => html! {
                         <li key={guild.id.clone()} class={classes!(here.then_some("current"))}>
@@ -158,10 +162,21 @@ fn shell(props: &ShellProps) -> Html {
     }
 }
 
+/// The tabs of a server's pages.
+pub fn tabs(id: &str, access: bool) -> Html {
+    html! {
+        <nav class="tabs" aria-label="Server pages">
+            <Link<Route> to={Route::Guild { id: id.to_string() }} classes={classes!((!access).then_some("current"))}>{ "Cogs" }</Link<Route>>
+            <Link<Route> to={Route::Access { id: id.to_string() }} classes={classes!(access.then_some("current"))}>{ "Access" }</Link<Route>>
+        </nav>
+    }
+}
+
 fn page(route: Route) -> Html {
     match route {
         Route::Servers => html! { <p class="muted">{ "Pick a server on the left." }</p> },
         Route::Guild { id } => html! { <guild::GuildPage {id} /> },
+        Route::Access { id } => html! { <access::AccessPage {id} /> },
         Route::NotFound => html! { <p class="muted">{ "There is no such page." }</p> },
     }
 }

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use baseline_discord_sim::world::DEMO_GUILD;
+use baseline_discord_sim::world::{DEMO_GUILD, DEMO_OWNER};
+use baseline_host::store::access::{AccessStore, Role, Tier};
 use baseline_host::store::guilds::GuildStore;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
@@ -125,7 +126,7 @@ async fn find_text(client: &Client, css: &str, text: &str) -> fantoccini::elemen
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_admin_signs_in_picks_a_server_and_switches_a_cog() {
+async fn an_admin_signs_in_switches_a_cog_and_hands_out_access() {
     let dashboard = dashboard_site();
     let site = site_with(100, |config| {
         config.dashboard_dir = Some(dashboard);
@@ -178,6 +179,49 @@ async fn an_admin_signs_in_picks_a_server_and_switches_a_cog() {
         Some("false")
     );
 
+    // Access: find grace, make her an editor, see the history, remove her
+    // (after the confirmation).
+    find_text(&client, ".tabs a", "Access")
+        .await
+        .click()
+        .await
+        .unwrap();
+    find(&client, "table.access").await;
+    let query = find(&client, "#member-query").await;
+    query.send_keys("gra").await.unwrap();
+    find_text(&client, "button", "Find")
+        .await
+        .click()
+        .await
+        .unwrap();
+    find(&client, "button[aria-label='Make grace editor']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let grace = (DEMO_OWNER + 1).to_string();
+    find_text(&client, ".toast", &format!("{grace} is now editor.")).await;
+    find_text(&client, "table.access tr", &grace).await;
+    find_text(&client, "table.history tr", "editor").await;
+    shot(&client, "06-access-granted").await;
+    let access = AccessStore::new(site.runtime.services().database.clone().unwrap());
+    assert_eq!(
+        access.role(DEMO_GUILD, DEMO_OWNER + 1).await.unwrap(),
+        Some(Role::Granted(Tier::Editor))
+    );
+    find(&client, &format!("button[aria-label='Remove {grace}']"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    client
+        .accept_alert()
+        .await
+        .expect("a confirmation before removing access");
+    find_text(&client, ".toast", "access was removed").await;
+    shot(&client, "07-access-removed").await;
+    assert_eq!(access.role(DEMO_GUILD, DEMO_OWNER + 1).await.unwrap(), None);
+
     // Sign out: back to the sign-in card.
     find_text(&client, "button", "Sign out")
         .await
@@ -185,6 +229,6 @@ async fn an_admin_signs_in_picks_a_server_and_switches_a_cog() {
         .await
         .unwrap();
     find_text(&client, "a.button", "Sign in with Discord").await;
-    shot(&client, "06-signed-out-again").await;
+    shot(&client, "08-signed-out-again").await;
     client.close().await.unwrap();
 }

@@ -7,13 +7,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::access::{Caller, GuildAdmin, GuildViewer, access_store, tier_in};
 use super::{ApiError, ApiState};
-use baseline_api_types::GuildView;
+use baseline_api_types::{AccessChangeView, AuthorizedView, GrantRequest, GuildView, MemberView};
 
-use crate::store::access::{AccessStore, Refusal, Role, Tier};
+use crate::store::access::{AccessStore, Refusal, Role};
 use crate::store::guilds::GuildStore;
 
 /// The routes.
@@ -103,19 +103,6 @@ async fn list(
     Ok(Json(views))
 }
 
-/// Someone with access to a guild.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct AuthorizedView {
-    /// Discord user id.
-    user_id: String,
-    /// Their tier.
-    tier: Tier,
-    /// The guild's owner on Discord (their access follows ownership).
-    owner: bool,
-    /// Who granted it.
-    granted_by: Option<String>,
-}
-
 /// The authorized users of a guild.
 #[utoipa::path(get, path = "/api/v1/guilds/{guild_id}/authorized-users",
     params(("guild_id" = String, Path)),
@@ -136,15 +123,6 @@ async fn authorized(
             })
             .collect(),
     ))
-}
-
-/// A grant.
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct GrantRequest {
-    /// Discord user id.
-    user_id: String,
-    /// `viewer`, `editor` or `admin`.
-    tier: Tier,
 }
 
 fn refusal(refusal: Refusal) -> ApiError {
@@ -224,21 +202,6 @@ async fn revoke(
     }
 }
 
-/// One change of access.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct AccessChangeView {
-    /// Who made it; absent when Discord did (an ownership transfer).
-    actor_id: Option<String>,
-    /// Whose access changed.
-    user_id: String,
-    /// Role before (`owner`, `admin`, `editor`, `viewer`; absent: none).
-    before: Option<String>,
-    /// Role after (absent: removed).
-    after: Option<String>,
-    /// When, ms since the epoch.
-    at_ms: i64,
-}
-
 #[derive(Deserialize, utoipa::IntoParams)]
 struct HistoryQuery {
     /// How many changes, newest first (at most 500; default 100).
@@ -277,19 +240,6 @@ struct MemberQuery {
     query: String,
     /// How many (1–100, default 25).
     limit: Option<u32>,
-}
-
-/// A member of a guild, as the bot sees it.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct MemberView {
-    /// Discord user id.
-    user_id: String,
-    /// Username.
-    username: String,
-    /// Display name.
-    global_name: Option<String>,
-    /// Nickname in this guild.
-    nick: Option<String>,
 }
 
 /// Members whose name starts with `query`, for the grant form (through
