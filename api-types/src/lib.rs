@@ -86,6 +86,9 @@ pub struct GuildCogView {
     pub commands: Vec<String>,
     /// Whether it runs in this guild.
     pub enabled: bool,
+    /// It has settings (a form at `…/cogs/{cog}/settings`).
+    #[serde(default)]
+    pub settings: bool,
 }
 
 /// Turn a cog on or off in a guild (`PUT …/cogs/{cog}/enabled`).
@@ -150,6 +153,16 @@ pub struct MemberView {
     pub nick: Option<String>,
 }
 
+/// A field that failed validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FieldError {
+    /// JSON pointer to the field (`/max_count`), empty for the whole document.
+    pub path: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
 /// An error answer of the API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -157,4 +170,35 @@ pub struct ErrorBody {
     pub error: String,
     /// What went wrong, in words for a person.
     pub message: String,
+    /// For `invalid` (422): what is wrong, field by field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<FieldError>>,
+}
+
+/// A cog's settings in a guild (`GET/PUT …/cogs/{cog}/settings`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SettingsView {
+    /// The settings, defaults filled in.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub value: serde_json::Value,
+    /// The cog's JSON Schema, for forms.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub schema: serde_json::Value,
+}
+
+/// One change of a cog's settings in a guild (`GET …/settings/audit`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SettingsChange {
+    /// Who saved it (absent for the host itself).
+    pub actor_id: Option<u64>,
+    /// The settings before (absent for the first save).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub before: Option<serde_json::Value>,
+    /// The settings after.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub after: serde_json::Value,
+    /// When, RFC 3339 / ISO 8601 as the database wrote it.
+    pub at: String,
 }

@@ -10,6 +10,8 @@ use wasm_bindgen_futures::JsFuture;
 pub enum Failure {
     /// 401: not signed in (or the session ended).
     SignedOut,
+    /// 422: the document breaks the schema; the message and the fields.
+    Invalid(String, Vec<baseline_api_types::FieldError>),
     /// Another refusal, with the API's message.
     Refused(u16, String),
     /// No answer, or an unreadable one.
@@ -20,6 +22,7 @@ impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Failure::SignedOut => write!(f, "You are signed out."),
+            Failure::Invalid(message, _) => write!(f, "{message}"),
             Failure::Refused(status, message) => write!(f, "{message} ({status})"),
             Failure::Network(why) => write!(f, "The bot did not answer: {why}"),
         }
@@ -61,10 +64,15 @@ async fn send_body(
         401 => Err(Failure::SignedOut),
         status => {
             let text = text(&response).await.unwrap_or_default();
-            let message = serde_json::from_str::<ErrorBody>(&text)
-                .map(|body| body.message)
-                .unwrap_or(text);
-            Err(Failure::Refused(status, message))
+            match serde_json::from_str::<ErrorBody>(&text) {
+                Ok(ErrorBody {
+                    message,
+                    fields: Some(fields),
+                    ..
+                }) if status == 422 => Err(Failure::Invalid(message, fields)),
+                Ok(body) => Err(Failure::Refused(status, body.message)),
+                Err(_) => Err(Failure::Refused(status, text)),
+            }
         }
     }
 }

@@ -4,7 +4,9 @@
 use baseline_api_types::{GuildCogView, Switch, Tier};
 use yew::prelude::*;
 
-use crate::{Guilds, api, tabs};
+use yew_router::prelude::Link;
+
+use crate::{Guilds, Route, api, tabs};
 
 #[derive(Properties, PartialEq)]
 pub struct GuildProps {
@@ -77,7 +79,10 @@ pub fn guild_page(props: &GuildProps) -> Html {
                     html! {
                         <tr key={cog.name.clone()}>
                             <td><strong>{ &cog.name }</strong>{ " " }<span class="muted">{ &cog.version }</span>
-                                <div class="muted">{ &cog.description }</div></td>
+                                <div class="muted">{ &cog.description }</div>
+                                if cog.settings {
+                                    <Link<Route> to={Route::Settings { id: props.id.clone(), cog: cog.name.clone() }}>{ "Settings" }</Link<Route>>
+                                }</td>
                             <td>{ cog.commands.join(" ") }</td>
                             <td><input type="checkbox" role="switch" checked={cog.enabled}
                                 disabled={!can_switch} aria-label={format!("{} on in this server", cog.name)}

@@ -7,6 +7,7 @@
 mod access;
 mod api;
 mod guild;
+mod settings;
 
 use std::rc::Rc;
 
@@ -23,6 +24,9 @@ pub enum Route {
     /// One server: its cogs.
     #[at("/guilds/:id")]
     Guild { id: String },
+    /// One server: a cog's settings.
+    #[at("/guilds/:id/cogs/:cog/settings")]
+    Settings { id: String, cog: String },
     /// One server: who has access.
     #[at("/guilds/:id/access")]
     Access { id: String },
@@ -112,7 +116,7 @@ fn shell(props: &ShellProps) -> Html {
             .iter()
             .map(|guild| {
                 let badge = html! { <span class={classes!("tier", guild.tier.name())}>{ guild.tier.name() }</span> };
-                let here = matches!(&current, Some(Route::Guild { id } | Route::Access { id }) if *id == guild.id);
+                let here = matches!(&current, Some(Route::Guild { id } | Route::Access { id } | Route::Settings { id, .. }) if *id == guild.id);
                 match (&guild.invite_url, guild.bot_present) {
                     (_, true) => html! {
                         <li key={guild.id.clone()} class={classes!(here.then_some("current"))}>
@@ -177,6 +181,7 @@ fn page(route: Route) -> Html {
         Route::Servers => html! { <p class="muted">{ "Pick a server on the left." }</p> },
         Route::Guild { id } => html! { <guild::GuildPage {id} /> },
         Route::Access { id } => html! { <access::AccessPage {id} /> },
+        Route::Settings { id, cog } => html! { <settings::SettingsPage {id} {cog} /> },
         Route::NotFound => html! { <p class="muted">{ "There is no such page." }</p> },
     }
 }

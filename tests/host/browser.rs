@@ -131,6 +131,7 @@ async fn an_admin_signs_in_switches_a_cog_and_hands_out_access() {
     let site = site_with(100, |config| {
         config.dashboard_dir = Some(dashboard);
         install("status", &config.cogs_dir, "status.wasm");
+        install("reference", &config.cogs_dir, "reference.wasm");
     })
     .await;
     let (_driver, client) = browser().await;
@@ -179,6 +180,58 @@ async fn an_admin_signs_in_switches_a_cog_and_hands_out_access() {
         Some("false")
     );
 
+    // Settings from the cog's JSON Schema: a value over its maximum is
+    // refused by the server and shown at its field; a good one is saved;
+    // a second change is reverted from the audit trail.
+    find_text(&client, "table.cogs a", "Settings")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let max_count = find(&client, "#field-max_count").await;
+    shot(&client, "06-settings").await;
+    let set = |value: &'static str| {
+        let client = client.clone();
+        async move {
+            let input = find(&client, "#field-max_count").await;
+            input.clear().await.unwrap();
+            input.send_keys(&format!("{value}\u{E004}")).await.unwrap();
+            find_text(&client, "button", "Save")
+                .await
+                .click()
+                .await
+                .unwrap();
+        }
+    };
+    drop(max_count);
+    set("500").await;
+    find(&client, ".field.invalid #field-max_count").await;
+    find_text(&client, ".field.invalid .error", "50").await;
+    shot(&client, "07-settings-refused").await;
+    set("20").await;
+    find_text(&client, ".toast", "Saved.").await;
+    set("30").await;
+    find_text(&client, ".audit code", "max_count: 20 → 30").await;
+    shot(&client, "08-settings-audit").await;
+    find(&client, "button[aria-label='Revert change 1']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    find_text(&client, ".toast", "Reverted.").await;
+    let saved = site
+        .runtime
+        .services()
+        .settings
+        .get("reference", DEMO_GUILD)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        saved["max_count"], 20,
+        "reverted to the value before the last change"
+    );
+
     // Access: find grace, make her an editor, see the history, remove her
     // (after the confirmation).
     find_text(&client, ".tabs a", "Access")
@@ -203,7 +256,7 @@ async fn an_admin_signs_in_switches_a_cog_and_hands_out_access() {
     find_text(&client, ".toast", &format!("{grace} is now editor.")).await;
     find_text(&client, "table.access tr", &grace).await;
     find_text(&client, "table.history tr", "editor").await;
-    shot(&client, "06-access-granted").await;
+    shot(&client, "09-access-granted").await;
     let access = AccessStore::new(site.runtime.services().database.clone().unwrap());
     assert_eq!(
         access.role(DEMO_GUILD, DEMO_OWNER + 1).await.unwrap(),
@@ -219,7 +272,7 @@ async fn an_admin_signs_in_switches_a_cog_and_hands_out_access() {
         .await
         .expect("a confirmation before removing access");
     find_text(&client, ".toast", "access was removed").await;
-    shot(&client, "07-access-removed").await;
+    shot(&client, "10-access-removed").await;
     assert_eq!(access.role(DEMO_GUILD, DEMO_OWNER + 1).await.unwrap(), None);
 
     // Sign out: back to the sign-in card.
@@ -229,7 +282,7 @@ async fn an_admin_signs_in_switches_a_cog_and_hands_out_access() {
         .await
         .unwrap();
     find_text(&client, "a.button", "Sign in with Discord").await;
-    shot(&client, "08-signed-out-again").await;
+    shot(&client, "11-signed-out-again").await;
     client.close().await.unwrap();
 }
 

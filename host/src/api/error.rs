@@ -7,14 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-/// A field that failed validation.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct FieldError {
-    /// JSON pointer to the field (`/max_count`), empty for the whole document.
-    pub path: String,
-    /// What is wrong with it.
-    pub message: String,
-}
+pub use baseline_api_types::FieldError;
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]

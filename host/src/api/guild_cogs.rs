@@ -104,6 +104,7 @@ fn view(cog: &crate::runtime::LoadedCog, enabled: bool) -> GuildCogView {
             .map(|c| format!("/{}", c.name))
             .collect(),
         enabled,
+        settings: cog.settings_schema.is_some(),
     }
 }
 

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::routing::get;
-use serde::Serialize;
 use serde_json::Value;
 
 use super::access::{GuildEditor, GuildViewer};
+use baseline_api_types::{SettingsChange, SettingsView};
+
 use super::error::FieldError;
 use super::{ApiError, ApiState};
 use crate::runtime::LoadedCog;
@@ -20,17 +21,6 @@ pub struct CogPath {
     #[allow(dead_code)]
     guild_id: String,
     cog: String,
-}
-
-/// A cog's settings in a guild.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct SettingsView {
-    /// The settings, defaults filled in.
-    #[schema(value_type = Object)]
-    value: Value,
-    /// The cog's JSON Schema, for forms.
-    #[schema(value_type = Object)]
-    schema: Value,
 }
 
 fn cog_with_settings(state: &ApiState, name: &str) -> Result<Arc<LoadedCog>, ApiError> {
@@ -123,12 +113,12 @@ pub async fn put_settings(
 #[utoipa::path(get, path = "/api/v1/guilds/{guild_id}/cogs/{cog}/settings/audit",
     params(("guild_id" = String, Path), ("cog" = String, Path)),
     extensions(("x-tier" = json!("viewer"))),
-    responses((status = 200, body = [Object]), (status = 401), (status = 403), (status = 404)))]
+    responses((status = 200, body = [SettingsChange]), (status = 401), (status = 403), (status = 404)))]
 pub async fn audit(
     access: GuildViewer,
     State(state): State<ApiState>,
     Path(path): Path<CogPath>,
-) -> Result<Json<Vec<crate::store::settings::SettingsChange>>, ApiError> {
+) -> Result<Json<Vec<SettingsChange>>, ApiError> {
     let cog = cog_with_settings(&state, &path.cog)?;
     Ok(Json(
         state

@@ -7,18 +7,8 @@ use serde_json::Value;
 
 use super::{Database, StoreError, with_pool};
 
-/// One change of one cog's settings in one guild.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct SettingsChange {
-    /// Who saved it (absent for the host itself).
-    pub actor_id: Option<u64>,
-    /// The settings before (absent for the first save).
-    pub before: Option<Value>,
-    /// The settings after.
-    pub after: Value,
-    /// When, RFC 3339 / ISO 8601 as the database wrote it.
-    pub at: String,
-}
+/// One change of one cog's settings in one guild (shared with the API).
+pub use baseline_api_types::SettingsChange;
 
 /// Storage of settings per cog and guild.
 #[async_trait::async_trait]
