@@ -105,6 +105,9 @@ pub struct Switch {
 pub struct AuthorizedView {
     /// Discord user id.
     pub user_id: String,
+    /// Their username, when known (signed in here, or seen by the bot).
+    #[serde(default)]
+    pub username: Option<String>,
     /// Their tier.
     pub tier: Tier,
     /// The guild's owner on Discord (their access follows ownership).
@@ -131,6 +134,12 @@ pub struct AccessChangeView {
     pub actor_id: Option<String>,
     /// Whose access changed.
     pub user_id: String,
+    /// The actor's username, when known.
+    #[serde(default)]
+    pub actor_name: Option<String>,
+    /// The username of whose access changed, when known.
+    #[serde(default)]
+    pub user_name: Option<String>,
     /// Role before (`owner`, `admin`, `editor`, `viewer`; absent: none).
     pub before: Option<String>,
     /// Role after (absent: removed).

@@ -89,7 +89,7 @@ pub fn access_page(props: &AccessProps) -> Html {
     };
     let grant = {
         let (notice, reload, id) = (notice.clone(), reload.clone(), props.id.clone());
-        Callback::from(move |(user_id, tier): (String, Tier)| {
+        Callback::from(move |(user_id, name, tier): (String, String, Tier)| {
             let (notice, reload, id) = (notice.clone(), reload.clone(), id.clone());
             wasm_bindgen_futures::spawn_local(async move {
                 let path = format!("/api/v1/guilds/{id}/authorized-users");
@@ -102,7 +102,7 @@ pub fn access_page(props: &AccessProps) -> Html {
                 )
                 .await
                 {
-                    Ok(()) => notice.set(Some(format!("{user_id} is now {}.", tier.name()))),
+                    Ok(()) => notice.set(Some(format!("{name} is now {}.", tier.name()))),
                     Err(failure) => notice.set(Some(failure.to_string())),
                 }
                 reload.emit(());
@@ -149,7 +149,7 @@ pub fn access_page(props: &AccessProps) -> Html {
                     let who = user.user_id.clone();
                     html! {
                         <tr key={user.user_id.clone()}>
-                            <td>{ &user.user_id }</td>
+                            <td title={user.user_id.clone()}>{ user.username.clone().unwrap_or_else(|| user.user_id.clone()) }</td>
                             <td><span class={classes!("tier", user.tier.name())}>{ if user.owner { "owner" } else { user.tier.name() } }</span></td>
                             <td class="muted">{ user.granted_by.clone().unwrap_or_else(|| "Discord".into()) }</td>
                             <td>if admin && !user.owner {
@@ -168,8 +168,8 @@ pub fn access_page(props: &AccessProps) -> Html {
                 { for loaded.history.iter().map(|change| html! {
                     <tr>
                         <td>{ when(change.at_ms) }</td>
-                        <td>{ change.actor_id.clone().unwrap_or_else(|| "Discord".into()) }</td>
-                        <td>{ &change.user_id }</td>
+                        <td>{ change.actor_name.clone().or_else(|| change.actor_id.clone()).unwrap_or_else(|| "Discord".into()) }</td>
+                        <td title={change.user_id.clone()}>{ change.user_name.clone().unwrap_or_else(|| change.user_id.clone()) }</td>
                         <td>{ change.before.clone().unwrap_or_else(|| "—".into()) }</td>
                         <td>{ change.after.clone().unwrap_or_else(|| "—".into()) }</td>
                     </tr>
@@ -194,10 +194,10 @@ pub fn access_page(props: &AccessProps) -> Html {
                     <li key={member.user_id.clone()}>
                         <span>{ name }<span class="muted">{ format!(" @{} · {}", member.username, member.user_id) }</span></span>
                         { for [Tier::Viewer, Tier::Editor, Tier::Admin].into_iter().map(|tier| {
-                            let (grant, user_id) = (grant.clone(), member.user_id.clone());
+                            let (grant, user_id, name) = (grant.clone(), member.user_id.clone(), member.username.clone());
                             html! {
                                 <button class="button" aria-label={format!("Make {} {}", member.username, tier.name())}
-                                    onclick={Callback::from(move |_| grant.emit((user_id.clone(), tier)))}>{ tier.name() }</button>
+                                    onclick={Callback::from(move |_| grant.emit((user_id.clone(), name.clone(), tier)))}>{ tier.name() }</button>
                             }
                         }) }
                     </li>

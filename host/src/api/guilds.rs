@@ -113,9 +113,12 @@ async fn authorized(
     State(state): State<ApiState>,
 ) -> Result<Json<Vec<AuthorizedView>>, ApiError> {
     let list = store(&state)?.list(access.guild_id).await?;
+    let ids: Vec<u64> = list.iter().map(|a| a.user_id).collect();
+    let names = names(&state, access.guild_id, &ids).await?;
     Ok(Json(
         list.into_iter()
             .map(|a| AuthorizedView {
+                username: names.get(&a.user_id).cloned(),
                 user_id: a.user_id.to_string(),
                 tier: a.role.tier(),
                 owner: a.role == Role::Owner,
@@ -123,6 +126,55 @@ async fn authorized(
             })
             .collect(),
     ))
+}
+
+/// The most members looked up through the bot for one answer.
+const MEMBER_LOOKUPS: usize = 25;
+
+/// Usernames of `users`: those who signed in here from the store, the rest
+/// (at most [`MEMBER_LOOKUPS`]) as the bot sees them in `guild`. Unknown
+/// ones are left out; a failed lookup is not an error (ids still show).
+async fn names(
+    state: &ApiState,
+    guild: u64,
+    users: &[u64],
+) -> Result<std::collections::HashMap<u64, String>, ApiError> {
+    let mut names = store(state)?.usernames(users).await?;
+    let Some(link) = state.runtime.services().discord.clone() else {
+        return Ok(names);
+    };
+    let missing: Vec<u64> = users
+        .iter()
+        .copied()
+        .filter(|u| !names.contains_key(u))
+        .take(MEMBER_LOOKUPS)
+        .collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let lookups = missing.iter().map(|user| {
+        let link = link.clone();
+        async move {
+            let member = link
+                .rest
+                .call(
+                    None,
+                    http::Method::GET,
+                    &format!("/guilds/{guild}/members/{user}"),
+                    crate::discord::rest::Body::Empty,
+                    deadline,
+                )
+                .await
+                .ok()?;
+            let member: twilight_model::guild::Member = serde_json::from_value(member).ok()?;
+            Some((*user, member.user.name))
+        }
+    });
+    names.extend(
+        futures_util::future::join_all(lookups)
+            .await
+            .into_iter()
+            .flatten(),
+    );
+    Ok(names)
 }
 
 fn refusal(refusal: Refusal) -> ApiError {
@@ -220,10 +272,20 @@ async fn history(
 ) -> Result<Json<Vec<AccessChangeView>>, ApiError> {
     let limit = query.limit.unwrap_or(100).clamp(1, 500);
     let changes = store(&state)?.history(access.guild_id, limit).await?;
+    let mut ids: Vec<u64> = changes
+        .iter()
+        .flat_map(|c| [Some(c.user_id), c.actor_id])
+        .flatten()
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let names = names(&state, access.guild_id, &ids).await?;
     Ok(Json(
         changes
             .into_iter()
             .map(|c| AccessChangeView {
+                actor_name: c.actor_id.and_then(|a| names.get(&a).cloned()),
+                user_name: names.get(&c.user_id).cloned(),
                 actor_id: c.actor_id.map(|a| a.to_string()),
                 user_id: c.user_id.to_string(),
                 before: c.before,

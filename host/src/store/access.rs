@@ -440,6 +440,26 @@ impl AccessStore {
         Ok(())
     }
 
+    /// The usernames of those of `users` who ever signed in.
+    pub async fn usernames(
+        &self,
+        users: &[u64],
+    ) -> Result<std::collections::HashMap<u64, String>, StoreError> {
+        let mut names = std::collections::HashMap::new();
+        for user in users {
+            let name: Option<String> = with_pool!(self.db, |pool| sqlx::query_scalar(
+                "SELECT username FROM dashboard_users WHERE user_id = $1"
+            )
+            .bind(*user as i64)
+            .fetch_optional(pool)
+            .await)?;
+            if let Some(name) = name {
+                names.insert(*user, name);
+            }
+        }
+        Ok(names)
+    }
+
     /// What Discord last said about `user`.
     pub async fn user(&self, user: u64) -> Result<Option<UserRecord>, StoreError> {
         let row: Option<(String, bool, String, i64)> = with_pool!(self.db, |pool| {
