@@ -162,6 +162,39 @@ pub struct MemberView {
     pub nick: Option<String>,
 }
 
+/// A channel of a guild as the bot sees it (`GET …/channels`), for the
+/// settings forms' channel pickers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChannelView {
+    /// Channel id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Discord's channel type (0 text, 2 voice, 4 category, 5 announcement, 15 forum, …).
+    pub kind: u8,
+    /// The category it sits in.
+    pub parent_id: Option<String>,
+    /// Its position in the list.
+    pub position: i32,
+}
+
+/// A role of a guild as the bot sees it (`GET …/roles`), for the role pickers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RoleView {
+    /// Role id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its colour (RGB).
+    pub color: u32,
+    /// Its position (higher is above).
+    pub position: i64,
+    /// Managed by an integration (cannot be given by hand).
+    pub managed: bool,
+}
+
 /// A field that failed validation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -755,6 +755,37 @@ async fn admins_find_members_and_the_developer_role_makes_developers() {
         json!([{"user_id": GRACE.to_string(), "username": "grace", "global_name": null, "nick": null}])
     );
     assert_eq!(grace.get(&members).await.status, StatusCode::FORBIDDEN);
+    // Channels and roles for the settings forms' pickers, through the bot.
+    let channels = ada
+        .get(&format!("{}/api/v1/guilds/{DEMO_GUILD}/channels", site.url))
+        .await;
+    assert_eq!(channels.status, StatusCode::OK, "{:?}", channels.body);
+    let names: Vec<&str> = channels
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"general") && names.contains(&"dice"),
+        "{names:?}"
+    );
+    let roles = ada
+        .get(&format!("{}/api/v1/guilds/{DEMO_GUILD}/roles", site.url))
+        .await;
+    assert_eq!(
+        roles.body[0]["name"], "Admin",
+        "highest first: {:?}",
+        roles.body
+    );
+    assert_eq!(
+        grace
+            .get(&format!("{}/api/v1/guilds/{DEMO_GUILD}/channels", site.url))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
     let empty = ada
         .get(&format!(
             "{}/api/v1/guilds/{DEMO_GUILD}/members?query=%20",

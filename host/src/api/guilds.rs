@@ -11,7 +11,9 @@ use serde::Deserialize;
 
 use super::access::{Caller, GuildAdmin, GuildViewer, access_store, tier_in};
 use super::{ApiError, ApiState};
-use baseline_api_types::{AccessChangeView, AuthorizedView, GrantRequest, GuildView, MemberView};
+use baseline_api_types::{
+    AccessChangeView, AuthorizedView, ChannelView, GrantRequest, GuildView, MemberView, RoleView,
+};
 
 use crate::store::access::{AccessStore, Refusal, Role};
 use crate::store::guilds::GuildStore;
@@ -30,6 +32,8 @@ pub fn router() -> Router<ApiState> {
             delete(revoke),
         )
         .route("/guilds/{guild_id}/members", get(members))
+        .route("/guilds/{guild_id}/channels", get(channels))
+        .route("/guilds/{guild_id}/roles", get(roles))
 }
 
 fn store(state: &ApiState) -> Result<AccessStore, ApiError> {
@@ -360,4 +364,82 @@ async fn members(
             })
             .collect(),
     ))
+}
+
+/// `path` of Discord's API through the bot, read as `T`; 503 when the
+/// host has no Discord connection or Discord does not answer.
+async fn through_bot<T: serde::de::DeserializeOwned>(
+    state: &ApiState,
+    path: &str,
+) -> Result<T, ApiError> {
+    let link = state
+        .runtime
+        .services()
+        .discord
+        .clone()
+        .ok_or_else(|| ApiError::Unavailable("the bot has no Discord connection".into()))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let found = link
+        .rest
+        .call(
+            None,
+            http::Method::GET,
+            path,
+            crate::discord::rest::Body::Empty,
+            deadline,
+        )
+        .await
+        .map_err(|error| ApiError::Unavailable(format!("Discord did not answer: {error}")))?;
+    serde_json::from_value(found)
+        .map_err(|error| ApiError::Unavailable(format!("Discord's answer was unreadable: {error}")))
+}
+
+/// The guild's channels (not threads), for channel pickers.
+#[utoipa::path(get, path = "/api/v1/guilds/{guild_id}/channels",
+    params(("guild_id" = String, Path)),
+    extensions(("x-tier" = json!("viewer"))),
+    responses((status = 200, body = [ChannelView]), (status = 401), (status = 403), (status = 503)))]
+async fn channels(
+    access: GuildViewer,
+    State(state): State<ApiState>,
+) -> Result<Json<Vec<ChannelView>>, ApiError> {
+    let channels: Vec<twilight_model::channel::Channel> =
+        through_bot(&state, &format!("/guilds/{}/channels", access.guild_id)).await?;
+    let mut views: Vec<ChannelView> = channels
+        .into_iter()
+        .map(|c| ChannelView {
+            id: c.id.get().to_string(),
+            name: c.name.unwrap_or_default(),
+            kind: u8::from(c.kind),
+            parent_id: c.parent_id.map(|p| p.get().to_string()),
+            position: c.position.unwrap_or(0),
+        })
+        .collect();
+    views.sort_by_key(|c| (c.position, c.name.clone()));
+    Ok(Json(views))
+}
+
+/// The guild's roles, highest first, for role pickers.
+#[utoipa::path(get, path = "/api/v1/guilds/{guild_id}/roles",
+    params(("guild_id" = String, Path)),
+    extensions(("x-tier" = json!("viewer"))),
+    responses((status = 200, body = [RoleView]), (status = 401), (status = 403), (status = 503)))]
+async fn roles(
+    access: GuildViewer,
+    State(state): State<ApiState>,
+) -> Result<Json<Vec<RoleView>>, ApiError> {
+    let roles: Vec<twilight_model::guild::Role> =
+        through_bot(&state, &format!("/guilds/{}/roles", access.guild_id)).await?;
+    let mut views: Vec<RoleView> = roles
+        .into_iter()
+        .map(|r| RoleView {
+            id: r.id.get().to_string(),
+            name: r.name,
+            color: r.colors.primary_color,
+            position: r.position,
+            managed: r.managed,
+        })
+        .collect();
+    views.sort_by_key(|r| std::cmp::Reverse(r.position));
+    Ok(Json(views))
 }

@@ -97,6 +97,8 @@ pub const MAX_BODY_BYTES: usize = 256 << 10;
         guilds::revoke,
         guilds::history,
         guilds::members,
+        guilds::channels,
+        guilds::roles,
     )
 )]
 struct ApiDoc;
