@@ -277,6 +277,38 @@ async fn an_admin_signs_in_switches_a_cog_and_hands_out_access() {
     shot(&client, "10-access-removed").await;
     assert_eq!(access.role(DEMO_GUILD, DEMO_OWNER + 1).await.unwrap(), None);
 
+    // At a phone's width the sidebar stacks above the page.
+    client.set_window_size(390, 844).await.unwrap();
+    client
+        .goto(&format!(
+            "{}/guilds/{DEMO_GUILD}/cogs/reference/settings",
+            site.url
+        ))
+        .await
+        .unwrap();
+    find(&client, "#field-max_count").await;
+    let columns = client
+        .execute(
+            "return getComputedStyle(document.querySelector('.layout')).gridTemplateColumns.split(' ').length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(columns, json!(1), "one column at a phone's width");
+    let overflow = client
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_f64().unwrap_or(1.0) <= 0.0,
+        "nothing wider than a phone's screen (overflow {overflow} px)"
+    );
+    shot(&client, "11-phone-settings").await;
+    client.set_window_size(1200, 800).await.unwrap();
+
     // Sign out: back to the sign-in card.
     find_text(&client, "button", "Sign out")
         .await
@@ -284,7 +316,7 @@ async fn an_admin_signs_in_switches_a_cog_and_hands_out_access() {
         .await
         .unwrap();
     find_text(&client, "a.button", "Sign in with Discord").await;
-    shot(&client, "11-signed-out-again").await;
+    shot(&client, "12-signed-out-again").await;
     client.close().await.unwrap();
 }
 
