@@ -132,6 +132,9 @@ async fn authorized(
     ))
 }
 
+/// How long a request the API makes through the bot may take.
+const BOT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The most members looked up through the bot for one answer.
 const MEMBER_LOOKUPS: usize = 25;
 
@@ -144,33 +147,20 @@ async fn names(
     users: &[u64],
 ) -> Result<std::collections::HashMap<u64, String>, ApiError> {
     let mut names = store(state)?.usernames(users).await?;
-    let Some(link) = state.runtime.services().discord.clone() else {
+    if state.runtime.services().discord.is_none() {
         return Ok(names);
-    };
+    }
     let missing: Vec<u64> = users
         .iter()
         .copied()
         .filter(|u| !names.contains_key(u))
         .take(MEMBER_LOOKUPS)
         .collect();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-    let lookups = missing.iter().map(|user| {
-        let link = link.clone();
-        async move {
-            let member = link
-                .rest
-                .call(
-                    None,
-                    http::Method::GET,
-                    &format!("/guilds/{guild}/members/{user}"),
-                    crate::discord::rest::Body::Empty,
-                    deadline,
-                )
-                .await
-                .ok()?;
-            let member: twilight_model::guild::Member = serde_json::from_value(member).ok()?;
-            Some((*user, member.user.name))
-        }
+    let lookups = missing.iter().map(|user| async move {
+        let path = format!("/guilds/{guild}/members/{user}");
+        let wait = std::time::Duration::from_secs(3);
+        let member: twilight_model::guild::Member = through_bot(state, &path, wait).await.ok()?;
+        Some((*user, member.user.name))
     });
     names.extend(
         futures_util::future::join_all(lookups)
@@ -323,36 +313,13 @@ async fn members(
     if text.is_empty() || text.chars().count() > 100 {
         return Err(ApiError::BadRequest("query is 1 to 100 characters".into()));
     }
-    let link = state
-        .runtime
-        .services()
-        .discord
-        .clone()
-        .ok_or_else(|| ApiError::Unavailable("the bot has no Discord connection".into()))?;
     let path = format!(
         "/guilds/{}/members/search?query={}&limit={}",
         access.guild_id,
         crate::discord::rest::percent_encode(text),
         query.limit.unwrap_or(25).clamp(1, 100)
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let found = link
-        .rest
-        .call(
-            None,
-            http::Method::GET,
-            &path,
-            crate::discord::rest::Body::Empty,
-            deadline,
-        )
-        .await
-        .map_err(|error| {
-            ApiError::Unavailable(format!("Discord did not answer the search: {error}"))
-        })?;
-    let members: Vec<twilight_model::guild::Member> =
-        serde_json::from_value(found).map_err(|error| {
-            ApiError::Unavailable(format!("Discord's answer was unreadable: {error}"))
-        })?;
+    let members: Vec<twilight_model::guild::Member> = through_bot(&state, &path, BOT_WAIT).await?;
     Ok(Json(
         members
             .into_iter()
@@ -371,6 +338,7 @@ async fn members(
 async fn through_bot<T: serde::de::DeserializeOwned>(
     state: &ApiState,
     path: &str,
+    within: std::time::Duration,
 ) -> Result<T, ApiError> {
     let link = state
         .runtime
@@ -378,7 +346,7 @@ async fn through_bot<T: serde::de::DeserializeOwned>(
         .discord
         .clone()
         .ok_or_else(|| ApiError::Unavailable("the bot has no Discord connection".into()))?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let deadline = std::time::Instant::now() + within;
     let found = link
         .rest
         .call(
@@ -403,8 +371,12 @@ async fn channels(
     access: GuildViewer,
     State(state): State<ApiState>,
 ) -> Result<Json<Vec<ChannelView>>, ApiError> {
-    let channels: Vec<twilight_model::channel::Channel> =
-        through_bot(&state, &format!("/guilds/{}/channels", access.guild_id)).await?;
+    let channels: Vec<twilight_model::channel::Channel> = through_bot(
+        &state,
+        &format!("/guilds/{}/channels", access.guild_id),
+        BOT_WAIT,
+    )
+    .await?;
     let mut views: Vec<ChannelView> = channels
         .into_iter()
         .map(|c| ChannelView {
@@ -428,8 +400,12 @@ async fn roles(
     access: GuildViewer,
     State(state): State<ApiState>,
 ) -> Result<Json<Vec<RoleView>>, ApiError> {
-    let roles: Vec<twilight_model::guild::Role> =
-        through_bot(&state, &format!("/guilds/{}/roles", access.guild_id)).await?;
+    let roles: Vec<twilight_model::guild::Role> = through_bot(
+        &state,
+        &format!("/guilds/{}/roles", access.guild_id),
+        BOT_WAIT,
+    )
+    .await?;
     let mut views: Vec<RoleView> = roles
         .into_iter()
         .map(|r| RoleView {
