@@ -19,6 +19,7 @@ default:
 setup:
     @rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
     @rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
+    @rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
     @command -v componentize-py >/dev/null || { python3 -m pip install --quiet componentize-py==0.25.1 && if command -v pyenv >/dev/null; then pyenv rehash; fi; }
     @command -v componentize-py >/dev/null || { echo "componentize-py is installed but not on PATH (pip's script folder)"; exit 1; }
     @command -v cargo-component >/dev/null || cargo install --locked cargo-component@0.21.1
@@ -37,10 +38,13 @@ dashboard:
 browser-setup:
     @command -v chromedriver >/dev/null && command -v chromium >/dev/null || { SUDO=$([ "$(id -u)" = 0 ] || echo sudo); $SUDO apt-get update -q && $SUDO apt-get install -y -q chromium chromium-driver; }
 
-# Build the example cogs into cogs/ (status.wasm, reference.wasm).
+# Build the example cogs into cogs/ (status.wasm, reference.wasm, and the
+# reference cog's browser UI module reference.ui.wasm).
 cogs: setup
     cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p status -p reference
+    cargo build --target wasm32-unknown-unknown --profile cog --target-dir "{{guest_dir}}" -p reference-ui
     cp "{{guest_dir}}/wasm32-wasip2/cog/status.wasm" "{{guest_dir}}/wasm32-wasip2/cog/reference.wasm" cogs/
+    cp "{{guest_dir}}/wasm32-unknown-unknown/cog/reference_ui.wasm" cogs/reference.ui.wasm
 
 # The main job on the embedded default: build the cogs and run the host.
 run *ARGS: cogs dashboard
@@ -50,10 +54,12 @@ run *ARGS: cogs dashboard
 test: setup dashboard browser-setup
     cargo fmt --all -- --check
     cargo clippy -p baseline-dashboard -p baseline-api-types --target wasm32-unknown-unknown -- -D warnings
+    cargo clippy --target wasm32-unknown-unknown --target-dir "{{guest_dir}}" -p baseline-ui-sdk -p reference-ui -- -D warnings
     cargo clippy -p baseline-host -p baseline-discord-sim --all-targets -- -D warnings
     cargo clippy --target wasm32-wasip2 --target-dir "{{guest_dir}}" -p baseline-sdk -p status -p reference -p hostile -p clash -p storm-cache -p spin-start -p ping -- -D warnings
     cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" {{test_guests}}
-    cargo test -p baseline-host -p baseline-discord-sim --no-fail-fast
+    cargo build --target wasm32-unknown-unknown --profile cog --target-dir "{{guest_dir}}" -p reference-ui
+    cargo test -p baseline-host -p baseline-discord-sim -p baseline-api-types --no-fail-fast
     cargo test -p baseline-sdk --doc
 
 # Lints, as CI would want them.

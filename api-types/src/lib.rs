@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod pages;
+
 /// What a user may do in a guild, lowest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -116,3 +116,22 @@ pub async fn post<B: serde::Serialize>(path: &str, body: &B) -> Result<(), Failu
 pub async fn delete(path: &str) -> Result<(), Failure> {
     send("DELETE", path).await.map(|_| ())
 }
+
+/// POST `body` as JSON to `path` and read the answer as `T`.
+pub async fn post_for<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+    path: &str,
+    body: &B,
+) -> Result<T, Failure> {
+    let json = serde_json::to_string(body).map_err(|e| Failure::Network(e.to_string()))?;
+    let response = send_body("POST", path, Some(json)).await?;
+    let body = text(&response).await?;
+    serde_json::from_str(&body).map_err(|e| Failure::Network(format!("unreadable answer: {e}")))
+}
+
+/// GET `path` as bytes.
+pub async fn get_bytes(path: &str) -> Result<js_sys::ArrayBuffer, Failure> {
+    let response = send("GET", path).await?;
+    let promise = response.array_buffer().map_err(js)?;
+    let value = JsFuture::from(promise).await.map_err(js)?;
+    value.dyn_into().map_err(js)
+}

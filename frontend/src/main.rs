@@ -6,8 +6,12 @@
 
 mod access;
 mod api;
+mod cog_page;
+mod components;
 mod guild;
 mod settings;
+mod ui_module;
+mod view;
 
 use std::rc::Rc;
 
@@ -30,6 +34,13 @@ pub enum Route {
     /// One server: who has access.
     #[at("/guilds/:id/access")]
     Access { id: String },
+    /// One server: a page a cog contributes.
+    #[at("/guilds/:id/cogs/:cog/pages/:route")]
+    CogPage {
+        id: String,
+        cog: String,
+        route: String,
+    },
     /// Anything else.
     #[not_found]
     #[at("/404")]
@@ -106,6 +117,29 @@ fn shell(props: &ShellProps) -> Html {
         });
     }
     let current = use_route::<Route>();
+    let current_guild = match &current {
+        Some(
+            Route::Guild { id }
+            | Route::Access { id }
+            | Route::Settings { id, .. }
+            | Route::CogPage { id, .. },
+        ) => Some(id.clone()),
+        _ => None,
+    };
+    let pages = use_state(Vec::<baseline_api_types::pages::PageLink>::new);
+    {
+        let pages = pages.clone();
+        use_effect_with(current_guild.clone(), move |guild| {
+            pages.set(Vec::new());
+            if let Some(id) = guild.clone() {
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Ok(found) = cog_page::pages_of(&id).await {
+                        pages.set(found);
+                    }
+                });
+            }
+        });
+    }
     let list = match &*guilds {
         None => html! { <li class="skeleton" aria-busy="true">{ "\u{a0}" }</li> },
         Some(Err(why)) => html! { <li class="error" role="alert">{ why }</li> },
@@ -116,7 +150,7 @@ fn shell(props: &ShellProps) -> Html {
             .iter()
             .map(|guild| {
                 let badge = html! { <span class={classes!("tier", guild.tier.name())}>{ guild.tier.name() }</span> };
-                let here = matches!(&current, Some(Route::Guild { id } | Route::Access { id } | Route::Settings { id, .. }) if *id == guild.id);
+                let here = current_guild.as_deref() == Some(guild.id.as_str());
                 match (&guild.invite_url, guild.bot_present) {
                     (_, true) => html! {
                         <li key={guild.id.clone()} class={classes!(here.then_some("current"))}>
@@ -150,6 +184,22 @@ fn shell(props: &ShellProps) -> Html {
             <nav class="sidebar" aria-label="Servers">
                 <h2>{ "Servers" }</h2>
                 <ul class="guilds">{ list }</ul>
+                if let Some(id) = &current_guild {
+                    if pages.iter().any(|p| p.nav == "sidebar") {
+                        <h2>{ "Pages" }</h2>
+                        <ul class="guilds pages">
+                        { for pages.iter().filter(|p| p.nav == "sidebar").map(|p| {
+                            let here = matches!(&current, Some(Route::CogPage { cog, route, .. }) if *cog == p.cog && *route == p.route);
+                            html! {
+                                <li key={format!("{}/{}", p.cog, p.route)} class={classes!(here.then_some("current"))}>
+                                    <Link<Route> to={Route::CogPage { id: id.clone(), cog: p.cog.clone(), route: p.route.clone() }}>{ &p.title }</Link<Route>>
+                                    <span class="muted">{ &p.cog }</span>
+                                </li>
+                            }
+                        }) }
+                        </ul>
+                    }
+                }
             </nav>
             <section class="content">
                 <header class="topbar">
@@ -159,7 +209,9 @@ fn shell(props: &ShellProps) -> Html {
                     <button class="button" onclick={sign_out}>{ "Sign out" }</button>
                 </header>
                 <ContextProvider<Guilds> context={known}>
-                    <Switch<Route> render={page} />
+                    <components::Toasts>
+                        <Switch<Route> render={page} />
+                    </components::Toasts>
                 </ContextProvider<Guilds>>
             </section>
         </div>
@@ -182,6 +234,7 @@ fn page(route: Route) -> Html {
         Route::Guild { id } => html! { <guild::GuildPage {id} /> },
         Route::Access { id } => html! { <access::AccessPage {id} /> },
         Route::Settings { id, cog } => html! { <settings::SettingsPage {id} {cog} /> },
+        Route::CogPage { id, cog, route } => html! { <cog_page::CogPage {id} {cog} {route} /> },
         Route::NotFound => html! { <p class="muted">{ "There is no such page." }</p> },
     }
 }

@@ -3,11 +3,12 @@
 //! requires; chained calls add the rest.
 
 use crate::{
-    ActionRow, Button, ButtonStyle, ChannelKind, Chart, Choice, ChoiceValue, Command,
-    CommandInvocation, CommandOption, CommandResponse, Component, ComponentResponse, Embed,
-    EmbedField, EmbedFooter, FieldKind, Form, FormField, Message, Modal, NavPlacement, OptionKind,
-    OptionValue, Page, PageAccess, PageButton, Reply, SelectKind, SelectMenu, SelectOption, Stat,
-    Subcommand, SubcommandGroup, Table, TextInput, TextInputStyle, View, ViewNode,
+    ActionOutcome, ActionRow, Button, ButtonStyle, ChannelKind, Chart, Choice, ChoiceValue,
+    Command, CommandInvocation, CommandOption, CommandResponse, Component, ComponentResponse,
+    Embed, EmbedField, EmbedFooter, FieldKind, Form, FormField, Message, Modal, NavPlacement,
+    OptionKind, OptionValue, Page, PageAccess, PageButton, Reply, SelectKind, SelectMenu,
+    SelectOption, Stat, Subcommand, SubcommandGroup, Table, TextInput, TextInputStyle, View,
+    ViewNode,
 };
 
 impl Message {
@@ -502,12 +503,51 @@ impl Page {
             title: title.into(),
             nav: NavPlacement::Sidebar,
             access: PageAccess::Member,
+            ui_module: false,
         }
     }
     /// Only guild admins may open it.
     pub fn admin_only(mut self) -> Self {
         self.access = PageAccess::Admin;
         self
+    }
+    /// Only the bot's developer team may open it.
+    pub fn developer_only(mut self) -> Self {
+        self.access = PageAccess::Developer;
+        self
+    }
+    /// Where its link appears (the sidebar by default).
+    pub fn nav(mut self, nav: NavPlacement) -> Self {
+        self.nav = nav;
+        self
+    }
+    /// Drawn in the browser by the cog's UI module (`NAME.ui.wasm`, written
+    /// with `baseline-ui-sdk`) instead of by [`Cog::render`](crate::Cog::render);
+    /// the module reaches the cog through [`Cog::act`](crate::Cog::act).
+    pub fn ui_module(mut self) -> Self {
+        self.ui_module = true;
+        self
+    }
+}
+
+impl ActionOutcome {
+    /// Show `notice` to the admin and draw the page again.
+    pub fn notice(notice: impl Into<String>) -> Self {
+        ActionOutcome {
+            notice: Some(notice.into()),
+            view: None,
+            data: None,
+        }
+    }
+    /// Answer a UI module with `data` (serialized as JSON).
+    pub fn data<T: serde::Serialize>(data: &T) -> Result<Self, crate::CogError> {
+        let data = serde_json::to_string(data)
+            .map_err(|e| crate::CogError::Internal(format!("cannot encode the page data: {e}")))?;
+        Ok(ActionOutcome {
+            notice: None,
+            view: None,
+            data: Some(data),
+        })
     }
 }
 

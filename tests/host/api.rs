@@ -17,21 +17,29 @@ use tower::ServiceExt;
 
 use crate::support::*;
 
-const MINE: u64 = 111;
+pub(crate) const MINE: u64 = 111;
 const THEIRS: u64 = 222;
 
-struct App {
-    runtime: Arc<Runtime>,
-    _data: tempfile::TempDir,
-    _cogs: tempfile::TempDir,
+pub(crate) struct App {
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) _data: tempfile::TempDir,
+    pub(crate) cogs: tempfile::TempDir,
 }
 
 async fn app() -> App {
+    app_with(|cogs| {
+        install("reference", cogs, "reference.wasm");
+        install("status", cogs, "status.wasm");
+        std::fs::write(cogs.join("broken.wasm"), b"not wasm").unwrap();
+    })
+    .await
+}
+
+/// An API over a SQLite store and the cogs `install` puts in the folder.
+pub(crate) async fn app_with(install: impl FnOnce(&std::path::Path)) -> App {
     let data = tempfile::tempdir().unwrap();
     let cogs = tempfile::tempdir().unwrap();
-    install("reference", cogs.path(), "reference.wasm");
-    install("status", cogs.path(), "status.wasm");
-    std::fs::write(cogs.path().join("broken.wasm"), b"not wasm").unwrap();
+    install(cogs.path());
     let db = Database::connect(&Database::sqlite_url(data.path()))
         .await
         .unwrap();
@@ -41,7 +49,7 @@ async fn app() -> App {
     App {
         runtime,
         _data: data,
-        _cogs: cogs,
+        cogs,
     }
 }
 
@@ -50,10 +58,20 @@ impl App {
         self.token_for(42, developer).await
     }
 
-    async fn token_for(&self, user_id: u64, developer: bool) -> String {
+    pub(crate) async fn token_for(&self, user_id: u64, developer: bool) -> String {
+        self.token_with(user_id, vec![MINE], developer).await
+    }
+
+    /// A session of `user_id`, who may manage `guilds` on Discord.
+    pub(crate) async fn token_with(
+        &self,
+        user_id: u64,
+        guilds: Vec<u64>,
+        developer: bool,
+    ) -> String {
         let session = Session {
             user_id,
-            guilds: vec![MINE],
+            guilds,
             developer,
             ..Default::default()
         };
@@ -66,7 +84,7 @@ impl App {
         .unwrap()
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: &str,
         uri: &str,
@@ -134,7 +152,7 @@ async fn health_is_503_with_a_dead_cache() {
     let app = App {
         runtime,
         _data: tempfile::tempdir().unwrap(),
-        _cogs: cogs,
+        cogs,
     };
     assert_eq!(
         app.send("GET", "/api/v1/health", None, None).await.0,
@@ -651,7 +669,7 @@ async fn only_the_dashboard_origin_may_call_from_a_browser() {
     let configured = App {
         runtime: Runtime::new(config, Services::in_process()).unwrap(),
         _data: tempfile::tempdir().unwrap(),
-        _cogs: cogs,
+        cogs,
     };
     let response = raw(&configured, preflight("https://dash.example")).await;
     assert_eq!(

@@ -320,6 +320,186 @@ async fn an_admin_signs_in_switches_a_cog_and_hands_out_access() {
     client.close().await.unwrap();
 }
 
+/// Start `bytes` in the dashboard's UI worker, as the page would; what the
+/// worker answers first (`idle` once running, else its error).
+async fn in_worker(client: &Client, bytes: &[u8]) -> String {
+    let script = r#"
+        const [bytes, done] = arguments;
+        const worker = new Worker('/ui-worker.js');
+        worker.onmessage = (event) => {
+            if (event.data.type === 'error') { worker.terminate(); done('error: ' + event.data.message); }
+            if (event.data.type === 'idle') { worker.terminate(); done('idle'); }
+        };
+        worker.postMessage({ type: 'start', bytes: new Uint8Array(bytes).buffer,
+            context: { guild_id: '1', cog: 'x', route: 'y', tier: 'viewer', locale: 'en' }, canAct: false });
+    "#;
+    let answer = client
+        .execute_async(script, vec![json!(bytes)])
+        .await
+        .expect("the worker answers");
+    answer.as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cog_pages_and_ui_modules_work_in_the_browser() {
+    let dashboard = dashboard_site();
+    let ui = ui_guest("reference-ui");
+    let site = site_with(100, |config| {
+        config.dashboard_dir = Some(dashboard);
+        install("reference", &config.cogs_dir, "reference.wasm");
+        std::fs::copy(&ui, config.cogs_dir.join("reference.ui.wasm")).unwrap();
+    })
+    .await;
+    let (_driver, client) = browser().await;
+    client
+        .goto(&format!(
+            "{}/api/v1/auth/login?as_user={DEMO_OWNER}&return_to=%2Fguilds%2F{DEMO_GUILD}",
+            site.url
+        ))
+        .await
+        .unwrap();
+
+    // The cog's pages are in the sidebar of the server's pages.
+    find_text(&client, ".pages a", "Dice statistics")
+        .await
+        .click()
+        .await
+        .unwrap();
+    find_text(&client, "h1", "Dice statistics").await;
+    find_text(&client, ".v-stat", "Dice rolled").await;
+    find(&client, ".v-chart svg rect.v-bar").await;
+    shot(&client, "20-cog-page-rendered").await;
+
+    // A form: the cog's action, its notice as a toast, the page again.
+    let goal = find(&client, ".v-form input[name='goal']").await;
+    goal.clear().await.unwrap();
+    goal.send_keys("7").await.unwrap();
+    find_text(&client, ".v-form button", "Set the goal")
+        .await
+        .click()
+        .await
+        .unwrap();
+    find_text(&client, ".toasts .toast", "Goal set: 7 dice.").await;
+    find_text(&client, ".v-stat", "0 of 7").await;
+    shot(&client, "21-cog-page-form").await;
+
+    // A dangerous button asks first, in the dashboard's own dialog.
+    find_text(&client, ".page-view button.danger", "Reset counters")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let dialog = find(&client, "[role='alertdialog']").await;
+    shot(&client, "22-cog-page-confirm").await;
+    let focused = client
+        .execute("return document.activeElement.textContent", vec![])
+        .await
+        .unwrap();
+    assert_eq!(focused, json!("Cancel"), "the safe choice has the focus");
+    dialog
+        .find(Locator::Css("button.danger"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    find_text(&client, ".toasts .toast", "Counters reset.").await;
+
+    // The UI module's page: picking a die is the module's own state; a
+    // roll goes through the cog and comes back into the module's table.
+    find_text(&client, ".pages a", "Dice table")
+        .await
+        .click()
+        .await
+        .unwrap();
+    find_text(&client, ".page-view button", "Roll a d6").await;
+    find_text(&client, ".page-view button", "d20")
+        .await
+        .click()
+        .await
+        .unwrap();
+    find_text(&client, ".page-view button", "Roll a d20")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let row = find_text(&client, ".page-view table tbody tr", "d20").await;
+    let die: u32 = row
+        .text()
+        .await
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=20).contains(&die));
+    shot(&client, "23-ui-module-page").await;
+    let namespace = baseline_host::store::kv::Namespace {
+        cog: "reference".into(),
+        partition: baseline_host::store::kv::Partition::Guild(DEMO_GUILD),
+    };
+    let rolled = site
+        .runtime
+        .services()
+        .kv
+        .get(&namespace, "rolls:d20")
+        .await
+        .unwrap();
+    assert_eq!(
+        rolled.as_deref(),
+        Some(&b"1"[..]),
+        "the roll counted in the cog's kv"
+    );
+
+    // The worker refuses a module that imports anything but the bridge
+    // (the host refuses it at load too; this is the browser's own check).
+    for (imports, refused) in [
+        (
+            r#"(import "bridge" "fetch" (func (param i32 i32)))"#,
+            "bridge.fetch",
+        ),
+        (
+            r#"(import "env" "emit_view" (func (param i32 i32)))"#,
+            "env.emit_view",
+        ),
+        (r#"(import "bridge" "toString" (func))"#, "bridge.toString"),
+        (
+            r#"(import "bridge" "constructor" (func))"#,
+            "bridge.constructor",
+        ),
+        (r#"(import "bridge" "emit_view" (memory 1))"#, "(memory)"),
+    ] {
+        let answer = in_worker(&client, &ui_fixture(imports, "", UI_EVENT)).await;
+        assert!(
+            answer.starts_with("error:")
+                && answer.contains(refused)
+                && answer.contains("may import only"),
+            "{imports}: {answer}"
+        );
+    }
+    let bridge_only = r#"(import "bridge" "emit_view" (func (param i32 i32)))"#;
+    assert_eq!(
+        in_worker(&client, &ui_fixture(bridge_only, "", UI_EVENT)).await,
+        "idle"
+    );
+
+    // A module that never returns is stopped by the page's watchdog.
+    std::fs::write(
+        site.runtime.config().cogs_dir.join("reference.ui.wasm"),
+        ui_fixture("", "(loop $forever (br $forever))", UI_EVENT),
+    )
+    .unwrap();
+    site.runtime
+        .load_file(&site.runtime.config().cogs_dir.join("reference.wasm"))
+        .await
+        .unwrap();
+    client.refresh().await.unwrap();
+    find_text(&client, ".ui-stopped", "did not answer in time").await;
+    shot(&client, "24-ui-module-stopped").await;
+    client.close().await.unwrap();
+}
+
 /// The dashboard's wasm, gzip -9, must stay under this (bytes). Set from
 /// measurement: 144 KB on 2026-11-29 with the first three pages; the budget
 /// leaves room for the settings forms, cog pages and the playground, and a

@@ -13,6 +13,7 @@ mod cogs;
 mod discord;
 mod hostile;
 mod login;
+mod pages;
 mod reload;
 mod sandbox;
 pub mod store;

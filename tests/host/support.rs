@@ -142,6 +142,59 @@ pub fn runtime(config: Config) -> Arc<Runtime> {
     Runtime::new(config, Services::in_process()).expect("runtime")
 }
 
+/// The built browser UI module of a package (`wasm32-unknown-unknown`;
+/// built on first use).
+pub fn ui_guest(package: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(workspace())
+            .args([
+                "build",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--profile",
+                "cog",
+                "--target-dir",
+            ])
+            .arg(guest_target())
+            .args(["-p", "reference-ui"])
+            .env_remove("CARGO_TARGET_DIR")
+            .status()
+            .expect("running cargo to build the UI modules");
+        assert!(status.success(), "building the UI modules failed");
+    });
+    let path = guest_target()
+        .join("wasm32-unknown-unknown/cog")
+        .join(format!("{}.wasm", package.replace('-', "_")));
+    assert!(
+        path.exists(),
+        "UI module {package} not found at {}",
+        path.display()
+    );
+    path
+}
+
+/// A UI module in the text format: `imports`, the body of `ui_init`, and
+/// the `ui_event` export (or none) spliced into a module that has the rest
+/// of the ABI.
+pub fn ui_fixture(imports: &str, init: &str, event: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+            {imports}
+            (memory (export "memory") 1)
+            (func (export "ui_alloc") (param i32) (result i32) i32.const 1024)
+            (func (export "ui_abi_version") (result i32) i32.const 1)
+            (func (export "ui_init") {init})
+            {event})"#
+    ))
+    .unwrap()
+}
+
+/// The ABI's `ui_event`, doing nothing.
+pub const UI_EVENT: &str = r#"(func (export "ui_event") (param i32 i32))"#;
+
 /// Copy a guest into a cogs folder under a file name.
 pub fn install(package: &str, cogs: &Path, file: &str) -> PathBuf {
     let to = cogs.join(file);

@@ -8,7 +8,10 @@
 //! - kv: per-guild and per-user counters;
 //! - typed settings with a JSON Schema and defaults;
 //! - log lines;
-//! - a dashboard page (`stats`) with a reset action.
+//! - dashboard pages: `stats`, rendered here (figures, a chart, a form and
+//!   a reset button), and `table`, drawn in the browser by the cog's UI
+//!   module (`cogs/reference/ui`, shipped as `reference.ui.wasm`), which
+//!   rolls through this cog's `act`.
 //!
 //! Nothing in memory survives from one call to the next for sure (a fresh
 //! instance per call, or a warm one of the same guild for slow-starting
@@ -16,6 +19,7 @@
 
 use baseline_sdk::kv::{self, Scope};
 use baseline_sdk::prelude::*;
+use baseline_sdk::{FieldKind, Form, FormField, PageButton, ViewNode};
 use serde::Deserialize;
 
 /// The guild settings; the schema below must accept what this deserialises.
@@ -70,6 +74,7 @@ impl Cog for Reference {
             .capability("kv", "Keeps roll counters per server and per user.")
             .capability("settings", "Reads the server's default die and limits.")
             .page(Page::new("stats", "Dice statistics"))
+            .page(Page::new("table", "Dice table").ui_module())
     }
 
     fn on_command(&self, command: CommandInvocation) -> Result<CommandResponse, CogError> {
@@ -170,13 +175,44 @@ impl Cog for Reference {
         }
         let rolls = kv::get_json::<i64>(Scope::Guild, "rolls")?.unwrap_or(0);
         let messages = kv::get_json::<i64>(Scope::Guild, "messages")?.unwrap_or(0);
+        let goal = kv::get_json::<i64>(Scope::Guild, "goal")?;
+        let mut by_die = Vec::new();
+        for sides in CHARTED_DICE {
+            by_die.push(kv::get_json::<i64>(Scope::Guild, &die_key(sides))?.unwrap_or(0) as f64);
+        }
         let mut view = ViewBuilder::new();
         let heading = view.heading("Dice statistics");
-        let rolls = view.stat("Dice rolled", rolls.to_string());
-        let messages = view.stat("Messages seen", messages.to_string());
-        let figures = view.row(vec![rolls, messages]);
-        let reset = view.button("Reset counters", "reset");
-        let root = view.column(vec![heading, figures, reset]);
+        let rolled = view.stat("Dice rolled", rolls.to_string());
+        let seen = view.stat("Messages seen", messages.to_string());
+        let target = view.stat(
+            "Goal",
+            match goal {
+                Some(goal) if goal > 0 => format!("{rolls} of {goal}"),
+                _ => "none set".into(),
+            },
+        );
+        let figures = view.row(vec![rolled, seen, target]);
+        let chart = view.bar_chart(
+            "Dice rolled by size",
+            CHARTED_DICE.iter().map(|s| format!("d{s}")).collect(),
+            by_die,
+        );
+        let form = view.add(ViewNode::Form(Form {
+            action: "goal".into(),
+            fields: vec![FormField {
+                name: "goal".into(),
+                label: "Dice to roll in this server (0 for no goal)".into(),
+                kind: FieldKind::Number,
+                value: goal.unwrap_or(0).to_string(),
+            }],
+            submit_label: "Set the goal".into(),
+        }));
+        let reset = view.add(ViewNode::Button(PageButton {
+            label: "Reset counters".into(),
+            action: "reset".into(),
+            danger: true,
+        }));
+        let root = view.column(vec![heading, figures, chart, form, reset]);
         Ok(view.finish(root))
     }
 
@@ -184,21 +220,83 @@ impl Cog for Reference {
         &self,
         context: PageContext,
         action: String,
-        _payload: String,
+        payload: String,
     ) -> Result<ActionOutcome, CogError> {
-        match action.as_str() {
-            "reset" => {
+        let payload: serde_json::Value = serde_json::from_str(&payload)
+            .map_err(|e| CogError::Internal(format!("the payload is not JSON: {e}")))?;
+        match (context.route.as_str(), action.as_str()) {
+            ("stats", "reset") => {
                 kv::delete(Scope::Guild, "rolls")?;
                 kv::delete(Scope::Guild, "messages")?;
+                for sides in CHARTED_DICE {
+                    kv::delete(Scope::Guild, &die_key(sides))?;
+                }
                 log::info(&format!("counters reset by {}", context.user_id));
-                Ok(ActionOutcome {
-                    notice: Some("Counters reset.".into()),
-                    view: None,
-                })
+                Ok(ActionOutcome::notice("Counters reset."))
             }
-            other => Err(CogError::User(format!("Unknown action `{other}`."))),
+            ("stats", "goal") => {
+                let goal = payload
+                    .get("goal")
+                    .and_then(serde_json::Value::as_i64)
+                    .filter(|goal| (0..=1_000_000).contains(goal))
+                    .ok_or_else(|| {
+                        CogError::User("The goal is a whole number from 0 to 1000000.".into())
+                    })?;
+                kv::set_json(Scope::Guild, "goal", &goal, None)?;
+                Ok(ActionOutcome::notice(match goal {
+                    0 => "Goal cleared.".to_string(),
+                    goal => format!("Goal set: {goal} dice."),
+                }))
+            }
+            ("table", "roll") => {
+                let sides = payload
+                    .get("sides")
+                    .and_then(serde_json::Value::as_u64)
+                    .filter(|sides| (2..=1000).contains(sides))
+                    .ok_or_else(|| CogError::User("Pick a die of 2 to 1000 sides.".into()))?
+                    as u32;
+                // Each roll from the table gets the next number of a guild
+                // counter as its seed: no two alike, and reproducible in tests.
+                let seed = kv::increment(Scope::Guild, "table_rolls", 1)? as u64;
+                let die = dice(seed.wrapping_mul(0x2545_F491_4F6C_DD1D), sides, 1)[0];
+                count_roll(context.user_id, sides, 1)?;
+                ActionOutcome::data(&serde_json::json!({ "sides": sides, "die": die }))
+            }
+            (route, other) => Err(CogError::User(format!(
+                "Page `{route}` has no action `{other}`."
+            ))),
         }
     }
+}
+
+/// Die sizes the statistics page charts.
+const CHARTED_DICE: [u32; 7] = [4, 6, 8, 10, 12, 20, 100];
+
+fn die_key(sides: u32) -> String {
+    format!("rolls:d{sides}")
+}
+
+/// Count `count` dice of `sides` for the guild and the user.
+fn count_roll(user: u64, sides: u32, count: u32) -> Result<(), CogError> {
+    kv::increment(Scope::Guild, "rolls", count as i64)?;
+    kv::increment(Scope::User(user), "rolls", count as i64)?;
+    if CHARTED_DICE.contains(&sides) {
+        kv::increment(Scope::Guild, &die_key(sides), count as i64)?;
+    }
+    Ok(())
+}
+
+/// `count` dice of `sides` from `seed` (xorshift).
+fn dice(seed: u64, sides: u32, count: u32) -> Vec<u32> {
+    let mut state = seed ^ 0x9E37_79B9_7F4A_7C15;
+    (0..count)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % sides as u64) as u32 + 1
+        })
+        .collect()
 }
 
 /// Roll `count` dice of `sides`, count them in kv, and build the reply.
@@ -214,18 +312,9 @@ fn roll(
     // The dice come from the interaction id: the same interaction (a retried
     // delivery) rolls the same, every new interaction rolls anew, and tests
     // can predict a roll. A game that needs secrecy would use WASI's random.
-    let mut state = context.interaction_id ^ 0x9E37_79B9_7F4A_7C15;
-    let dice: Vec<u32> = (0..count)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % sides as u64) as u32 + 1
-        })
-        .collect();
+    let dice = dice(context.interaction_id, sides, count);
     let total: u32 = dice.iter().sum();
-    kv::increment(Scope::Guild, "rolls", count as i64)?;
-    kv::increment(Scope::User(context.user.id), "rolls", count as i64)?;
+    count_roll(context.user.id, sides, count)?;
     log::info(&format!("rolled {count}d{sides} = {total}"));
 
     let title = match label {

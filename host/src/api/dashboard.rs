@@ -6,6 +6,12 @@
 //! browser revalidates (a 304 against `Last-Modified`) instead of running
 //! yesterday's wasm against today's API. Compression (gzip, brotli) is the
 //! router's, for the API's answers too.
+//!
+//! The app's pages carry a Content-Security-Policy: scripts and wasm only
+//! from this origin (`'wasm-unsafe-eval'` lets the app and the cogs' UI
+//! modules compile), workers only from here, nothing framed, no plugins —
+//! so a cog's UI module, which the dashboard runs in a worker, cannot pull
+//! code or send data anywhere else either.
 
 use std::path::Path;
 
@@ -22,6 +28,11 @@ const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>Baseline</tit
 (env <code>BASELINE_DASHBOARD_DIR</code>) at a built one.</p>\
 <p>The API is at <a href=\"/api/v1/health\">/api/v1/health</a>; sign in at \
 <a href=\"/api/v1/auth/login\">/api/v1/auth/login</a>.</p>";
+
+/// The dashboard's Content-Security-Policy.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+worker-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-src 'none'; \
+frame-ancestors 'none'; object-src 'none'; base-uri 'none'; form-action 'self'";
 
 /// The routes outside `/api/v1`: the dashboard from `dir`, or a page that
 /// says how to build it.
@@ -41,5 +52,13 @@ pub fn router<S: Clone + Send + Sync + 'static>(dir: Option<&Path>) -> Router<S>
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
         ))
 }

@@ -36,6 +36,12 @@ pub enum ApiError {
     /// 429: too many requests from this client; retry after a second.
     #[error("too many requests; slow down")]
     RateLimited,
+    /// 422: a cog refused the request, in its own words (`cog-error.user`).
+    #[error("{0}")]
+    CogRefused(String),
+    /// 502: a cog failed or answered with something the host cannot use.
+    #[error("{0}")]
+    CogFailed(String),
     /// 503: a backing service is down (named).
     #[error("{0}")]
     Unavailable(String),
@@ -64,6 +70,8 @@ impl IntoResponse for ApiError {
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too-large"),
             ApiError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate-limited"),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            ApiError::CogRefused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "cog-refused"),
+            ApiError::CogFailed(_) => (StatusCode::BAD_GATEWAY, "cog-failed"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(detail) => {
                 tracing::error!(detail, "internal error answering a request");

@@ -15,6 +15,7 @@ mod guild_cogs;
 mod guilds;
 mod health;
 pub mod login;
+mod pages;
 mod rate_limit;
 mod settings;
 mod shards;
@@ -99,6 +100,10 @@ pub const MAX_BODY_BYTES: usize = 256 << 10;
         guilds::members,
         guilds::channels,
         guilds::roles,
+        pages::list,
+        pages::render,
+        pages::act,
+        pages::ui_module,
     )
 )]
 struct ApiDoc;
@@ -119,6 +124,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(guild_cogs::router())
         .merge(login::router())
         .merge(guilds::router())
+        .merge(pages::router())
         .route("/openapi.json", axum::routing::get(openapi))
         // A path under /api/v1 that names no route is a JSON 404, never
         // the dashboard's index.html.

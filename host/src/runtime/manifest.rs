@@ -405,6 +405,7 @@ mod tests {
             title: "".into(),
             nav: NavPlacement::Sidebar,
             access: PageAccess::Member,
+            ui_module: false,
         };
         pages.pages = vec![page];
         one_problem(&pages, "route `Stats` is invalid");

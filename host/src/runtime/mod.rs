@@ -23,6 +23,7 @@ pub mod notices;
 mod registry;
 pub mod sandbox;
 pub mod share;
+pub mod ui_module;
 pub mod watcher;
 
 use std::path::{Path, PathBuf};
@@ -285,6 +286,9 @@ pub struct LoadedCog {
     pub policy: InstancePolicy,
     /// How long one instantiation took at load (what `auto` decided on).
     pub instantiate_time: Option<Duration>,
+    /// Its browser UI module (`NAME.ui.wasm`): absent, checked, or refused
+    /// with the reason.
+    pub ui: Option<Result<Arc<ui_module::UiModule>, String>>,
     warm: invoke::WarmPool,
     pre: CogPre<Sandbox>,
     /// Its exports, type-checked once (at load).
@@ -590,6 +594,7 @@ impl Runtime {
                 .share_for(&manifest.name, self.config.concurrency_for(&manifest.name)),
             policy,
             instantiate_time: Some(instantiate_time),
+            ui: None,
             warm: invoke::WarmPool::new(self.warm.clone()),
             grants: Arc::new(grants),
             settings_defaults,
@@ -614,7 +619,14 @@ impl Runtime {
         let prepared = tokio::task::spawn_blocking(move || runtime.prepare(&file, &bytes))
             .await
             .map_err(|error| LoadError::Compile(format!("compiler thread failed: {error}")))??;
-        self.describe(prepared).await
+        let mut cog = self.describe(prepared).await?;
+        cog.ui = ui_module::load_beside(path).await;
+        if let Some(Err(_)) = &cog.ui
+            && let Some(page) = cog.manifest.pages.iter().find(|p| p.ui_module)
+        {
+            tracing::warn!(cog = %cog.manifest.name, page = %page.route, "the page's UI module was refused; the page shows why");
+        }
+        Ok(cog)
     }
 
     /// Load (or reload) a cog file and swap it in. On failure the previous

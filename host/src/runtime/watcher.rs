@@ -55,6 +55,13 @@ pub fn watch(runtime: Arc<Runtime>) -> anyhow::Result<CogWatcher> {
             while let Ok(Some(path)) = tokio::time::timeout(debounce, receiver.recv()).await {
                 touched.insert(path);
             }
+            // A changed UI module reloads its cog (which checks it again),
+            // even when the cog's own file is unchanged.
+            let ui_changed: BTreeSet<PathBuf> = touched
+                .iter()
+                .filter_map(|p| super::ui_module::cog_for(p))
+                .filter(|cog| cog.exists())
+                .collect();
             // Removals first: a rename is a removal plus a creation, and the
             // cog's name must be free before the new file claims it.
             let (present, gone): (Vec<PathBuf>, Vec<PathBuf>) = touched
@@ -64,8 +71,11 @@ pub fn watch(runtime: Arc<Runtime>) -> anyhow::Result<CogWatcher> {
             for path in gone {
                 runtime.unload_file(&path);
             }
-            for path in present {
-                reload(&runtime, &path).await;
+            for path in &present {
+                reload(&runtime, path, ui_changed.contains(path)).await;
+            }
+            for path in ui_changed.iter().filter(|p| !present.contains(p)) {
+                reload(&runtime, path, true).await;
             }
         }
     });
@@ -76,12 +86,14 @@ pub fn watch(runtime: Arc<Runtime>) -> anyhow::Result<CogWatcher> {
     })
 }
 
-async fn reload(runtime: &Arc<Runtime>, path: &Path) {
+async fn reload(runtime: &Arc<Runtime>, path: &Path, force: bool) {
     // An unchanged file (touched, or written twice) is not reloaded.
-    if let (Some(current), Ok(bytes)) = (
-        runtime.registry().by_file(path),
-        tokio::fs::read(path).await,
-    ) && current.hash == super::artifacts::wasm_hash(&bytes)
+    if !force
+        && let (Some(current), Ok(bytes)) = (
+            runtime.registry().by_file(path),
+            tokio::fs::read(path).await,
+        )
+        && current.hash == super::artifacts::wasm_hash(&bytes)
     {
         return;
     }

@@ -74,6 +74,36 @@ impl Cog for Hostile {
             )
             .capability("kv", "Tries to read other cogs' keys.")
             .capability("discord.messages", "Posts where it should not.")
+            .page(Page::new("cycle", "A view whose containers loop"))
+            .page(Page::new(
+                "dangling",
+                "A view naming a node that is not there",
+            ))
+            .page(Page::new("admins", "An admin page").admin_only())
+            .page(Page::new("spin", "A page whose render never ends"))
+            .page(Page::new("drawn", "A UI-module page without a module").ui_module())
+    }
+
+    fn render(&self, context: PageContext) -> Result<View, CogError> {
+        use baseline_sdk::ViewNode;
+        match context.route.as_str() {
+            "cycle" => Ok(View {
+                root: 0,
+                nodes: vec![ViewNode::Column(vec![1]), ViewNode::Row(vec![0])],
+            }),
+            "dangling" => Ok(View {
+                root: 0,
+                nodes: vec![ViewNode::Column(vec![5])],
+            }),
+            "spin" => loop {
+                std::hint::black_box(());
+            },
+            _ => {
+                let mut view = ViewBuilder::new();
+                let text = view.text(format!("for {}", context.user_id));
+                Ok(view.finish(text))
+            }
+        }
     }
 
     fn on_component(&self, component: ComponentInvocation) -> Result<ComponentResponse, CogError> {
