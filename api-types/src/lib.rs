@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod operators;
 pub mod pages;
 
 /// What a user may do in a guild, lowest first.

@@ -9,6 +9,7 @@ mod api;
 mod cog_page;
 mod components;
 mod guild;
+mod operators;
 mod settings;
 mod ui_module;
 mod view;
@@ -41,6 +42,15 @@ pub enum Route {
         cog: String,
         route: String,
     },
+    /// The bot's cogs (developer team).
+    #[at("/bot/cogs")]
+    BotCogs,
+    /// The bot's shards (developer team).
+    #[at("/bot/shards")]
+    BotShards,
+    /// LLM spend (developer team).
+    #[at("/bot/llm")]
+    BotLlm,
     /// Anything else.
     #[not_found]
     #[at("/404")]
@@ -184,6 +194,15 @@ fn shell(props: &ShellProps) -> Html {
             <nav class="sidebar" aria-label="Servers">
                 <h2>{ "Servers" }</h2>
                 <ul class="guilds">{ list }</ul>
+                if props.me.developer {
+                    <h2>{ "Bot" }</h2>
+                    <ul class="guilds bot">
+                    { for [(Route::BotCogs, "Cogs"), (Route::BotShards, "Shards"), (Route::BotLlm, "LLM spend")].into_iter().map(|(route, title)| {
+                        let here = current.as_ref() == Some(&route);
+                        html! { <li key={title} class={classes!(here.then_some("current"))}><Link<Route> to={route}>{ title }</Link<Route>></li> }
+                    }) }
+                    </ul>
+                }
                 if let Some(id) = &current_guild {
                     if pages.iter().any(|p| p.nav == "sidebar") {
                         <h2>{ "Pages" }</h2>
@@ -235,6 +254,9 @@ fn page(route: Route) -> Html {
         Route::Access { id } => html! { <access::AccessPage {id} /> },
         Route::Settings { id, cog } => html! { <settings::SettingsPage {id} {cog} /> },
         Route::CogPage { id, cog, route } => html! { <cog_page::CogPage {id} {cog} {route} /> },
+        Route::BotCogs => html! { <operators::CogsPage /> },
+        Route::BotShards => html! { <operators::ShardsPage /> },
+        Route::BotLlm => html! { <operators::LlmPage /> },
         Route::NotFound => html! { <p class="muted">{ "There is no such page." }</p> },
     }
 }

@@ -212,17 +212,19 @@ fn view_form(props: &FormProps) -> Html {
     }
 }
 
-/// A bar or line chart as SVG (no script, no style attribute).
-fn chart(title: &str, line: bool, labels: &[String], values: &[f64]) -> Html {
+/// A bar or line chart as SVG (no script, no style attribute); at most
+/// about twelve captions along the axis.
+pub fn chart(title: &str, line: bool, labels: &[String], values: &[f64]) -> Html {
     const W: f64 = 600.0;
     const H: f64 = 200.0;
     const BOTTOM: f64 = 24.0;
+    const TOP: f64 = 8.0;
     let top = values.iter().cloned().fold(0.0_f64, f64::max);
     let floor = values.iter().cloned().fold(0.0_f64, f64::min);
     let span = if top - floor > 0.0 { top - floor } else { 1.0 };
     let n = values.len().max(1) as f64;
     let step = W / n;
-    let y = |v: f64| (H - BOTTOM) * (1.0 - (v - floor) / span);
+    let y = |v: f64| TOP + (H - BOTTOM - TOP) * (1.0 - (v - floor) / span);
     let zero = y(0.0);
     let marks = if line {
         let points = values
@@ -247,9 +249,11 @@ fn chart(title: &str, line: bool, labels: &[String], values: &[f64]) -> Html {
             })
             .collect::<Html>()
     };
+    let every = labels.len().div_ceil(12).max(1);
     let captions = labels
         .iter()
         .enumerate()
+        .filter(|(i, _)| i % every == 0)
         .map(|(i, label)| {
             html! { <text class="v-axis" x={format!("{:.1}", step * (i as f64 + 0.5))} y={format!("{}", H - 6.0)} text-anchor="middle">{ label }</text> }
         })

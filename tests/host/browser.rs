@@ -17,7 +17,9 @@ use baseline_host::store::guilds::GuildStore;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::login::site_with;
+use baseline_host::discord::ShardMonitor;
+
+use crate::login::{site_on, site_with};
 use crate::support::*;
 
 /// The built dashboard (`just dashboard`).
@@ -497,6 +499,105 @@ async fn cog_pages_and_ui_modules_work_in_the_browser() {
     client.refresh().await.unwrap();
     find_text(&client, ".ui-stopped", "did not answer in time").await;
     shot(&client, "24-ui-module-stopped").await;
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_developer_team_sees_the_bots_cogs_shards_and_spend() {
+    let dashboard = dashboard_site();
+    let site = site_on(
+        100,
+        |config| {
+            config.dashboard_dir = Some(dashboard);
+            config.auth.developers = vec![DEMO_OWNER];
+            install("reference", &config.cogs_dir, "reference.wasm");
+            install("hostile", &config.cogs_dir, "hostile.wasm");
+        },
+        None,
+        |services| {
+            let monitor =
+                ShardMonitor::new(services.cache.clone(), "test/1/a", Duration::from_secs(60));
+            services.with_shards(std::sync::Arc::new(monitor))
+        },
+    )
+    .await;
+    let monitor = site.runtime.services().shards.clone().unwrap();
+    // Shard 0 of 2 reports; shard 1 never does.
+    monitor.observe(0, 2, "connecting", None).await.unwrap();
+    for ms in [40, 42, 45] {
+        monitor
+            .observe(0, 2, "connected", Some(Duration::from_millis(ms)))
+            .await
+            .unwrap();
+    }
+    let (_driver, client) = browser().await;
+    client
+        .goto(&format!(
+            "{}/api/v1/auth/login?as_user={DEMO_OWNER}&return_to=%2Fbot%2Fcogs",
+            site.url
+        ))
+        .await
+        .unwrap();
+
+    // Cogs: each with its capabilities, the cog's reasons, and the grants.
+    let ban = find_text(
+        &client,
+        "article[aria-label='cog hostile'] tr",
+        "discord.members.ban",
+    )
+    .await;
+    let row = ban.text().await.unwrap();
+    assert!(
+        row.contains("Wants to ban people") && row.ends_with("no"),
+        "{row}"
+    );
+    shot(&client, "30-bot-cogs").await;
+    find(&client, "button[aria-label='Reload reference']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    find_text(&client, ".toasts .toast", "reference 0.1.0 reloaded.").await;
+
+    // Shards: the reporting one with its latency graph, the silent one
+    // named, a guild looked up; the page refreshes by itself.
+    find_text(&client, ".bot a", "Shards")
+        .await
+        .click()
+        .await
+        .unwrap();
+    find(&client, "article[aria-label='shard 0'] svg polyline").await;
+    find_text(&client, "article[aria-label='shard 0']", "45 ms").await;
+    find_text(&client, "[role='alert']", "shards 1 lately").await;
+    let lookup = find(&client, "#guild-lookup").await;
+    lookup.send_keys(&DEMO_GUILD.to_string()).await.unwrap();
+    find_text(&client, ".lookup button", "Look up")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let shard = baseline_host::discord::shards::shard_of(DEMO_GUILD, 2);
+    find_text(
+        &client,
+        ".lookup-answer",
+        &format!("is on shard {shard} of 2"),
+    )
+    .await;
+    monitor
+        .observe(0, 2, "connected", Some(Duration::from_millis(77)))
+        .await
+        .unwrap();
+    find_text(&client, "article[aria-label='shard 0']", "77 ms").await;
+    shot(&client, "31-bot-shards").await;
+
+    // LLM spend: an empty state until the gateway exists.
+    find_text(&client, ".bot a", "LLM spend")
+        .await
+        .click()
+        .await
+        .unwrap();
+    find_text(&client, ".card.empty", "No language-model calls yet").await;
+    shot(&client, "32-bot-llm").await;
     client.close().await.unwrap();
 }
 

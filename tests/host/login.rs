@@ -47,14 +47,15 @@ pub(crate) async fn site_with(
     per_minute: u32,
     change: impl FnOnce(&mut baseline_host::config::Config),
 ) -> Site {
-    site_on(per_minute, change, None).await
+    site_on(per_minute, change, None, |services| services).await
 }
 
 /// [`site_with`], with the cache in Redis at `redis_url` when given.
-async fn site_on(
+pub(crate) async fn site_on(
     per_minute: u32,
     change: impl FnOnce(&mut baseline_host::config::Config),
     redis_url: Option<&str>,
+    services: impl FnOnce(Services) -> Services,
 ) -> Site {
     let sim = Simulator::start("127.0.0.1:0".parse().unwrap())
         .await
@@ -89,15 +90,15 @@ async fn site_on(
         "simulated-token",
         &config.discord,
     ));
-    let mut services = Services::with_database(db).with_discord(link);
+    let mut with = Services::with_database(db).with_discord(link);
     if let Some(url) = redis_url {
-        services = services.with_cache(Arc::new(
+        with = with.with_cache(Arc::new(
             baseline_host::cache::RedisCache::connect(url)
                 .await
                 .unwrap(),
         ));
     }
-    let runtime = Runtime::new(config, services).unwrap();
+    let runtime = Runtime::new(config, services(with)).unwrap();
     runtime.load_dir().await;
     baseline_host::api::serve(
         ApiState::new(runtime.clone()).with_login(login),
@@ -799,7 +800,7 @@ async fn admins_find_members_and_the_developer_role_makes_developers() {
 async fn sessions_live_in_redis_when_it_is_configured() {
     // The login rate limit is off here: its per-address window would be
     // shared with every other test using this Redis.
-    let site = site_on(0, |_| {}, Some("redis://127.0.0.1:6379")).await;
+    let site = site_on(0, |_| {}, Some("redis://127.0.0.1:6379"), |s| s).await;
     assert_eq!(site.runtime.services().cache.backend(), "redis");
     let mut ada = Browser::default();
     ada.sign_in(&site, DEMO_OWNER).await;

@@ -4,53 +4,28 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
+use baseline_api_types::operators::{CapabilityStatus, CogCounters, CogStatus};
 use serde::Serialize;
 
 use super::access::Developer;
 use super::{ApiError, ApiState};
 
-/// A cog file as operators see it.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct CogView {
-    /// Cog name (absent for a file that never loaded).
-    name: Option<String>,
-    /// Version serving.
-    version: Option<String>,
-    /// `loaded`, `failed` (nothing serving) or `loaded-with-error` (an older
-    /// version serves, the newer file failed).
-    state: &'static str,
-    /// The file.
-    file: String,
-    /// The last load error of this file.
-    last_error: Option<String>,
-    /// Slash commands.
-    commands: Vec<String>,
-    /// Capabilities granted.
-    granted: Vec<String>,
-    /// Capabilities asked for but withheld.
-    withheld: Vec<String>,
-    /// Invocation counters.
-    #[schema(value_type = Object)]
-    metrics: Option<crate::runtime::metrics::MetricsSnapshot>,
-}
-
 /// Every loaded cog and every cog file that failed to load.
-#[utoipa::path(get, path = "/api/v1/cogs", responses((status = 200, body = [CogView]), (status = 401), (status = 403)))]
-pub async fn list(_: Developer, State(state): State<ApiState>) -> Json<Vec<CogView>> {
+#[utoipa::path(get, path = "/api/v1/cogs", responses((status = 200, body = [CogStatus]), (status = 401), (status = 403)))]
+pub async fn list(_: Developer, State(state): State<ApiState>) -> Json<Vec<CogStatus>> {
     let registry = state.runtime.registry();
     let failures = registry.failures();
-    let mut views: Vec<CogView> = registry
+    let mut views: Vec<CogStatus> = registry
         .list()
         .into_iter()
         .map(|cog| {
             let last_error = failures.get(&cog.path).map(|f| f.error.clone());
-            CogView {
+            CogStatus {
                 name: Some(cog.name().to_string()),
                 version: Some(cog.manifest.version.clone()),
-                state: if last_error.is_some() {
-                    "loaded-with-error"
-                } else {
-                    "loaded"
+                state: match last_error.is_some() {
+                    true => "loaded-with-error".into(),
+                    false => "loaded".into(),
                 },
                 file: cog.path.display().to_string(),
                 last_error,
@@ -62,26 +37,59 @@ pub async fn list(_: Developer, State(state): State<ApiState>) -> Json<Vec<CogVi
                     .collect(),
                 granted: cog.grants.granted().map(String::from).collect(),
                 withheld: cog.grants.withheld().map(String::from).collect(),
-                metrics: Some(cog.metrics.snapshot()),
+                capabilities: cog
+                    .manifest
+                    .capabilities
+                    .iter()
+                    .map(|c| CapabilityStatus {
+                        name: c.name.clone(),
+                        reason: c.reason.clone(),
+                        granted: !cog.grants.withheld().any(|w| w == c.name),
+                    })
+                    .collect(),
+                metrics: Some(counters(cog.metrics.snapshot())),
+                ui_module: cog.ui.as_ref().map(|ui| match ui {
+                    Ok(module) => format!("served ({} bytes)", module.bytes.len()),
+                    Err(reason) => format!("refused: {reason}"),
+                }),
             }
         })
         .collect();
     for (file, failure) in failures {
         if registry.by_file(&file).is_none() {
-            views.push(CogView {
+            views.push(CogStatus {
                 name: None,
                 version: None,
-                state: "failed",
+                state: "failed".into(),
                 file: file.display().to_string(),
                 last_error: Some(failure.error),
                 commands: vec![],
                 granted: vec![],
                 withheld: vec![],
+                capabilities: vec![],
                 metrics: None,
+                ui_module: None,
             });
         }
     }
     Json(views)
+}
+
+fn counters(snapshot: crate::runtime::metrics::MetricsSnapshot) -> CogCounters {
+    CogCounters {
+        invocations: snapshot.invocations,
+        ok: snapshot.ok,
+        cog_errors: snapshot.cog_errors,
+        failures: snapshot
+            .failures
+            .into_iter()
+            .map(|(kind, count)| (kind.to_string(), count))
+            .collect(),
+        p50_us: snapshot.p50_us,
+        p90_us: snapshot.p90_us,
+        p99_us: snapshot.p99_us,
+        max_us: snapshot.max_us,
+    }
 }
 
 /// What a cog keeps beyond its calls, per guild (`0`/`global`: its global space).
@@ -143,7 +151,7 @@ pub async fn usage(
 
 /// Load the cog's file again (after fixing a grant, say).
 #[utoipa::path(post, path = "/api/v1/cogs/{name}/reload", params(("name" = String, Path, description = "Cog name")),
-    responses((status = 200, body = CogView), (status = 404), (status = 422)))]
+    responses((status = 200, description = "`{name, version, hash}` of the version now serving"), (status = 404), (status = 422)))]
 pub async fn reload(
     _: Developer,
     State(state): State<ApiState>,

@@ -6,36 +6,12 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::routing::get;
-use serde::Serialize;
+use baseline_api_types::operators::{GuildShardView, ShardsView};
 
 use super::access::Developer;
 use super::{ApiError, ApiState};
 use crate::discord::ShardMonitor;
 use crate::discord::shards::{ShardRecord, shard_of};
-
-/// Every shard of the bot.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ShardsView {
-    /// The bot's shard count.
-    total: u32,
-    /// The shards with a live record, by id.
-    shards: Vec<ShardRecord>,
-    /// Shard ids no process has reported within the monitor's time to live.
-    missing: Vec<u32>,
-}
-
-/// The shard that serves a guild.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct GuildShardView {
-    /// The guild.
-    guild_id: String,
-    /// Its shard: `(guild_id >> 22) % total`.
-    shard_id: u32,
-    /// The bot's shard count.
-    total: u32,
-    /// That shard's record, when it is live.
-    shard: Option<ShardRecord>,
-}
 
 fn monitor(state: &ApiState) -> Result<&std::sync::Arc<ShardMonitor>, ApiError> {
     state

@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
 
 use crate::cache::{Cache, CacheFailure};
 use crate::store::now_millis;
@@ -36,48 +35,8 @@ pub fn shard_of(guild: u64, total: u32) -> u32 {
     ((guild >> 22) % u64::from(total.max(1))) as u32
 }
 
-/// A latency measurement.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct LatencySample {
-    /// When (Unix ms).
-    pub at_ms: i64,
-    /// Heartbeat round trip (ms).
-    pub latency_ms: f64,
-}
-
-/// A change of state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Transition {
-    /// When (Unix ms).
-    pub at_ms: i64,
-    /// The state before.
-    pub from: String,
-    /// The state after.
-    pub to: String,
-}
-
-/// One shard as the monitor knows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ShardRecord {
-    /// Shard id.
-    pub id: u32,
-    /// Total shards of the bot.
-    pub total: u32,
-    /// `connecting`, `connected`, `resuming` or `disconnected`.
-    pub state: String,
-    /// Last heartbeat round trip (ms), once known.
-    pub latency_ms: Option<f64>,
-    /// Guilds on the shard.
-    pub guilds: u32,
-    /// The process that runs it (`host/pid/instance`).
-    pub process: String,
-    /// When it was last written (Unix ms).
-    pub last_seen_ms: i64,
-    /// Recent latencies, oldest first.
-    pub latency_history: Vec<LatencySample>,
-    /// Recent state changes, oldest first.
-    pub transitions: Vec<Transition>,
-}
+// The records are the API's shapes (the dashboard reads them as they are).
+pub use baseline_api_types::operators::{LatencySample, ShardRecord, Transition};
 
 /// twilight's shard state, in the monitor's four words.
 pub fn state_name(state: twilight_gateway::ShardState) -> &'static str {
