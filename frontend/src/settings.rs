@@ -3,8 +3,13 @@
 //! lists of text, nested objects), the server's validation errors shown by
 //! field, save, and the audit trail with what each change did and a revert.
 //! Editors and admins change; viewers read.
+//!
+//! Strings with `"format": "discord-channel"` or `"discord-role"` (and
+//! lists of them) are picked from the server's channels and roles as the
+//! bot sees them; `"discord-user"` takes a user id. The host checks that a
+//! saved id is in this server.
 
-use baseline_api_types::{FieldError, SettingsChange, SettingsView, Tier};
+use baseline_api_types::{ChannelView, FieldError, RoleView, SettingsChange, SettingsView, Tier};
 use serde_json::{Map, Value};
 use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
@@ -17,7 +22,16 @@ pub struct SettingsProps {
     pub cog: String,
 }
 
-/// `value` with the field at JSON pointer `path` set to `new`.
+/// The server's channels and roles for the pickers, when the schema has
+/// Discord formats (`Err`: why they could not be read).
+#[derive(Clone, PartialEq, Default)]
+pub struct Pickers {
+    channels: Option<Result<Vec<ChannelView>, String>>,
+    roles: Option<Result<Vec<RoleView>, String>>,
+}
+
+/// `value` with the field at JSON pointer `path` set to `new` (removed
+/// when `new` is null: "none" in a picker).
 fn set_at(value: &Value, path: &[String], new: Value) -> Value {
     let mut value = value.clone();
     let mut here = &mut value;
@@ -27,7 +41,10 @@ fn set_at(value: &Value, path: &[String], new: Value) -> Value {
         }
         let object = here.as_object_mut().expect("made an object");
         if i + 1 == path.len() {
-            object.insert(key.clone(), new);
+            match new {
+                Value::Null => object.remove(key),
+                new => object.insert(key.clone(), new),
+            };
             return value;
         }
         here = object
@@ -50,6 +67,7 @@ fn fields(
     errors: &[FieldError],
     editable: bool,
     change: &Callback<(Vec<String>, Value)>,
+    pickers: &Pickers,
 ) -> Html {
     let Some(properties) = schema["properties"].as_object() else {
         return html! {};
@@ -59,11 +77,21 @@ fn fields(
         .map(|(key, property)| {
             let mut here = path.clone();
             here.push(key.clone());
-            field(key, property, &value[key], here, errors, editable, change)
+            field(
+                key,
+                property,
+                &value[key],
+                here,
+                errors,
+                editable,
+                change,
+                pickers,
+            )
         })
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn field(
     key: &str,
     schema: &Value,
@@ -72,6 +100,7 @@ fn field(
     errors: &[FieldError],
     editable: bool,
     change: &Callback<(Vec<String>, Value)>,
+    pickers: &Pickers,
 ) -> Html {
     let id = format!("field{}", pointer(&path).replace('/', "-"));
     let title = schema["title"].as_str().unwrap_or(key).to_string();
@@ -90,7 +119,7 @@ fn field(
                 <fieldset class="group">
                     <legend>{ title }</legend>
                     { for description.map(|d| html! { <p class="muted">{ d }</p> }) }
-                    { fields(schema, value, path, errors, editable, change) }
+                    { fields(schema, value, path, errors, editable, change, pickers) }
                 </fieldset>
             };
         }
@@ -128,6 +157,45 @@ fn field(
             max={schema["maximum"].as_f64().map(|m| m.to_string())}
             value={shown} disabled={!editable} aria-invalid={invalid.to_string()}
             aria-describedby={described.clone()} {onchange} /> }
+        }
+        Some("string") | Some("array") if picker(schema, pickers).is_some() => {
+            let (options, many) = picker(schema, pickers).expect("checked");
+            let chosen: Vec<String> = match value {
+                Value::String(id) => vec![id.clone()],
+                Value::Array(ids) => ids
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let onchange = Callback::from(move |e: Event| {
+                let select: HtmlSelectElement = e.target_unchecked_into();
+                if many {
+                    let options = select.selected_options();
+                    let ids = (0..options.length())
+                        .filter_map(|i| options.item(i))
+                        .filter_map(|o| o.get_attribute("value"))
+                        .filter(|v| !v.is_empty())
+                        .map(Value::String)
+                        .collect();
+                    emit(Value::Array(ids));
+                } else {
+                    match select.value() {
+                        id if id.is_empty() => emit(Value::Null),
+                        id => emit(Value::String(id)),
+                    }
+                }
+            });
+            html! {
+                <select id={id.clone()} multiple={many} disabled={!editable} aria-invalid={invalid.to_string()}
+                    aria-describedby={described.clone()} {onchange}>
+                    if !many { <option value="" selected={chosen.is_empty()}>{ "— none —" }</option> }
+                    { for options.into_iter().map(|(value, label)| {
+                        let selected = chosen.contains(&value);
+                        html! { <option value={value.clone()} {selected}>{ label }</option> }
+                    }) }
+                </select>
+            }
         }
         Some("array") if schema["items"]["type"] == "string" => {
             let onchange = Callback::from(move |e: Event| {
@@ -174,8 +242,10 @@ fn field(
                 let input: HtmlInputElement = e.target_unchecked_into();
                 emit(Value::String(input.value()));
             });
+            let user = schema["format"] == "discord-user";
             html! { <input id={id.clone()} type="text" value={value.as_str().unwrap_or_default().to_string()}
             maxlength={schema["maxLength"].as_u64().map(|m| m.to_string())}
+            placeholder={user.then_some("a member's user id")} inputmode={user.then_some("numeric")}
             disabled={!editable} aria-invalid={invalid.to_string()}
             aria-describedby={described.clone()} {onchange} /> }
         }
@@ -190,6 +260,40 @@ fn field(
             </div>
         </div>
     }
+}
+
+/// The choices of a channel or role picker, and whether several may be
+/// picked; `None` when the field is no picker or the list is not loaded.
+fn picker(schema: &Value, pickers: &Pickers) -> Option<(Vec<(String, String)>, bool)> {
+    let (format, many) = match schema["type"].as_str() {
+        Some("array") => (schema["items"]["format"].as_str()?, true),
+        _ => (schema["format"].as_str()?, false),
+    };
+    let options = match format {
+        "discord-channel" => match &pickers.channels {
+            Some(Ok(channels)) => channels
+                .iter()
+                .filter(|c| c.kind != 4)
+                .map(|c| {
+                    let label = match c.kind {
+                        2 | 13 => format!("{} (voice)", c.name),
+                        _ => format!("#{}", c.name),
+                    };
+                    (c.id.clone(), label)
+                })
+                .collect(),
+            _ => return None,
+        },
+        "discord-role" => match &pickers.roles {
+            Some(Ok(roles)) => roles
+                .iter()
+                .map(|r| (r.id.clone(), format!("@{}", r.name)))
+                .collect(),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some((options, many))
 }
 
 /// What a change did, key by key: `key: before → after`.
@@ -220,7 +324,42 @@ pub fn settings_page(props: &SettingsProps) -> Html {
     let errors = use_state(Vec::<FieldError>::new);
     let audit = use_state(Vec::<SettingsChange>::new);
     let notice = use_state(|| None::<String>);
+    let pickers = use_state(Pickers::default);
     let base = format!("/api/v1/guilds/{}/cogs/{}/settings", props.id, props.cog);
+    {
+        // The server's channels and roles, once, when the schema names them.
+        let (pickers, id) = (pickers.clone(), props.id.clone());
+        let schema = match &*loaded {
+            Some(Ok(view)) => view.schema.to_string(),
+            _ => String::new(),
+        };
+        use_effect_with(schema, move |schema| {
+            let (channels, roles) = (
+                schema.contains("discord-channel"),
+                schema.contains("discord-role"),
+            );
+            if channels || roles {
+                wasm_bindgen_futures::spawn_local(async move {
+                    let mut found = Pickers::default();
+                    if channels {
+                        found.channels = Some(
+                            api::get(&format!("/api/v1/guilds/{id}/channels"))
+                                .await
+                                .map_err(|f| f.to_string()),
+                        );
+                    }
+                    if roles {
+                        found.roles = Some(
+                            api::get(&format!("/api/v1/guilds/{id}/roles"))
+                                .await
+                                .map_err(|f| f.to_string()),
+                        );
+                    }
+                    pickers.set(found);
+                });
+            }
+        });
+    }
     let reload = {
         let (loaded, draft, audit, base) =
             (loaded.clone(), draft.clone(), audit.clone(), base.clone());
@@ -289,7 +428,13 @@ pub fn settings_page(props: &SettingsProps) -> Html {
             html! {
                 <form class="settings" {onsubmit} novalidate=true>
                     { for whole.iter().map(|e| html! { <p class="error" role="alert">{ &e.message }</p> }) }
-                    { fields(&view.schema, &draft, Vec::new(), &errors, editable, &change) }
+                    { for [
+                        ("channels", pickers.channels.as_ref().and_then(|r| r.as_ref().err())),
+                        ("roles", pickers.roles.as_ref().and_then(|r| r.as_ref().err())),
+                    ].into_iter().filter_map(|(what, why)| why.map(|why| html! {
+                        <p class="error" role="alert">{ format!("The server's {what} could not be read ({why}); type ids instead.") }</p>
+                    })) }
+                    { fields(&view.schema, &draft, Vec::new(), &errors, editable, &change, &pickers) }
                     if editable {
                         <div class="actions">
                             <button class="button primary" type="submit">{ "Save" }</button>

@@ -5,8 +5,73 @@
 //! property's `default` (recursing into objects without one) and must
 //! satisfy it; saved values merge over the defaults key by key; a value is
 //! valid when the merged whole satisfies the schema.
+//!
+//! Three formats name Discord things by id (a string: snowflakes do not
+//! fit a JavaScript number): `discord-channel`, `discord-role`,
+//! `discord-user`. The schema checks their shape; the API checks that a
+//! newly saved one names a channel, role or member of the guild it is saved
+//! for (`api/settings.rs`), and the dashboard draws pickers for them.
 
 use serde_json::Value;
+
+/// Format of a channel id of the guild.
+pub const DISCORD_CHANNEL: &str = "discord-channel";
+/// Format of a role id of the guild.
+pub const DISCORD_ROLE: &str = "discord-role";
+/// Format of a member's user id.
+pub const DISCORD_USER: &str = "discord-user";
+
+/// A Discord id: digits that fit 64 bits.
+fn is_snowflake(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && text.parse::<u64>().is_ok()
+}
+
+/// A Discord id a settings value names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscordRef {
+    /// JSON pointer to it.
+    pub path: String,
+    /// Its format (`discord-channel`, …).
+    pub format: &'static str,
+    /// The id.
+    pub id: u64,
+}
+
+/// The Discord ids in `value` that `schema` marks with a Discord format,
+/// through nested objects and arrays.
+pub fn discord_refs(schema: &Value, value: &Value) -> Vec<DiscordRef> {
+    let mut found = Vec::new();
+    walk(schema, value, String::new(), &mut found);
+    found
+}
+
+fn walk(schema: &Value, value: &Value, path: String, found: &mut Vec<DiscordRef>) {
+    let format = match schema.get("format").and_then(Value::as_str) {
+        Some(DISCORD_CHANNEL) => Some(DISCORD_CHANNEL),
+        Some(DISCORD_ROLE) => Some(DISCORD_ROLE),
+        Some(DISCORD_USER) => Some(DISCORD_USER),
+        _ => None,
+    };
+    if let (Some(format), Some(id)) = (format, value.as_str().and_then(|t| t.parse().ok())) {
+        found.push(DiscordRef { path, format, id });
+        return;
+    }
+    if let (Some(properties), Some(object)) = (
+        schema.get("properties").and_then(Value::as_object),
+        value.as_object(),
+    ) {
+        for (key, property) in properties {
+            if let Some(inner) = object.get(key) {
+                walk(property, inner, format!("{path}/{key}"), found);
+            }
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
+        for (index, item) in array.iter().enumerate() {
+            walk(items, item, format!("{path}/{index}"), found);
+        }
+    }
+}
 
 /// A settings schema, compiled, with its defaults.
 pub struct SettingsSchema {
@@ -35,7 +100,14 @@ impl SettingsSchema {
         if document.get("type").and_then(|t| t.as_str()) != Some("object") {
             return Err("settings schema must describe an object (`\"type\": \"object\"`)".into());
         }
-        let validator = jsonschema::validator_for(&document)
+        let validator = jsonschema::options()
+            .with_format(DISCORD_CHANNEL, is_snowflake)
+            .with_format(DISCORD_ROLE, is_snowflake)
+            .with_format(DISCORD_USER, is_snowflake)
+            // Formats assert (draft 2020-12 makes them annotations by
+            // default): ours, and the standard ones (`email`, `uri`, …).
+            .should_validate_formats(true)
+            .build(&document)
             .map_err(|error| format!("settings schema is not a valid JSON Schema: {error}"))?;
         let defaults = defaults_of(&document);
         let schema = Self {
@@ -180,5 +252,40 @@ mod tests {
         assert_eq!(problems[0].path, "/a");
         assert_eq!(schema.accept(&json!([1])).unwrap_err()[0].path, "");
         assert_eq!(schema.with_defaults(None), json!({"a": 1, "b": "x"}));
+    }
+
+    #[test]
+    fn discord_ids_are_checked_for_shape_and_found_for_the_guild_check() {
+        let schema = SettingsSchema::compile(
+            r#"{"type": "object", "properties": {
+                "log": {"type": "string", "format": "discord-channel", "default": "1"},
+                "mods": {"type": "array", "items": {"type": "string", "format": "discord-role"}, "default": []},
+                "nested": {"type": "object", "properties": {"owner": {"type": "string", "format": "discord-user", "default": "7"}}}}}"#,
+        )
+        .unwrap();
+        let problems = schema.accept(&json!({"log": "general"})).unwrap_err();
+        assert_eq!(problems[0].path, "/log");
+        assert!(
+            schema
+                .accept(&json!({"log": "99999999999999999999999"}))
+                .is_err(),
+            "over 64 bits"
+        );
+        let value = schema
+            .accept(&json!({"log": "12", "mods": ["34", "56"]}))
+            .unwrap();
+        let found: Vec<(String, &str, u64)> = discord_refs(&schema.document, &value)
+            .into_iter()
+            .map(|r| (r.path, r.format, r.id))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("/log".to_string(), DISCORD_CHANNEL, 12),
+                ("/mods/0".to_string(), DISCORD_ROLE, 34),
+                ("/mods/1".to_string(), DISCORD_ROLE, 56),
+                ("/nested/owner".to_string(), DISCORD_USER, 7),
+            ]
+        );
     }
 }

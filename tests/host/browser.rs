@@ -234,6 +234,29 @@ async fn an_admin_signs_in_switches_a_cog_and_hands_out_access() {
         "reverted to the value before the last change"
     );
 
+    // A channel picker: the server's channels by name, saved as an id.
+    let picker = find(&client, "select#field-dice_channel").await;
+    picker.select_by_label("#dice").await.unwrap();
+    find_text(&client, "button", "Save")
+        .await
+        .click()
+        .await
+        .unwrap();
+    find_text(&client, ".toast", "Saved.").await;
+    let saved = site
+        .runtime
+        .services()
+        .settings
+        .get("reference", DEMO_GUILD)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        saved["dice_channel"],
+        (baseline_discord_sim::world::DEMO_CHANNEL + 1).to_string()
+    );
+    shot(&client, "08b-settings-channel-picker").await;
+
     // Access: find grace, make her an editor, see the history, remove her
     // (after the confirmation).
     find_text(&client, ".tabs a", "Access")

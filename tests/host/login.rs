@@ -916,3 +916,91 @@ async fn secure_sites_use_host_only_cookie_names() {
         assert_eq!(me.status(), expected, "{cookie}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_may_name_only_this_servers_channels_roles_and_members() {
+    use baseline_discord_sim::world::DEMO_CHANNEL;
+    let site = site_with(100, |config| {
+        install("reference", &config.cogs_dir, "reference.wasm");
+    })
+    .await;
+    let http = reqwest::Client::new();
+    // Another server, with a channel of its own.
+    let other: Value = http
+        .post(format!("{}/_sim/guilds", site.sim.http_url()))
+        .json(&json!({"name": "Elsewhere", "owner_id": DEMO_OWNER.to_string()}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let foreign_channel = other["channel_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{other}"))
+        .to_string();
+    let session = Session {
+        user_id: DEMO_OWNER,
+        guilds: vec![DEMO_GUILD],
+        ..Default::default()
+    };
+    let token = create_session(
+        site.runtime.services().cache.as_ref(),
+        &session,
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    let url = format!(
+        "{}/api/v1/guilds/{DEMO_GUILD}/cogs/reference/settings",
+        site.url
+    );
+    let save = |body: Value| {
+        let (http, url, token) = (http.clone(), url.clone(), token.clone());
+        async move {
+            let answer = http
+                .put(&url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (answer.status(), answer.json::<Value>().await.unwrap())
+        }
+    };
+    // This server's channel and role: saved.
+    let (status, body) = save(json!({
+        "dice_channel": (DEMO_CHANNEL + 1).to_string(),
+        "game_masters": (DEMO_GUILD + 1).to_string(),
+    }))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Another server's channel, a role that does not exist, and a user who
+    // is not a member: refused at their fields.
+    let (status, body) = save(json!({"dice_channel": foreign_channel})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["fields"][0]["path"], "/dice_channel");
+    assert!(
+        body["fields"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not in this server")
+    );
+    let (status, body) = save(json!({"game_masters": "12345"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["fields"][0]["path"], "/game_masters");
+    // Not an id at all: the schema's format says so.
+    let (status, body) = save(json!({"dice_channel": "#general"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["fields"][0]["path"], "/dice_channel");
+    // The saved values are the first ones.
+    let saved = site
+        .runtime
+        .services()
+        .settings
+        .get("reference", DEMO_GUILD)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(saved["dice_channel"], (DEMO_CHANNEL + 1).to_string());
+}

@@ -28,6 +28,13 @@ struct Settings {
     default_sides: u32,
     max_count: u32,
     label_suggestions: Vec<String>,
+    /// Named in `/dice stats` as the place for dice talk (a channel picker
+    /// in the dashboard).
+    #[serde(default)]
+    dice_channel: Option<String>,
+    /// Named in `/dice stats` as who runs the games (a role picker).
+    #[serde(default)]
+    game_masters: Option<String>,
 }
 
 const SETTINGS_SCHEMA: &str = r#"{
@@ -41,7 +48,11 @@ const SETTINGS_SCHEMA: &str = r#"{
                   "title": "Most dice per roll"},
     "label_suggestions": {"type": "array", "items": {"type": "string", "maxLength": 50}, "maxItems": 25,
                           "default": ["attack", "damage", "initiative", "perception"],
-                          "title": "Label suggestions", "description": "Offered while typing a roll's label."}
+                          "title": "Label suggestions", "description": "Offered while typing a roll's label."},
+    "dice_channel": {"type": "string", "format": "discord-channel", "title": "Dice channel",
+                     "description": "Named in /dice stats as the place for dice talk."},
+    "game_masters": {"type": "string", "format": "discord-role", "title": "Game masters",
+                     "description": "Named in /dice stats as who runs the games."}
   }
 }"#;
 
@@ -101,15 +112,19 @@ impl Cog for Reference {
                 let mine = kv::get_json::<i64>(Scope::User(command.context.user.id), "rolls")?
                     .unwrap_or(0);
                 let messages = kv::get_json::<i64>(Scope::Guild, "messages")?.unwrap_or(0);
-                Ok(CommandResponse::ephemeral(
-                    Message::new().embed(
-                        Embed::new()
-                            .title("Dice statistics")
-                            .field("This server", guild.to_string(), true)
-                            .field("You", mine.to_string(), true)
-                            .field("Messages seen", messages.to_string(), true),
-                    ),
-                ))
+                let settings: Settings = baseline_sdk::settings::get()?;
+                let mut embed = Embed::new()
+                    .title("Dice statistics")
+                    .field("This server", guild.to_string(), true)
+                    .field("You", mine.to_string(), true)
+                    .field("Messages seen", messages.to_string(), true);
+                if let Some(channel) = &settings.dice_channel {
+                    embed = embed.field("Dice talk", format!("<#{channel}>"), true);
+                }
+                if let Some(role) = &settings.game_masters {
+                    embed = embed.field("Game masters", format!("<@&{role}>"), true);
+                }
+                Ok(CommandResponse::ephemeral(Message::new().embed(embed)))
             }
             other => Err(CogError::User(format!("Unknown subcommand {other:?}."))),
         }

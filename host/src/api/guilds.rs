@@ -133,7 +133,7 @@ async fn authorized(
 }
 
 /// How long a request the API makes through the bot may take.
-const BOT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+pub(super) const BOT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The most members looked up through the bot for one answer.
 const MEMBER_LOOKUPS: usize = 25;
@@ -333,9 +333,10 @@ async fn members(
     ))
 }
 
-/// `path` of Discord's API through the bot, read as `T`; 503 when the
-/// host has no Discord connection or Discord does not answer.
-async fn through_bot<T: serde::de::DeserializeOwned>(
+/// `path` of Discord's API through the bot, read as `T`; 404 when Discord
+/// says so, 503 when the host has no Discord connection or Discord does not
+/// answer.
+pub(super) async fn through_bot<T: serde::de::DeserializeOwned>(
     state: &ApiState,
     path: &str,
     within: std::time::Duration,
@@ -357,7 +358,12 @@ async fn through_bot<T: serde::de::DeserializeOwned>(
             deadline,
         )
         .await
-        .map_err(|error| ApiError::Unavailable(format!("Discord did not answer: {error}")))?;
+        .map_err(|error| match error {
+            crate::discord::rest::RestError::NotFound(what) => {
+                ApiError::NotFound(format!("Discord has no such thing: {what}"))
+            }
+            error => ApiError::Unavailable(format!("Discord did not answer: {error}")),
+        })?;
     serde_json::from_value(found)
         .map_err(|error| ApiError::Unavailable(format!("Discord's answer was unreadable: {error}")))
 }

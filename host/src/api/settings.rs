@@ -84,6 +84,14 @@ pub async fn put_settings(
         .settings_schema
         .as_ref()
         .expect("checked by cog_with_settings");
+    let before = state
+        .runtime
+        .services()
+        .settings
+        .get(cog.name(), access.guild_id)
+        .await?
+        .map(|saved| schema.with_defaults(Some(&saved)))
+        .unwrap_or_else(|| schema.defaults.clone());
     let merged = schema.accept(&document).map_err(|problems| {
         ApiError::Invalid(
             problems
@@ -95,6 +103,7 @@ pub async fn put_settings(
                 .collect(),
         )
     })?;
+    check_discord_ids(&state, access.guild_id, &schema.document, &before, &merged).await?;
     state
         .runtime
         .services()
@@ -107,6 +116,90 @@ pub async fn put_settings(
         )
         .await?;
     Ok(Json(view(&cog, Some(merged))))
+}
+
+/// Most Discord ids one save may add (each may cost a call to Discord).
+const MAX_NEW_IDS: usize = 25;
+
+/// The Discord ids this save adds (not those already saved) name a
+/// channel, a role or a member of this guild: a settings document is the
+/// admin's claim, and a cog that posts to "its" log channel must not be
+/// pointed at another server's. 422 by field otherwise.
+async fn check_discord_ids(
+    state: &ApiState,
+    guild: u64,
+    schema: &Value,
+    before: &Value,
+    after: &Value,
+) -> Result<(), ApiError> {
+    use crate::schema::{DISCORD_CHANNEL, DISCORD_ROLE, discord_refs};
+    let known: std::collections::HashSet<(String, u64)> = discord_refs(schema, before)
+        .into_iter()
+        .map(|r| (r.path, r.id))
+        .collect();
+    let added: Vec<_> = discord_refs(schema, after)
+        .into_iter()
+        .filter(|r| !known.contains(&(r.path.clone(), r.id)))
+        .collect();
+    if added.is_empty() {
+        return Ok(());
+    }
+    if added.len() > MAX_NEW_IDS {
+        return Err(ApiError::BadRequest(format!(
+            "one save may add at most {MAX_NEW_IDS} channels, roles or members"
+        )));
+    }
+    let ids = |list: Vec<Value>| -> std::collections::HashSet<u64> {
+        list.iter()
+            .filter_map(|item| item["id"].as_str()?.parse().ok())
+            .collect()
+    };
+    let wants = |format| added.iter().any(|r| r.format == format);
+    let channels = match wants(DISCORD_CHANNEL) {
+        true => ids(super::guilds::through_bot(
+            state,
+            &format!("/guilds/{guild}/channels"),
+            super::guilds::BOT_WAIT,
+        )
+        .await?),
+        false => Default::default(),
+    };
+    let roles = match wants(DISCORD_ROLE) {
+        true => ids(super::guilds::through_bot(
+            state,
+            &format!("/guilds/{guild}/roles"),
+            super::guilds::BOT_WAIT,
+        )
+        .await?),
+        false => Default::default(),
+    };
+    let mut problems = Vec::new();
+    for reference in added {
+        let (found, what) = match reference.format {
+            DISCORD_CHANNEL => (channels.contains(&reference.id), "channel"),
+            DISCORD_ROLE => (roles.contains(&reference.id), "role"),
+            _ => {
+                let path = format!("/guilds/{guild}/members/{}", reference.id);
+                match super::guilds::through_bot::<Value>(state, &path, super::guilds::BOT_WAIT)
+                    .await
+                {
+                    Ok(_) => (true, "member"),
+                    Err(ApiError::NotFound(_)) => (false, "member"),
+                    Err(error) => return Err(error),
+                }
+            }
+        };
+        if !found {
+            problems.push(FieldError {
+                path: reference.path,
+                message: format!("{what} {} is not in this server", reference.id),
+            });
+        }
+    }
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(ApiError::Invalid(problems)),
+    }
 }
 
 /// The latest changes of this guild's settings of a cog, newest first.
