@@ -8,8 +8,10 @@ mod access;
 mod api;
 mod cog_page;
 mod components;
+mod discord_message;
 mod guild;
 mod operators;
+mod playground;
 mod settings;
 mod ui_module;
 mod view;
@@ -51,6 +53,9 @@ pub enum Route {
     /// LLM spend (developer team).
     #[at("/bot/llm")]
     BotLlm,
+    /// Run commands as a simulated user (developer team).
+    #[at("/bot/playground")]
+    Playground,
     /// Anything else.
     #[not_found]
     #[at("/404")]
@@ -197,7 +202,7 @@ fn shell(props: &ShellProps) -> Html {
                 if props.me.developer {
                     <h2>{ "Bot" }</h2>
                     <ul class="guilds bot">
-                    { for [(Route::BotCogs, "Cogs"), (Route::BotShards, "Shards"), (Route::BotLlm, "LLM spend")].into_iter().map(|(route, title)| {
+                    { for [(Route::BotCogs, "Cogs"), (Route::BotShards, "Shards"), (Route::BotLlm, "LLM spend"), (Route::Playground, "Playground")].into_iter().map(|(route, title)| {
                         let here = current.as_ref() == Some(&route);
                         html! { <li key={title} class={classes!(here.then_some("current"))}><Link<Route> to={route}>{ title }</Link<Route>></li> }
                     }) }
@@ -257,6 +262,7 @@ fn page(route: Route) -> Html {
         Route::BotCogs => html! { <operators::CogsPage /> },
         Route::BotShards => html! { <operators::ShardsPage /> },
         Route::BotLlm => html! { <operators::LlmPage /> },
+        Route::Playground => html! { <playground::PlaygroundPage /> },
         Route::NotFound => html! { <p class="muted">{ "There is no such page." }</p> },
     }
 }

@@ -354,7 +354,9 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
     let login = sign_in(&runtime, &link, &endpoint).await;
     let signing_in = login.is_some();
     let api = crate::api::serve(
-        crate::api::ApiState::new(runtime.clone()).with_login(login),
+        crate::api::ApiState::new(runtime.clone())
+            .with_login(login)
+            .with_playground(endpoint.simulated.then(|| endpoint.base.clone())),
         runtime.config().api_addr,
     )
     .await?;

@@ -816,3 +816,32 @@ async fn the_dashboard_is_served_beside_the_api() {
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("just dashboard"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_playground_is_for_developers_and_needs_a_simulator() {
+    let app = app().await;
+    let admin = app.token(false).await;
+    let developer = app.token(true).await;
+    for (method, uri, body) in [
+        ("GET", "/api/v1/playground", None),
+        (
+            "POST",
+            "/api/v1/playground/commands",
+            Some(r#"{"name": "status"}"#),
+        ),
+        (
+            "POST",
+            "/api/v1/playground/components",
+            Some(r#"{"message_id": "1", "custom_id": "x"}"#),
+        ),
+    ] {
+        let (status, _, _) = app.send(method, uri, None, body).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri} signed out");
+        let (status, _, _) = app.send(method, uri, Some(&admin), body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{uri} as a guild admin");
+        // This API talks to no simulator: the playground says what it needs.
+        let (status, answer, _) = app.send(method, uri, Some(&developer), body).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{uri}: {answer}");
+        assert!(answer["message"].as_str().unwrap().contains("simulator"));
+    }
+}

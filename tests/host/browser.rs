@@ -525,16 +525,17 @@ async fn cog_pages_and_ui_modules_work_in_the_browser() {
     client.close().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_developer_team_sees_the_bots_cogs_shards_and_spend() {
+/// The dashboard with ada on the developer team, a shard monitor, and `cogs`.
+async fn developer_site(cogs: &[&'static str]) -> crate::login::Site {
     let dashboard = dashboard_site();
-    let site = site_on(
+    site_on(
         100,
         |config| {
             config.dashboard_dir = Some(dashboard);
             config.auth.developers = vec![DEMO_OWNER];
-            install("reference", &config.cogs_dir, "reference.wasm");
-            install("hostile", &config.cogs_dir, "hostile.wasm");
+            for cog in cogs {
+                install(cog, &config.cogs_dir, &format!("{cog}.wasm"));
+            }
         },
         None,
         |services| {
@@ -543,7 +544,12 @@ async fn the_developer_team_sees_the_bots_cogs_shards_and_spend() {
             services.with_shards(std::sync::Arc::new(monitor))
         },
     )
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_developer_team_sees_the_bots_cogs_shards_and_spend() {
+    let site = developer_site(&["reference", "hostile"]).await;
     let monitor = site.runtime.services().shards.clone().unwrap();
     // Shard 0 of 2 reports; shard 1 never does.
     monitor.observe(0, 2, "connecting", None).await.unwrap();
@@ -621,6 +627,77 @@ async fn the_developer_team_sees_the_bots_cogs_shards_and_spend() {
         .unwrap();
     find_text(&client, ".card.empty", "No language-model calls yet").await;
     shot(&client, "32-bot-llm").await;
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_playground_runs_commands_as_a_user_and_its_buttons_work() {
+    let site = developer_site(&["reference"]).await;
+    // The whole bot: its shard on the simulator's gateway, its commands
+    // registered.
+    let endpoint = baseline_host::discord::Endpoint {
+        base: site.sim.http_url(),
+        token: "simulated-token".into(),
+        simulated: true,
+    };
+    let services = site.runtime.services();
+    let _bot = baseline_host::dispatch::Discord::start(
+        site.runtime.clone(),
+        services.discord.clone().unwrap(),
+        &endpoint,
+        site.runtime.config().discord.clone(),
+        Some(GuildStore::new(services.database.clone().unwrap())),
+        services.shards.clone().unwrap(),
+    )
+    .await
+    .unwrap();
+    let world = &site.sim.sim().world;
+    eventually("commands registered", Duration::from_secs(20), || {
+        let state = world.state.lock();
+        state.commands.global.len() + state.commands.guilds.values().map(Vec::len).sum::<usize>()
+            > 0
+    })
+    .await;
+    let (_driver, client) = browser().await;
+    client
+        .goto(&format!(
+            "{}/api/v1/auth/login?as_user={DEMO_OWNER}&return_to=%2Fbot%2Fplayground",
+            site.url
+        ))
+        .await
+        .unwrap();
+
+    // /dice roll sides:20, as ada: an embed with a working button.
+    let command = find(&client, "select#play-command").await;
+    command.select_by_label("/dice roll").await.unwrap();
+    let sides = find(&client, "input#opt-sides").await;
+    sides.send_keys("20").await.unwrap();
+    find_text(&client, "button", "Run")
+        .await
+        .click()
+        .await
+        .unwrap();
+    find_text(&client, ".turn-what", "/dice roll sides:20").await;
+    find(&client, ".d-message .d-embed").await;
+    shot(&client, "40-playground-roll").await;
+    find_text(&client, ".d-message .d-button", "Roll again")
+        .await
+        .click()
+        .await
+        .unwrap();
+    find_text(&client, ".turn-what", "clicked reference:again:20:1").await;
+    let turns = client.find_all(Locator::Css(".turn")).await.unwrap();
+    assert_eq!(turns.len(), 2, "each use is a turn of its own");
+
+    // An ephemeral answer is marked as Discord marks it.
+    command.select_by_label("/dice stats").await.unwrap();
+    find_text(&client, "button", "Run")
+        .await
+        .click()
+        .await
+        .unwrap();
+    find_text(&client, ".d-ephemeral", "Only you can see this").await;
+    shot(&client, "41-playground-ephemeral").await;
     client.close().await.unwrap();
 }
 

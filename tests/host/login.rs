@@ -101,7 +101,9 @@ pub(crate) async fn site_on(
     let runtime = Runtime::new(config, services(with)).unwrap();
     runtime.load_dir().await;
     baseline_host::api::serve(
-        ApiState::new(runtime.clone()).with_login(login),
+        ApiState::new(runtime.clone())
+            .with_login(login)
+            .with_playground(Some(sim.http_url())),
         format!("127.0.0.1:{port}").parse().unwrap(),
     )
     .await

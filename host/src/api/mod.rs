@@ -16,6 +16,7 @@ mod guilds;
 mod health;
 pub mod login;
 mod pages;
+pub mod playground;
 mod rate_limit;
 mod settings;
 mod shards;
@@ -43,6 +44,8 @@ pub struct ApiState {
     pub runtime: Arc<Runtime>,
     /// Sign-in with Discord (absent: only sessions made otherwise work).
     pub login: Option<Arc<login::Login>>,
+    /// The playground, when the bot talks to a Discord simulator.
+    pub playground: Option<Arc<playground::Playground>>,
 }
 
 impl ApiState {
@@ -51,6 +54,15 @@ impl ApiState {
         Self {
             runtime,
             login: None,
+            playground: None,
+        }
+    }
+
+    /// With the playground over the simulator at `simulator`.
+    pub fn with_playground(self, simulator: Option<String>) -> Self {
+        Self {
+            playground: simulator.map(|url| Arc::new(playground::Playground::new(url))),
+            ..self
         }
     }
 
@@ -104,6 +116,10 @@ pub const MAX_BODY_BYTES: usize = 256 << 10;
         pages::render,
         pages::act,
         pages::ui_module,
+        playground::overview,
+        playground::command,
+        playground::component,
+        playground::modal,
     )
 )]
 struct ApiDoc;
@@ -125,6 +141,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(login::router())
         .merge(guilds::router())
         .merge(pages::router())
+        .merge(playground::router())
         .route("/openapi.json", axum::routing::get(openapi))
         // A path under /api/v1 that names no route is a JSON 404, never
         // the dashboard's index.html.
