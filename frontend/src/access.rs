@@ -6,6 +6,7 @@ use baseline_api_types::{AccessChangeView, AuthorizedView, GrantRequest, MemberV
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use crate::components::{Confirm, Failed, Toast, use_toaster};
 use crate::{Guilds, api, tabs};
 
 #[derive(Properties, PartialEq)]
@@ -44,7 +45,8 @@ pub fn access_page(props: &AccessProps) -> Html {
     let guild = guilds.iter().find(|g| g.id == props.id).cloned();
     let admin = guild.as_ref().is_some_and(|g| g.tier == Tier::Admin);
     let loaded = use_state(|| None::<Result<Loaded, String>>);
-    let notice = use_state(|| None::<String>);
+    let notice = use_toaster();
+    let asking = use_state(|| None::<(String, String)>);
     let found = use_state(Vec::<MemberView>::new);
     let query = use_node_ref();
     let reload = {
@@ -78,11 +80,13 @@ pub fn access_page(props: &AccessProps) -> Html {
                 match api::get::<Vec<MemberView>>(&path).await {
                     Ok(members) => {
                         if members.is_empty() {
-                            notice.set(Some(format!("No member's name starts with “{text}”.")));
+                            notice.show(Toast::info(format!(
+                                "No member's name starts with “{text}”."
+                            )));
                         }
                         found.set(members);
                     }
-                    Err(failure) => notice.set(Some(failure.to_string())),
+                    Err(failure) => notice.show(Toast::error(failure.to_string())),
                 }
             });
         })
@@ -102,8 +106,8 @@ pub fn access_page(props: &AccessProps) -> Html {
                 )
                 .await
                 {
-                    Ok(()) => notice.set(Some(format!("{name} is now {}.", tier.name()))),
-                    Err(failure) => notice.set(Some(failure.to_string())),
+                    Ok(()) => notice.show(Toast::info(format!("{name} is now {}.", tier.name()))),
+                    Err(failure) => notice.show(Toast::error(failure.to_string())),
                 }
                 reload.emit(());
             });
@@ -111,22 +115,13 @@ pub fn access_page(props: &AccessProps) -> Html {
     };
     let revoke = {
         let (notice, reload, id) = (notice.clone(), reload.clone(), props.id.clone());
-        Callback::from(move |user_id: String| {
-            let confirmed = web_sys::window()
-                .and_then(|w| {
-                    w.confirm_with_message(&format!("Remove {user_id}'s access to this server?"))
-                        .ok()
-                })
-                .unwrap_or(false);
-            if !confirmed {
-                return;
-            }
+        Callback::from(move |(user_id, name): (String, String)| {
             let (notice, reload, id) = (notice.clone(), reload.clone(), id.clone());
             wasm_bindgen_futures::spawn_local(async move {
                 let path = format!("/api/v1/guilds/{id}/authorized-users/{user_id}");
                 match api::delete(&path).await {
-                    Ok(()) => notice.set(Some(format!("{user_id}'s access was removed."))),
-                    Err(failure) => notice.set(Some(failure.to_string())),
+                    Ok(()) => notice.show(Toast::info(format!("{name}'s access was removed."))),
+                    Err(failure) => notice.show(Toast::error(failure.to_string())),
                 }
                 reload.emit(());
             });
@@ -138,15 +133,15 @@ pub fn access_page(props: &AccessProps) -> Html {
         .unwrap_or_else(|| props.id.clone());
     let body = match &*loaded {
         None => html! { <div class="skeleton" aria-busy="true">{ "\u{a0}" }</div> },
-        Some(Err(why)) => html! { <p class="error" role="alert">{ why }</p> },
+        Some(Err(why)) => html! { <Failed message={why.clone()} on_retry={reload.clone()} /> },
         Some(Ok(loaded)) => html! {
             <>
             <table class="cogs access">
                 <thead><tr><th>{ "User" }</th><th>{ "Tier" }</th><th>{ "Granted by" }</th><th></th></tr></thead>
                 <tbody>
                 { for loaded.users.iter().map(|user| {
-                    let revoke = revoke.clone();
-                    let who = user.user_id.clone();
+                    let asking = asking.clone();
+                    let who = (user.user_id.clone(), user.username.clone().unwrap_or_else(|| user.user_id.clone()));
                     html! {
                         <tr key={user.user_id.clone()}>
                             <td title={user.user_id.clone()}>{ user.username.clone().unwrap_or_else(|| user.user_id.clone()) }</td>
@@ -154,7 +149,7 @@ pub fn access_page(props: &AccessProps) -> Html {
                             <td class="muted">{ user.granted_by.clone().unwrap_or_else(|| "Discord".into()) }</td>
                             <td>if admin && !user.owner {
                                 <button class="button danger" aria-label={format!("Remove {}", user.user_id)}
-                                    onclick={Callback::from(move |_| revoke.emit(who.clone()))}>{ "Remove" }</button>
+                                    onclick={Callback::from(move |_| asking.set(Some(who.clone())))}>{ "Remove" }</button>
                             }</td>
                         </tr>
                     }
@@ -210,7 +205,14 @@ pub fn access_page(props: &AccessProps) -> Html {
         <>
             <h1>{ title }</h1>
             { tabs(&props.id, true) }
-            if let Some(text) = &*notice { <p class="toast" role="status">{ text }</p> }
+            if let Some((user_id, name)) = (*asking).clone() {
+                <Confirm question={format!("Remove {name}'s access?")}
+                    detail="They lose the dashboard for this server at once; Discord's own \"Manage server\" still counts."
+                    confirm_label="Remove access"
+                    on_confirm={{ let (asking, revoke) = (asking.clone(), revoke.clone());
+                                  Callback::from(move |_| { asking.set(None); revoke.emit((user_id.clone(), name.clone())); }) }}
+                    on_cancel={{ let asking = asking.clone(); Callback::from(move |_| asking.set(None)) }} />
+            }
             { for grant_form }
             { body }
         </>

@@ -181,3 +181,23 @@ pub fn confirm(props: &ConfirmProps) -> Html {
         </div>
     }
 }
+
+#[derive(Properties, PartialEq)]
+pub struct FailedProps {
+    /// What went wrong.
+    pub message: String,
+    /// Try again.
+    pub on_retry: Callback<()>,
+}
+
+/// A part of a page that could not load: why, and a way to try again.
+#[function_component(Failed)]
+pub fn failed(props: &FailedProps) -> Html {
+    let retry = props.on_retry.reform(|_: MouseEvent| ());
+    html! {
+        <div class="failed" role="alert">
+            <p class="error">{ &props.message }</p>
+            <button type="button" class="button" onclick={retry}>{ "Try again" }</button>
+        </div>
+    }
+}

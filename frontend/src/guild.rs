@@ -6,6 +6,7 @@ use yew::prelude::*;
 
 use yew_router::prelude::Link;
 
+use crate::components::{Failed, Toast, use_toaster};
 use crate::{Guilds, Route, api, tabs};
 
 #[derive(Properties, PartialEq)]
@@ -18,10 +19,11 @@ pub fn guild_page(props: &GuildProps) -> Html {
     let guilds = use_context::<Guilds>().unwrap_or_default();
     let guild = guilds.iter().find(|g| g.id == props.id).cloned();
     let cogs = use_state(|| None::<Result<Vec<GuildCogView>, String>>);
-    let notice = use_state(|| None::<String>);
+    let attempt = use_state(|| 0u32);
+    let notice = use_toaster();
     {
         let cogs = cogs.clone();
-        use_effect_with(props.id.clone(), move |id| {
+        use_effect_with((props.id.clone(), *attempt), move |(id, _)| {
             cogs.set(None);
             let id = id.clone();
             wasm_bindgen_futures::spawn_local(async move {
@@ -54,9 +56,12 @@ pub fn guild_page(props: &GuildProps) -> Html {
                             cogs.set(Some(Ok(list)));
                         }
                         let state = if updated.enabled { "on" } else { "off" };
-                        notice.set(Some(format!("{} is {state} in this server.", updated.name)));
+                        notice.show(Toast::info(format!(
+                            "{} is {state} in this server.",
+                            updated.name
+                        )));
                     }
-                    Err(failure) => notice.set(Some(failure.to_string())),
+                    Err(failure) => notice.show(Toast::error(failure.to_string())),
                 }
             });
         })
@@ -67,7 +72,10 @@ pub fn guild_page(props: &GuildProps) -> Html {
         .unwrap_or_else(|| props.id.clone());
     let body = match &*cogs {
         None => html! { <div class="skeleton" aria-busy="true">{ "\u{a0}" }</div> },
-        Some(Err(why)) => html! { <p class="error" role="alert">{ why }</p> },
+        Some(Err(why)) => {
+            let attempt = attempt.clone();
+            html! { <Failed message={why.clone()} on_retry={Callback::from(move |_| attempt.set(*attempt + 1))} /> }
+        }
         Some(Ok(list)) => html! {
             <table class="cogs">
                 <thead><tr><th>{ "Cog" }</th><th>{ "Commands" }</th><th>{ "On" }</th></tr></thead>
@@ -99,7 +107,6 @@ pub fn guild_page(props: &GuildProps) -> Html {
             <h1>{ title }</h1>
             { tabs(&props.id, false) }
             if !can_switch { <p class="muted">{ "You can look; an editor or admin can change things here." }</p> }
-            if let Some(text) = &*notice { <p class="toast" role="status">{ text }</p> }
             { body }
         </>
     }

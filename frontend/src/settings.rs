@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
+use crate::components::{Failed, Toast, use_toaster};
 use crate::{Guilds, api, tabs};
 
 #[derive(Properties, PartialEq)]
@@ -323,7 +324,7 @@ pub fn settings_page(props: &SettingsProps) -> Html {
     let draft = use_state(|| Value::Null);
     let errors = use_state(Vec::<FieldError>::new);
     let audit = use_state(Vec::<SettingsChange>::new);
-    let notice = use_state(|| None::<String>);
+    let notice = use_toaster();
     let pickers = use_state(Pickers::default);
     let base = format!("/api/v1/guilds/{}/cogs/{}/settings", props.id, props.cog);
     {
@@ -395,14 +396,14 @@ pub fn settings_page(props: &SettingsProps) -> Html {
                 match api::put::<_, SettingsView>(&base, &value).await {
                     Ok(_) => {
                         errors.set(Vec::new());
-                        notice.set(Some(what.to_string()));
+                        notice.show(Toast::info(what));
                         reload.emit(());
                     }
                     Err(api::Failure::Invalid(message, fields)) => {
-                        notice.set(Some(message));
+                        notice.show(Toast::error(message));
                         errors.set(fields);
                     }
-                    Err(failure) => notice.set(Some(failure.to_string())),
+                    Err(failure) => notice.show(Toast::error(failure.to_string())),
                 }
             });
         })
@@ -422,7 +423,7 @@ pub fn settings_page(props: &SettingsProps) -> Html {
     };
     let body = match &*loaded {
         None => html! { <div class="skeleton" aria-busy="true">{ "\u{a0}" }</div> },
-        Some(Err(why)) => html! { <p class="error" role="alert">{ why }</p> },
+        Some(Err(why)) => html! { <Failed message={why.clone()} on_retry={reload.clone()} /> },
         Some(Ok(view)) => {
             let whole: Vec<&FieldError> = errors.iter().filter(|e| e.path.is_empty()).collect();
             html! {
@@ -474,7 +475,6 @@ pub fn settings_page(props: &SettingsProps) -> Html {
             <h1>{ format!("{} settings", props.cog) }</h1>
             { tabs(&props.id, false) }
             if !editable { <p class="muted">{ "You can look; an editor or admin can change these." }</p> }
-            if let Some(text) = &*notice { <p class="toast" role="status">{ text }</p> }
             { body }
             { trail }
         </>

@@ -287,7 +287,9 @@ pub fn ui_module_page(props: &UiPageProps) -> Html {
         };
         let (url, can_act) = (props.url.clone(), props.can_act);
         let base = base(&props.id, &props.cog, &props.route);
-        use_effect_with((url.clone(), *generation), move |_| {
+        // The tier is in the deps: the server list (where it comes from) may
+        // arrive after the page opened, and the module starts again with it.
+        use_effect_with((url.clone(), *generation, props.tier), move |_| {
             status.set(Status::Loading);
             let slot = runner.clone();
             wasm_bindgen_futures::spawn_local(async move {
