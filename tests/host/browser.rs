@@ -659,7 +659,7 @@ async fn the_developer_team_sees_the_bots_cogs_shards_and_spend() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_playground_runs_commands_as_a_user_and_its_buttons_work() {
-    let site = developer_site(&["reference"]).await;
+    let site = developer_site(&["reference", "hostile"]).await;
     // The whole bot: its shard on the simulator's gateway, its commands
     // registered.
     let endpoint = baseline_host::discord::Endpoint {
@@ -725,6 +725,24 @@ async fn the_playground_runs_commands_as_a_user_and_its_buttons_work() {
         .unwrap();
     find_text(&client, ".d-ephemeral", "Only you can see this").await;
     shot(&client, "41-playground-ephemeral").await;
+
+    // A modal: drawn as a form, sent, and the cog reads what was typed.
+    command.select_by_label("/form").await.unwrap();
+    find_text(&client, "button", "Run").await.click().await.unwrap();
+    let name = find(&client, ".d-modal input#modal-name").await;
+    name.send_keys("Ada").await.unwrap();
+    find(&client, ".d-modal textarea#modal-story")
+        .await
+        .send_keys("engines")
+        .await
+        .unwrap();
+    shot(&client, "42-playground-modal").await;
+    find_text(&client, ".d-modal button", "Submit")
+        .await
+        .click()
+        .await
+        .unwrap();
+    find_text(&client, ".d-content", "name=Ada").await;
     client.close().await.unwrap();
 }
 
