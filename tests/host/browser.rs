@@ -728,7 +728,11 @@ async fn the_playground_runs_commands_as_a_user_and_its_buttons_work() {
 
     // A modal: drawn as a form, sent, and the cog reads what was typed.
     command.select_by_label("/form").await.unwrap();
-    find_text(&client, "button", "Run").await.click().await.unwrap();
+    find_text(&client, "button", "Run")
+        .await
+        .click()
+        .await
+        .unwrap();
     let name = find(&client, ".d-modal input#modal-name").await;
     name.send_keys("Ada").await.unwrap();
     find(&client, ".d-modal textarea#modal-story")
