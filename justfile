@@ -55,11 +55,11 @@ test: setup dashboard browser-setup
     cargo fmt --all -- --check
     cargo clippy -p baseline-dashboard -p baseline-api-types --target wasm32-unknown-unknown -- -D warnings
     cargo clippy --target wasm32-unknown-unknown --target-dir "{{guest_dir}}" -p baseline-ui-sdk -p reference-ui -- -D warnings
-    cargo clippy -p baseline-host -p baseline-discord-sim --all-targets -- -D warnings
+    cargo clippy -p baseline-host -p baseline-discord-sim -p baseline-llm-sim --all-targets -- -D warnings
     cargo clippy --target wasm32-wasip2 --target-dir "{{guest_dir}}" -p baseline-sdk -p status -p reference -p hostile -p clash -p storm-cache -p spin-start -p ping -- -D warnings
     cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" {{test_guests}}
     cargo build --target wasm32-unknown-unknown --profile cog --target-dir "{{guest_dir}}" -p reference-ui
-    cargo test -p baseline-host -p baseline-discord-sim -p baseline-api-types --no-fail-fast
+    cargo test -p baseline-host -p baseline-discord-sim -p baseline-llm-sim -p baseline-api-types --no-fail-fast
     cargo test -p baseline-sdk --doc
 
 # Lints, as CI would want them.
