@@ -70,6 +70,26 @@ fn events(body: &str) -> Vec<(Option<String>, String)> {
         .collect()
 }
 
+/// Three seconds of (silent) audio transcribed by `model`.
+async fn transcribe(base: &str, model: &str) -> Value {
+    let form = reqwest::multipart::Form::new()
+        .text("model", model.to_string())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(vec![0u8; 48_000]).file_name("voice.ogg"),
+        );
+    http()
+        .post(format!("{base}/audio/transcriptions"))
+        .bearer_auth("sk-test")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 fn dice_tool_openai() -> Value {
     json!([{"type": "function", "function": {"name": "roll_dice", "description": "Roll dice",
         "parameters": {"type": "object", "properties": {"sides": {"type": "integer", "minimum": 2}}, "required": ["sides"]}}}])
@@ -239,41 +259,11 @@ async fn openai_images_transcription_and_counting() {
             .starts_with("iVBOR")
     );
     assert_eq!(image["usage"]["output_tokens"], 272);
-    let form = reqwest::multipart::Form::new()
-        .text("model", "gpt-4o-transcribe")
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(vec![0u8; 48_000]).file_name("voice.ogg"),
-        );
-    let heard: Value = http()
-        .post(format!("{base}/audio/transcriptions"))
-        .bearer_auth("sk-test")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let heard = transcribe(&base, "gpt-4o-transcribe").await;
     assert!(heard["text"].as_str().unwrap().contains("voice.ogg"));
     assert_eq!(heard["usage"]["type"], "tokens");
     assert_eq!(heard["usage"]["input_token_details"]["audio_tokens"], 30);
-    let form = reqwest::multipart::Form::new()
-        .text("model", "whisper-1")
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(vec![0u8; 48_000]).file_name("voice.ogg"),
-        );
-    let heard: Value = http()
-        .post(format!("{base}/audio/transcriptions"))
-        .bearer_auth("sk-test")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let heard = transcribe(&base, "whisper-1").await;
     assert_eq!(heard["usage"], json!({"type": "duration", "seconds": 3}));
     let counted: Value = http()
         .post(format!("{base}/responses/input_tokens"))
