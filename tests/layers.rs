@@ -26,8 +26,9 @@ const HOST_LAYERS: &[&[&str]] = &[
     &["store"],
     &["cache"],
     &["probe"],
-    // The Discord client (gateway, REST, shard monitor, model mapping).
-    &["discord"],
+    // The Discord client (gateway, REST, shard monitor, model mapping),
+    // and the LLM gateway beside it.
+    &["discord", "llm"],
     // What cogs can do.
     &["capabilities"],
     // Loading and running cogs.

@@ -12,6 +12,7 @@
 //! - [`cache`]: Redis or in process, with per-cog spaces;
 //! - [`probe`]: health probes of the database and the cache;
 //! - [`discord`]: the Discord client (gateway, REST, shard monitor, model mapping, OAuth2);
+//! - [`llm`]: the LLM gateway (providers' wire formats, usage, costs);
 //! - [`capabilities`]: one module per WIT import interface, each checking the
 //!   cog's grants and scope before any side effect;
 //! - [`runtime`]: the wasmtime engine, loading, hot reload, invocation, limits;
@@ -28,6 +29,7 @@ pub mod config;
 pub mod discord;
 pub mod dispatch;
 pub mod health;
+pub mod llm;
 pub mod probe;
 pub mod runtime;
 pub mod schema;

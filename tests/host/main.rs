@@ -12,6 +12,7 @@ mod cluster;
 mod cogs;
 mod discord;
 mod hostile;
+mod llm;
 mod login;
 mod pages;
 mod reload;

@@ -1,0 +1,23 @@
+//! The LLM gateway (issue 12): one request/response model in front of
+//! OpenAI, Anthropic, Gemini and xAI on their real wire formats, usage
+//! normalised to one shape, costs in integer micro-dollars.
+//!
+//! - [`model`]: the request, the answer, the typed errors;
+//! - [`providers`]: each provider's body and how to read its answer and
+//!   its usage (pure functions, tested against the LLM simulator);
+//! - [`pricing`]: prices per model and the cost of a call, exactly;
+//! - [`client`]: sending a request to a configured provider.
+//!
+//! Built so far: non-streaming chat (text, images in, tools, structured
+//! output) and its costs. To come (docs/llm-simulator.md, issue 12):
+//! streaming, retries and fallback, budgets, usage rows, the response
+//! cache, the `llm` capability and the analytics API.
+
+pub mod client;
+pub mod model;
+pub mod pricing;
+pub mod providers;
+
+pub use model::{
+    ChatRequest, ChatResponse, LlmError, Message, Part, Role, ToolCall, ToolChoice, ToolSpec, Usage,
+};

@@ -1,0 +1,200 @@
+//! Prices and the cost of a call. Rates are integer micro-dollars per
+//! million tokens ($0.125 → 125 000); a call's cost is Σ tokens × rate in
+//! `u128` — exact, in units of 10⁻¹² dollars — rounded up once to whole
+//! micro-dollars (a budget never under-counts). Never priced from a
+//! provider's total: each kind of token at its own rate, from the
+//! normalised [`Usage`], where cached and written tokens are not also in
+//! `input` (the double-billing bugs of other gateways; see
+//! `../shared/LLM-PROVIDERS.md`, "Pitfalls").
+
+use super::model::Usage;
+
+/// Micro-dollars per million tokens, per kind of token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Price {
+    /// Input.
+    pub input: u64,
+    /// Input read from the cache.
+    pub cache_read: u64,
+    /// Input written to the cache, five minutes (or the provider's only TTL).
+    pub cache_write_5m: u64,
+    /// Input written to the cache, one hour.
+    pub cache_write_1h: u64,
+    /// Output (reasoning included).
+    pub output: u64,
+}
+
+/// One million, the unit of a rate.
+const PER: u128 = 1_000_000;
+
+/// What `usage` costs at `price`, in micro-dollars, rounded up.
+pub fn cost_micros(usage: &Usage, price: &Price) -> u64 {
+    let exact = u128::from(usage.input) * u128::from(price.input)
+        + u128::from(usage.cache_read) * u128::from(price.cache_read)
+        + u128::from(usage.cache_write_5m) * u128::from(price.cache_write_5m)
+        + u128::from(usage.cache_write_1h) * u128::from(price.cache_write_1h)
+        + u128::from(usage.output) * u128::from(price.output);
+    u64::try_from(exact.div_ceil(PER)).unwrap_or(u64::MAX)
+}
+
+/// A seeded price: provider, model, the day it took effect, the rates.
+pub type Seed = (&'static str, &'static str, &'static str, Price);
+
+const fn price(
+    input: u64,
+    cache_read: u64,
+    cache_write_5m: u64,
+    cache_write_1h: u64,
+    output: u64,
+) -> Price {
+    Price {
+        input,
+        cache_read,
+        cache_write_5m,
+        cache_write_1h,
+        output,
+    }
+}
+
+/// The current models' prices as read on 2026-11-29 (`../shared/LLM-PROVIDERS.md`),
+/// seeded into the pricing table; the operator edits them through the API.
+/// Rows marked there as third-party figures are the best known, to be
+/// checked against the provider's page.
+pub const SEEDED: &[Seed] = &[
+    (
+        "openai",
+        "gpt-6.2-astra",
+        "2026-11-18",
+        price(8_000_000, 400_000, 10_000_000, 10_000_000, 40_000_000),
+    ),
+    (
+        "openai",
+        "gpt-6.2-sol",
+        "2026-11-29",
+        price(2_000_000, 100_000, 2_500_000, 2_500_000, 10_000_000),
+    ),
+    (
+        "openai",
+        "gpt-6-luna",
+        "2026-11-29",
+        price(100_000, 10_000, 125_000, 125_000, 500_000),
+    ),
+    (
+        "anthropic",
+        "claude-fable-5-1",
+        "2026-11-29",
+        price(10_000_000, 250_000, 12_500_000, 20_000_000, 50_000_000),
+    ),
+    (
+        "anthropic",
+        "claude-opus-5-5",
+        "2026-11-29",
+        price(4_000_000, 200_000, 5_000_000, 8_000_000, 20_000_000),
+    ),
+    (
+        "anthropic",
+        "claude-sonnet-5-5",
+        "2026-10-07",
+        price(2_000_000, 100_000, 2_500_000, 4_000_000, 10_000_000),
+    ),
+    (
+        "anthropic",
+        "claude-haiku-5-5",
+        "2026-11-29",
+        price(100_000, 10_000, 125_000, 200_000, 500_000),
+    ),
+    (
+        "gemini",
+        "gemini-4-carbon",
+        "2026-11-29",
+        price(2_000_000, 100_000, 0, 0, 10_000_000),
+    ),
+    (
+        "gemini",
+        "gemini-4-argon",
+        "2026-11-29",
+        price(2_000_000, 100_000, 0, 0, 10_000_000),
+    ),
+    (
+        "gemini",
+        "gemini-4-hydrogen",
+        "2026-11-29",
+        price(1_500_000, 75_000, 0, 0, 7_500_000),
+    ),
+    (
+        "gemini",
+        "gemini-3.8-flash",
+        "2026-10-07",
+        price(750_000, 75_000, 0, 0, 3_750_000),
+    ),
+    (
+        "gemini",
+        "gemini-3.5-flash-lite",
+        "2026-10-07",
+        price(300_000, 30_000, 0, 0, 2_500_000),
+    ),
+    (
+        "xai",
+        "grok-4.7",
+        "2026-11-29",
+        price(2_000_000, 500_000, 0, 0, 6_000_000),
+    ),
+    (
+        "xai",
+        "grok-4.20-0309",
+        "2026-11-29",
+        price(1_250_000, 200_000, 0, 0, 2_500_000),
+    ),
+];
+
+/// The seeded price of `model` at `provider`.
+pub fn seeded(provider: &str, model: &str) -> Option<Price> {
+    SEEDED
+        .iter()
+        .find(|(p, m, _, _)| *p == provider && *m == model)
+        .map(|(_, _, _, price)| *price)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_token_at_its_rate_rounded_up_once() {
+        let haiku = seeded("anthropic", "claude-haiku-5-5").unwrap();
+        // 1 000 input at $0.10/M = 100 000 000 units; 1 700 written at
+        // $0.125/M = 212 500 000; 19 output at $0.50/M = 9 500 000:
+        // 322 000 000 units = 322 µ$ exactly.
+        let usage = Usage {
+            input: 1_000,
+            cache_write_5m: 1_700,
+            output: 19,
+            ..Usage::default()
+        };
+        assert_eq!(cost_micros(&usage, &haiku), 322);
+        // One token at $0.01/M is a hundredth of a micro-dollar: rounded up to 1.
+        let one = Usage {
+            cache_read: 1,
+            ..Usage::default()
+        };
+        assert_eq!(cost_micros(&one, &haiku), 1);
+        assert_eq!(cost_micros(&Usage::default(), &haiku), 0);
+        // Reads are cheap, writes dear: the same tokens cost differently.
+        let read = Usage {
+            cache_read: 1_000_000,
+            ..Usage::default()
+        };
+        let hour = Usage {
+            cache_write_1h: 1_000_000,
+            ..Usage::default()
+        };
+        assert_eq!(cost_micros(&read, &haiku), 10_000);
+        assert_eq!(cost_micros(&hour, &haiku), 200_000);
+        // No overflow for absurd counts.
+        let huge = Usage {
+            output: u64::MAX,
+            ..Usage::default()
+        };
+        assert!(cost_micros(&huge, &haiku) > 0);
+    }
+}

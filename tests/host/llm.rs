@@ -1,0 +1,290 @@
+//! The LLM gateway's providers against the LLM simulator, on each
+//! provider's wire format: text, tools, structured output, usage read the
+//! provider's way and priced to the micro-dollar, errors typed.
+
+use std::time::Duration;
+
+use baseline_host::llm::client::{Provider, chat};
+use baseline_host::llm::model::{
+    ChatRequest, Finish, LlmError, Message, Part, Role, ToolChoice, ToolSpec, Usage,
+};
+use baseline_host::llm::pricing::{cost_micros, seeded};
+use baseline_host::llm::providers::Kind;
+use baseline_llm_sim::{LlmSimulator, Provider as SimProvider};
+use serde_json::{Value, json};
+
+const KINDS: [(Kind, SimProvider, &str); 4] = [
+    (Kind::OpenAi, SimProvider::OpenAi, "gpt-6-luna"),
+    (Kind::Anthropic, SimProvider::Anthropic, "claude-haiku-5-5"),
+    (Kind::Gemini, SimProvider::Gemini, "gemini-3.8-flash"),
+    (Kind::Xai, SimProvider::Xai, "grok-4.7"),
+];
+
+async fn sim() -> LlmSimulator {
+    LlmSimulator::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+fn provider(sim: &LlmSimulator, kind: Kind, sim_kind: SimProvider) -> Provider {
+    Provider::new(kind, "test-key").at(sim.base_url(sim_kind))
+}
+
+fn ask(model: &str, text: &str) -> ChatRequest {
+    ChatRequest {
+        model: model.into(),
+        system: Some("Be brief.".into()),
+        messages: vec![Message::user(text)],
+        max_tokens: 300,
+        ..Default::default()
+    }
+}
+
+fn dice() -> ToolSpec {
+    ToolSpec {
+        name: "roll_dice".into(),
+        description: "Roll dice".into(),
+        parameters: json!({"type": "object", "properties": {"sides": {"type": "integer", "minimum": 6}},
+            "required": ["sides"]}),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_provider_answers_text_tools_and_structured_output() {
+    let sim = sim().await;
+    let http = reqwest::Client::new();
+    for (kind, sim_kind, model) in KINDS {
+        let provider = provider(&sim, kind, sim_kind);
+        let what = kind.name();
+        // Text.
+        let answer = chat(&http, &provider, &ask(model, "hello there"))
+            .await
+            .unwrap();
+        assert!(answer.text.contains("hello there"), "{what}: {answer:?}");
+        assert_eq!(answer.finish, Finish::Stop, "{what}");
+        assert!(
+            answer.usage.input > 0 && answer.usage.output > 0,
+            "{what}: {:?}",
+            answer.usage
+        );
+        // A tool: called with schema-fitting arguments, then its result read.
+        let mut request = ask(model, "go");
+        request.tools = vec![dice()];
+        request.tool_choice = ToolChoice::Tool("roll_dice".into());
+        let called = chat(&http, &provider, &request).await.unwrap();
+        assert_eq!(called.finish, Finish::ToolCalls, "{what}");
+        let call = called.tool_calls[0].clone();
+        assert_eq!(
+            (call.name.as_str(), &call.arguments),
+            ("roll_dice", &json!({"sides": 6})),
+            "{what}"
+        );
+        request.tool_choice = ToolChoice::Auto;
+        request.messages.push(Message {
+            role: Role::Assistant,
+            parts: vec![Part::ToolCall(call.clone())],
+            cache: false,
+        });
+        request.messages.push(Message {
+            role: Role::Tool,
+            parts: vec![Part::ToolResult {
+                call_id: call.id.clone(),
+                name: call.name.clone(),
+                content: "4".into(),
+            }],
+            cache: false,
+        });
+        let after = chat(&http, &provider, &request).await.unwrap();
+        assert!(
+            after.text.starts_with("The tool answered:"),
+            "{what}: {after:?}"
+        );
+        // Structured output, parsed.
+        let mut structured = ask(model, "a person");
+        structured.schema = Some(
+            json!({"type": "object", "properties": {"name": {"type": "string"},
+            "age": {"type": "integer", "minimum": 18}}, "required": ["name", "age"], "additionalProperties": false}),
+        );
+        let person = chat(&http, &provider, &structured).await.unwrap();
+        assert_eq!(
+            person.json,
+            Some(json!({"name": "example", "age": 18})),
+            "{what}"
+        );
+    }
+    // What went on the wire is each provider's documented shape.
+    let log: Value = http
+        .get(format!("{}/_sim/requests", sim.control_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let first = |provider: &str| {
+        log.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["provider"] == provider)
+            .cloned()
+            .unwrap()
+    };
+    let openai = first("openai")["body"].clone();
+    assert_eq!(
+        openai["messages"][0],
+        json!({"role": "system", "content": "Be brief."})
+    );
+    assert_eq!(openai["max_completion_tokens"], 300);
+    let anthropic = first("anthropic")["body"].clone();
+    assert_eq!(anthropic["system"][0]["type"], "text");
+    assert_eq!(anthropic["max_tokens"], 300);
+    let gemini = first("gemini")["body"].clone();
+    assert_eq!(gemini["systemInstruction"]["parts"][0]["text"], "Be brief.");
+    assert_eq!(gemini["generationConfig"]["maxOutputTokens"], 300);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anthropic_prompt_caching_is_priced_to_the_micro_dollar() {
+    let sim = sim().await;
+    let http = reqwest::Client::new();
+    let provider = provider(&sim, Kind::Anthropic, SimProvider::Anthropic);
+    let rules = "The rules of the game, at length. ".repeat(200);
+    let ask = |question: &str| ChatRequest {
+        model: "claude-haiku-5-5".into(),
+        system: Some(rules.clone()),
+        cache_system: true,
+        messages: vec![Message::user(question)],
+        max_tokens: 300,
+        ..Default::default()
+    };
+    let price = seeded("anthropic", "claude-haiku-5-5").unwrap();
+    // First call: the 1 700-token system prompt is written to the cache, not
+    // also billed as input.
+    let first = chat(&http, &provider, &ask("first")).await.unwrap();
+    assert_eq!(first.usage.cache_write_5m, 1_700);
+    assert_eq!((first.usage.cache_read, first.usage.cache_write_1h), (0, 0));
+    let input = first.usage.input;
+    let output = first.usage.output;
+    // 1 700 × $0.125/M + input × $0.10/M + output × $0.50/M, rounded up once.
+    let expected = (1_700u64 * 125_000 + input * 100_000 + output * 500_000).div_ceil(1_000_000);
+    assert_eq!(cost_micros(&first.usage, &price), expected);
+    // Second call: read at $0.01/M instead.
+    let second = chat(&http, &provider, &ask("again")).await.unwrap();
+    assert_eq!(second.usage.cache_read, 1_700);
+    assert_eq!(second.usage.cache_write_5m, 0);
+    let expected =
+        (1_700u64 * 10_000 + second.usage.input * 100_000 + second.usage.output * 500_000)
+            .div_ceil(1_000_000);
+    assert_eq!(cost_micros(&second.usage, &price), expected);
+    assert!(cost_micros(&second.usage, &price) < cost_micros(&first.usage, &price));
+}
+
+#[test]
+fn each_providers_usage_is_read_its_own_way() {
+    use baseline_host::llm::providers::{anthropic, gemini, openai};
+    // OpenAI: cached and written are inside prompt_tokens.
+    let usage = openai::usage(
+        &json!({"prompt_tokens": 2000, "completion_tokens": 100,
+        "prompt_tokens_details": {"cached_tokens": 1024, "cache_write_tokens": 256},
+        "completion_tokens_details": {"reasoning_tokens": 40}}),
+        false,
+    );
+    assert_eq!(
+        usage,
+        Usage {
+            input: 720,
+            cache_read: 1024,
+            cache_write_5m: 256,
+            cache_write_1h: 0,
+            output: 100,
+            reasoning: 40
+        }
+    );
+    // xAI: reasoning outside completion.
+    let usage = openai::usage(
+        &json!({"prompt_tokens": 100, "completion_tokens": 10,
+        "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 30}}),
+        true,
+    );
+    assert_eq!((usage.output, usage.reasoning), (40, 30));
+    // Anthropic: input excludes the cache; writes split by TTL.
+    let usage = anthropic::usage(
+        &json!({"input_tokens": 50, "output_tokens": 20, "cache_read_input_tokens": 0,
+        "cache_creation_input_tokens": 3000, "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 2000}}),
+    );
+    assert_eq!(usage.total_input(), 3050);
+    assert_eq!((usage.cache_write_5m, usage.cache_write_1h), (1000, 2000));
+    // Gemini: cached inside prompt, thoughts outside candidates.
+    let usage = gemini::usage(
+        &json!({"promptTokenCount": 1500, "cachedContentTokenCount": 1200,
+        "candidatesTokenCount": 80, "thoughtsTokenCount": 40, "toolUsePromptTokenCount": 10}),
+    );
+    assert_eq!(
+        usage,
+        Usage {
+            input: 310,
+            cache_read: 1200,
+            cache_write_5m: 0,
+            cache_write_1h: 0,
+            output: 120,
+            reasoning: 40
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_errors_come_back_typed() {
+    let sim = sim().await;
+    let http = reqwest::Client::new();
+    let control = sim.control_url();
+    for (kind, sim_kind, model) in KINDS {
+        let what = kind.name();
+        http.post(format!("{control}/_sim/faults"))
+            .json(&json!({"provider": sim_kind.name(), "kind": "rate-limit", "retry_after_s": 3}))
+            .send()
+            .await
+            .unwrap();
+        let provider = provider(&sim, kind, sim_kind);
+        assert_eq!(
+            chat(&http, &provider, &ask(model, "x")).await.unwrap_err(),
+            LlmError::RateLimited {
+                retry_after: Some(Duration::from_secs(3))
+            },
+            "{what}"
+        );
+        http.post(format!("{control}/_sim/faults"))
+            .json(&json!({"provider": sim_kind.name(), "kind": "server-error"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                chat(&http, &provider, &ask(model, "x")).await,
+                Err(LlmError::ProviderDown(_))
+            ),
+            "{what}"
+        );
+        let refused = Provider::new(kind, "bad-key").at(sim.base_url(sim_kind));
+        assert!(
+            matches!(
+                chat(&http, &refused, &ask(model, "x")).await,
+                Err(LlmError::Auth(_))
+            ),
+            "{what}"
+        );
+        assert!(
+            matches!(
+                chat(&http, &provider, &ask("no-such-model", "x")).await,
+                Err(LlmError::Invalid(_))
+            ),
+            "{what}"
+        );
+        assert!(
+            matches!(
+                chat(&http, &provider, &ask(model, "[[refuse]]")).await,
+                Err(LlmError::ContentFiltered(_))
+            ),
+            "{what}"
+        );
+    }
+}
