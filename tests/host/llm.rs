@@ -288,3 +288,89 @@ async fn provider_errors_come_back_typed() {
         );
     }
 }
+
+/// Read a whole stream: its text pieces and its end.
+async fn read_stream(
+    http: &reqwest::Client,
+    provider: &Provider,
+    request: &ChatRequest,
+) -> (
+    Vec<String>,
+    Result<baseline_host::llm::model::ChatResponse, LlmError>,
+) {
+    let mut stream = baseline_host::llm::client::stream(http, provider, request)
+        .await
+        .unwrap();
+    let mut pieces = Vec::new();
+    loop {
+        match stream.next_text().await {
+            Ok(Some(piece)) => pieces.push(piece),
+            Ok(None) => break,
+            Err(error) => return (pieces, Err(error)),
+        }
+    }
+    (pieces, stream.finish())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_carry_the_same_answer_and_usage_and_a_cut_is_an_error() {
+    let sim = sim().await;
+    let http = reqwest::Client::new();
+    let control = sim.control_url();
+    for (kind, sim_kind, model) in KINDS {
+        let what = kind.name();
+        let provider = provider(&sim, kind, sim_kind);
+        let whole = chat(&http, &provider, &ask(model, "tell me a story"))
+            .await
+            .unwrap();
+        let (pieces, end) = read_stream(&http, &provider, &ask(model, "tell me a story")).await;
+        let streamed = end.unwrap();
+        assert!(pieces.len() > 3, "{what}: text arrives in pieces");
+        assert_eq!(pieces.concat(), whole.text, "{what}");
+        assert_eq!(streamed.text, whole.text, "{what}");
+        assert_eq!(
+            streamed.usage, whole.usage,
+            "{what}: a stream is billed like the whole answer"
+        );
+        // A tool call, streamed.
+        let mut request = ask(model, "go");
+        request.tools = vec![dice()];
+        request.tool_choice = ToolChoice::Tool("roll_dice".into());
+        let (_, called) = read_stream(&http, &provider, &request).await;
+        let called = called.unwrap();
+        assert_eq!(called.finish, Finish::ToolCalls, "{what}");
+        assert_eq!(
+            called.tool_calls[0].arguments,
+            json!({"sides": 6}),
+            "{what}"
+        );
+        // Cut after five events: the text so far, then an error — not an
+        // answer without usage.
+        http.post(format!("{control}/_sim/faults"))
+            .json(&json!({"provider": sim_kind.name(), "kind": "cut-stream", "after_chunks": 5}))
+            .send()
+            .await
+            .unwrap();
+        let mut stream =
+            baseline_host::llm::client::stream(&http, &provider, &ask(model, "tell me a story"))
+                .await
+                .unwrap();
+        while let Ok(Some(_)) = stream.next_text().await {}
+        assert!(stream.started(), "{what}: part of the answer had arrived");
+        assert!(
+            matches!(stream.finish(), Err(LlmError::StreamCut { .. })),
+            "{what}"
+        );
+        // Refused before the stream opens: a typed error (a fallback may follow).
+        http.post(format!("{control}/_sim/faults"))
+            .json(&json!({"provider": sim_kind.name(), "kind": "rate-limit"}))
+            .send()
+            .await
+            .unwrap();
+        let refused = baseline_host::llm::client::stream(&http, &provider, &ask(model, "x")).await;
+        assert!(
+            matches!(refused, Err(LlmError::RateLimited { .. })),
+            "{what}"
+        );
+    }
+}

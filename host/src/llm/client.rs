@@ -37,6 +37,16 @@ impl Provider {
     }
 }
 
+/// `Retry-After` in seconds, when the provider sent one.
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
 /// Run `request` on `provider`.
 pub async fn chat(
     http: &reqwest::Client,
@@ -63,12 +73,7 @@ pub async fn chat(
         }
     })?;
     let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let retry_after = retry_after(&response);
     let body: serde_json::Value = response
         .json()
         .await
@@ -77,4 +82,92 @@ pub async fn chat(
         return Err(provider.kind.error(status, retry_after, &body));
     }
     provider.kind.read(&body, request)
+}
+
+/// A streamed answer being read.
+pub struct ChatStream {
+    events: std::pin::Pin<
+        Box<
+            dyn futures_util::Stream<
+                    Item = Result<
+                        eventsource_stream::Event,
+                        eventsource_stream::EventStreamError<reqwest::Error>,
+                    >,
+                > + Send,
+        >,
+    >,
+    accumulator: super::providers::stream::Accumulator,
+}
+
+impl ChatStream {
+    /// The next piece of the answer's text; `None` when the stream has
+    /// ended (then [`finish`](Self::finish) tells whether it was whole).
+    pub async fn next_text(&mut self) -> Result<Option<String>, LlmError> {
+        use futures_util::StreamExt as _;
+        loop {
+            match self.events.next().await {
+                Some(Ok(event)) => {
+                    // An SSE event without a name is a "message".
+                    let name = if event.event == "message" {
+                        ""
+                    } else {
+                        event.event.as_str()
+                    };
+                    if let Some(text) = self.accumulator.feed(name, &event.data)? {
+                        return Ok(Some(text));
+                    }
+                }
+                Some(Err(error)) => {
+                    return Err(LlmError::StreamCut {
+                        events: self.accumulator.events,
+                        text: self.accumulator.text().chars().count(),
+                    })
+                    .inspect_err(|_| tracing::warn!(%error, "an LLM stream broke"));
+                }
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// Whether any of the answer has arrived (fallback is only possible before).
+    pub fn started(&self) -> bool {
+        self.accumulator.started()
+    }
+
+    /// The whole answer with its usage, or [`LlmError::StreamCut`] when the
+    /// stream stopped before its end.
+    pub fn finish(self) -> Result<ChatResponse, LlmError> {
+        self.accumulator.finish()
+    }
+}
+
+/// Start `request` on `provider` as a stream.
+pub async fn stream(
+    http: &reqwest::Client,
+    provider: &Provider,
+    request: &ChatRequest,
+) -> Result<ChatStream, LlmError> {
+    use eventsource_stream::Eventsource as _;
+    let (path, body) = provider.kind.stream_request(request);
+    let mut call = http
+        .post(format!("{}{path}", provider.base_url))
+        .json(&body);
+    for (name, value) in provider.kind.auth_headers(&provider.key) {
+        call = call.header(name, value);
+    }
+    // The timeout covers opening the stream; reading it has its own pace.
+    let response = tokio::time::timeout(provider.timeout, call.send())
+        .await
+        .map_err(|_| LlmError::Timeout(provider.timeout))?
+        .map_err(|error| LlmError::ProviderDown(format!("no answer: {error}")))?;
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        let retry_after = retry_after(&response);
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        return Err(provider.kind.error(status, retry_after, &body));
+    }
+    Ok(ChatStream {
+        events: Box::pin(response.bytes_stream().eventsource()),
+        accumulator: super::providers::stream::Accumulator::new(provider.kind),
+    })
 }

@@ -8,9 +8,9 @@
 //! - [`pricing`]: prices per model and the cost of a call, exactly;
 //! - [`client`]: sending a request to a configured provider.
 //!
-//! Built so far: non-streaming chat (text, images in, tools, structured
-//! output) and its costs. To come (docs/llm-simulator.md, issue 12):
-//! streaming, retries and fallback, budgets, usage rows, the response
+//! Built so far: chat whole or streamed (text, images in, tools,
+//! structured output) and its costs. To come (docs/llm-simulator.md,
+//! issue 12): retries and fallback, budgets, usage rows, the response
 //! cache, the `llm` capability and the analytics API.
 
 pub mod client;

@@ -207,6 +207,15 @@ pub enum LlmError {
     /// No answer in time.
     #[error("no answer within {0:?}")]
     Timeout(std::time::Duration),
+    /// A stream stopped before its end, after part of the answer: reported,
+    /// never retried or passed off as complete.
+    #[error("the stream was cut after {events} events ({text} characters of the answer)")]
+    StreamCut {
+        /// Events read.
+        events: usize,
+        /// Characters of text received.
+        text: usize,
+    },
     /// A budget is spent.
     #[error("budget exceeded: {0}")]
     BudgetExceeded(String),

@@ -5,6 +5,7 @@
 pub mod anthropic;
 pub mod gemini;
 pub mod openai;
+pub mod stream;
 
 use std::time::Duration;
 
@@ -73,6 +74,25 @@ impl Kind {
             Kind::Anthropic => "/v1/messages".into(),
             Kind::Gemini => format!("/models/{model}:generateContent"),
         }
+    }
+
+    /// The streamed request: its path and body (usage asked for where it
+    /// must be).
+    pub fn stream_request(self, request: &ChatRequest) -> (String, Value) {
+        let mut body = self.body(request);
+        let path = match self {
+            Kind::OpenAi | Kind::Xai => {
+                body["stream"] = Value::Bool(true);
+                body["stream_options"] = serde_json::json!({"include_usage": true});
+                self.chat_path(&request.model)
+            }
+            Kind::Anthropic => {
+                body["stream"] = Value::Bool(true);
+                self.chat_path(&request.model)
+            }
+            Kind::Gemini => format!("/models/{}:streamGenerateContent?alt=sse", request.model),
+        };
+        (path, body)
     }
 
     /// The headers that carry `key` (and the API version).
