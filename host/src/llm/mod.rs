@@ -6,14 +6,16 @@
 //! - [`providers`]: each provider's body and how to read its answer and
 //!   its usage (pure functions, tested against the LLM simulator);
 //! - [`pricing`]: prices per model and the cost of a call, exactly;
-//! - [`client`]: sending a request to a configured provider.
+//! - [`client`]: sending a request to a configured provider;
+//! - [`gateway`]: retries with backoff, fallback chains, circuit breakers.
 //!
 //! Built so far: chat whole or streamed (text, images in, tools,
 //! structured output) and its costs. To come (docs/llm-simulator.md,
-//! issue 12): retries and fallback, budgets, usage rows, the response
+//! issue 12): budgets, usage rows, the response
 //! cache, the `llm` capability and the analytics API.
 
 pub mod client;
+pub mod gateway;
 pub mod model;
 pub mod pricing;
 pub mod providers;
