@@ -9,6 +9,7 @@
 pub mod access;
 pub mod guilds;
 pub mod kv;
+pub mod llm;
 pub mod settings;
 
 use std::path::Path;
