@@ -7,7 +7,8 @@
 //!   its usage (pure functions, tested against the LLM simulator);
 //! - [`pricing`]: prices per model and the cost of a call, exactly;
 //! - [`client`]: sending a request to a configured provider;
-//! - [`gateway`]: retries with backoff, fallback chains, circuit breakers.
+//! - [`gateway`]: retries with backoff, fallback chains, circuit breakers;
+//! - [`service`]: a metered call — budgets reserved and settled, a usage row.
 //!
 //! Built so far: chat whole or streamed (text, images in, tools,
 //! structured output) and its costs. To come (docs/llm-simulator.md,
@@ -19,6 +20,7 @@ pub mod gateway;
 pub mod model;
 pub mod pricing;
 pub mod providers;
+pub mod service;
 
 pub use model::{
     ChatRequest, ChatResponse, LlmError, Message, Part, Role, ToolCall, ToolChoice, ToolSpec, Usage,

@@ -294,3 +294,205 @@ mod tests {
         assert_eq!(Period::Daily.window(1_835_395_200_000), "2028-02-29");
     }
 }
+
+/// One call, as the usage table keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRow {
+    /// The guild charged, if any.
+    pub guild_id: Option<u64>,
+    /// The cog that called.
+    pub cog: String,
+    /// The user it was for, if known.
+    pub user_id: Option<u64>,
+    /// The provider that answered (or was last tried).
+    pub provider: String,
+    /// Its model.
+    pub model: String,
+    /// `chat`, `stream`, `image`, `transcription`.
+    pub operation: String,
+    /// Every input token (cached and written included).
+    pub input_tokens: u64,
+    /// Of those, read from the cache.
+    pub cached_tokens: u64,
+    /// Of those, written to the cache.
+    pub cache_write_tokens: u64,
+    /// Output tokens (reasoning included).
+    pub output_tokens: u64,
+    /// Of those, reasoning.
+    pub reasoning_tokens: u64,
+    /// What it cost, micro-dollars.
+    pub cost_micros: u64,
+    /// How long it took.
+    pub latency_ms: u64,
+    /// `ok`, or the error's kind.
+    pub outcome: String,
+    /// A fallback route answered.
+    pub fallback: bool,
+    /// Served from the response cache.
+    pub cache_hit: bool,
+}
+
+impl LlmStore {
+    /// Record one call.
+    pub async fn record(&self, row: &UsageRow) -> Result<(), StoreError> {
+        with_pool!(self.db, |pool| {
+            sqlx::query(
+            "INSERT INTO llm_usage (guild_id, cog, user_id, provider, model, operation, input_tokens,
+                 cached_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_micros, latency_ms,
+                 outcome, fallback, cache_hit)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+        )
+        .bind(row.guild_id.map(|g| g as i64))
+        .bind(&row.cog)
+        .bind(row.user_id.map(|u| u as i64))
+        .bind(&row.provider)
+        .bind(&row.model)
+        .bind(&row.operation)
+        .bind(row.input_tokens as i64)
+        .bind(row.cached_tokens as i64)
+        .bind(row.cache_write_tokens as i64)
+        .bind(row.output_tokens as i64)
+        .bind(row.reasoning_tokens as i64)
+        .bind(row.cost_micros as i64)
+        .bind(row.latency_ms as i64)
+        .bind(&row.outcome)
+        .bind(row.fallback)
+        .bind(row.cache_hit)
+        .execute(pool)
+        .await
+        .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// The latest calls of a guild, newest first.
+    pub async fn recent(&self, guild: u64, limit: u32) -> Result<Vec<UsageRow>, StoreError> {
+        type Row = (
+            Option<i64>,
+            String,
+            Option<i64>,
+            String,
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            String,
+            bool,
+            bool,
+        );
+        let rows: Vec<Row> = with_pool!(self.db, |pool| {
+            sqlx::query_as(
+            "SELECT guild_id, cog, user_id, provider, model, operation, input_tokens, cached_tokens,
+                    cache_write_tokens, output_tokens, reasoning_tokens, cost_micros, latency_ms, outcome,
+                    fallback, cache_hit
+             FROM llm_usage WHERE guild_id = $1 ORDER BY id DESC LIMIT $2"
+        )
+        .bind(guild as i64)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        })?;
+        let n = |v: i64| v.max(0) as u64;
+        Ok(rows
+            .into_iter()
+            .map(|r| UsageRow {
+                guild_id: r.0.map(|g| g as u64),
+                cog: r.1,
+                user_id: r.2.map(|u| u as u64),
+                provider: r.3,
+                model: r.4,
+                operation: r.5,
+                input_tokens: n(r.6),
+                cached_tokens: n(r.7),
+                cache_write_tokens: n(r.8),
+                output_tokens: n(r.9),
+                reasoning_tokens: n(r.10),
+                cost_micros: n(r.11),
+                latency_ms: n(r.12),
+                outcome: r.13,
+                fallback: r.14,
+                cache_hit: r.15,
+            })
+            .collect())
+    }
+
+    /// Seed the pricing table with `prices` (rows already there are kept:
+    /// the operator's edits win).
+    pub async fn seed_prices(&self, prices: &[PriceRow]) -> Result<(), StoreError> {
+        for price in prices {
+            with_pool!(self.db, |pool| {
+                sqlx::query(
+                "INSERT INTO llm_model_pricing (provider, model, input_micros_per_mtok, output_micros_per_mtok,
+                     cached_micros_per_mtok, cache_write_5m_micros_per_mtok, cache_write_1h_micros_per_mtok, effective_from)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (provider, model) DO NOTHING"
+            )
+            .bind(&price.provider)
+            .bind(&price.model)
+            .bind(price.input as i64)
+            .bind(price.output as i64)
+            .bind(price.cache_read as i64)
+            .bind(price.cache_write_5m as i64)
+            .bind(price.cache_write_1h as i64)
+            .bind(&price.effective_from)
+            .execute(pool)
+            .await
+            .map(|_| ())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Every price in the table.
+    pub async fn prices(&self) -> Result<Vec<PriceRow>, StoreError> {
+        type Row = (String, String, i64, i64, i64, i64, i64, String);
+        let rows: Vec<Row> = with_pool!(self.db, |pool| {
+            sqlx::query_as(
+            "SELECT provider, model, input_micros_per_mtok, output_micros_per_mtok, cached_micros_per_mtok,
+                    cache_write_5m_micros_per_mtok, cache_write_1h_micros_per_mtok, effective_from
+             FROM llm_model_pricing ORDER BY provider, model"
+        )
+        .fetch_all(pool)
+        .await
+        })?;
+        let n = |v: i64| v.max(0) as u64;
+        Ok(rows
+            .into_iter()
+            .map(|r| PriceRow {
+                provider: r.0,
+                model: r.1,
+                input: n(r.2),
+                output: n(r.3),
+                cache_read: n(r.4),
+                cache_write_5m: n(r.5),
+                cache_write_1h: n(r.6),
+                effective_from: r.7,
+            })
+            .collect())
+    }
+}
+
+/// A row of the pricing table: micro-dollars per million tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriceRow {
+    /// The provider.
+    pub provider: String,
+    /// The model.
+    pub model: String,
+    /// Input.
+    pub input: u64,
+    /// Output.
+    pub output: u64,
+    /// Cache reads.
+    pub cache_read: u64,
+    /// Cache writes, five minutes.
+    pub cache_write_5m: u64,
+    /// Cache writes, one hour.
+    pub cache_write_1h: u64,
+    /// Since when (`2026-11-29`).
+    pub effective_from: String,
+}
