@@ -228,6 +228,63 @@ async fn discord_endpoint(
     Ok((endpoint, Some(sim)))
 }
 
+/// The LLM gateway for this run: the providers whose keys are set, or the
+/// embedded LLM simulator (returned so it lives as long as the host).
+async fn start_llm(
+    config: &Config,
+    db: crate::store::Database,
+) -> anyhow::Result<(
+    Arc<crate::llm::service::LlmService>,
+    Option<baseline_llm_sim::LlmSimulator>,
+)> {
+    use crate::llm::providers::Kind;
+    let simulator = match config.llm.keys.is_empty() {
+        true => {
+            let addr = config.llm.simulator_addr;
+            // Only this process talks to it: when the address is taken
+            // (a second process of the bot on this machine), any port will do.
+            let started = match baseline_llm_sim::LlmSimulator::start(addr).await {
+                Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => {
+                    tracing::warn!(%addr, "the LLM simulator's address is taken; using a free port");
+                    baseline_llm_sim::LlmSimulator::start(std::net::SocketAddr::new(addr.ip(), 0))
+                        .await
+                }
+                other => other,
+            };
+            Some(started.with_context(|| {
+                format!("cannot start the LLM simulator on {addr} (set BASELINE_LLM_SIM_ADDR, or a provider key such as OPENAI_API_KEY)")
+            })?)
+        }
+        false => None,
+    };
+    let at_sim = |kind: Kind| {
+        let provider = match kind {
+            Kind::OpenAi => baseline_llm_sim::Provider::OpenAi,
+            Kind::Anthropic => baseline_llm_sim::Provider::Anthropic,
+            Kind::Gemini => baseline_llm_sim::Provider::Gemini,
+            Kind::Xai => baseline_llm_sim::Provider::Xai,
+        };
+        simulator
+            .as_ref()
+            .map(|sim| sim.base_url(provider))
+            .unwrap_or_default()
+    };
+    let plan = crate::llm::setup::plan(&config.llm, Some(&at_sim)).map_err(anyhow::Error::msg)?;
+    let policy = crate::llm::gateway::RetryPolicy {
+        attempts: config.llm.attempts.max(1),
+        ..Default::default()
+    };
+    let gateway = crate::llm::gateway::Gateway::new(plan.providers, policy);
+    let service = crate::llm::service::LlmService::new(
+        gateway,
+        plan.routes,
+        config.llm.default_model.clone(),
+        crate::store::llm::LlmStore::new(db),
+    )
+    .await?;
+    Ok((Arc::new(service), simulator))
+}
+
 /// Sign-in with Discord for this run: the application's id and team asked
 /// of Discord (its team, or its owner, is on the developer team beside
 /// those configured), the secret configured — or, against the simulator,
@@ -305,6 +362,7 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
         &discord_config,
     ));
     let guilds = crate::store::guilds::GuildStore::new(db.clone());
+    let db_for_llm = db.clone();
     let services = Services::with_database(db)
         .with_cache(cache.clone())
         .with_discord(link.clone());
@@ -314,6 +372,8 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
         std::time::Duration::from_millis(discord_config.monitor_ttl_ms.max(1_000)),
     ));
     let services = services.with_shards(monitor.clone());
+    let (llm, llm_simulator) = start_llm(&config, db_for_llm).await?;
+    let services = services.with_llm(llm);
     crate::store::kv::spawn_sweeper(
         Arc::downgrade(&services.kv),
         std::time::Duration::from_secs(30),
@@ -414,6 +474,23 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
         }
         None if endpoint.simulated => println!("Discord: the simulator at {}", endpoint.base),
         None => println!("Discord: connecting to {}", endpoint.base),
+    }
+    match &llm_simulator {
+        Some(sim) => println!(
+            "LLM: the built-in simulator on {} (no provider key set; OpenAI, Anthropic, Gemini and xAI formats)",
+            sim.control_url()
+        ),
+        None => println!(
+            "LLM: {}",
+            runtime
+                .config()
+                .llm
+                .keys
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
     println!("Press Ctrl-C to stop.");
     tokio::signal::ctrl_c().await?;

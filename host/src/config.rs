@@ -17,7 +17,7 @@
 //! ```
 //!
 //! Environment: `BASELINE_COGS_DIR`, `BASELINE_DATA_DIR`, `DATABASE_URL`,
-//! `REDIS_URL`, `BASELINE_DASHBOARD_ORIGIN`, `BASELINE_PUBLIC_URL`, `BASELINE_OAUTH_SECRET`, `BASELINE_DASHBOARD_DIR`, `BASELINE_API_ADDR`, `BASELINE_HEALTH_ADDR`, `DISCORD_TOKEN`, `BASELINE_DISCORD_URL`,
+//! `REDIS_URL`, `BASELINE_DASHBOARD_ORIGIN`, `BASELINE_PUBLIC_URL`, `BASELINE_OAUTH_SECRET`, `BASELINE_DASHBOARD_DIR`, `BASELINE_API_ADDR`, `BASELINE_HEALTH_ADDR`, `DISCORD_TOKEN`, `BASELINE_DISCORD_URL`, `OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `GEMINI_API_KEY`, `XAI_API_KEY`, `BASELINE_LLM_SIM_ADDR`,
 //! `BASELINE_SIM_ADDR`, and
 //! `BASELINE_GRANT_<COG>` / `BASELINE_DENY_<COG>` (comma-separated capability
 //! names; `-` in the cog name becomes `_`, e.g. `BASELINE_GRANT_MY_COG=llm`).
@@ -70,6 +70,70 @@ pub struct Config {
     pub discord: DiscordConfig,
     /// Sign-in with Discord and sessions (the dashboard and the API).
     pub auth: AuthConfig,
+    /// The LLM gateway's providers and routes.
+    pub llm: LlmConfig,
+}
+
+/// The LLM gateway: providers (keys from the environment), which model
+/// goes where, and the simulator used when no key is set.
+///
+/// ```toml
+/// [llm]
+/// default_model = "gpt-6-luna"
+/// [llm.routes]                       # a model → its fallback chain
+/// "gpt-6-luna" = ["openai/gpt-6-luna", "anthropic/claude-haiku-5-5"]
+/// [llm.base_urls]                    # another endpoint for a provider
+/// openai = "https://proxy.example.com/v1"
+/// ```
+/// Keys: env `OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `GEMINI_API_KEY`,
+/// `XAI_API_KEY` (never in the file). With none set, the embedded LLM
+/// simulator serves every provider.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    /// The model a cog gets when it names none.
+    pub default_model: String,
+    /// Model → `provider/model` routes, tried in order. A model with no
+    /// entry is served by the provider whose price table has it.
+    pub routes: BTreeMap<String, Vec<String>>,
+    /// Provider → base URL, overriding the public one.
+    pub base_urls: BTreeMap<String, String>,
+    /// Provider → key (from the environment only; never serialized).
+    #[serde(skip)]
+    pub keys: BTreeMap<String, String>,
+    /// Where the embedded LLM simulator listens when no key is set (env
+    /// `BASELINE_LLM_SIM_ADDR`).
+    pub simulator_addr: std::net::SocketAddr,
+    /// Tries per route.
+    pub attempts: u32,
+    /// Seconds one call may take.
+    pub timeout_secs: u64,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self {
+            default_model: "gpt-6-luna".into(),
+            routes: BTreeMap::new(),
+            base_urls: BTreeMap::new(),
+            keys: BTreeMap::new(),
+            simulator_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 8091)),
+            attempts: 3,
+            timeout_secs: 60,
+        }
+    }
+}
+
+impl std::fmt::Debug for LlmConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlmConfig")
+            .field("default_model", &self.default_model)
+            .field("routes", &self.routes)
+            .field("base_urls", &self.base_urls)
+            .field("keys", &self.keys.keys().collect::<Vec<_>>())
+            .field("simulator_addr", &self.simulator_addr)
+            .finish()
+    }
 }
 
 /// Sign-in with Discord (OAuth2) and sessions.
@@ -253,6 +317,7 @@ impl Default for Config {
             cogs: BTreeMap::new(),
             discord: DiscordConfig::default(),
             auth: AuthConfig::default(),
+            llm: LlmConfig::default(),
         }
     }
 }
@@ -543,6 +608,26 @@ impl Config {
                 self.auth.public_url = Some(value.clone());
             } else if key == "BASELINE_OAUTH_SECRET" && !value.is_empty() {
                 self.auth.client_secret = Some(value.clone());
+            } else if let Some(provider) =
+                key.strip_suffix("_API_KEY").filter(|_| !value.is_empty())
+            {
+                let name = match provider {
+                    "OPENAI" => Some("openai"),
+                    "ANTHROPIC" => Some("anthropic"),
+                    "GEMINI" => Some("gemini"),
+                    "XAI" => Some("xai"),
+                    _ => None,
+                };
+                if let Some(name) = name {
+                    self.llm.keys.insert(name.into(), value.clone());
+                }
+            } else if key == "BASELINE_LLM_SIM_ADDR" {
+                match value.parse() {
+                    Ok(addr) => self.llm.simulator_addr = addr,
+                    Err(_) => {
+                        tracing::warn!(value, "BASELINE_LLM_SIM_ADDR is not host:port; ignored")
+                    }
+                }
             } else if key == "REDIS_URL" && !value.is_empty() {
                 self.redis_url = Some(value.clone());
             } else if let Some(cog) = key.strip_prefix("BASELINE_GRANT_") {

@@ -257,8 +257,13 @@ fn run_loads_the_cogs_folder_and_reloads_it() {
         .env("RUST_LOG", "info")
         .env("BASELINE_API_ADDR", "127.0.0.1:0")
         .env("BASELINE_SIM_ADDR", "127.0.0.1:0")
+        .env("BASELINE_LLM_SIM_ADDR", "127.0.0.1:0")
         .env("BASELINE_HEALTH_ADDR", "127.0.0.1:0")
         .env_remove("DISCORD_TOKEN")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("GEMINI_API_KEY")
+        .env_remove("XAI_API_KEY")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -288,6 +293,11 @@ fn run_loads_the_cogs_folder_and_reloads_it() {
         true
     };
     let ready = wait_for("Press Ctrl-C", &mut seen);
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("LLM: the built-in simulator on http://")),
+        "no key set: the LLM simulator serves ({seen:?})"
+    );
     // The API of the running host answers over a real socket.
     let api = seen
         .iter()

@@ -29,6 +29,7 @@ impl Process {
             .env("RUST_LOG", "info")
             .env("BASELINE_API_ADDR", "127.0.0.1:0")
             .env("BASELINE_HEALTH_ADDR", "127.0.0.1:0")
+            .env("BASELINE_LLM_SIM_ADDR", "127.0.0.1:0")
             .env_remove("DISCORD_TOKEN")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

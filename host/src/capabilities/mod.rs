@@ -47,6 +47,8 @@ pub struct Services {
     pub discord: Option<Arc<crate::discord::DiscordLink>>,
     /// The shard monitor (absent without a Discord connection).
     pub shards: Option<Arc<crate::discord::ShardMonitor>>,
+    /// The LLM gateway, metered (absent without a database).
+    pub llm: Option<Arc<crate::llm::service::LlmService>>,
 }
 
 impl Services {
@@ -76,6 +78,14 @@ impl Services {
         }
     }
 
+    /// The same services with the LLM gateway.
+    pub fn with_llm(self, llm: Arc<crate::llm::service::LlmService>) -> Self {
+        Self {
+            llm: Some(llm),
+            ..self
+        }
+    }
+
     /// The same services with another cache (Redis).
     pub fn with_cache(self, cache: Arc<dyn crate::cache::Cache>) -> Self {
         Self { cache, ..self }
@@ -91,6 +101,7 @@ impl Services {
             database: None,
             discord: None,
             shards: None,
+            llm: None,
         }
     }
 }

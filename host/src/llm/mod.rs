@@ -8,7 +8,8 @@
 //! - [`pricing`]: prices per model and the cost of a call, exactly;
 //! - [`client`]: sending a request to a configured provider;
 //! - [`gateway`]: retries with backoff, fallback chains, circuit breakers;
-//! - [`service`]: a metered call — budgets reserved and settled, a usage row.
+//! - [`service`]: a metered call — budgets reserved and settled, a usage row;
+//! - [`setup`]: providers and routes from the operator's `[llm]` configuration.
 //!
 //! Built so far: chat whole or streamed (text, images in, tools,
 //! structured output) and its costs. To come (docs/llm-simulator.md,
@@ -21,6 +22,7 @@ pub mod model;
 pub mod pricing;
 pub mod providers;
 pub mod service;
+pub mod setup;
 
 pub use model::{
     ChatRequest, ChatResponse, LlmError, Message, Part, Role, ToolCall, ToolChoice, ToolSpec, Usage,
