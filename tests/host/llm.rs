@@ -895,3 +895,139 @@ mod metered {
         ));
     }
 }
+
+mod capability {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use baseline_host::capabilities::Services;
+    use baseline_host::config::CogConfig;
+    use baseline_host::llm::client::Provider;
+    use baseline_host::llm::gateway::{Gateway, RetryPolicy};
+    use baseline_host::llm::providers::Kind;
+    use baseline_host::llm::service::LlmService;
+    use baseline_host::runtime::{Answer, Call, Runtime};
+    use baseline_host::store::Database;
+    use baseline_host::store::llm::{Budget, LlmStore, Period};
+    use baseline_host::wit::types::{CogError, CommandResponse, OptionEntry, OptionValue};
+    use baseline_llm_sim::Provider as SimProvider;
+
+    use crate::support::*;
+
+    async fn ask(runtime: &Arc<Runtime>, guild: u64, question: &str) -> Answer {
+        let cog = runtime.registry().get("asker").unwrap();
+        let options = vec![OptionEntry {
+            name: "question".into(),
+            value: OptionValue::Text(question.into()),
+        }];
+        let invocation = command("ask", None, options, guild, USER);
+        runtime
+            .invoke(&cog, scope("asker", &invocation), Call::Command(invocation))
+            .await
+            .unwrap()
+    }
+
+    fn text(answer: &Answer) -> String {
+        match answer {
+            Answer::Command(Ok(CommandResponse::Reply(reply))) => {
+                reply.message.content.clone().unwrap_or_default()
+            }
+            Answer::Command(Err(CogError::User(message))) => format!("refused: {message}"),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_granted_cog_asks_is_charged_and_stopped_by_the_budget() {
+        let sim = super::sim().await;
+        let data = tempfile::tempdir().unwrap();
+        let db = Database::connect(&Database::sqlite_url(data.path()))
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        let store = LlmStore::new(db.clone());
+        let mut providers = HashMap::new();
+        providers.insert(
+            "openai".to_string(),
+            Provider::new(Kind::OpenAi, "k").at(sim.base_url(SimProvider::OpenAi)),
+        );
+        let plan_routes = HashMap::from([(
+            "gpt-6-luna".to_string(),
+            vec![baseline_host::llm::gateway::Route {
+                provider: "openai".into(),
+                model: "gpt-6-luna".into(),
+            }],
+        )]);
+        let policy = RetryPolicy {
+            attempts: 1,
+            base: Duration::from_millis(5),
+            max_wait: Duration::from_secs(1),
+        };
+        let service = LlmService::new(
+            Gateway::new(providers, policy),
+            plan_routes,
+            "gpt-6-luna".into(),
+            store.clone(),
+        )
+        .await
+        .unwrap();
+        let cogs = tempfile::tempdir().unwrap();
+        install("asker", cogs.path(), "asker.wasm");
+        let mut config = config(cogs.path());
+        config.cogs.insert(
+            "asker".into(),
+            CogConfig {
+                grant: vec!["llm".into()],
+                ..CogConfig::default()
+            },
+        );
+        let services = Services::with_database(db).with_llm(Arc::new(service));
+        let runtime = Runtime::new(config, services).unwrap();
+        runtime.load_dir().await;
+
+        let answer = text(&ask(&runtime, GUILD, "what is a d20?").await);
+        assert!(
+            answer.contains("what is a d20?") && answer.contains("[openai/gpt-6-luna"),
+            "{answer}"
+        );
+        let rows = store.recent(GUILD, 10).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            (rows[0].cog.as_str(), rows[0].user_id),
+            ("asker", Some(USER))
+        );
+        assert!(
+            answer.contains(&format!("{} µ$", rows[0].cost_micros)),
+            "{answer}"
+        );
+
+        // The cog's own budget, spent: the next question is refused in words,
+        // and no provider is called.
+        store
+            .set_budget(&Budget {
+                guild_id: GUILD,
+                cog: Some("asker".into()),
+                period: Period::Monthly,
+                limit_micros: rows[0].cost_micros,
+            })
+            .await
+            .unwrap();
+        let refused = text(&ask(&runtime, GUILD, "again?").await);
+        assert!(
+            refused.contains("BudgetExceeded") && refused.contains("cog `asker`'s monthly budget"),
+            "{refused}"
+        );
+        assert_eq!(store.recent(GUILD, 10).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn without_the_grant_the_cog_is_denied() {
+        let cogs = tempfile::tempdir().unwrap();
+        install("asker", cogs.path(), "asker.wasm");
+        let runtime = runtime(config(cogs.path()));
+        runtime.load_dir().await;
+        let answer = text(&ask(&runtime, GUILD, "hello").await);
+        assert!(answer.contains("Denied"), "{answer}");
+    }
+}

@@ -25,6 +25,7 @@ pub const GUESTS: &[&str] = &[
     "storm-spin",
     "storm-flood",
     "spin-start",
+    "asker",
 ];
 
 /// Held by the tests that keep both cores busy for a long time (building
