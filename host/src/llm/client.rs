@@ -129,6 +129,11 @@ impl ChatStream {
         }
     }
 
+    /// The text received so far.
+    pub fn text(&self) -> &str {
+        self.accumulator.text()
+    }
+
     /// Whether any of the answer has arrived (fallback is only possible before).
     pub fn started(&self) -> bool {
         self.accumulator.started()

@@ -6,9 +6,11 @@
 //! no path skips the check or the record.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
-use super::gateway::{Gateway, Route};
+use super::client::ChatStream;
+use super::gateway::{Gateway, Route, Served};
 use super::model::{ChatRequest, ChatResponse, LlmError, Part, Usage};
 use super::pricing::{self, Price};
 use crate::store::StoreError;
@@ -131,12 +133,13 @@ impl LlmService {
             .copied()
     }
 
-    /// Run `request` for `caller`: reserve, call, settle, record.
-    pub async fn chat(
+    /// The route chain of `request`'s model and a reservation of its worst
+    /// case on the caller's budgets.
+    async fn prepare(
         &self,
         caller: &Caller,
-        mut request: ChatRequest,
-    ) -> Result<(ChatResponse, Charged), LlmError> {
+        request: &mut ChatRequest,
+    ) -> Result<Prepared, LlmError> {
         if request.model.is_empty() {
             request.model = self.default_model.clone();
         }
@@ -144,8 +147,9 @@ impl LlmService {
             LlmError::Invalid(format!("no provider serves the model `{}`", request.model))
         })?;
         // The worst case, at the dearest route's rates.
+        let prompt = estimate(request);
         let worst_usage = Usage {
-            input: estimate(&request),
+            input: prompt,
             output: u64::from(request.max_tokens),
             ..Usage::default()
         };
@@ -159,8 +163,6 @@ impl LlmService {
             })?;
             worst = worst.max(pricing::cost_micros(&worst_usage, &price));
         }
-        let unavailable =
-            |e: StoreError| LlmError::ProviderDown(format!("the budget book is unavailable: {e}"));
         let reservation = match caller.guild_id {
             Some(guild) => {
                 let at = crate::store::now_millis();
@@ -187,24 +189,34 @@ impl LlmService {
             }
             None => None,
         };
-        let started = Instant::now();
-        let result = self.gateway.chat(&chain, &request).await;
-        let latency_ms = started.elapsed().as_millis() as u64;
-        let (usage, served, outcome) = match &result {
-            Ok((answer, served)) => (answer.usage, Some(served.clone()), "ok".to_string()),
-            Err(error) => (Usage::default(), None, error_kind(error).to_string()),
-        };
+        Ok(Prepared {
+            chain,
+            reservation,
+            prompt,
+            started: Instant::now(),
+        })
+    }
+
+    /// Settle the reservation at the real cost and write the usage row.
+    async fn conclude(
+        &self,
+        caller: &Caller,
+        prepared: &Prepared,
+        operation: &str,
+        usage: Usage,
+        served: Option<&Served>,
+        outcome: &str,
+    ) -> Result<u64, LlmError> {
         let route = served
-            .as_ref()
             .map(|s| Route {
                 provider: s.provider.clone(),
                 model: s.model.clone(),
             })
-            .unwrap_or_else(|| chain[0].clone());
+            .unwrap_or_else(|| prepared.chain[0].clone());
         let cost = self
             .price(&route)
             .map_or(0, |p| pricing::cost_micros(&usage, &p));
-        if let Some(held) = &reservation {
+        if let Some(held) = &prepared.reservation {
             self.store.settle(held, cost).await.map_err(unavailable)?;
         }
         let row = UsageRow {
@@ -213,32 +225,189 @@ impl LlmService {
             user_id: caller.user_id,
             provider: route.provider.clone(),
             model: route.model.clone(),
-            operation: "chat".into(),
+            operation: operation.into(),
             input_tokens: usage.total_input(),
             cached_tokens: usage.cache_read,
             cache_write_tokens: usage.cache_write_5m + usage.cache_write_1h,
             output_tokens: usage.output,
             reasoning_tokens: usage.reasoning,
             cost_micros: cost,
-            latency_ms,
-            outcome,
-            fallback: served.as_ref().is_some_and(|s| s.fallback),
+            latency_ms: prepared.started.elapsed().as_millis() as u64,
+            outcome: outcome.into(),
+            fallback: served.is_some_and(|s| s.fallback),
             cache_hit: false,
         };
         if let Err(error) = self.store.record(&row).await {
             tracing::error!(%error, cog = %caller.cog, "could not record an LLM call's usage");
         }
-        let (answer, served) = result?;
-        Ok((
-            answer,
-            Charged {
-                cost_micros: cost,
-                provider: served.provider,
-                model: served.model,
-                fallback: served.fallback,
-            },
-        ))
+        Ok(cost)
     }
+
+    /// Run `request` for `caller`: reserve, call, settle, record.
+    pub async fn chat(
+        &self,
+        caller: &Caller,
+        mut request: ChatRequest,
+    ) -> Result<(ChatResponse, Charged), LlmError> {
+        let prepared = self.prepare(caller, &mut request).await?;
+        let result = self.gateway.chat(&prepared.chain, &request).await;
+        let (usage, served, outcome) = match &result {
+            Ok((answer, served)) => (answer.usage, Some(served), "ok"),
+            Err(error) => (Usage::default(), None, error_kind(error)),
+        };
+        let cost = self
+            .conclude(caller, &prepared, "chat", usage, served, outcome)
+            .await?;
+        let (answer, served) = result?;
+        Ok((answer, charged(cost, &served)))
+    }
+
+    /// Stream `request` for `caller`: reserved like a chat; read it with
+    /// [`MeteredStream::next_text`] and end it with
+    /// [`MeteredStream::finish`], which settles and records — at the
+    /// provider's usage when the stream ended whole, else at an estimate
+    /// (the prompt and the text received), since the provider bills a cut
+    /// stream too.
+    pub async fn stream(
+        self: &Arc<Self>,
+        caller: &Caller,
+        mut request: ChatRequest,
+    ) -> Result<MeteredStream, LlmError> {
+        let prepared = self.prepare(caller, &mut request).await?;
+        match self.gateway.stream(&prepared.chain, &request).await {
+            Ok((stream, served)) => Ok(MeteredStream {
+                service: self.clone(),
+                caller: caller.clone(),
+                prepared: Some(prepared),
+                stream: Some(stream),
+                served,
+            }),
+            Err(error) => {
+                self.conclude(
+                    caller,
+                    &prepared,
+                    "stream",
+                    Usage::default(),
+                    None,
+                    error_kind(&error),
+                )
+                .await?;
+                Err(error)
+            }
+        }
+    }
+}
+
+fn charged(cost_micros: u64, served: &Served) -> Charged {
+    Charged {
+        cost_micros,
+        provider: served.provider.clone(),
+        model: served.model.clone(),
+        fallback: served.fallback,
+    }
+}
+
+fn unavailable(error: StoreError) -> LlmError {
+    LlmError::ProviderDown(format!("the budget book is unavailable: {error}"))
+}
+
+/// A call under way: its route chain, its reservation, when it started.
+struct Prepared {
+    chain: Vec<Route>,
+    reservation: Option<crate::store::llm::Reservation>,
+    prompt: u64,
+    started: Instant,
+}
+
+/// A streamed answer being read, charged when it ends.
+pub struct MeteredStream {
+    service: Arc<LlmService>,
+    caller: Caller,
+    prepared: Option<Prepared>,
+    stream: Option<ChatStream>,
+    served: Served,
+}
+
+impl MeteredStream {
+    /// The next piece of text; `None` at the end.
+    pub async fn next_text(&mut self) -> Result<Option<String>, LlmError> {
+        match &mut self.stream {
+            Some(stream) => stream.next_text().await,
+            None => Ok(None),
+        }
+    }
+
+    /// The whole answer and its charge; a cut stream is charged at an
+    /// estimate and answered with [`LlmError::StreamCut`].
+    pub async fn finish(mut self) -> Result<(ChatResponse, Charged), LlmError> {
+        let (Some(stream), Some(prepared)) = (self.stream.take(), self.prepared.take()) else {
+            return Err(LlmError::Invalid("the stream was already finished".into()));
+        };
+        let received = tokens_of(stream.text());
+        let result = stream.finish();
+        let (usage, outcome) = match &result {
+            Ok(answer) => (answer.usage, "ok"),
+            Err(error) => (
+                Usage {
+                    input: prepared.prompt,
+                    output: received,
+                    ..Usage::default()
+                },
+                error_kind(error),
+            ),
+        };
+        let cost = self
+            .service
+            .conclude(
+                &self.caller,
+                &prepared,
+                "stream",
+                usage,
+                Some(&self.served),
+                outcome,
+            )
+            .await?;
+        let answer = result?;
+        Ok((answer, charged(cost, &self.served)))
+    }
+}
+
+impl Drop for MeteredStream {
+    /// A stream dropped unread is still charged (at the estimate), so a
+    /// reservation never stays held.
+    fn drop(&mut self) {
+        if let (Some(stream), Some(prepared)) = (self.stream.take(), self.prepared.take()) {
+            let usage = Usage {
+                input: prepared.prompt,
+                output: tokens_of(stream.text()),
+                ..Usage::default()
+            };
+            let (service, caller, served) = (
+                self.service.clone(),
+                self.caller.clone(),
+                self.served.clone(),
+            );
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    let _ = service
+                        .conclude(
+                            &caller,
+                            &prepared,
+                            "stream",
+                            usage,
+                            Some(&served),
+                            "dropped",
+                        )
+                        .await;
+                });
+            }
+        }
+    }
+}
+
+/// Tokens of received text, estimated as everywhere here.
+fn tokens_of(text: &str) -> u64 {
+    (text.len() as u64).div_ceil(4)
 }
 
 /// A short name of an error for usage rows.
