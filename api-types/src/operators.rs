@@ -142,3 +142,31 @@ pub struct GuildShardView {
     /// That shard's record, when it is live.
     pub shard: Option<ShardRecord>,
 }
+
+/// A model's price (`GET /api/v1/llm/models`, `PUT …/pricing`): integer
+/// micro-dollars per million tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ModelPrice {
+    /// The provider (`openai`, `anthropic`, `gemini`, `xai`).
+    #[serde(default)]
+    pub provider: String,
+    /// The provider's model name.
+    #[serde(default)]
+    pub model: String,
+    /// Input.
+    pub input: u64,
+    /// Output (reasoning included).
+    pub output: u64,
+    /// Input read from the prompt cache.
+    pub cache_read: u64,
+    /// Input written to the cache for five minutes.
+    pub cache_write_5m: u64,
+    /// Input written to the cache for an hour.
+    pub cache_write_1h: u64,
+    /// Since when (`2026-11-29`).
+    pub effective_from: String,
+    /// Whether a route of this host reaches it.
+    #[serde(default)]
+    pub routed: bool,
+}

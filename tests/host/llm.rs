@@ -1132,3 +1132,133 @@ mod capability {
         assert!(answer.contains("Denied"), "{answer}");
     }
 }
+
+mod pricing_api {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use baseline_host::api::access::{Session, create_session};
+    use baseline_host::api::{ApiState, router};
+    use baseline_host::capabilities::Services;
+    use baseline_host::llm::pricing::{Price, cost_micros};
+    use baseline_host::runtime::Runtime;
+    use serde_json::{Value, json};
+    use tower::ServiceExt;
+
+    use super::metered::{ask, caller, setup};
+    use crate::support::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn developers_read_and_set_prices_and_calls_use_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_sim, service, _store) = setup(&dir).await;
+        let service = Arc::new(service);
+        let cogs = tempfile::tempdir().unwrap();
+        let db = baseline_host::store::Database::connect(
+            &baseline_host::store::Database::sqlite_url(dir.path()),
+        )
+        .await
+        .unwrap();
+        let runtime = Runtime::new(
+            config(cogs.path()),
+            Services::with_database(db).with_llm(service.clone()),
+        )
+        .unwrap();
+        let token = |developer: bool| {
+            let runtime = runtime.clone();
+            async move {
+                let session = Session {
+                    user_id: 5,
+                    developer,
+                    ..Default::default()
+                };
+                create_session(
+                    runtime.services().cache.as_ref(),
+                    &session,
+                    Duration::from_secs(60),
+                )
+                .await
+                .unwrap()
+            }
+        };
+        let (developer, admin) = (token(true).await, token(false).await);
+        let send = |method: &str, uri: &str, token: &str, body: Option<Value>| {
+            let request = Request::builder()
+                .method(method)
+                .uri(uri)
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .body(
+                    body.map(|b| Body::from(b.to_string()))
+                        .unwrap_or_else(Body::empty),
+                )
+                .unwrap();
+            let app = router(ApiState::new(runtime.clone()));
+            async move {
+                let response = app.oneshot(request).await.unwrap();
+                let status = response.status();
+                let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                    .await
+                    .unwrap();
+                (
+                    status,
+                    serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+                )
+            }
+        };
+        let (status, models) = send("GET", "/api/v1/llm/models", &developer, None).await;
+        assert_eq!(status, StatusCode::OK, "{models}");
+        let luna = models
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["model"] == "gpt-6-luna")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (luna["input"].as_u64(), luna["routed"].as_bool()),
+            (Some(100_000), Some(true))
+        );
+        assert_eq!(
+            send("GET", "/api/v1/llm/models", &admin, None).await.0,
+            StatusCode::FORBIDDEN
+        );
+        // Ten times dearer from now on.
+        let dear = json!({"input": 1_000_000, "output": 5_000_000, "cache_read": 100_000,
+            "cache_write_5m": 1_250_000, "cache_write_1h": 1_250_000, "effective_from": "2026-11-30"});
+        let uri = "/api/v1/llm/models/openai/gpt-6-luna/pricing";
+        assert_eq!(
+            send("PUT", uri, &admin, Some(dear.clone())).await.0,
+            StatusCode::FORBIDDEN
+        );
+        let (status, set) = send("PUT", uri, &developer, Some(dear.clone())).await;
+        assert_eq!(status, StatusCode::OK, "{set}");
+        assert_eq!(set["routed"], true);
+        let (answer, charged) = service.chat(&caller(42), ask("hello")).await.unwrap();
+        let price = Price {
+            input: 1_000_000,
+            cache_read: 100_000,
+            cache_write_5m: 1_250_000,
+            cache_write_1h: 1_250_000,
+            output: 5_000_000,
+        };
+        assert_eq!(charged.cost_micros, cost_micros(&answer.usage, &price));
+        // Bad input is refused.
+        let (status, _) = send(
+            "PUT",
+            "/api/v1/llm/models/acme/x/pricing",
+            &developer,
+            Some(dear.clone()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let mut absurd = dear;
+        absurd["input"] = json!(u64::MAX);
+        assert_eq!(
+            send("PUT", uri, &developer, Some(absurd)).await.0,
+            StatusCode::BAD_REQUEST
+        );
+    }
+}

@@ -14,6 +14,7 @@ mod error;
 mod guild_cogs;
 mod guilds;
 mod health;
+mod llm;
 pub mod login;
 mod pages;
 pub mod playground;
@@ -120,6 +121,8 @@ pub const MAX_BODY_BYTES: usize = 256 << 10;
         playground::command,
         playground::component,
         playground::modal,
+        llm::models,
+        llm::set_pricing,
     )
 )]
 struct ApiDoc;
@@ -142,6 +145,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(guilds::router())
         .merge(pages::router())
         .merge(playground::router())
+        .merge(llm::router())
         .route("/openapi.json", axum::routing::get(openapi))
         // A path under /api/v1 that names no route is a JSON 404, never
         // the dashboard's index.html.

@@ -126,6 +126,28 @@ impl LlmService {
         Ok(())
     }
 
+    /// Every price, with whether a route reaches the model.
+    pub async fn prices(&self) -> Result<Vec<(PriceRow, bool)>, StoreError> {
+        let rows = self.store.prices().await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let routed = self
+                    .routes
+                    .values()
+                    .flatten()
+                    .any(|r| r.provider == row.provider && r.model == row.model);
+                (row, routed)
+            })
+            .collect())
+    }
+
+    /// Set a model's price; calls from now on use it.
+    pub async fn set_price(&self, price: &PriceRow) -> Result<(), StoreError> {
+        self.store.set_price(price).await?;
+        self.reload_prices().await
+    }
+
     fn price(&self, route: &Route) -> Option<Price> {
         self.prices
             .read()

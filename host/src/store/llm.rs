@@ -447,6 +447,34 @@ impl LlmStore {
         Ok(())
     }
 
+    /// Set a model's price (the operator's edit).
+    pub async fn set_price(&self, price: &PriceRow) -> Result<(), StoreError> {
+        with_pool!(self.db, |pool| {
+            sqlx::query(
+            "INSERT INTO llm_model_pricing (provider, model, input_micros_per_mtok, output_micros_per_mtok,
+                 cached_micros_per_mtok, cache_write_5m_micros_per_mtok, cache_write_1h_micros_per_mtok, effective_from)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (provider, model) DO UPDATE SET input_micros_per_mtok = excluded.input_micros_per_mtok,
+                 output_micros_per_mtok = excluded.output_micros_per_mtok, cached_micros_per_mtok = excluded.cached_micros_per_mtok,
+                 cache_write_5m_micros_per_mtok = excluded.cache_write_5m_micros_per_mtok,
+                 cache_write_1h_micros_per_mtok = excluded.cache_write_1h_micros_per_mtok,
+                 effective_from = excluded.effective_from"
+        )
+        .bind(&price.provider)
+        .bind(&price.model)
+        .bind(price.input.min(i64::MAX as u64) as i64)
+        .bind(price.output.min(i64::MAX as u64) as i64)
+        .bind(price.cache_read.min(i64::MAX as u64) as i64)
+        .bind(price.cache_write_5m.min(i64::MAX as u64) as i64)
+        .bind(price.cache_write_1h.min(i64::MAX as u64) as i64)
+        .bind(&price.effective_from)
+        .execute(pool)
+        .await
+        .map(|_| ())
+        })?;
+        Ok(())
+    }
+
     /// Every price in the table.
     pub async fn prices(&self) -> Result<Vec<PriceRow>, StoreError> {
         type Row = (String, String, i64, i64, i64, i64, i64, String);
