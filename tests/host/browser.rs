@@ -127,6 +127,16 @@ async fn find_text(client: &Client, css: &str, text: &str) -> fantoccini::elemen
     }
 }
 
+/// Click the `css` element reading `text`.
+async fn click_text(client: &Client, css: &str, text: &str) {
+    find_text(client, css, text).await.click().await.unwrap();
+}
+
+/// Click the `css` element.
+async fn click(client: &Client, css: &str) {
+    find(client, css).await.click().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_signs_in_switches_a_cog_and_hands_out_access() {
     let dashboard = dashboard_site();
@@ -185,11 +195,7 @@ async fn an_admin_signs_in_switches_a_cog_and_hands_out_access() {
     // Settings from the cog's JSON Schema: a value over its maximum is
     // refused by the server and shown at its field; a good one is saved;
     // a second change is reverted from the audit trail.
-    find_text(&client, "table.cogs a", "Settings")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click_text(&client, "table.cogs a", "Settings").await;
     let max_count = find(&client, "#field-max_count").await;
     shot(&client, "06-settings").await;
     let set = |value: &'static str| {
@@ -198,11 +204,7 @@ async fn an_admin_signs_in_switches_a_cog_and_hands_out_access() {
             let input = find(&client, "#field-max_count").await;
             input.clear().await.unwrap();
             input.send_keys(&format!("{value}\u{E004}")).await.unwrap();
-            find_text(&client, "button", "Save")
-                .await
-                .click()
-                .await
-                .unwrap();
+            click_text(&client, "button", "Save").await;
         }
     };
     drop(max_count);
@@ -215,11 +217,7 @@ async fn an_admin_signs_in_switches_a_cog_and_hands_out_access() {
     set("30").await;
     find_text(&client, ".audit code", "max_count: 20 → 30").await;
     shot(&client, "08-settings-audit").await;
-    find(&client, "button[aria-label='Revert change 1']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "button[aria-label='Revert change 1']").await;
     find_text(&client, ".toast", "Reverted.").await;
     let saved = site
         .runtime
@@ -237,11 +235,7 @@ async fn an_admin_signs_in_switches_a_cog_and_hands_out_access() {
     // A channel picker: the server's channels by name, saved as an id.
     let picker = find(&client, "select#field-dice_channel").await;
     picker.select_by_label("#dice").await.unwrap();
-    find_text(&client, "button", "Save")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click_text(&client, "button", "Save").await;
     find_text(&client, ".toast", "Saved.").await;
     let saved = site
         .runtime
@@ -259,24 +253,12 @@ async fn an_admin_signs_in_switches_a_cog_and_hands_out_access() {
 
     // Access: find grace, make her an editor, see the history, remove her
     // (after the confirmation).
-    find_text(&client, ".tabs a", "Access")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click_text(&client, ".tabs a", "Access").await;
     find(&client, "table.access").await;
     let query = find(&client, "#member-query").await;
     query.send_keys("gra").await.unwrap();
-    find_text(&client, "button", "Find")
-        .await
-        .click()
-        .await
-        .unwrap();
-    find(&client, "button[aria-label='Make grace editor']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click_text(&client, "button", "Find").await;
+    click(&client, "button[aria-label='Make grace editor']").await;
     let grace = (DEMO_OWNER + 1).to_string();
     find_text(&client, ".toast", "grace is now editor.").await;
     // Names, not ids: grace as the bot sees her, ada as she signed in.
@@ -309,11 +291,7 @@ async fn an_admin_signs_in_switches_a_cog_and_hands_out_access() {
         Some(Role::Granted(Tier::Editor)),
         "cancelled: nothing removed"
     );
-    find(&client, &format!("button[aria-label='Remove {grace}']"))
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, &format!("button[aria-label='Remove {grace}']")).await;
     find(&client, "[role='alertdialog']").await;
     client
         .active_element()
@@ -362,11 +340,7 @@ async fn an_admin_signs_in_switches_a_cog_and_hands_out_access() {
     client.set_window_size(1200, 800).await.unwrap();
 
     // Sign out: back to the sign-in card.
-    find_text(&client, "button", "Sign out")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click_text(&client, "button", "Sign out").await;
     find_text(&client, "a.button", "Sign in with Discord").await;
     shot(&client, "12-signed-out-again").await;
     client.close().await.unwrap();
@@ -412,11 +386,7 @@ async fn cog_pages_and_ui_modules_work_in_the_browser() {
         .unwrap();
 
     // The cog's pages are in the sidebar of the server's pages.
-    find_text(&client, ".pages a", "Dice statistics")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click_text(&client, ".pages a", "Dice statistics").await;
     find_text(&client, "h1", "Dice statistics").await;
     find_text(&client, ".v-stat", "Dice rolled").await;
     find(&client, ".v-chart svg rect.v-bar").await;
@@ -426,21 +396,13 @@ async fn cog_pages_and_ui_modules_work_in_the_browser() {
     let goal = find(&client, ".v-form input[name='goal']").await;
     goal.clear().await.unwrap();
     goal.send_keys("7").await.unwrap();
-    find_text(&client, ".v-form button", "Set the goal")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click_text(&client, ".v-form button", "Set the goal").await;
     find_text(&client, ".toasts .toast", "Goal set: 7 dice.").await;
     find_text(&client, ".v-stat", "0 of 7").await;
     shot(&client, "21-cog-page-form").await;
 
     // A dangerous button asks first, in the dashboard's own dialog.
-    find_text(&client, ".page-view button.danger", "Reset counters")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click_text(&client, ".page-view button.danger", "Reset counters").await;
     let dialog = find(&client, "[role='alertdialog']").await;
     shot(&client, "22-cog-page-confirm").await;
     let focused = client
@@ -459,22 +421,10 @@ async fn cog_pages_and_ui_modules_work_in_the_browser() {
 
     // The UI module's page: picking a die is the module's own state; a
     // roll goes through the cog and comes back into the module's table.
-    find_text(&client, ".pages a", "Dice table")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click_text(&client, ".pages a", "Dice table").await;
     find_text(&client, ".page-view button", "Roll a d6").await;
-    find_text(&client, ".page-view button", "d20")
-        .await
-        .click()
-        .await
-        .unwrap();
-    find_text(&client, ".page-view button", "Roll a d20")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click_text(&client, ".page-view button", "d20").await;
+    click_text(&client, ".page-view button", "Roll a d20").await;
     let row = find_text(&client, ".page-view table tbody tr", "d20").await;
     let die: u32 = row
         .text()
@@ -608,30 +558,18 @@ async fn the_developer_team_sees_the_bots_cogs_shards_and_spend() {
         "{row}"
     );
     shot(&client, "30-bot-cogs").await;
-    find(&client, "button[aria-label='Reload reference']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "button[aria-label='Reload reference']").await;
     find_text(&client, ".toasts .toast", "reference 0.1.0 reloaded.").await;
 
     // Shards: the reporting one with its latency graph, the silent one
     // named, a guild looked up; the page refreshes by itself.
-    find_text(&client, ".bot a", "Shards")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click_text(&client, ".bot a", "Shards").await;
     find(&client, "article[aria-label='shard 0'] svg polyline").await;
     find_text(&client, "article[aria-label='shard 0']", "45 ms").await;
     find_text(&client, "[role='alert']", "shards 1 lately").await;
     let lookup = find(&client, "#guild-lookup").await;
     lookup.send_keys(&DEMO_GUILD.to_string()).await.unwrap();
-    find_text(&client, ".lookup button", "Look up")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click_text(&client, ".lookup button", "Look up").await;
     let shard = baseline_host::discord::shards::shard_of(DEMO_GUILD, 2);
     find_text(
         &client,
@@ -647,11 +585,7 @@ async fn the_developer_team_sees_the_bots_cogs_shards_and_spend() {
     shot(&client, "31-bot-shards").await;
 
     // LLM spend: an empty state until the gateway exists.
-    find_text(&client, ".bot a", "LLM spend")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click_text(&client, ".bot a", "LLM spend").await;
     find_text(&client, ".card.empty", "No language-model calls yet").await;
     shot(&client, "32-bot-llm").await;
     client.close().await.unwrap();
@@ -699,40 +633,24 @@ async fn the_playground_runs_commands_as_a_user_and_its_buttons_work() {
     command.select_by_label("/dice roll").await.unwrap();
     let sides = find(&client, "input#opt-sides").await;
     sides.send_keys("20").await.unwrap();
-    find_text(&client, "button", "Run")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click_text(&client, "button", "Run").await;
     find_text(&client, ".turn-what", "/dice roll sides:20").await;
     find(&client, ".d-message .d-embed").await;
     shot(&client, "40-playground-roll").await;
-    find_text(&client, ".d-message .d-button", "Roll again")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click_text(&client, ".d-message .d-button", "Roll again").await;
     find_text(&client, ".turn-what", "clicked reference:again:20:1").await;
     let turns = client.find_all(Locator::Css(".turn")).await.unwrap();
     assert_eq!(turns.len(), 2, "each use is a turn of its own");
 
     // An ephemeral answer is marked as Discord marks it.
     command.select_by_label("/dice stats").await.unwrap();
-    find_text(&client, "button", "Run")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click_text(&client, "button", "Run").await;
     find_text(&client, ".d-ephemeral", "Only you can see this").await;
     shot(&client, "41-playground-ephemeral").await;
 
     // A modal: drawn as a form, sent, and the cog reads what was typed.
     command.select_by_label("/form").await.unwrap();
-    find_text(&client, "button", "Run")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click_text(&client, "button", "Run").await;
     let name = find(&client, ".d-modal input#modal-name").await;
     name.send_keys("Ada").await.unwrap();
     find(&client, ".d-modal textarea#modal-story")
@@ -741,11 +659,7 @@ async fn the_playground_runs_commands_as_a_user_and_its_buttons_work() {
         .await
         .unwrap();
     shot(&client, "42-playground-modal").await;
-    find_text(&client, ".d-modal button", "Submit")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click_text(&client, ".d-modal button", "Submit").await;
     find_text(&client, ".d-content", "name=Ada").await;
     client.close().await.unwrap();
 }

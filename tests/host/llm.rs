@@ -30,6 +30,32 @@ fn provider(sim: &LlmSimulator, kind: Kind, sim_kind: SimProvider) -> Provider {
     Provider::new(kind, "test-key").at(sim.base_url(sim_kind))
 }
 
+/// A gateway over the simulator's OpenAI (with `openai_key`) and
+/// Anthropic, `attempts` tries per route, short backoffs.
+fn sim_gateway(
+    sim: &LlmSimulator,
+    openai_key: &str,
+    attempts: u32,
+) -> baseline_host::llm::gateway::Gateway {
+    use baseline_host::llm::gateway::{Gateway, RetryPolicy};
+    let providers = std::collections::HashMap::from([
+        (
+            "openai".to_string(),
+            Provider::new(Kind::OpenAi, openai_key).at(sim.base_url(SimProvider::OpenAi)),
+        ),
+        (
+            "anthropic".to_string(),
+            provider(sim, Kind::Anthropic, SimProvider::Anthropic),
+        ),
+    ]);
+    let policy = RetryPolicy {
+        attempts,
+        base: Duration::from_millis(5),
+        max_wait: Duration::from_secs(2),
+    };
+    Gateway::new(providers, policy)
+}
+
 fn ask(model: &str, text: &str) -> ChatRequest {
     ChatRequest {
         model: model.into(),
@@ -376,35 +402,19 @@ async fn streams_carry_the_same_answer_and_usage_and_a_cut_is_an_error() {
 }
 
 mod gateway {
-    use std::collections::HashMap;
-    use std::time::Duration;
 
-    use baseline_host::llm::client::Provider;
-    use baseline_host::llm::gateway::{BREAKER_FAILURES, Gateway, RetryPolicy, Route};
+    use baseline_host::llm::gateway::{BREAKER_FAILURES, Gateway, Route};
     use baseline_host::llm::model::LlmError;
-    use baseline_host::llm::providers::Kind;
-    use baseline_llm_sim::{LlmSimulator, Provider as SimProvider};
+
+    use baseline_llm_sim::LlmSimulator;
     use serde_json::{Value, json};
 
     use super::ask;
 
     async fn setup(key: &str) -> (LlmSimulator, Gateway) {
         let sim = super::sim().await;
-        let mut providers = HashMap::new();
-        providers.insert(
-            "openai".to_string(),
-            Provider::new(Kind::OpenAi, key).at(sim.base_url(SimProvider::OpenAi)),
-        );
-        providers.insert(
-            "anthropic".to_string(),
-            Provider::new(Kind::Anthropic, "k").at(sim.base_url(SimProvider::Anthropic)),
-        );
-        let policy = RetryPolicy {
-            attempts: 3,
-            base: Duration::from_millis(10),
-            max_wait: Duration::from_secs(2),
-        };
-        (sim, Gateway::new(providers, policy))
+        let gateway = super::sim_gateway(&sim, key, 3);
+        (sim, gateway)
     }
 
     fn chain() -> Vec<Route> {
@@ -737,17 +747,15 @@ mod budgets {
 
 mod metered {
     use std::collections::HashMap;
-    use std::time::Duration;
 
-    use baseline_host::llm::client::Provider;
-    use baseline_host::llm::gateway::{Gateway, RetryPolicy, Route};
+    use baseline_host::llm::gateway::Route;
     use baseline_host::llm::model::{ChatRequest, LlmError, Message};
     use baseline_host::llm::pricing::{cost_micros, seeded};
-    use baseline_host::llm::providers::Kind;
+
     use baseline_host::llm::service::{Caller, LlmService};
     use baseline_host::store::Database;
     use baseline_host::store::llm::{Budget, LlmStore, Period};
-    use baseline_llm_sim::{LlmSimulator, Provider as SimProvider};
+    use baseline_llm_sim::LlmSimulator;
     use serde_json::json;
 
     pub(super) async fn setup(dir: &tempfile::TempDir) -> (LlmSimulator, LlmService, LlmStore) {
@@ -757,20 +765,6 @@ mod metered {
             .unwrap();
         db.migrate().await.unwrap();
         let store = LlmStore::new(db);
-        let mut providers = HashMap::new();
-        providers.insert(
-            "openai".to_string(),
-            Provider::new(Kind::OpenAi, "k").at(sim.base_url(SimProvider::OpenAi)),
-        );
-        providers.insert(
-            "anthropic".to_string(),
-            Provider::new(Kind::Anthropic, "k").at(sim.base_url(SimProvider::Anthropic)),
-        );
-        let policy = RetryPolicy {
-            attempts: 2,
-            base: Duration::from_millis(5),
-            max_wait: Duration::from_secs(1),
-        };
         let mut routes = HashMap::new();
         routes.insert(
             "gpt-6-luna".to_string(),
@@ -793,7 +787,7 @@ mod metered {
             }],
         );
         let service = LlmService::new(
-            Gateway::new(providers, policy),
+            super::sim_gateway(&sim, "k", 2),
             routes,
             "gpt-6-luna".into(),
             store.clone(),
@@ -998,21 +992,16 @@ mod metered_streams {
 }
 
 mod capability {
-    use std::collections::HashMap;
+
     use std::sync::Arc;
-    use std::time::Duration;
 
     use baseline_host::capabilities::Services;
     use baseline_host::config::CogConfig;
-    use baseline_host::llm::client::Provider;
-    use baseline_host::llm::gateway::{Gateway, RetryPolicy};
-    use baseline_host::llm::providers::Kind;
-    use baseline_host::llm::service::LlmService;
+
     use baseline_host::runtime::{Answer, Call, Runtime};
     use baseline_host::store::Database;
-    use baseline_host::store::llm::{Budget, LlmStore, Period};
+    use baseline_host::store::llm::{Budget, Period};
     use baseline_host::wit::types::{CogError, CommandResponse, OptionEntry, OptionValue};
-    use baseline_llm_sim::Provider as SimProvider;
 
     use crate::support::*;
 
@@ -1041,38 +1030,11 @@ mod capability {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_granted_cog_asks_is_charged_and_stopped_by_the_budget() {
-        let sim = super::sim().await;
         let data = tempfile::tempdir().unwrap();
+        let (_sim, service, store) = super::metered::setup(&data).await;
         let db = Database::connect(&Database::sqlite_url(data.path()))
             .await
             .unwrap();
-        db.migrate().await.unwrap();
-        let store = LlmStore::new(db.clone());
-        let mut providers = HashMap::new();
-        providers.insert(
-            "openai".to_string(),
-            Provider::new(Kind::OpenAi, "k").at(sim.base_url(SimProvider::OpenAi)),
-        );
-        let plan_routes = HashMap::from([(
-            "gpt-6-luna".to_string(),
-            vec![baseline_host::llm::gateway::Route {
-                provider: "openai".into(),
-                model: "gpt-6-luna".into(),
-            }],
-        )]);
-        let policy = RetryPolicy {
-            attempts: 1,
-            base: Duration::from_millis(5),
-            max_wait: Duration::from_secs(1),
-        };
-        let service = LlmService::new(
-            Gateway::new(providers, policy),
-            plan_routes,
-            "gpt-6-luna".into(),
-            store.clone(),
-        )
-        .await
-        .unwrap();
         let cogs = tempfile::tempdir().unwrap();
         install("asker", cogs.path(), "asker.wasm");
         let mut config = config(cogs.path());

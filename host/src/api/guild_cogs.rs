@@ -34,6 +34,20 @@ fn unavailable(error: crate::store::StoreError) -> ApiError {
     ApiError::service("database", error)
 }
 
+/// Whether `cog` runs in `guild`: its switch there, else the operator's
+/// default (the default alone when the host has no database).
+pub(super) async fn enabled_in(state: &ApiState, guild: u64, cog: &str) -> Result<bool, ApiError> {
+    let default = state.runtime.config().on_by_default(cog);
+    match &state.runtime.services().database {
+        Some(db) => Ok(GuildStore::new(db.clone())
+            .cog_switch(guild, cog)
+            .await
+            .map_err(unavailable)?
+            .unwrap_or(default)),
+        None => Ok(default),
+    }
+}
+
 /// Every loaded cog and whether it runs in this guild.
 #[utoipa::path(get, path = "/api/v1/guilds/{guild_id}/cogs", params(("guild_id" = String, Path)),
     extensions(("x-tier" = json!("viewer"))),
@@ -42,14 +56,9 @@ pub async fn list(
     access: GuildViewer,
     State(state): State<ApiState>,
 ) -> Result<Json<Vec<GuildCogView>>, ApiError> {
-    let store = store(&state)?;
     let mut views = Vec::new();
     for cog in state.runtime.registry().list() {
-        let enabled = store
-            .cog_switch(access.guild_id, cog.name())
-            .await
-            .map_err(unavailable)?
-            .unwrap_or_else(|| state.runtime.config().on_by_default(cog.name()));
+        let enabled = enabled_in(&state, access.guild_id, cog.name()).await?;
         views.push(view(&cog, enabled));
     }
     Ok(Json(views))

@@ -22,6 +22,7 @@ use baseline_api_types::pages::{
 };
 
 use super::access::{GuildAccess, GuildEditor, GuildViewer};
+use super::guild_cogs::enabled_in;
 use super::{ApiError, ApiState};
 use crate::capabilities::Scope;
 use crate::runtime::{Answer, Call, LoadedCog};
@@ -68,17 +69,6 @@ fn may_open<const T: u8>(access: &GuildAccess<T>, page: &Page) -> bool {
 /// for settings.
 fn may_act<const T: u8>(access: &GuildAccess<T>, page: &Page) -> bool {
     may_open(access, page) && access.tier >= Tier::Editor
-}
-
-async fn enabled_in(state: &ApiState, guild: u64, cog: &str) -> Result<bool, ApiError> {
-    let default = state.runtime.config().on_by_default(cog);
-    match &state.runtime.services().database {
-        Some(db) => Ok(crate::store::guilds::GuildStore::new(db.clone())
-            .cog_switch(guild, cog)
-            .await?
-            .unwrap_or(default)),
-        None => Ok(default),
-    }
 }
 
 /// The cog and its page, if the caller may open it here.

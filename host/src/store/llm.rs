@@ -425,53 +425,47 @@ impl LlmStore {
     /// the operator's edits win).
     pub async fn seed_prices(&self, prices: &[PriceRow]) -> Result<(), StoreError> {
         for price in prices {
-            with_pool!(self.db, |pool| {
-                sqlx::query(
-                "INSERT INTO llm_model_pricing (provider, model, input_micros_per_mtok, output_micros_per_mtok,
-                     cached_micros_per_mtok, cache_write_5m_micros_per_mtok, cache_write_1h_micros_per_mtok, effective_from)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (provider, model) DO NOTHING"
-            )
-            .bind(&price.provider)
-            .bind(&price.model)
-            .bind(price.input as i64)
-            .bind(price.output as i64)
-            .bind(price.cache_read as i64)
-            .bind(price.cache_write_5m as i64)
-            .bind(price.cache_write_1h as i64)
-            .bind(&price.effective_from)
-            .execute(pool)
-            .await
-            .map(|_| ())
-            })?;
+            self.write_price(price, false).await?;
         }
         Ok(())
     }
 
     /// Set a model's price (the operator's edit).
     pub async fn set_price(&self, price: &PriceRow) -> Result<(), StoreError> {
-        with_pool!(self.db, |pool| {
-            sqlx::query(
-            "INSERT INTO llm_model_pricing (provider, model, input_micros_per_mtok, output_micros_per_mtok,
-                 cached_micros_per_mtok, cache_write_5m_micros_per_mtok, cache_write_1h_micros_per_mtok, effective_from)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (provider, model) DO UPDATE SET input_micros_per_mtok = excluded.input_micros_per_mtok,
-                 output_micros_per_mtok = excluded.output_micros_per_mtok, cached_micros_per_mtok = excluded.cached_micros_per_mtok,
+        self.write_price(price, true).await
+    }
+
+    /// Insert `price`; replace an existing row only when `replace`.
+    async fn write_price(&self, price: &PriceRow, replace: bool) -> Result<(), StoreError> {
+        let on_conflict = match replace {
+            true => {
+                "DO UPDATE SET input_micros_per_mtok = excluded.input_micros_per_mtok,
+                 output_micros_per_mtok = excluded.output_micros_per_mtok,
+                 cached_micros_per_mtok = excluded.cached_micros_per_mtok,
                  cache_write_5m_micros_per_mtok = excluded.cache_write_5m_micros_per_mtok,
                  cache_write_1h_micros_per_mtok = excluded.cache_write_1h_micros_per_mtok,
                  effective_from = excluded.effective_from"
-        )
-        .bind(&price.provider)
-        .bind(&price.model)
-        .bind(price.input.min(i64::MAX as u64) as i64)
-        .bind(price.output.min(i64::MAX as u64) as i64)
-        .bind(price.cache_read.min(i64::MAX as u64) as i64)
-        .bind(price.cache_write_5m.min(i64::MAX as u64) as i64)
-        .bind(price.cache_write_1h.min(i64::MAX as u64) as i64)
-        .bind(&price.effective_from)
-        .execute(pool)
-        .await
-        .map(|_| ())
-        })?;
+            }
+            false => "DO NOTHING",
+        };
+        let sql = format!(
+            "INSERT INTO llm_model_pricing (provider, model, input_micros_per_mtok, output_micros_per_mtok,
+                 cached_micros_per_mtok, cache_write_5m_micros_per_mtok, cache_write_1h_micros_per_mtok, effective_from)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (provider, model) {on_conflict}"
+        );
+        let rate = |r: u64| r.min(i64::MAX as u64) as i64;
+        with_pool!(self.db, |pool| sqlx::query(&sql)
+            .bind(&price.provider)
+            .bind(&price.model)
+            .bind(rate(price.input))
+            .bind(rate(price.output))
+            .bind(rate(price.cache_read))
+            .bind(rate(price.cache_write_5m))
+            .bind(rate(price.cache_write_1h))
+            .bind(&price.effective_from)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 
