@@ -236,7 +236,9 @@ async fn an_admin_signs_in_switches_a_cog_and_hands_out_access() {
     let picker = find(&client, "select#field-dice_channel").await;
     picker.select_by_label("#dice").await.unwrap();
     click_text(&client, "button", "Save").await;
-    find_text(&client, ".toast", "Saved.").await;
+    // The audit trail shows the change once it is saved (an earlier
+    // "Saved." toast may still be up: toasts stay six seconds).
+    find_text(&client, ".audit code", "dice_channel").await;
     let saved = site
         .runtime
         .services()
