@@ -9,7 +9,7 @@ dashboard_dir := target_dir / "dashboard-site"
 # The wasm-bindgen CLI must be the exact version of the crate in Cargo.lock.
 wasm_bindgen_version := `sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"$/\1/p}' Cargo.lock`
 # Every guest the host's tests load (tests/host/support.rs builds the same list).
-test_guests := "-p status -p reference -p hostile -p future-wit -p not-a-cog -p clash -p storm-cache -p storm-kv -p storm-spin -p storm-flood -p spin-start -p asker"
+test_guests := "-p status -p reference -p ask -p hostile -p future-wit -p not-a-cog -p clash -p storm-cache -p storm-kv -p storm-spin -p storm-flood -p spin-start -p asker"
 
 # List the recipes.
 default:
@@ -38,12 +38,12 @@ dashboard:
 browser-setup:
     @command -v chromedriver >/dev/null && command -v chromium >/dev/null || { SUDO=$([ "$(id -u)" = 0 ] || echo sudo); $SUDO apt-get update -q && $SUDO apt-get install -y -q chromium chromium-driver; }
 
-# Build the example cogs into cogs/ (status.wasm, reference.wasm, and the
-# reference cog's browser UI module reference.ui.wasm).
+# Build the example cogs into cogs/ (status.wasm, reference.wasm, ask.wasm,
+# and the reference cog's browser UI module reference.ui.wasm).
 cogs: setup
-    cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p status -p reference
+    cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p status -p reference -p ask
     cargo build --target wasm32-unknown-unknown --profile cog --target-dir "{{guest_dir}}" -p reference-ui
-    cp "{{guest_dir}}/wasm32-wasip2/cog/status.wasm" "{{guest_dir}}/wasm32-wasip2/cog/reference.wasm" cogs/
+    cp "{{guest_dir}}/wasm32-wasip2/cog/status.wasm" "{{guest_dir}}/wasm32-wasip2/cog/reference.wasm" "{{guest_dir}}/wasm32-wasip2/cog/ask.wasm" cogs/
     cp "{{guest_dir}}/wasm32-unknown-unknown/cog/reference_ui.wasm" cogs/reference.ui.wasm
 
 # The main job on the embedded default: build the cogs and run the host.
@@ -56,7 +56,7 @@ test: setup dashboard browser-setup
     cargo clippy -p baseline-dashboard -p baseline-api-types --target wasm32-unknown-unknown -- -D warnings
     cargo clippy --target wasm32-unknown-unknown --target-dir "{{guest_dir}}" -p baseline-ui-sdk -p reference-ui -- -D warnings
     cargo clippy -p baseline-host -p baseline-discord-sim -p baseline-llm-sim --all-targets -- -D warnings
-    cargo clippy --target wasm32-wasip2 --target-dir "{{guest_dir}}" -p baseline-sdk -p status -p reference -p hostile -p clash -p storm-cache -p spin-start -p ping -p asker -- -D warnings
+    cargo clippy --target wasm32-wasip2 --target-dir "{{guest_dir}}" -p baseline-sdk -p status -p reference -p ask -p hostile -p clash -p storm-cache -p spin-start -p ping -p asker -- -D warnings
     cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" {{test_guests}}
     cargo build --target wasm32-unknown-unknown --profile cog --target-dir "{{guest_dir}}" -p reference-ui
     cargo test -p baseline-host -p baseline-discord-sim -p baseline-llm-sim -p baseline-api-types --no-fail-fast
@@ -95,6 +95,11 @@ bench-cpu: setup
     cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p ping
     cargo build --release -p baseline-host --bin baseline --example serenity_ping --example twilight_ping
     cargo bench -p baseline-host --bench cpu
+
+# The LLM gateway's added latency against the LLM simulator called
+# directly, open loop at 1 000 requests/s (figures go in docs/benchmarks.md).
+bench-llm:
+    cargo bench -p baseline-host --bench llm
 
 # Release binary at target/release/baseline.
 build: cogs

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod llm;
 pub mod operators;
 pub mod pages;
 

@@ -166,6 +166,12 @@ pub struct ModelPrice {
     pub cache_write_1h: u64,
     /// Since when (`2026-11-29`).
     pub effective_from: String,
+    /// Per image generated (micro-dollars).
+    #[serde(default)]
+    pub image: u64,
+    /// Per minute of audio transcribed (micro-dollars).
+    #[serde(default)]
+    pub audio_minute: u64,
     /// Whether a route of this host reaches it.
     #[serde(default)]
     pub routed: bool,

@@ -2,9 +2,12 @@
 //! counters and latency, the capabilities each asks for with its reason and
 //! whether it was granted, reload), shards (state, latency graphs from the
 //! monitor's history, transitions, guild → shard lookup, refreshed every
-//! five seconds) and LLM spend (an empty state until the gateway exists).
+//! five seconds) and LLM spend (by day, cog and model, with the prices).
 
-use baseline_api_types::operators::{CogStatus, GuildShardView, ShardRecord, ShardsView};
+use baseline_api_types::llm::UsageReport;
+use baseline_api_types::operators::{
+    CogStatus, GuildShardView, ModelPrice, ShardRecord, ShardsView,
+};
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::closure::Closure;
 use yew::prelude::*;
@@ -267,16 +270,123 @@ fn guild_lookup() -> Html {
     }
 }
 
-/// LLM spend: nothing to show until the gateway is in.
+/// `$1.234567` from micro-dollars.
+fn dollars(micros: u64) -> String {
+    format!("${}.{:06}", micros / 1_000_000, micros % 1_000_000)
+}
+
+/// A table of usage groups: key, calls, errors, tokens, cost.
+fn usage_table(title: &str, what: &str, report: &UsageReport) -> Html {
+    html! {
+        <section class="card" aria-label={title.to_string()}>
+            <h2>{ title }</h2>
+            if report.groups.is_empty() {
+                <p class="muted">{ "No calls in this range." }</p>
+            } else {
+                <table class="cogs">
+                    <thead><tr><th>{ what }</th><th>{ "Calls" }</th><th>{ "Errors" }</th><th>{ "Tokens in / cached / out" }</th><th>{ "Cost" }</th></tr></thead>
+                    <tbody>{ for report.groups.iter().map(|g| html! {
+                        <tr key={g.key.clone()}>
+                            <td><code>{ &g.key }</code></td>
+                            <td>{ g.totals.calls }</td>
+                            <td>{ g.totals.errors }</td>
+                            <td>{ format!("{} / {} / {}", g.totals.input_tokens, g.totals.cached_tokens, g.totals.output_tokens) }</td>
+                            <td>{ dollars(g.totals.cost_micros) }</td>
+                        </tr>
+                    }) }</tbody>
+                </table>
+            }
+        </section>
+    }
+}
+
+/// LLM spend over the last 30 days: by day (a chart), by cog, by model,
+/// and the price of every model.
 #[function_component(LlmPage)]
 pub fn llm_page() -> Html {
+    type Loaded = Result<(Vec<UsageReport>, Option<Vec<ModelPrice>>), String>;
+    let loaded = use_state(|| None::<Loaded>);
+    {
+        let loaded = loaded.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                let mut reports = Vec::new();
+                for group in ["day", "cog", "model"] {
+                    match api::get::<UsageReport>(&format!(
+                        "/api/v1/llm/usage/summary?group={group}"
+                    ))
+                    .await
+                    {
+                        Ok(report) => reports.push(report),
+                        Err(failure) => return loaded.set(Some(Err(failure.to_string()))),
+                    }
+                }
+                // No gateway (no database): the books may still hold calls.
+                let prices = api::get::<Vec<ModelPrice>>("/api/v1/llm/models").await.ok();
+                loaded.set(Some(Ok((reports, prices))));
+            });
+        });
+    }
+    let body = match &*loaded {
+        None => html! { <div class="skeleton" aria-busy="true">{ "\u{a0}" }</div> },
+        Some(Err(why)) => html! { <p class="error" role="alert">{ why }</p> },
+        Some(Ok((reports, prices))) => {
+            let days = &reports[0];
+            let total = &days.total;
+            let labels: Vec<String> = days.groups.iter().map(|g| g.key[5..].to_string()).collect();
+            let values: Vec<f64> = days
+                .groups
+                .iter()
+                .map(|g| g.totals.cost_micros as f64 / 1e6)
+                .collect();
+            html! {
+                <>
+                    <dl class="op-figures" aria-label="totals">
+                        <div><dt>{ "Spent" }</dt><dd>{ dollars(total.cost_micros) }</dd></div>
+                        <div><dt>{ "Calls" }</dt><dd>{ total.calls }</dd></div>
+                        <div><dt>{ "Failed" }</dt><dd>{ total.errors }</dd></div>
+                        <div><dt>{ "From the cache" }</dt><dd>{ total.cache_hits }</dd></div>
+                        <div><dt>{ "Fallbacks" }</dt><dd>{ total.fallbacks }</dd></div>
+                        <div><dt>{ "Mean latency" }</dt><dd>{ format!("{} ms", total.mean_latency_ms) }</dd></div>
+                    </dl>
+                    if total.calls == 0 {
+                        <section class="card empty">
+                            <h2>{ "No language-model calls yet" }</h2>
+                            <p>{ "When a cog granted llm calls a model, its spend shows here by day, cog and model." }</p>
+                        </section>
+                    } else {
+                        <section class="card">{ chart("Spend per day ($)", false, &labels, &values) }</section>
+                    }
+                    { usage_table("By cog", "Cog", &reports[1]) }
+                    { usage_table("By model", "Model", &reports[2]) }
+                    if let Some(prices) = prices {
+                    <section class="card" aria-label="prices">
+                        <h2>{ "Prices (per million tokens; per image; per minute)" }</h2>
+                        <table class="cogs">
+                            <thead><tr><th>{ "Model" }</th><th>{ "In" }</th><th>{ "Cached" }</th><th>{ "Out" }</th><th>{ "Image" }</th><th>{ "Minute" }</th><th>{ "Since" }</th></tr></thead>
+                            <tbody>{ for prices.iter().filter(|p| p.routed).map(|p| html! {
+                                <tr key={format!("{}/{}", p.provider, p.model)}>
+                                    <td><code>{ format!("{}/{}", p.provider, p.model) }</code></td>
+                                    <td>{ dollars(p.input) }</td>
+                                    <td>{ dollars(p.cache_read) }</td>
+                                    <td>{ dollars(p.output) }</td>
+                                    <td>{ dollars(p.image) }</td>
+                                    <td>{ dollars(p.audio_minute) }</td>
+                                    <td>{ &p.effective_from }</td>
+                                </tr>
+                            }) }</tbody>
+                        </table>
+                    </section>
+                    }
+                </>
+            }
+        }
+    };
     html! {
         <>
             <h1>{ "LLM spend" }</h1>
-            <section class="card empty">
-                <h2>{ "No language-model calls yet" }</h2>
-                <p>{ "This host has no LLM gateway yet, so no cog has spent anything. When it has, this page shows spend by server, cog, model and day, with the budgets that hold it." }</p>
-            </section>
+            <p class="muted">{ "The last 30 days (UTC), every server. Budgets are set per server in the API (docs/llm.md)." }</p>
+            { body }
         </>
     }
 }

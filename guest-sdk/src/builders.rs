@@ -307,6 +307,11 @@ impl CommandResponse {
     pub fn ephemeral(message: Message) -> Self {
         CommandResponse::Reply(message.ephemeral())
     }
+    /// The cog has already answered during this call (through
+    /// [`crate::interaction`]: an edit of the original response, a follow-up).
+    pub fn answered() -> Self {
+        CommandResponse::Defer(false)
+    }
 }
 
 impl ComponentResponse {
@@ -426,6 +431,10 @@ impl CommandOption {
     pub fn boolean(name: impl Into<String>, description: impl Into<String>) -> Self {
         Self::new(OptionKind::Boolean, name, description)
     }
+    /// A file the user attaches.
+    pub fn attachment(name: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::new(OptionKind::Attachment, name, description)
+    }
     /// The user must give it.
     pub fn required(mut self) -> Self {
         self.required = true;
@@ -490,6 +499,13 @@ impl CommandInvocation {
     pub fn user(&self, name: &str) -> Option<u64> {
         match self.option(name) {
             Some(OptionValue::User(id) | OptionValue::Mentionable(id)) => Some(*id),
+            _ => None,
+        }
+    }
+    /// An attachment option's file.
+    pub fn attachment(&self, name: &str) -> Option<&crate::AttachmentInfo> {
+        match self.option(name) {
+            Some(OptionValue::Attachment(file)) => Some(file),
             _ => None,
         }
     }

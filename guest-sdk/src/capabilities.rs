@@ -125,11 +125,40 @@ pub mod interaction {
 }
 into_cog_error!(interaction::InteractionError, "interaction");
 
-/// Language models through the host's metered gateway.
-pub mod llm {
-    pub use crate::bindings::baseline::cog::llm::*;
+pub use crate::llm;
+
+impl From<llm::LlmError> for CogError {
+    /// What the user can act on (a spent budget, a rate limit, a refusal, a
+    /// prompt too long, a model the operator has not allowed) is said to
+    /// them; the rest is the operator's to read in the log.
+    fn from(error: llm::LlmError) -> Self {
+        use llm::LlmError as E;
+        match error {
+            E::BudgetExceeded(why) => {
+                CogError::User(format!("The language model budget is spent: {why}."))
+            }
+            E::RateLimited(after) => CogError::User(match after {
+                Some(ms) => format!(
+                    "The language model is busy; try again in {} s.",
+                    ms.div_ceil(1_000)
+                ),
+                None => "The language model is busy; try again in a moment.".into(),
+            }),
+            E::ContentFiltered(why) => {
+                CogError::User(format!("The model would not answer that ({why})."))
+            }
+            E::ContextTooLong(_) => {
+                CogError::User("That is too long for the model; try something shorter.".into())
+            }
+            // A capability the cog forgot to declare is its author's bug.
+            E::Denied(why) if why.contains("manifest") => {
+                CogError::Internal(format!("llm: Denied({why:?})"))
+            }
+            E::Denied(why) => CogError::User(format!("Not allowed here: {why}.")),
+            other => CogError::Internal(format!("llm: {other:?}")),
+        }
+    }
 }
-into_cog_error!(llm::LlmError, "llm");
 
 /// Facts about the host: version, uptime, cogs, shards, health.
 pub mod system {

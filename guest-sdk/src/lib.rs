@@ -45,8 +45,9 @@ mod bindings {
 mod builders;
 pub mod capabilities;
 mod cog;
+pub mod llm;
 
-pub use capabilities::{cache, discord, interaction, kv, llm, log, settings, system};
+pub use capabilities::{cache, discord, interaction, kv, log, settings, system};
 pub use cog::{Cog, Manifest};
 
 /// The WIT package version, as a literal for `concat!`.

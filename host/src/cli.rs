@@ -229,10 +229,12 @@ async fn discord_endpoint(
 }
 
 /// The LLM gateway for this run: the providers whose keys are set, or the
-/// embedded LLM simulator (returned so it lives as long as the host).
+/// embedded LLM simulator (returned so it lives as long as the host);
+/// answers cached in `cache` when a request asks.
 async fn start_llm(
     config: &Config,
     db: crate::store::Database,
+    cache: Arc<dyn crate::cache::Cache>,
 ) -> anyhow::Result<(
     Arc<crate::llm::service::LlmService>,
     Option<baseline_llm_sim::LlmSimulator>,
@@ -251,9 +253,12 @@ async fn start_llm(
                 }
                 other => other,
             };
-            Some(started.with_context(|| {
+            let started = started.with_context(|| {
                 format!("cannot start the LLM simulator on {addr} (set BASELINE_LLM_SIM_ADDR, or a provider key such as OPENAI_API_KEY)")
-            })?)
+            })?;
+            // Streamed answers arrive word by word, as from a real model.
+            started.set_pace(std::time::Duration::from_millis(40));
+            Some(started)
         }
         false => None,
     };
@@ -281,7 +286,12 @@ async fn start_llm(
         config.llm.default_model.clone(),
         crate::store::llm::LlmStore::new(db),
     )
-    .await?;
+    .await?
+    .with_media_models(
+        config.llm.image_model.clone(),
+        config.llm.transcription_model.clone(),
+    )
+    .with_answer_cache(cache);
     Ok((Arc::new(service), simulator))
 }
 
@@ -294,6 +304,7 @@ async fn sign_in(
     runtime: &Runtime,
     link: &DiscordLink,
     endpoint: &Endpoint,
+    api_addr: std::net::SocketAddr,
 ) -> Option<crate::api::login::Login> {
     let config = runtime.config();
     let mut auth = config.auth.clone();
@@ -339,7 +350,7 @@ async fn sign_in(
     let public_url = auth
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{}", config.api_addr));
+        .unwrap_or_else(|| format!("http://{api_addr}"));
     crate::api::login::Login::new(
         &auth,
         &endpoint.base,
@@ -372,7 +383,7 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
         std::time::Duration::from_millis(discord_config.monitor_ttl_ms.max(1_000)),
     ));
     let services = services.with_shards(monitor.clone());
-    let (llm, llm_simulator) = start_llm(&config, db_for_llm).await?;
+    let (llm, llm_simulator) = start_llm(&config, db_for_llm, services.cache.clone()).await?;
     let services = services.with_llm(llm);
     crate::store::kv::spawn_sweeper(
         Arc::downgrade(&services.kv),
@@ -411,15 +422,15 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
         println!("  not loaded: {}: {}", file.display(), failure.error);
     }
     let _watcher = watcher::watch(runtime.clone())?;
-    let login = sign_in(&runtime, &link, &endpoint).await;
+    let listener = crate::api::listen(runtime.config().api_addr).await?;
+    let login = sign_in(&runtime, &link, &endpoint, listener.local_addr()?).await;
     let signing_in = login.is_some();
-    let api = crate::api::serve(
+    let api = crate::api::serve_on(
         crate::api::ApiState::new(runtime.clone())
             .with_login(login)
             .with_playground(endpoint.simulated.then(|| endpoint.base.clone())),
-        runtime.config().api_addr,
-    )
-    .await?;
+        listener,
+    )?;
     println!("API on http://{api}/api/v1/health (OpenAPI at /api/v1/openapi.json)");
     let dashboard = runtime
         .config()

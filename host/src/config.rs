@@ -93,6 +93,10 @@ pub struct Config {
 pub struct LlmConfig {
     /// The model a cog gets when it names none.
     pub default_model: String,
+    /// The image model a cog gets when it names none.
+    pub image_model: String,
+    /// The transcription model a cog gets when it names none.
+    pub transcription_model: String,
     /// Model → `provider/model` routes, tried in order. A model with no
     /// entry is served by the provider whose price table has it.
     pub routes: BTreeMap<String, Vec<String>>,
@@ -114,6 +118,8 @@ impl Default for LlmConfig {
     fn default() -> Self {
         Self {
             default_model: "gpt-6-luna".into(),
+            image_model: "gpt-image-2".into(),
+            transcription_model: "whisper-1".into(),
             routes: BTreeMap::new(),
             base_urls: BTreeMap::new(),
             keys: BTreeMap::new(),
@@ -128,6 +134,8 @@ impl std::fmt::Debug for LlmConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LlmConfig")
             .field("default_model", &self.default_model)
+            .field("image_model", &self.image_model)
+            .field("transcription_model", &self.transcription_model)
             .field("routes", &self.routes)
             .field("base_urls", &self.base_urls)
             .field("keys", &self.keys.keys().collect::<Vec<_>>())
@@ -488,6 +496,9 @@ pub struct CogConfig {
     pub grant: Vec<String>,
     /// Capabilities taken away, even safe ones.
     pub deny: Vec<String>,
+    /// With `llm` granted: the models the cog may name (`"*"`: any routed
+    /// model). Empty: only the operator's default models.
+    pub llm_models: Vec<String>,
     /// Instance policy: `auto` (measured at load), `fresh` or `reuse`.
     pub instances: InstanceMode,
     /// Under `reuse`, calls one warm instance serves before it is recycled.

@@ -586,9 +586,46 @@ async fn the_developer_team_sees_the_bots_cogs_shards_and_spend() {
     find_text(&client, "article[aria-label='shard 0']", "77 ms").await;
     shot(&client, "31-bot-shards").await;
 
-    // LLM spend: an empty state until the gateway exists.
+    // LLM spend: an empty state before any call, then the calls by day,
+    // cog and model.
     click_text(&client, ".bot a", "LLM spend").await;
     find_text(&client, ".card.empty", "No language-model calls yet").await;
+    let store =
+        baseline_host::store::llm::LlmStore::new(site.runtime.services().database.clone().unwrap());
+    for (cog, cost) in [("ask", 12_000), ("ask", 345), ("reference", 1)] {
+        store
+            .record(&baseline_host::store::llm::UsageRow {
+                guild_id: Some(DEMO_GUILD),
+                cog: cog.into(),
+                user_id: Some(DEMO_OWNER),
+                provider: "openai".into(),
+                model: "gpt-6-luna".into(),
+                operation: "chat".into(),
+                input_tokens: 100,
+                cached_tokens: 0,
+                cache_write_tokens: 0,
+                output_tokens: 20,
+                reasoning_tokens: 0,
+                cost_micros: cost,
+                latency_ms: 40,
+                outcome: "ok".into(),
+                fallback: false,
+                cache_hit: false,
+                images: 0,
+                audio_ms: 0,
+                at_ms: 0,
+            })
+            .await
+            .unwrap();
+    }
+    client.refresh().await.unwrap();
+    find_text(&client, ".op-figures", "$0.012346").await;
+    find(&client, ".card svg").await;
+    let by_cog = find_text(&client, "section[aria-label='By cog'] tr", "ask").await;
+    assert!(
+        by_cog.text().await.unwrap().contains("$0.012345"),
+        "the cog's spend"
+    );
     shot(&client, "32-bot-llm").await;
     client.close().await.unwrap();
 }
@@ -670,8 +707,11 @@ async fn the_playground_runs_commands_as_a_user_and_its_buttons_work() {
 /// measurement: 144 KB on 2026-11-29 with the first three pages; the budget
 /// left room for the settings forms, cog pages and the playground, which
 /// took it to 301 KB (docs/benchmarks.md says where the bytes go). A change
-/// that blows it up has to say why here (docs/dashboard.md).
-const WASM_GZIP_BUDGET: usize = 300 * 1024;
+/// that blows it up has to say why here (docs/dashboard.md). Raised to
+/// 320 KiB on 2026-11-30 for the LLM spend page (314 KB with it: its usage
+/// and price shapes and four tables, 12.4 KB); first paint stayed far under
+/// its 1 s target.
+const WASM_GZIP_BUDGET: usize = 320 * 1024;
 
 #[test]
 fn the_dashboard_stays_under_its_size_budget() {

@@ -5,6 +5,7 @@
 mod support;
 
 mod api;
+mod ask;
 mod browser;
 mod cache;
 mod cli;

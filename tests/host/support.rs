@@ -26,6 +26,7 @@ pub const GUESTS: &[&str] = &[
     "storm-flood",
     "spin-start",
     "asker",
+    "ask",
 ];
 
 /// Held by the tests that keep both cores busy for a long time (building

@@ -31,6 +31,7 @@ pub const DEFAULT_WAIT: Duration = Duration::from_secs(5);
 pub fn router(sim: Arc<Sim>) -> Router {
     Router::new()
         .route("/_sim/commands", post(run_command).get(registrations))
+        .route("/cdn/attachments/{id}/{filename}", get(cdn_file))
         .route("/_sim/components", post(click))
         .route("/_sim/modals", post(submit_modal))
         .route("/_sim/autocomplete", post(autocomplete))
@@ -225,13 +226,23 @@ fn command_data(
         chain.push((part.to_string(), next["type"].as_u64().unwrap_or(1)));
         leaf = next;
     }
+    let mut attachments = serde_json::Map::new();
     let given: Vec<Value> = match options {
         Value::Null => Vec::new(),
         Value::Array(list) => list.clone(),
         Value::Object(map) => map
             .iter()
-            .map(|(k, v)| option_json(k, v, Some(&leaf), focused))
-            .collect(),
+            .map(|(k, v)| match v.get("data_base64") {
+                // A file: kept, served by the CDN routes, resolved by id.
+                Some(_) => {
+                    let attachment = attach(sim, v)?;
+                    let id = attachment["id"].clone();
+                    attachments.insert(id.as_str().unwrap_or_default().to_string(), attachment);
+                    Ok(option_json(k, &id, Some(&leaf), focused))
+                }
+                None => Ok(option_json(k, v, Some(&leaf), focused)),
+            })
+            .collect::<Result<_, ApiError>>()?,
         _ => return Err(ApiError::invalid("options must be an object or an array")),
     };
     let mut nested = json!(given);
@@ -242,7 +253,69 @@ fn command_data(
     if let Some(guild) = command.get("guild_id") {
         data["guild_id"] = guild.clone();
     }
+    if !attachments.is_empty() {
+        data["resolved"] = json!({"attachments": attachments});
+    }
     Ok(data)
+}
+
+/// Keep a file a user attached (`{"filename", "content_type",
+/// "data_base64"}`) and describe it as Discord does, at Discord's CDN
+/// address (the simulator serves `/cdn/attachments/…` in its place).
+fn attach(sim: &Sim, file: &Value) -> Result<Value, ApiError> {
+    use base64::Engine as _;
+    let filename = file["filename"].as_str().unwrap_or("file").to_string();
+    if filename.is_empty() || filename.contains('/') || filename.len() > 100 {
+        return Err(ApiError::invalid("an attachment needs a plain filename"));
+    }
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(file["data_base64"].as_str().unwrap_or_default())
+        .map_err(|e| ApiError::invalid(format!("data_base64 is not base64: {e}")))?;
+    if data.len() > 10_485_760 {
+        return Err(ApiError::invalid("attachments are at most 10 MiB here"));
+    }
+    let content_type = file["content_type"]
+        .as_str()
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let id = sim.world.next_id();
+    let described = json!({"id": id.to_string(), "filename": filename, "size": data.len(),
+        "content_type": content_type,
+        "url": format!("https://cdn.discordapp.com/attachments/{id}/{filename}"),
+        "proxy_url": format!("https://media.discordapp.net/attachments/{id}/{filename}")});
+    let mut state = sim.world.state.lock();
+    if state.files.len() >= crate::world::FILES_KEPT {
+        state.files.pop_front();
+    }
+    state.files.push_back((
+        id,
+        crate::world::SimFile {
+            filename,
+            content_type,
+            data,
+        },
+    ));
+    Ok(described)
+}
+
+/// `GET /cdn/attachments/{id}/{filename}`: a file a user attached.
+async fn cdn_file(
+    State(sim): State<Arc<Sim>>,
+    axum::extract::Path((id, filename)): axum::extract::Path<(u64, String)>,
+) -> Response {
+    let state = sim.world.state.lock();
+    match state
+        .files
+        .iter()
+        .find(|(kept, file)| *kept == id && file.filename == filename)
+    {
+        Some((_, file)) => (
+            [(axum::http::header::CONTENT_TYPE, file.content_type.clone())],
+            file.data.clone(),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such attachment").into_response(),
+    }
 }
 
 /// Wait until the bot has answered interaction `id`, then describe it.

@@ -245,6 +245,23 @@ pub struct State {
     pub oauth_refresh: HashMap<String, u64>,
     /// The last REST requests the bot made (at most [`REQUEST_LOG`]).
     pub requests: VecDeque<RequestRecord>,
+    /// Files users attached to commands, by attachment id (the last
+    /// [`FILES_KEPT`]), served under `/cdn/attachments/{id}/{filename}`.
+    pub files: VecDeque<(u64, SimFile)>,
+}
+
+/// How many attached files are kept.
+pub const FILES_KEPT: usize = 64;
+
+/// A file a user attached.
+#[derive(Debug, Clone)]
+pub struct SimFile {
+    /// Its name.
+    pub filename: String,
+    /// Its media type.
+    pub content_type: String,
+    /// Its bytes.
+    pub data: Vec<u8>,
 }
 
 /// How many REST requests are remembered.

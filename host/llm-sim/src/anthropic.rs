@@ -289,7 +289,11 @@ async fn messages(
             Some("message_stop"),
             json!({"type": "message_stop"}).to_string(),
         ));
-        return wire::sse(events, fault.map(|f| f.after_chunks.unwrap_or(2)));
+        return wire::sse(
+            events,
+            fault.map(|f| f.after_chunks.unwrap_or(2)),
+            sim.pace(),
+        );
     }
     if fault.is_some() {
         return wire::cut(provider);

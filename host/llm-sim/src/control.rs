@@ -175,9 +175,21 @@ async fn forget(State(sim): State<Arc<Sim>>) -> Json<Value> {
     Json(json!({"cleared": true}))
 }
 
+#[derive(Deserialize)]
+struct Pace {
+    chunk_ms: u64,
+}
+
+async fn set_pace(State(sim): State<Arc<Sim>>, Json(pace): Json<Pace>) -> Json<Value> {
+    let ms = pace.chunk_ms.min(10_000);
+    sim.pace_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
+    Json(json!({"chunk_ms": ms}))
+}
+
 pub fn router(sim: Arc<Sim>) -> axum::Router {
     axum::Router::new()
         .route("/_sim/faults", post(add_fault))
+        .route("/_sim/pace", post(set_pace))
         .route(
             "/_sim/requests",
             axum::routing::get(requests).delete(forget),

@@ -172,10 +172,13 @@ async fn call(
             "no such method",
         );
     };
-    let conversation = read(&body);
     if method == "countTokens" {
-        return Json(json!({"totalTokens": conversation.prompt_tokens()})).into_response();
+        // `{contents}` alone, or a whole `generateContentRequest` (system
+        // instruction and tools counted too).
+        let counted = read(body.get("generateContentRequest").unwrap_or(&body));
+        return Json(json!({"totalTokens": counted.prompt_tokens()})).into_response();
     }
+    let conversation = read(&body);
     if conversation.turns.is_empty() {
         return wire::error(
             provider,
@@ -221,7 +224,11 @@ async fn call(
                 "usageMetadata": usage, "modelVersion": version})
                 .to_string(),
             ));
-            wire::sse(events, fault.map(|f| f.after_chunks.unwrap_or(2)))
+            wire::sse(
+                events,
+                fault.map(|f| f.after_chunks.unwrap_or(2)),
+                sim.pace(),
+            )
         }
         _ => wire::error(
             provider,

@@ -37,6 +37,15 @@ pub struct Sim {
     pub requests: control::RequestLog,
     /// Prompt prefixes seen, for cache hits.
     pub cache: tokens::PrefixCache,
+    /// Milliseconds between streamed events (0: all at once).
+    pub pace_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Sim {
+    /// The pause between streamed events.
+    pub fn pace(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.pace_ms.load(std::sync::atomic::Ordering::Relaxed))
+    }
 }
 
 /// A running simulator.
@@ -78,6 +87,15 @@ impl LlmSimulator {
     /// The control API's base (`/_sim/…`).
     pub fn control_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Pause `pace` between streamed events, as a model generating would
+    /// (`POST /_sim/pace {"chunk_ms": 40}` does the same).
+    pub fn set_pace(&self, pace: std::time::Duration) {
+        self.sim.pace_ms.store(
+            pace.as_millis().min(10_000) as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// The shared state.

@@ -213,7 +213,11 @@ async fn chat(sim: Arc<Sim>, provider: Provider, headers: HeaderMap, body: Value
             ));
         }
         events.push((None, "[DONE]".to_string()));
-        return wire::sse(events, fault.map(|f| f.after_chunks.unwrap_or(2)));
+        return wire::sse(
+            events,
+            fault.map(|f| f.after_chunks.unwrap_or(2)),
+            sim.pace(),
+        );
     }
     if fault.is_some() {
         return wire::cut(provider);
@@ -310,7 +314,8 @@ async fn transcriptions(
     let text = format!("Simulated transcript of {filename} ({bytes} bytes).");
     // 16 000 bytes a second of audio, as 16 kHz 8-bit mono would be.
     let seconds = (bytes as u64).div_ceil(16_000).max(1);
-    let usage = if model == "whisper-1" {
+    // Billed by the minute: whisper-1 and gpt-transcribe report a duration.
+    let usage = if model == "whisper-1" || model == "gpt-transcribe" {
         json!({"type": "duration", "seconds": seconds})
     } else {
         let audio = seconds * 10;
@@ -346,8 +351,34 @@ async fn count(sim: Arc<Sim>, headers: HeaderMap, body: Value) -> Response {
         },
         input => conversation(&json!({"messages": input})),
     };
+    let mut conversation = conversation;
+    if let Some(instructions) = body["instructions"].as_str() {
+        conversation.system = instructions.to_string();
+    }
     Json(json!({"object": "response.input_tokens", "input_tokens": conversation.prompt_tokens()}))
         .into_response()
+}
+
+/// xAI's `POST /tokenize-text` (`{text, model}` → one entry per token).
+async fn tokenize(sim: Arc<Sim>, headers: HeaderMap, body: Value) -> Response {
+    let provider = Provider::Xai;
+    if let Err(response) =
+        wire::admit(&sim, provider, "/xai/v1/tokenize-text", &headers, &body).await
+    {
+        return response;
+    }
+    let Some(text) = body["text"].as_str() else {
+        return wire::error(
+            provider,
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "text is required",
+        );
+    };
+    let ids: Vec<Value> = (0..tokens::count(text))
+        .map(|i| json!({"token_id": 1_000 + i, "string_token": "", "token_bytes": []}))
+        .collect();
+    Json(json!({"token_ids": ids})).into_response()
 }
 
 pub fn router(sim: Arc<Sim>) -> axum::Router {
@@ -375,6 +406,14 @@ pub fn router(sim: Arc<Sim>) -> axum::Router {
             post(
                 |State(sim): State<Arc<Sim>>, headers: HeaderMap, Json(body): Json<Value>| {
                     count(sim, headers, body)
+                },
+            ),
+        )
+        .route(
+            "/xai/v1/tokenize-text",
+            post(
+                |State(sim): State<Arc<Sim>>, headers: HeaderMap, Json(body): Json<Value>| {
+                    tokenize(sim, headers, body)
                 },
             ),
         )

@@ -181,9 +181,15 @@ pub fn cut(provider: Provider) -> Response {
     )
 }
 
-/// A server-sent-events body from `events` (`(event name, data)`); a cut
-/// stream ends after `cut_after` events without an error.
-pub fn sse(events: Vec<(Option<&'static str>, String)>, cut_after: Option<usize>) -> Response {
+/// A server-sent-events body from `events` (`(event name, data)`), one
+/// every `pace` (as a model generates); a cut stream ends after
+/// `cut_after` events without an error.
+pub fn sse(
+    events: Vec<(Option<&'static str>, String)>,
+    cut_after: Option<usize>,
+    pace: Duration,
+) -> Response {
+    use futures_util::StreamExt as _;
     let keep = cut_after.unwrap_or(usize::MAX);
     let frames: Vec<Result<String, std::io::Error>> = events
         .into_iter()
@@ -195,7 +201,13 @@ pub fn sse(events: Vec<(Option<&'static str>, String)>, cut_after: Option<usize>
             })
         })
         .collect();
-    let body = axum::body::Body::from_stream(futures_util::stream::iter(frames));
+    let paced = futures_util::stream::iter(frames).then(move |frame| async move {
+        if !pace.is_zero() {
+            tokio::time::sleep(pace).await;
+        }
+        frame
+    });
+    let body = axum::body::Body::from_stream(paced);
     (
         [
             ("content-type", "text/event-stream"),

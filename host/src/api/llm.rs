@@ -1,7 +1,7 @@
 //! The LLM gateway for the bot's developer team: the models and their
-//! prices (integer micro-dollars per million tokens), editable — calls
-//! from then on are priced with the new rates. Usage analytics come next
-//! (docs/llm-simulator.md).
+//! prices (integer micro-dollars per million tokens, per image, per minute
+//! of audio), editable — calls from then on are priced with the new rates.
+//! What was spent: [`super::llm_usage`].
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -41,6 +41,8 @@ pub async fn models(
                 cache_write_5m: row.cache_write_5m,
                 cache_write_1h: row.cache_write_1h,
                 effective_from: row.effective_from,
+                image: row.image,
+                audio_minute: row.audio_minute,
                 routed,
             })
             .collect(),
@@ -84,10 +86,12 @@ pub async fn set_pricing(
         price.cache_read,
         price.cache_write_5m,
         price.cache_write_1h,
+        price.image,
+        price.audio_minute,
     ];
     if rates.iter().any(|&rate| rate > MAX_RATE) {
         return Err(ApiError::BadRequest(format!(
-            "rates are at most {MAX_RATE} micro-dollars per million tokens"
+            "rates are at most {MAX_RATE} micro-dollars (per million tokens, per image, per minute)"
         )));
     }
     let row = PriceRow {
@@ -99,6 +103,8 @@ pub async fn set_pricing(
         cache_write_5m: price.cache_write_5m,
         cache_write_1h: price.cache_write_1h,
         effective_from: price.effective_from.clone(),
+        image: price.image,
+        audio_minute: price.audio_minute,
     };
     let llm = service(&state)?;
     llm.set_price(&row).await?;

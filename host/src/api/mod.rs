@@ -15,6 +15,7 @@ mod guild_cogs;
 mod guilds;
 mod health;
 mod llm;
+mod llm_usage;
 pub mod login;
 mod pages;
 pub mod playground;
@@ -123,6 +124,13 @@ pub const MAX_BODY_BYTES: usize = 256 << 10;
         playground::modal,
         llm::models,
         llm::set_pricing,
+        llm_usage::summary,
+        llm_usage::by_guild,
+        llm_usage::by_cog,
+        llm_usage::budgets,
+        llm_usage::set_budget,
+        llm_usage::remove_budget,
+        llm_usage::reset_budget,
     )
 )]
 struct ApiDoc;
@@ -146,6 +154,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(pages::router())
         .merge(playground::router())
         .merge(llm::router())
+        .merge(llm_usage::router())
         .route("/openapi.json", axum::routing::get(openapi))
         // A path under /api/v1 that names no route is a JSON 404, never
         // the dashboard's index.html.
@@ -207,9 +216,22 @@ pub async fn serve(
     state: ApiState,
     addr: std::net::SocketAddr,
 ) -> anyhow::Result<std::net::SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(addr)
+    serve_on(state, listen(addr).await?)
+}
+
+/// Bind the API's address (before serving: what signing in redirects to
+/// depends on the port bound, which `:0` leaves to the system).
+pub async fn listen(addr: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
+}
+
+/// Serve the API on `listener`; its address.
+pub fn serve_on(
+    state: ApiState,
+    listener: tokio::net::TcpListener,
+) -> anyhow::Result<std::net::SocketAddr> {
     let bound = listener.local_addr()?;
     let app = router(state);
     tokio::spawn(async move {

@@ -65,6 +65,9 @@ pub struct Grants {
     granted: BTreeSet<String>,
     /// Requested in the manifest but not allowed by the operator.
     withheld: BTreeSet<String>,
+    /// Models the cog may name with `llm`, beyond the operator's defaults
+    /// (`"*"`: any).
+    llm_models: BTreeSet<String>,
 }
 
 impl Grants {
@@ -92,6 +95,9 @@ impl Grants {
                 grants.withheld.insert(name.to_string());
             }
         }
+        if let Some(config) = config {
+            grants.llm_models = config.llm_models.iter().cloned().collect();
+        }
         grants
     }
 
@@ -103,7 +109,28 @@ impl Grants {
                 .map(|(name, _, _)| name.to_string())
                 .collect(),
             withheld: BTreeSet::new(),
+            llm_models: BTreeSet::from(["*".to_string()]),
         }
+    }
+
+    /// `Ok` when the cog may name `model` (the operator's default models
+    /// always, others when listed in its `llm_models`).
+    pub fn check_model(&self, model: &str, defaults: &[&str]) -> Result<(), String> {
+        if defaults.contains(&model)
+            || self.llm_models.contains("*")
+            || self.llm_models.contains(model)
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "the operator has not allowed this cog the model `{model}` (llm_models in its config)"
+            ))
+        }
+    }
+
+    /// The models the cog may name beyond the defaults.
+    pub fn llm_models(&self) -> impl Iterator<Item = &str> {
+        self.llm_models.iter().map(String::as_str)
     }
 
     /// May the cog use `capability`?
@@ -221,6 +248,31 @@ mod tests {
                 .contains("not in the cog's manifest")
         );
         assert_eq!(grants.withheld().collect::<Vec<_>>(), ["llm"]);
+    }
+
+    #[test]
+    fn models_beyond_the_defaults_need_listing() {
+        let mut listed = config(&["llm"], &[]);
+        listed.llm_models = vec!["claude-haiku-5-5".into()];
+        let grants = Grants::resolve(["llm"], Some(&listed));
+        let defaults = ["gpt-6-luna", "gpt-image-2"];
+        assert!(grants.check_model("gpt-6-luna", &defaults).is_ok());
+        assert!(grants.check_model("claude-haiku-5-5", &defaults).is_ok());
+        assert!(
+            grants
+                .check_model("claude-fable-5-1", &defaults)
+                .unwrap_err()
+                .contains("llm_models")
+        );
+        let unlisted = Grants::resolve(["llm"], Some(&config(&["llm"], &[])));
+        assert!(unlisted.check_model("claude-haiku-5-5", &defaults).is_err());
+        let any = {
+            let mut c = config(&["llm"], &[]);
+            c.llm_models = vec!["*".into()];
+            Grants::resolve(["llm"], Some(&c))
+        };
+        assert!(any.check_model("claude-fable-5-1", &defaults).is_ok());
+        assert!(Grants::all().check_model("anything", &[]).is_ok());
     }
 
     #[test]

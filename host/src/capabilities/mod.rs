@@ -143,6 +143,8 @@ pub struct CogState {
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
     pub(crate) stderr: MemoryOutputPipe,
+    /// Open `llm` streams (ended with the call).
+    pub(crate) llm_streams: llm::Streams,
 }
 
 impl CogState {
@@ -173,6 +175,7 @@ impl CogState {
                 table
             },
             stderr,
+            llm_streams: llm::Streams::default(),
         }
     }
 
@@ -190,6 +193,12 @@ impl CogState {
     /// and settings defaults belong to the cog and stay.
     pub fn begin_call(&mut self, scope: Scope) {
         self.scope = scope;
+    }
+
+    /// The call is over: what it opened and could leave behind (LLM
+    /// streams, each settled at what was generated) ends with it.
+    pub fn end_call(&mut self) {
+        self.llm_streams.end_call();
     }
 
     /// The invocation's limits.

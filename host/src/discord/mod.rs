@@ -41,7 +41,18 @@ pub struct DiscordLink {
     /// The REST client.
     pub rest: Rest,
     channels: RwLock<HashMap<u64, Option<u64>>>,
+    /// Where attachments are downloaded: Discord's CDN, or the simulator's
+    /// stand-in for it (`{base}/cdn`).
+    cdn: String,
+    files: reqwest::Client,
 }
+
+/// The addresses Discord serves attachments from; a cog may have the host
+/// download nothing else (no fetching of arbitrary URLs through the host).
+const CDN_PREFIXES: &[&str] = &[
+    "https://cdn.discordapp.com/attachments/",
+    "https://media.discordapp.net/attachments/",
+];
 
 impl DiscordLink {
     /// A link to `base` with the bot `token`.
@@ -54,7 +65,56 @@ impl DiscordLink {
                 config.cog_rest_burst,
             ),
             channels: RwLock::new(HashMap::new()),
+            cdn: if base.starts_with("https://discord.com") {
+                "https://cdn.discordapp.com".into()
+            } else {
+                format!("{}/cdn", base.trim_end_matches('/'))
+            },
+            files: reqwest::Client::new(),
         }
+    }
+
+    /// Download the attachment at `url` (one of Discord's attachment
+    /// addresses, nothing else), at most `max_bytes`.
+    pub async fn download_attachment(
+        &self,
+        url: &str,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, String> {
+        let Some(path) = CDN_PREFIXES.iter().find_map(|p| url.strip_prefix(p)) else {
+            return Err(
+                "only Discord attachment URLs (cdn.discordapp.com/attachments/…) can be fetched"
+                    .into(),
+            );
+        };
+        if path.contains("..") || path.contains('#') {
+            return Err("not an attachment URL".into());
+        }
+        let mut response = self
+            .files
+            .get(format!("{}/attachments/{path}", self.cdn))
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(|e| format!("the attachment could not be fetched: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!(
+                "the attachment could not be fetched: {}",
+                response.status()
+            ));
+        }
+        let mut data = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| format!("the attachment could not be read: {e}"))?
+        {
+            if data.len() + chunk.len() > max_bytes {
+                return Err(format!("the attachment is larger than {max_bytes} bytes"));
+            }
+            data.extend_from_slice(&chunk);
+        }
+        Ok(data)
     }
 
     /// Remember that `channel` is in `guild` (`None`: a DM).

@@ -1,10 +1,14 @@
 //! Sending a chat request to one configured provider and reading the
-//! answer or the error (no retries or fallback yet: issue 12).
+//! answer or the error; images, transcription and token counts likewise.
+//! One call to one provider: retries and fallback are the gateway's.
 
 use std::time::Duration;
 
-use super::model::{ChatRequest, ChatResponse, LlmError};
-use super::providers::Kind;
+use super::model::{
+    ChatRequest, ChatResponse, ImageAnswer, ImageRequest, LlmError, Transcript,
+    TranscriptionRequest,
+};
+use super::providers::{Kind, media};
 
 /// A provider as the operator configured it.
 #[derive(Debug, Clone)]
@@ -47,21 +51,21 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
-/// Run `request` on `provider`.
-pub async fn chat(
+/// POST `body` to `path` under `provider`'s base URL (JSON, or a
+/// multipart form) and read the JSON answer or the provider's error.
+async fn post(
     http: &reqwest::Client,
     provider: &Provider,
-    request: &ChatRequest,
-) -> Result<ChatResponse, LlmError> {
-    let url = format!(
-        "{}{}",
-        provider.base_url,
-        provider.kind.chat_path(&request.model)
-    );
+    path: &str,
+    body: Body,
+) -> Result<serde_json::Value, LlmError> {
     let mut call = http
-        .post(url)
-        .timeout(provider.timeout)
-        .json(&provider.kind.body(request));
+        .post(format!("{}{path}", provider.base_url))
+        .timeout(provider.timeout);
+    call = match body {
+        Body::Json(json) => call.json(&json),
+        Body::Form(form) => call.multipart(form),
+    };
     for (name, value) in provider.kind.auth_headers(&provider.key) {
         call = call.header(name, value);
     }
@@ -74,14 +78,90 @@ pub async fn chat(
     })?;
     let status = response.status().as_u16();
     let retry_after = retry_after(&response);
-    let body: serde_json::Value = response
-        .json()
-        .await
-        .map_err(|e| LlmError::ProviderDown(format!("an unreadable answer: {e}")))?;
+    let body: serde_json::Value = response.json().await.map_err(|e| {
+        if e.is_timeout() {
+            LlmError::Timeout(provider.timeout)
+        } else {
+            LlmError::ProviderDown(format!("an unreadable answer: {e}"))
+        }
+    })?;
     if !(200..300).contains(&status) {
         return Err(provider.kind.error(status, retry_after, &body));
     }
-    provider.kind.read(&body, request)
+    Ok(body)
+}
+
+/// A request body.
+enum Body {
+    Json(serde_json::Value),
+    Form(reqwest::multipart::Form),
+}
+
+/// Run `request` on `provider`.
+pub async fn chat(
+    http: &reqwest::Client,
+    provider: &Provider,
+    request: &ChatRequest,
+) -> Result<ChatResponse, LlmError> {
+    let path = provider.kind.chat_path(&request.model);
+    let answer = post(
+        http,
+        provider,
+        &path,
+        Body::Json(provider.kind.body(request)),
+    )
+    .await?;
+    provider.kind.read(&answer, request)
+}
+
+/// Generate an image on `provider` (OpenAI and xAI draw).
+pub async fn image(
+    http: &reqwest::Client,
+    provider: &Provider,
+    request: &ImageRequest,
+) -> Result<ImageAnswer, LlmError> {
+    if !matches!(provider.kind, Kind::OpenAi | Kind::Xai) {
+        return Err(LlmError::Invalid(format!(
+            "{} does not generate images",
+            provider.kind.name()
+        )));
+    }
+    let body = media::image_body(provider.kind, request);
+    let answer = post(http, provider, "/images/generations", Body::Json(body)).await?;
+    media::read_image(&answer)
+}
+
+/// Transcribe speech on `provider` (OpenAI listens).
+pub async fn transcribe(
+    http: &reqwest::Client,
+    provider: &Provider,
+    request: &TranscriptionRequest,
+) -> Result<Transcript, LlmError> {
+    if provider.kind != Kind::OpenAi {
+        return Err(LlmError::Invalid(format!(
+            "{} does not transcribe",
+            provider.kind.name()
+        )));
+    }
+    let form = media::transcription_form(
+        &request.model,
+        &request.filename,
+        request.audio.clone(),
+        request.language.as_deref(),
+    );
+    let answer = post(http, provider, "/audio/transcriptions", Body::Form(form)).await?;
+    media::read_transcript(&answer)
+}
+
+/// Count `request`'s input tokens on `provider`.
+pub async fn count(
+    http: &reqwest::Client,
+    provider: &Provider,
+    request: &ChatRequest,
+) -> Result<u64, LlmError> {
+    let (path, body) = media::count_request(provider.kind, request);
+    let answer = post(http, provider, &path, Body::Json(body)).await?;
+    media::read_count(provider.kind, &answer)
 }
 
 /// A streamed answer being read.

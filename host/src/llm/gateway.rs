@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::client::{self, ChatStream, Provider};
-use super::model::{ChatRequest, ChatResponse, LlmError};
+use super::model::{
+    ChatRequest, ChatResponse, ImageAnswer, ImageRequest, LlmError, Transcript,
+    TranscriptionRequest,
+};
 
 /// One step of a fallback chain.
 #[derive(Debug, Clone)]
@@ -152,13 +155,13 @@ impl Gateway {
         Some(ceiling.mul_f64(fastrand::f64()))
     }
 
-    /// Try each route in order, each with retries, skipping open circuits.
-    async fn run(
-        &self,
-        chain: &[Route],
-        request: &ChatRequest,
-        op: Op,
-    ) -> Result<(Out, Served), LlmError> {
+    /// Try each route in order, each with retries, skipping open circuits;
+    /// `call` makes one call of one route (the provider and its model name).
+    async fn run<T, F, Fut>(&self, chain: &[Route], call: F) -> Result<(T, Served), LlmError>
+    where
+        F: Fn(reqwest::Client, Provider, String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, LlmError>>,
+    {
         let mut attempts = 0;
         let mut last = LlmError::ProviderDown("no route is configured for this model".into());
         for (index, route) in chain.iter().enumerate() {
@@ -176,18 +179,9 @@ impl Gateway {
                 ));
                 continue;
             }
-            let mut routed = request.clone();
-            routed.model = route.model.clone();
             for attempt in 0..self.policy.attempts.max(1) {
                 attempts += 1;
-                let result = match op {
-                    Op::Chat => client::chat(&self.http, provider, &routed)
-                        .await
-                        .map(Out::Chat),
-                    Op::Stream => client::stream(&self.http, provider, &routed)
-                        .await
-                        .map(Out::Stream),
-                };
+                let result = call(self.http.clone(), provider.clone(), route.model.clone()).await;
                 match result {
                     Ok(answer) => {
                         self.record(&route.provider, true);
@@ -232,10 +226,14 @@ impl Gateway {
         chain: &[Route],
         request: &ChatRequest,
     ) -> Result<(ChatResponse, Served), LlmError> {
-        match self.run(chain, request, Op::Chat).await? {
-            (Out::Chat(answer), served) => Ok((answer, served)),
-            (Out::Stream(_), _) => unreachable!("a chat answers with a chat"),
-        }
+        self.run(chain, |http, provider, model| {
+            let routed = ChatRequest {
+                model,
+                ..request.clone()
+            };
+            async move { client::chat(&http, &provider, &routed).await }
+        })
+        .await
     }
 
     /// A stream from the first route that opens one. After it opens there
@@ -245,24 +243,63 @@ impl Gateway {
         chain: &[Route],
         request: &ChatRequest,
     ) -> Result<(ChatStream, Served), LlmError> {
-        match self.run(chain, request, Op::Stream).await? {
-            (Out::Stream(stream), served) => Ok((stream, served)),
-            (Out::Chat(_), _) => unreachable!("a stream answers with a stream"),
-        }
+        self.run(chain, |http, provider, model| {
+            let routed = ChatRequest {
+                model,
+                ..request.clone()
+            };
+            async move { client::stream(&http, &provider, &routed).await }
+        })
+        .await
     }
-}
 
-/// What a route is asked for.
-#[derive(Clone, Copy)]
-enum Op {
-    Chat,
-    Stream,
-}
+    /// An image from the first route that draws one.
+    pub async fn image(
+        &self,
+        chain: &[Route],
+        request: &ImageRequest,
+    ) -> Result<(ImageAnswer, Served), LlmError> {
+        self.run(chain, |http, provider, model| {
+            let routed = ImageRequest {
+                model,
+                ..request.clone()
+            };
+            async move { client::image(&http, &provider, &routed).await }
+        })
+        .await
+    }
 
-/// What it answered.
-enum Out {
-    Chat(ChatResponse),
-    Stream(ChatStream),
+    /// A transcript from the first route that listens.
+    pub async fn transcribe(
+        &self,
+        chain: &[Route],
+        request: &TranscriptionRequest,
+    ) -> Result<(Transcript, Served), LlmError> {
+        self.run(chain, |http, provider, model| {
+            let routed = TranscriptionRequest {
+                model,
+                ..request.clone()
+            };
+            async move { client::transcribe(&http, &provider, &routed).await }
+        })
+        .await
+    }
+
+    /// The input tokens of `request` on the first route that counts.
+    pub async fn count(
+        &self,
+        chain: &[Route],
+        request: &ChatRequest,
+    ) -> Result<(u64, Served), LlmError> {
+        self.run(chain, |http, provider, model| {
+            let routed = ChatRequest {
+                model,
+                ..request.clone()
+            };
+            async move { client::count(&http, &provider, &routed).await }
+        })
+        .await
+    }
 }
 
 /// Providers by name, shared.

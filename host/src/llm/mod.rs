@@ -8,14 +8,15 @@
 //! - [`pricing`]: prices per model and the cost of a call, exactly;
 //! - [`client`]: sending a request to a configured provider;
 //! - [`gateway`]: retries with backoff, fallback chains, circuit breakers;
-//! - [`service`]: a metered call — budgets reserved and settled, a usage row;
+//! - [`service`]: a metered call — budgets reserved and settled, a usage
+//!   row — for chats whole or streamed, images, transcription, counts;
+//! - [`answer_cache`]: the opt-in response cache, per guild and cog;
 //! - [`setup`]: providers and routes from the operator's `[llm]` configuration.
 //!
-//! Built so far: chat whole or streamed (text, images in, tools,
-//! structured output) and its costs. To come (docs/llm-simulator.md,
-//! issue 12): budgets, usage rows, the response
-//! cache, the `llm` capability and the analytics API.
+//! The `llm` capability (`crate::capabilities::llm`) and the analytics API
+//! (`crate::api::llm`) sit on [`service`]; `docs/llm.md` is the guide.
 
+pub mod answer_cache;
 pub mod client;
 pub mod gateway;
 pub mod model;

@@ -141,6 +141,10 @@ pub struct Usage {
     pub output: u64,
     /// Of `output`, the reasoning ("thinking") tokens.
     pub reasoning: u64,
+    /// Images generated.
+    pub images: u64,
+    /// Audio transcribed, milliseconds.
+    pub audio_ms: u64,
 }
 
 impl Usage {
@@ -178,6 +182,54 @@ pub struct ChatResponse {
     pub usage: Usage,
     /// The model that answered, as the provider named it.
     pub model: String,
+}
+
+/// An image to generate.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImageRequest {
+    /// The provider's model name.
+    pub model: String,
+    /// What to draw.
+    pub prompt: String,
+    /// `1024x1024`, … (OpenAI's sizes; xAI takes an aspect ratio instead).
+    pub size: Option<String>,
+    /// `low`, `medium`, `high`.
+    pub quality: Option<String>,
+    /// An opaque id of the end user.
+    pub user: Option<String>,
+}
+
+/// A generated image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageAnswer {
+    /// `image/png`, …
+    pub media_type: String,
+    /// The bytes.
+    pub data: Vec<u8>,
+    /// Tokens (where the provider bills by token) and the image.
+    pub usage: Usage,
+}
+
+/// Speech to transcribe.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TranscriptionRequest {
+    /// The provider's model name.
+    pub model: String,
+    /// The file's name (its extension says the format).
+    pub filename: String,
+    /// The sound.
+    pub audio: Vec<u8>,
+    /// ISO-639-1 language, when known.
+    pub language: Option<String>,
+}
+
+/// A transcript.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transcript {
+    /// What was said.
+    pub text: String,
+    /// Tokens or duration, as the provider billed it.
+    pub usage: Usage,
 }
 
 /// Why a call failed.

@@ -22,6 +22,10 @@ pub struct Price {
     pub cache_write_1h: u64,
     /// Output (reasoning included).
     pub output: u64,
+    /// Per image generated (micro-dollars, not per million).
+    pub image: u64,
+    /// Per minute of audio transcribed (micro-dollars, not per million).
+    pub audio_minute: u64,
 }
 
 /// One million, the unit of a rate.
@@ -33,7 +37,9 @@ pub fn cost_micros(usage: &Usage, price: &Price) -> u64 {
         + u128::from(usage.cache_read) * u128::from(price.cache_read)
         + u128::from(usage.cache_write_5m) * u128::from(price.cache_write_5m)
         + u128::from(usage.cache_write_1h) * u128::from(price.cache_write_1h)
-        + u128::from(usage.output) * u128::from(price.output);
+        + u128::from(usage.output) * u128::from(price.output)
+        + u128::from(usage.images) * u128::from(price.image) * PER
+        + (u128::from(usage.audio_ms) * u128::from(price.audio_minute) * PER).div_ceil(60_000);
     u64::try_from(exact.div_ceil(PER)).unwrap_or(u64::MAX)
 }
 
@@ -53,6 +59,24 @@ const fn price(
         cache_write_5m,
         cache_write_1h,
         output,
+        image: 0,
+        audio_minute: 0,
+    }
+}
+
+/// A price per image.
+const fn per_image(micros: u64) -> Price {
+    Price {
+        image: micros,
+        ..price(0, 0, 0, 0, 0)
+    }
+}
+
+/// A price per minute of audio.
+const fn per_minute(micros: u64) -> Price {
+    Price {
+        audio_minute: micros,
+        ..price(0, 0, 0, 0, 0)
     }
 }
 
@@ -145,6 +169,29 @@ pub const SEEDED: &[Seed] = &[
         "2026-11-29",
         price(1_250_000, 200_000, 0, 0, 2_500_000),
     ),
+    // Images: gpt-image-2 by tokens (text in, image out), xAI per image.
+    (
+        "openai",
+        "gpt-image-2",
+        "2026-11-29",
+        price(5_000_000, 0, 0, 0, 30_000_000),
+    ),
+    ("xai", "grok-imagine-image", "2026-11-29", per_image(20_000)),
+    (
+        "xai",
+        "grok-imagine-image-pro",
+        "2026-11-29",
+        per_image(70_000),
+    ),
+    // Transcription: per minute, or by audio tokens.
+    ("openai", "whisper-1", "2026-11-29", per_minute(6_000)),
+    ("openai", "gpt-transcribe", "2026-11-29", per_minute(4_500)),
+    (
+        "openai",
+        "gpt-4o-transcribe",
+        "2026-11-29",
+        price(2_500_000, 0, 0, 0, 10_000_000),
+    ),
 ];
 
 /// The seeded price of `model` at `provider`.
@@ -196,5 +243,37 @@ mod tests {
             ..Usage::default()
         };
         assert!(cost_micros(&huge, &haiku) > 0);
+    }
+
+    #[test]
+    fn images_and_minutes_have_their_own_prices() {
+        let grok = seeded("xai", "grok-imagine-image").unwrap();
+        let two = Usage {
+            images: 2,
+            ..Usage::default()
+        };
+        assert_eq!(cost_micros(&two, &grok), 40_000);
+        // 90 s of whisper at $0.006/min = $0.009; one more ms rounds up.
+        let whisper = seeded("openai", "whisper-1").unwrap();
+        let minute_and_half = Usage {
+            audio_ms: 90_000,
+            ..Usage::default()
+        };
+        assert_eq!(cost_micros(&minute_and_half, &whisper), 9_000);
+        let and_a_bit = Usage {
+            audio_ms: 90_001,
+            ..Usage::default()
+        };
+        assert_eq!(cost_micros(&and_a_bit, &whisper), 9_001);
+        // gpt-image-2 medium: 1 056 output tokens at $30/M = 31 680 µ$, plus
+        // 10 prompt tokens at $5/M = 50 µ$.
+        let image = seeded("openai", "gpt-image-2").unwrap();
+        let medium = Usage {
+            input: 10,
+            output: 1_056,
+            images: 1,
+            ..Usage::default()
+        };
+        assert_eq!(cost_micros(&medium, &image), 31_730);
     }
 }

@@ -469,6 +469,7 @@ impl Runtime {
             store.set_epoch_deadline(1);
             let result = call(&instance, &mut store).await;
             store.data().meter.main_turn.lock().take();
+            store.data_mut().caps.end_call();
             match result {
                 Ok(value) => Ok((
                     value,

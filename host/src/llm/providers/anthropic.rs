@@ -102,6 +102,7 @@ pub fn usage(usage: &Value) -> Usage {
         cache_write_1h: hour,
         output: n(&usage["output_tokens"]),
         reasoning: 0,
+        ..Usage::default()
     }
 }
 

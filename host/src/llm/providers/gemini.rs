@@ -89,6 +89,7 @@ pub fn usage(usage: &Value) -> Usage {
         cache_write_1h: 0,
         output: n(&usage["candidatesTokenCount"]) + thoughts,
         reasoning: thoughts,
+        ..Usage::default()
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod anthropic;
 pub mod gemini;
+pub mod media;
 pub mod openai;
 pub mod stream;
 

@@ -126,6 +126,7 @@ pub fn usage(usage: &Value, xai: bool) -> Usage {
             completion
         },
         reasoning,
+        ..Usage::default()
     }
 }
 

@@ -179,12 +179,7 @@ impl Cog for Hostile {
                 Ok(CommandResponse::text("banned"))
             }
             "spend" => {
-                baseline_sdk::llm::chat(&baseline_sdk::llm::ChatRequest {
-                    model: None,
-                    messages: vec![],
-                    max_tokens: None,
-                    temperature: None,
-                })?;
+                baseline_sdk::llm::chat(&baseline_sdk::llm::ChatRequest::new([]))?;
                 Ok(CommandResponse::text("spent"))
             }
             "memo" => {

@@ -5,6 +5,12 @@
 //! add at once, so several processes spending against one budget cannot
 //! overshoot it together.
 
+mod prices;
+mod usage;
+
+pub use prices::PriceRow;
+pub use usage::{UsageFilter, UsageGroup, UsageRow, UsageTotals};
+
 use super::{Database, StoreError, with_pool};
 
 /// A budget's window.
@@ -22,6 +28,15 @@ impl Period {
         match self {
             Period::Daily => "daily",
             Period::Monthly => "monthly",
+        }
+    }
+
+    /// From its name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "daily" => Some(Period::Daily),
+            "monthly" => Some(Period::Monthly),
+            _ => None,
         }
     }
 
@@ -47,6 +62,45 @@ fn civil(days: i64) -> (i64, i64, i64) {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// Midnight UTC of `2026-11-30`, in ms since the epoch (`None`: not a
+/// date). Hinnant's days-from-civil, the inverse of the above.
+pub fn parse_day(text: &str) -> Option<i64> {
+    let mut parts = text.splitn(3, '-');
+    let (year, month, day): (i64, i64, i64) = (
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+    );
+    if text.len() != 10 || !(1970..=9999).contains(&year) || !(1..=12).contains(&month) {
+        return None;
+    }
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=days_in_month[(month - 1) as usize]).contains(&day) {
+        return None;
+    }
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) * 86_400_000)
 }
 
 /// A budget: who, which window, how much.
@@ -127,6 +181,46 @@ impl LlmStore {
                 limit_micros: limit.max(0) as u64,
             })
             .collect())
+    }
+
+    /// Every budget of `guild` (its own and its cogs').
+    pub async fn guild_budgets(&self, guild: u64) -> Result<Vec<Budget>, StoreError> {
+        let rows: Vec<(String, String, i64)> = with_pool!(self.db, |pool| {
+            sqlx::query_as(
+                "SELECT cog, period, limit_micros FROM llm_budgets WHERE guild_id = $1 ORDER BY cog, period",
+            )
+            .bind(guild as i64)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(cog, period, limit)| Budget {
+                guild_id: guild,
+                cog: (!cog.is_empty()).then_some(cog),
+                period: Period::parse(&period).unwrap_or(Period::Daily),
+                limit_micros: limit.max(0) as u64,
+            })
+            .collect())
+    }
+
+    /// Remove a budget; true when there was one.
+    pub async fn remove_budget(
+        &self,
+        guild: u64,
+        cog: Option<&str>,
+        period: Period,
+    ) -> Result<bool, StoreError> {
+        let done = with_pool!(self.db, |pool| sqlx::query(
+            "DELETE FROM llm_budgets WHERE guild_id = $1 AND cog = $2 AND period = $3"
+        )
+        .bind(guild as i64)
+        .bind(cog.unwrap_or(""))
+        .bind(period.name())
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(done > 0)
     }
 
     /// Reserve `micros` on every budget that applies to `cog` in `guild` at
@@ -293,228 +387,25 @@ mod tests {
         // 2028-02-29, a leap day.
         assert_eq!(Period::Daily.window(1_835_395_200_000), "2028-02-29");
     }
-}
 
-/// One call, as the usage table keeps it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageRow {
-    /// The guild charged, if any.
-    pub guild_id: Option<u64>,
-    /// The cog that called.
-    pub cog: String,
-    /// The user it was for, if known.
-    pub user_id: Option<u64>,
-    /// The provider that answered (or was last tried).
-    pub provider: String,
-    /// Its model.
-    pub model: String,
-    /// `chat`, `stream`, `image`, `transcription`.
-    pub operation: String,
-    /// Every input token (cached and written included).
-    pub input_tokens: u64,
-    /// Of those, read from the cache.
-    pub cached_tokens: u64,
-    /// Of those, written to the cache.
-    pub cache_write_tokens: u64,
-    /// Output tokens (reasoning included).
-    pub output_tokens: u64,
-    /// Of those, reasoning.
-    pub reasoning_tokens: u64,
-    /// What it cost, micro-dollars.
-    pub cost_micros: u64,
-    /// How long it took.
-    pub latency_ms: u64,
-    /// `ok`, or the error's kind.
-    pub outcome: String,
-    /// A fallback route answered.
-    pub fallback: bool,
-    /// Served from the response cache.
-    pub cache_hit: bool,
-}
-
-impl LlmStore {
-    /// Record one call.
-    pub async fn record(&self, row: &UsageRow) -> Result<(), StoreError> {
-        with_pool!(self.db, |pool| {
-            sqlx::query(
-            "INSERT INTO llm_usage (guild_id, cog, user_id, provider, model, operation, input_tokens,
-                 cached_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_micros, latency_ms,
-                 outcome, fallback, cache_hit)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-        )
-        .bind(row.guild_id.map(|g| g as i64))
-        .bind(&row.cog)
-        .bind(row.user_id.map(|u| u as i64))
-        .bind(&row.provider)
-        .bind(&row.model)
-        .bind(&row.operation)
-        .bind(row.input_tokens as i64)
-        .bind(row.cached_tokens as i64)
-        .bind(row.cache_write_tokens as i64)
-        .bind(row.output_tokens as i64)
-        .bind(row.reasoning_tokens as i64)
-        .bind(row.cost_micros as i64)
-        .bind(row.latency_ms as i64)
-        .bind(&row.outcome)
-        .bind(row.fallback)
-        .bind(row.cache_hit)
-        .execute(pool)
-        .await
-        .map(|_| ())
-        })?;
-        Ok(())
-    }
-
-    /// The latest calls of a guild, newest first.
-    pub async fn recent(&self, guild: u64, limit: u32) -> Result<Vec<UsageRow>, StoreError> {
-        type Row = (
-            Option<i64>,
-            String,
-            Option<i64>,
-            String,
-            String,
-            String,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            String,
-            bool,
-            bool,
-        );
-        let rows: Vec<Row> = with_pool!(self.db, |pool| {
-            sqlx::query_as(
-            "SELECT guild_id, cog, user_id, provider, model, operation, input_tokens, cached_tokens,
-                    cache_write_tokens, output_tokens, reasoning_tokens, cost_micros, latency_ms, outcome,
-                    fallback, cache_hit
-             FROM llm_usage WHERE guild_id = $1 ORDER BY id DESC LIMIT $2"
-        )
-        .bind(guild as i64)
-        .bind(i64::from(limit))
-        .fetch_all(pool)
-        .await
-        })?;
-        let n = |v: i64| v.max(0) as u64;
-        Ok(rows
-            .into_iter()
-            .map(|r| UsageRow {
-                guild_id: r.0.map(|g| g as u64),
-                cog: r.1,
-                user_id: r.2.map(|u| u as u64),
-                provider: r.3,
-                model: r.4,
-                operation: r.5,
-                input_tokens: n(r.6),
-                cached_tokens: n(r.7),
-                cache_write_tokens: n(r.8),
-                output_tokens: n(r.9),
-                reasoning_tokens: n(r.10),
-                cost_micros: n(r.11),
-                latency_ms: n(r.12),
-                outcome: r.13,
-                fallback: r.14,
-                cache_hit: r.15,
-            })
-            .collect())
-    }
-
-    /// Seed the pricing table with `prices` (rows already there are kept:
-    /// the operator's edits win).
-    pub async fn seed_prices(&self, prices: &[PriceRow]) -> Result<(), StoreError> {
-        for price in prices {
-            self.write_price(price, false).await?;
+    #[test]
+    fn days_parse_back_to_their_windows() {
+        for at in [0, 1_795_996_799_999, 1_835_395_200_000, 1_798_761_600_000] {
+            let day = Period::Daily.window(at);
+            let midnight = parse_day(&day).unwrap();
+            assert_eq!(Period::Daily.window(midnight), day);
+            assert!(midnight <= at && at - midnight < 86_400_000);
         }
-        Ok(())
+        for bad in [
+            "2026-02-30",
+            "2026-13-01",
+            "2026-1-01",
+            "x",
+            "2027-02-29",
+            "",
+        ] {
+            assert_eq!(parse_day(bad), None, "{bad}");
+        }
+        assert!(parse_day("2028-02-29").is_some());
     }
-
-    /// Set a model's price (the operator's edit).
-    pub async fn set_price(&self, price: &PriceRow) -> Result<(), StoreError> {
-        self.write_price(price, true).await
-    }
-
-    /// Insert `price`; replace an existing row only when `replace`.
-    async fn write_price(&self, price: &PriceRow, replace: bool) -> Result<(), StoreError> {
-        let on_conflict = match replace {
-            true => {
-                "DO UPDATE SET input_micros_per_mtok = excluded.input_micros_per_mtok,
-                 output_micros_per_mtok = excluded.output_micros_per_mtok,
-                 cached_micros_per_mtok = excluded.cached_micros_per_mtok,
-                 cache_write_5m_micros_per_mtok = excluded.cache_write_5m_micros_per_mtok,
-                 cache_write_1h_micros_per_mtok = excluded.cache_write_1h_micros_per_mtok,
-                 effective_from = excluded.effective_from"
-            }
-            false => "DO NOTHING",
-        };
-        let sql = format!(
-            "INSERT INTO llm_model_pricing (provider, model, input_micros_per_mtok, output_micros_per_mtok,
-                 cached_micros_per_mtok, cache_write_5m_micros_per_mtok, cache_write_1h_micros_per_mtok, effective_from)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (provider, model) {on_conflict}"
-        );
-        let rate = |r: u64| r.min(i64::MAX as u64) as i64;
-        with_pool!(self.db, |pool| sqlx::query(&sql)
-            .bind(&price.provider)
-            .bind(&price.model)
-            .bind(rate(price.input))
-            .bind(rate(price.output))
-            .bind(rate(price.cache_read))
-            .bind(rate(price.cache_write_5m))
-            .bind(rate(price.cache_write_1h))
-            .bind(&price.effective_from)
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
-        Ok(())
-    }
-
-    /// Every price in the table.
-    pub async fn prices(&self) -> Result<Vec<PriceRow>, StoreError> {
-        type Row = (String, String, i64, i64, i64, i64, i64, String);
-        let rows: Vec<Row> = with_pool!(self.db, |pool| {
-            sqlx::query_as(
-            "SELECT provider, model, input_micros_per_mtok, output_micros_per_mtok, cached_micros_per_mtok,
-                    cache_write_5m_micros_per_mtok, cache_write_1h_micros_per_mtok, effective_from
-             FROM llm_model_pricing ORDER BY provider, model"
-        )
-        .fetch_all(pool)
-        .await
-        })?;
-        let n = |v: i64| v.max(0) as u64;
-        Ok(rows
-            .into_iter()
-            .map(|r| PriceRow {
-                provider: r.0,
-                model: r.1,
-                input: n(r.2),
-                output: n(r.3),
-                cache_read: n(r.4),
-                cache_write_5m: n(r.5),
-                cache_write_1h: n(r.6),
-                effective_from: r.7,
-            })
-            .collect())
-    }
-}
-
-/// A row of the pricing table: micro-dollars per million tokens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PriceRow {
-    /// The provider.
-    pub provider: String,
-    /// The model.
-    pub model: String,
-    /// Input.
-    pub input: u64,
-    /// Output.
-    pub output: u64,
-    /// Cache reads.
-    pub cache_read: u64,
-    /// Cache writes, five minutes.
-    pub cache_write_5m: u64,
-    /// Cache writes, one hour.
-    pub cache_write_1h: u64,
-    /// Since when (`2026-11-29`).
-    pub effective_from: String,
 }

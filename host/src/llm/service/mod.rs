@@ -5,11 +5,17 @@
 //! the real cost is settled and a usage row written — for failures too, so
 //! no path skips the check or the record.
 
+mod media;
+mod stream;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::client::ChatStream;
+pub use media::MAX_AUDIO_BYTES;
+pub use stream::MeteredStream;
+
+use super::answer_cache::AnswerCache;
 use super::gateway::{Gateway, Route, Served};
 use super::model::{ChatRequest, ChatResponse, LlmError, Part, Usage};
 use super::pricing::{self, Price};
@@ -38,6 +44,8 @@ pub struct Charged {
     pub model: String,
     /// A fallback route answered.
     pub fallback: bool,
+    /// Answered from the response cache.
+    pub cached: bool,
 }
 
 /// The gateway, the routes per model, the prices, the books.
@@ -46,8 +54,11 @@ pub struct LlmService {
     /// Model name as cogs ask for it → its chain of routes.
     routes: HashMap<String, Vec<Route>>,
     default_model: String,
+    image_model: String,
+    transcription_model: String,
     store: LlmStore,
     prices: parking_lot::RwLock<HashMap<(String, String), Price>>,
+    answers: Option<AnswerCache>,
 }
 
 fn price_of(row: &PriceRow) -> Price {
@@ -57,6 +68,8 @@ fn price_of(row: &PriceRow) -> Price {
         cache_write_5m: row.cache_write_5m,
         cache_write_1h: row.cache_write_1h,
         output: row.output,
+        image: row.image,
+        audio_minute: row.audio_minute,
     }
 }
 
@@ -102,6 +115,8 @@ impl LlmService {
                 cache_write_5m: price.cache_write_5m,
                 cache_write_1h: price.cache_write_1h,
                 effective_from: since.to_string(),
+                image: price.image,
+                audio_minute: price.audio_minute,
             })
             .collect();
         store.seed_prices(&seeds).await?;
@@ -109,11 +124,48 @@ impl LlmService {
             gateway,
             routes,
             default_model,
+            image_model: "gpt-image-2".into(),
+            transcription_model: "whisper-1".into(),
             store,
             prices: Default::default(),
+            answers: None,
         };
         service.reload_prices().await?;
         Ok(service)
+    }
+
+    /// With these default models for images and transcription (else
+    /// `gpt-image-2` and `whisper-1`).
+    pub fn with_media_models(mut self, image: String, transcription: String) -> Self {
+        self.image_model = image;
+        self.transcription_model = transcription;
+        self
+    }
+
+    /// With a response cache in `cache` (requests opt in per call).
+    pub fn with_answer_cache(mut self, cache: Arc<dyn crate::cache::Cache>) -> Self {
+        self.answers = Some(AnswerCache::new(cache));
+        self
+    }
+
+    /// The model a request gets when it names none.
+    pub fn default_model(&self) -> &str {
+        &self.default_model
+    }
+
+    /// The default chat, image and transcription models (every cog granted
+    /// `llm` may use them).
+    pub fn default_models(&self) -> [&str; 3] {
+        [
+            &self.default_model,
+            &self.image_model,
+            &self.transcription_model,
+        ]
+    }
+
+    /// Whether any route serves `model`.
+    pub fn serves(&self, model: &str) -> bool {
+        self.routes.contains_key(model)
     }
 
     /// Read the pricing table again (after an edit through the API).
@@ -156,7 +208,7 @@ impl LlmService {
     }
 
     /// The route chain of `request`'s model and a reservation of its worst
-    /// case on the caller's budgets.
+    /// case (the prompt's estimated tokens, and `max_tokens` of output).
     async fn prepare(
         &self,
         caller: &Caller,
@@ -165,16 +217,28 @@ impl LlmService {
         if request.model.is_empty() {
             request.model = self.default_model.clone();
         }
-        let chain = self.routes.get(&request.model).cloned().ok_or_else(|| {
-            LlmError::Invalid(format!("no provider serves the model `{}`", request.model))
-        })?;
-        // The worst case, at the dearest route's rates.
         let prompt = estimate(request);
-        let worst_usage = Usage {
+        let worst = Usage {
             input: prompt,
             output: u64::from(request.max_tokens),
             ..Usage::default()
         };
+        self.reserve(caller, &request.model, worst, prompt).await
+    }
+
+    /// The route chain of `model` and a reservation of `worst` at the
+    /// dearest route's rates on every budget of the caller.
+    async fn reserve(
+        &self,
+        caller: &Caller,
+        model: &str,
+        worst_usage: Usage,
+        prompt: u64,
+    ) -> Result<Prepared, LlmError> {
+        let chain =
+            self.routes.get(model).cloned().ok_or_else(|| {
+                LlmError::Invalid(format!("no provider serves the model `{model}`"))
+            })?;
         let mut worst = 0;
         for route in &chain {
             let price = self.price(route).ok_or_else(|| {
@@ -220,7 +284,7 @@ impl LlmService {
     }
 
     /// Settle the reservation at the real cost and write the usage row.
-    async fn conclude(
+    pub(super) async fn conclude(
         &self,
         caller: &Caller,
         prepared: &Prepared,
@@ -235,9 +299,13 @@ impl LlmService {
                 model: s.model.clone(),
             })
             .unwrap_or_else(|| prepared.chain[0].clone());
-        let cost = self
-            .price(&route)
-            .map_or(0, |p| pricing::cost_micros(&usage, &p));
+        // Counting tokens is free: its row shows the tokens at no cost.
+        let cost = match operation {
+            "count" => 0,
+            _ => self
+                .price(&route)
+                .map_or(0, |p| pricing::cost_micros(&usage, &p)),
+        };
         if let Some(held) = &prepared.reservation {
             self.store.settle(held, cost).await.map_err(unavailable)?;
         }
@@ -258,6 +326,9 @@ impl LlmService {
             outcome: outcome.into(),
             fallback: served.is_some_and(|s| s.fallback),
             cache_hit: false,
+            images: usage.images,
+            audio_ms: usage.audio_ms,
+            at_ms: 0,
         };
         if let Err(error) = self.store.record(&row).await {
             tracing::error!(%error, cog = %caller.cog, "could not record an LLM call's usage");
@@ -265,12 +336,32 @@ impl LlmService {
         Ok(cost)
     }
 
-    /// Run `request` for `caller`: reserve, call, settle, record.
+    /// Run `request` for `caller`: reserve, call, settle, record. With
+    /// `cache_for`, the answer is kept that long in the response cache of
+    /// the caller's guild and cog, and an identical request there is
+    /// answered from it at no cost.
     pub async fn chat(
         &self,
         caller: &Caller,
         mut request: ChatRequest,
+        cache_for: Option<std::time::Duration>,
     ) -> Result<(ChatResponse, Charged), LlmError> {
+        if request.model.is_empty() {
+            request.model = self.default_model.clone();
+        }
+        let cache = cache_for.and_then(|ttl| self.answers.as_ref().map(|c| (c, ttl)));
+        if let Some((answers, _)) = cache
+            && let Some((answer, served)) = answers.get(caller, &request).await
+        {
+            self.record_hit(caller, &served, "chat").await;
+            return Ok((
+                answer,
+                Charged {
+                    cached: true,
+                    ..charged(0, &served)
+                },
+            ));
+        }
         let prepared = self.prepare(caller, &mut request).await?;
         let result = self.gateway.chat(&prepared.chain, &request).await;
         let (usage, served, outcome) = match &result {
@@ -281,51 +372,48 @@ impl LlmService {
             .conclude(caller, &prepared, "chat", usage, served, outcome)
             .await?;
         let (answer, served) = result?;
+        if let Some((answers, ttl)) = cache {
+            answers.put(caller, &request, &answer, &served, ttl).await;
+        }
         Ok((answer, charged(cost, &served)))
     }
 
-    /// Stream `request` for `caller`: reserved like a chat; read it with
-    /// [`MeteredStream::next_text`] and end it with
-    /// [`MeteredStream::finish`], which settles and records — at the
-    /// provider's usage when the stream ended whole, else at an estimate
-    /// (the prompt and the text received), since the provider bills a cut
-    /// stream too.
-    pub async fn stream(
-        self: &Arc<Self>,
-        caller: &Caller,
-        mut request: ChatRequest,
-    ) -> Result<MeteredStream, LlmError> {
-        let prepared = self.prepare(caller, &mut request).await?;
-        match self.gateway.stream(&prepared.chain, &request).await {
-            Ok((stream, served)) => Ok(MeteredStream {
-                service: self.clone(),
-                caller: caller.clone(),
-                prepared: Some(prepared),
-                stream: Some(stream),
-                served,
-            }),
-            Err(error) => {
-                self.conclude(
-                    caller,
-                    &prepared,
-                    "stream",
-                    Usage::default(),
-                    None,
-                    error_kind(&error),
-                )
-                .await?;
-                Err(error)
-            }
+    /// The usage row of an answer from the response cache: no tokens, no cost.
+    async fn record_hit(&self, caller: &Caller, served: &Served, operation: &str) {
+        let row = UsageRow {
+            guild_id: caller.guild_id,
+            cog: caller.cog.clone(),
+            user_id: caller.user_id,
+            provider: served.provider.clone(),
+            model: served.model.clone(),
+            operation: operation.into(),
+            input_tokens: 0,
+            cached_tokens: 0,
+            cache_write_tokens: 0,
+            output_tokens: 0,
+            reasoning_tokens: 0,
+            cost_micros: 0,
+            latency_ms: 0,
+            outcome: "ok".into(),
+            fallback: false,
+            cache_hit: true,
+            images: 0,
+            audio_ms: 0,
+            at_ms: 0,
+        };
+        if let Err(error) = self.store.record(&row).await {
+            tracing::error!(%error, cog = %caller.cog, "could not record an LLM call's usage");
         }
     }
 }
 
-fn charged(cost_micros: u64, served: &Served) -> Charged {
+pub(super) fn charged(cost_micros: u64, served: &Served) -> Charged {
     Charged {
         cost_micros,
         provider: served.provider.clone(),
         model: served.model.clone(),
         fallback: served.fallback,
+        cached: false,
     }
 }
 
@@ -334,106 +422,20 @@ fn unavailable(error: StoreError) -> LlmError {
 }
 
 /// A call under way: its route chain, its reservation, when it started.
-struct Prepared {
+pub(super) struct Prepared {
     chain: Vec<Route>,
     reservation: Option<crate::store::llm::Reservation>,
     prompt: u64,
     started: Instant,
 }
 
-/// A streamed answer being read, charged when it ends.
-pub struct MeteredStream {
-    service: Arc<LlmService>,
-    caller: Caller,
-    prepared: Option<Prepared>,
-    stream: Option<ChatStream>,
-    served: Served,
-}
-
-impl MeteredStream {
-    /// The next piece of text; `None` at the end.
-    pub async fn next_text(&mut self) -> Result<Option<String>, LlmError> {
-        match &mut self.stream {
-            Some(stream) => stream.next_text().await,
-            None => Ok(None),
-        }
-    }
-
-    /// The whole answer and its charge; a cut stream is charged at an
-    /// estimate and answered with [`LlmError::StreamCut`].
-    pub async fn finish(mut self) -> Result<(ChatResponse, Charged), LlmError> {
-        let (Some(stream), Some(prepared)) = (self.stream.take(), self.prepared.take()) else {
-            return Err(LlmError::Invalid("the stream was already finished".into()));
-        };
-        let received = tokens_of(stream.text());
-        let result = stream.finish();
-        let (usage, outcome) = match &result {
-            Ok(answer) => (answer.usage, "ok"),
-            Err(error) => (
-                Usage {
-                    input: prepared.prompt,
-                    output: received,
-                    ..Usage::default()
-                },
-                error_kind(error),
-            ),
-        };
-        let cost = self
-            .service
-            .conclude(
-                &self.caller,
-                &prepared,
-                "stream",
-                usage,
-                Some(&self.served),
-                outcome,
-            )
-            .await?;
-        let answer = result?;
-        Ok((answer, charged(cost, &self.served)))
-    }
-}
-
-impl Drop for MeteredStream {
-    /// A stream dropped unread is still charged (at the estimate), so a
-    /// reservation never stays held.
-    fn drop(&mut self) {
-        if let (Some(stream), Some(prepared)) = (self.stream.take(), self.prepared.take()) {
-            let usage = Usage {
-                input: prepared.prompt,
-                output: tokens_of(stream.text()),
-                ..Usage::default()
-            };
-            let (service, caller, served) = (
-                self.service.clone(),
-                self.caller.clone(),
-                self.served.clone(),
-            );
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(async move {
-                    let _ = service
-                        .conclude(
-                            &caller,
-                            &prepared,
-                            "stream",
-                            usage,
-                            Some(&served),
-                            "dropped",
-                        )
-                        .await;
-                });
-            }
-        }
-    }
-}
-
 /// Tokens of received text, estimated as everywhere here.
-fn tokens_of(text: &str) -> u64 {
+pub(super) fn tokens_of(text: &str) -> u64 {
     (text.len() as u64).div_ceil(4)
 }
 
 /// A short name of an error for usage rows.
-fn error_kind(error: &LlmError) -> &'static str {
+pub(super) fn error_kind(error: &LlmError) -> &'static str {
     match error {
         LlmError::Auth(_) => "auth",
         LlmError::RateLimited { .. } => "rate-limited",
