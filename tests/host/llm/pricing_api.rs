@@ -1,14 +1,11 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use baseline_host::capabilities::Services;
 use baseline_host::llm::pricing::{Price, cost_micros};
-use baseline_host::runtime::Runtime;
 use serde_json::{Value, json};
 
 use super::metered::{ask, caller, setup};
 use super::{send, session};
-use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn developers_read_and_set_prices_and_calls_use_them() {

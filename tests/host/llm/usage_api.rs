@@ -5,14 +5,11 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use baseline_host::capabilities::Services;
-use baseline_host::runtime::Runtime;
 use baseline_host::store::llm::{UsageRow, parse_day};
 use serde_json::{Value, json};
 
 use super::metered::{ask, caller, setup};
 use super::{send, session};
-use crate::support::*;
 
 const A: u64 = 111;
 const B: u64 = 222;
