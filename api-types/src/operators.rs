@@ -164,7 +164,8 @@ pub struct ModelPrice {
     pub cache_write_5m: u64,
     /// Input written to the cache for an hour.
     pub cache_write_1h: u64,
-    /// Since when (`2026-11-29`).
+    /// The first day (UTC) it applies (`2026-11-29`); the latest day not
+    /// after today is in effect.
     pub effective_from: String,
     /// Per image generated (micro-dollars).
     #[serde(default)]
@@ -172,6 +173,10 @@ pub struct ModelPrice {
     /// Per minute of audio transcribed (micro-dollars).
     #[serde(default)]
     pub audio_minute: u64,
+    /// The long-context tier: these rates price whole requests with at
+    /// least this many input tokens (0: every request).
+    #[serde(default)]
+    pub min_input_tokens: u64,
     /// Whether a route of this host reaches it.
     #[serde(default)]
     pub routed: bool,

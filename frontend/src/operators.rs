@@ -365,8 +365,9 @@ pub fn llm_page() -> Html {
                         <table class="cogs">
                             <thead><tr><th>{ "Model" }</th><th>{ "In" }</th><th>{ "Cached" }</th><th>{ "Out" }</th><th>{ "Image" }</th><th>{ "Minute" }</th><th>{ "Since" }</th></tr></thead>
                             <tbody>{ for prices.iter().filter(|p| p.routed).map(|p| html! {
-                                <tr key={format!("{}/{}", p.provider, p.model)}>
-                                    <td><code>{ format!("{}/{}", p.provider, p.model) }</code></td>
+                                <tr key={format!("{}/{}/{}/{}", p.provider, p.model, p.effective_from, p.min_input_tokens)}>
+                                    <td><code>{ format!("{}/{}", p.provider, p.model) }</code>
+                                        if p.min_input_tokens > 0 { { format!(" ≥ {} tokens in", p.min_input_tokens) } }</td>
                                     <td>{ dollars(p.input) }</td>
                                     <td>{ dollars(p.cache_read) }</td>
                                     <td>{ dollars(p.output) }</td>

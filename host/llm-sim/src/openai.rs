@@ -49,7 +49,10 @@ fn text_of(content: &Value) -> (String, u64) {
 
 /// The request as the simulator's model reads it.
 fn conversation(body: &Value) -> Conversation {
-    let mut conversation = Conversation::default();
+    let mut conversation = Conversation {
+        model: body["model"].as_str().unwrap_or_default().to_string(),
+        ..Conversation::default()
+    };
     for message in body["messages"].as_array().into_iter().flatten() {
         let (text, images) = text_of(&message["content"]);
         match message["role"].as_str().unwrap_or("user") {
@@ -119,8 +122,19 @@ fn usage(sim: &Sim, provider: Provider, conversation: &Conversation, answer: &An
     match provider {
         Provider::Xai => {
             let reasoning = completion / 2;
+            // xAI's exact bill: 10^10 ticks a dollar, at its listed rates
+            // (µ$ per million tokens: input, cached, output), ×100 ticks
+            // per µ$-per-million for each token.
+            let (input, read, output) = match conversation.model.as_str() {
+                "grok-4.7" => (2_000_000, 500_000, 6_000_000),
+                _ => (1_250_000, 200_000, 2_500_000),
+            };
+            let ticks =
+                ((prompt - cached) * input + cached * read + (completion + reasoning) * output)
+                    / 100;
             json!({"prompt_tokens": prompt, "completion_tokens": completion,
                    "total_tokens": prompt + completion + reasoning,
+                   "cost_in_usd_ticks": ticks,
                    "prompt_tokens_details": {"cached_tokens": cached, "text_tokens": prompt, "image_tokens": 0, "audio_tokens": 0},
                    "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": 0,
                        "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},

@@ -55,6 +55,8 @@ pub enum Force {
 /// A request, whatever its format.
 #[derive(Debug, Clone, Default)]
 pub struct Conversation {
+    /// The model asked for.
+    pub model: String,
     /// The system prompt.
     pub system: String,
     /// The turns.

@@ -1,6 +1,7 @@
 //! The LLM gateway for the bot's developer team: the models and their
 //! prices (integer micro-dollars per million tokens, per image, per minute
-//! of audio), editable — calls from then on are priced with the new rates.
+//! of audio), editable — a price takes effect on its `effective_from` day
+//! (UTC; a day already begun: the next call), per long-context tier.
 //! What was spent: [`super::llm_usage`].
 
 use axum::Json;
@@ -43,6 +44,7 @@ pub async fn models(
                 effective_from: row.effective_from,
                 image: row.image,
                 audio_minute: row.audio_minute,
+                min_input_tokens: row.min_input_tokens,
                 routed,
             })
             .collect(),
@@ -80,6 +82,12 @@ pub async fn set_pricing(
             "a model name is 1 to 100 characters".into(),
         ));
     }
+    if crate::store::llm::parse_day(&price.effective_from).is_none() {
+        return Err(ApiError::BadRequest(format!(
+            "`effective_from` must be a day like 2026-12-01, not `{}`",
+            price.effective_from
+        )));
+    }
     let rates = [
         price.input,
         price.output,
@@ -105,6 +113,7 @@ pub async fn set_pricing(
         effective_from: price.effective_from.clone(),
         image: price.image,
         audio_minute: price.audio_minute,
+        min_input_tokens: price.min_input_tokens,
     };
     let llm = service(&state)?;
     llm.set_price(&row).await?;

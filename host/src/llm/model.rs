@@ -145,6 +145,9 @@ pub struct Usage {
     pub images: u64,
     /// Audio transcribed, milliseconds.
     pub audio_ms: u64,
+    /// What the provider says it billed, when it says (xAI's
+    /// `cost_in_usd_ticks`): it wins over the price table.
+    pub billed_micros: Option<u64>,
 }
 
 impl Usage {

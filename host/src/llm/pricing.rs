@@ -194,6 +194,105 @@ pub const SEEDED: &[Seed] = &[
     ),
 ];
 
+/// Prices that change on a day, and long-context tiers (the rate of the
+/// whole request once its input reaches `min_input_tokens`), seeded beside
+/// [`SEEDED`]: provider, model, the day, the tier's threshold, the rates.
+pub const SCHEDULED: &[(&str, &str, &str, u64, Price)] = &[
+    // Claude Haiku 5.5 above 100K input tokens (third-party figures).
+    (
+        "anthropic",
+        "claude-haiku-5-5",
+        "2026-11-29",
+        100_001,
+        price(500_000, 50_000, 625_000, 1_000_000, 2_500_000),
+    ),
+    // Gemini 4 doubles on 2026-12-01.
+    (
+        "gemini",
+        "gemini-4-carbon",
+        "2026-12-01",
+        0,
+        price(4_000_000, 200_000, 0, 0, 20_000_000),
+    ),
+    (
+        "gemini",
+        "gemini-4-argon",
+        "2026-12-01",
+        0,
+        price(4_000_000, 200_000, 0, 0, 20_000_000),
+    ),
+    // xAI: a prompt of 200K tokens or more reprices the whole request.
+    (
+        "xai",
+        "grok-4.7",
+        "2026-11-29",
+        200_000,
+        price(4_000_000, 1_000_000, 0, 0, 12_000_000),
+    ),
+    (
+        "xai",
+        "grok-4.20-0309",
+        "2026-11-29",
+        200_000,
+        price(2_500_000, 400_000, 0, 0, 5_000_000),
+    ),
+];
+
+/// One row of a model's prices: since a day (`2026-12-01`; empty: always),
+/// for requests of at least `min_input_tokens`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scheduled {
+    /// The first day (UTC) it applies.
+    pub since: String,
+    /// The tier: requests with at least this many input tokens.
+    pub min_input_tokens: u64,
+    /// The rates.
+    pub price: Price,
+}
+
+/// A model's prices over time and by the size of the request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Schedule {
+    rows: Vec<Scheduled>,
+}
+
+impl Schedule {
+    /// Add a row.
+    pub fn push(&mut self, row: Scheduled) {
+        self.rows.push(row);
+    }
+
+    /// The tiers in effect on `day`: those of the latest day not after it.
+    pub fn in_effect(&self, day: &str) -> impl Iterator<Item = &Scheduled> {
+        let latest = self
+            .rows
+            .iter()
+            .map(|r| r.since.as_str())
+            .filter(|since| *since <= day)
+            .max();
+        self.rows
+            .iter()
+            .filter(move |r| Some(r.since.as_str()) == latest)
+    }
+
+    /// The price on `day` of a request with `input` tokens: the highest tier
+    /// it reaches, applied to the whole request.
+    pub fn at(&self, day: &str, input: u64) -> Option<Price> {
+        self.in_effect(day)
+            .filter(|r| r.min_input_tokens <= input)
+            .max_by_key(|r| r.min_input_tokens)
+            .map(|r| r.price)
+    }
+
+    /// The most `usage` can cost on `day` at any tier in effect (what a
+    /// reservation holds: the prompt's size is only estimated).
+    pub fn worst(&self, day: &str, usage: &Usage) -> Option<u64> {
+        self.in_effect(day)
+            .map(|r| cost_micros(usage, &r.price))
+            .max()
+    }
+}
+
 /// The seeded price of `model` at `provider`.
 pub fn seeded(provider: &str, model: &str) -> Option<Price> {
     SEEDED
@@ -243,6 +342,50 @@ mod tests {
             ..Usage::default()
         };
         assert!(cost_micros(&huge, &haiku) > 0);
+    }
+
+    #[test]
+    fn schedules_pick_the_day_and_the_tier() {
+        let mut schedule = Schedule::default();
+        let row = |since: &str, min: u64, input: u64| Scheduled {
+            since: since.into(),
+            min_input_tokens: min,
+            price: price(input, 0, 0, 0, 0),
+        };
+        schedule.push(row("2026-11-29", 0, 1));
+        schedule.push(row("2026-11-29", 100_001, 5));
+        schedule.push(row("2026-12-01", 0, 2));
+        let input = |p: Option<Price>| p.map(|p| p.input);
+        assert_eq!(input(schedule.at("2026-11-28", 10)), None, "before any row");
+        assert_eq!(input(schedule.at("2026-11-30", 10)), Some(1));
+        assert_eq!(input(schedule.at("2026-11-30", 100_000)), Some(1));
+        assert_eq!(
+            input(schedule.at("2026-11-30", 100_001)),
+            Some(5),
+            "the long-context tier"
+        );
+        // From the new day, only its rows count (no tier was given for it).
+        assert_eq!(input(schedule.at("2026-12-01", 10)), Some(2));
+        assert_eq!(input(schedule.at("2027-01-01", 500_000)), Some(2));
+        // The worst case spans the tiers in effect.
+        let usage = Usage {
+            input: 1_000_000,
+            ..Usage::default()
+        };
+        assert_eq!(schedule.worst("2026-11-30", &usage), Some(5));
+        // The whole request is repriced, not just the tokens past the line.
+        let haiku = seeded("anthropic", "claude-haiku-5-5").unwrap();
+        let long = SCHEDULED
+            .iter()
+            .find(|(p, m, _, min, _)| *p == "anthropic" && *m == "claude-haiku-5-5" && *min > 0)
+            .unwrap()
+            .4;
+        let big = Usage {
+            input: 150_000,
+            ..Usage::default()
+        };
+        assert_eq!(cost_micros(&big, &haiku), 15_000);
+        assert_eq!(cost_micros(&big, &long), 75_000);
     }
 
     #[test]

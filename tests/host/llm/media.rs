@@ -128,7 +128,7 @@ async fn images_transcripts_and_counts_on_each_wire_format() {
 }
 
 /// A service over the simulator's OpenAI and xAI with the media routes.
-async fn media_service(
+pub(super) async fn media_service(
     dir: &tempfile::TempDir,
     sim: &baseline_llm_sim::LlmSimulator,
 ) -> (LlmService, LlmStore) {

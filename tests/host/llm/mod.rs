@@ -23,6 +23,7 @@ mod gateway;
 mod media;
 mod metered;
 mod metered_streams;
+mod prices;
 mod pricing_api;
 mod real;
 mod usage_api;

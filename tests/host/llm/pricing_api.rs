@@ -68,6 +68,11 @@ async fn developers_read_and_set_prices_and_calls_use_them() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    let mut undated = dear.clone();
+    undated["effective_from"] = json!("soon");
+    let (status, why) = send("PUT", uri, &developer, Some(undated)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(why.to_string().contains("effective_from"), "{why}");
     let mut absurd = dear;
     absurd["input"] = json!(u64::MAX);
     assert_eq!(

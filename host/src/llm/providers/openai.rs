@@ -1,7 +1,8 @@
 //! OpenAI's chat completions (and xAI's, the same shapes): request body,
 //! answer, usage. OpenAI's `cached_tokens` and `cache_write_tokens` are
 //! subsets of `prompt_tokens`, reasoning is inside `completion_tokens`;
-//! xAI's reasoning is outside it.
+//! xAI's reasoning is outside it, and xAI states its exact bill
+//! (`cost_in_usd_ticks`).
 
 use serde_json::{Value, json};
 
@@ -126,6 +127,11 @@ pub fn usage(usage: &Value, xai: bool) -> Usage {
             completion
         },
         reasoning,
+        // xAI's exact bill: 10^10 ticks a dollar, 10 000 a micro-dollar.
+        billed_micros: xai
+            .then(|| usage["cost_in_usd_ticks"].as_u64())
+            .flatten()
+            .map(|ticks| ticks.div_ceil(10_000)),
         ..Usage::default()
     }
 }

@@ -18,7 +18,7 @@ pub use stream::MeteredStream;
 use super::answer_cache::AnswerCache;
 use super::gateway::{Gateway, Route, Served};
 use super::model::{ChatRequest, ChatResponse, LlmError, Part, Usage};
-use super::pricing::{self, Price};
+use super::pricing::{self, Price, Schedule, Scheduled};
 use crate::store::StoreError;
 use crate::store::llm::{LlmStore, PriceRow, UsageRow};
 
@@ -57,7 +57,7 @@ pub struct LlmService {
     image_model: String,
     transcription_model: String,
     store: LlmStore,
-    prices: parking_lot::RwLock<HashMap<(String, String), Price>>,
+    prices: parking_lot::RwLock<HashMap<(String, String), Schedule>>,
     answers: Option<AnswerCache>,
 }
 
@@ -106,18 +106,29 @@ impl LlmService {
     ) -> Result<Self, StoreError> {
         let seeds: Vec<PriceRow> = pricing::SEEDED
             .iter()
-            .map(|(provider, model, since, price)| PriceRow {
-                provider: provider.to_string(),
-                model: model.to_string(),
-                input: price.input,
-                output: price.output,
-                cache_read: price.cache_read,
-                cache_write_5m: price.cache_write_5m,
-                cache_write_1h: price.cache_write_1h,
-                effective_from: since.to_string(),
-                image: price.image,
-                audio_minute: price.audio_minute,
-            })
+            .map(|(provider, model, since, price)| (*provider, *model, *since, 0, price))
+            .chain(
+                pricing::SCHEDULED
+                    .iter()
+                    .map(|(provider, model, since, min, price)| {
+                        (*provider, *model, *since, *min, price)
+                    }),
+            )
+            .map(
+                |(provider, model, since, min_input_tokens, price)| PriceRow {
+                    provider: provider.to_string(),
+                    model: model.to_string(),
+                    input: price.input,
+                    output: price.output,
+                    cache_read: price.cache_read,
+                    cache_write_5m: price.cache_write_5m,
+                    cache_write_1h: price.cache_write_1h,
+                    effective_from: since.to_string(),
+                    image: price.image,
+                    audio_minute: price.audio_minute,
+                    min_input_tokens,
+                },
+            )
             .collect();
         store.seed_prices(&seeds).await?;
         let service = Self {
@@ -171,10 +182,18 @@ impl LlmService {
     /// Read the pricing table again (after an edit through the API).
     pub async fn reload_prices(&self) -> Result<(), StoreError> {
         let rows = self.store.prices().await?;
-        *self.prices.write() = rows
-            .iter()
-            .map(|row| ((row.provider.clone(), row.model.clone()), price_of(row)))
-            .collect();
+        let mut schedules: HashMap<(String, String), Schedule> = HashMap::new();
+        for row in &rows {
+            schedules
+                .entry((row.provider.clone(), row.model.clone()))
+                .or_default()
+                .push(Scheduled {
+                    since: row.effective_from.clone(),
+                    min_input_tokens: row.min_input_tokens,
+                    price: price_of(row),
+                });
+        }
+        *self.prices.write() = schedules;
         Ok(())
     }
 
@@ -200,11 +219,12 @@ impl LlmService {
         self.reload_prices().await
     }
 
-    fn price(&self, route: &Route) -> Option<Price> {
+    /// The price today of a request through `route` with `input` tokens.
+    fn price(&self, route: &Route, input: u64) -> Option<Price> {
         self.prices
             .read()
             .get(&(route.provider.clone(), route.model.clone()))
-            .copied()
+            .and_then(|schedule| schedule.at(&today(), input))
     }
 
     /// The route chain of `request`'s model and a reservation of its worst
@@ -240,14 +260,20 @@ impl LlmService {
                 LlmError::Invalid(format!("no provider serves the model `{model}`"))
             })?;
         let mut worst = 0;
+        let day = today();
         for route in &chain {
-            let price = self.price(route).ok_or_else(|| {
-                LlmError::Invalid(format!(
-                    "`{}` at `{}` has no price: add one before routing to it",
-                    route.model, route.provider
-                ))
-            })?;
-            worst = worst.max(pricing::cost_micros(&worst_usage, &price));
+            let dearest = self
+                .prices
+                .read()
+                .get(&(route.provider.clone(), route.model.clone()))
+                .and_then(|schedule| schedule.worst(&day, &worst_usage))
+                .ok_or_else(|| {
+                    LlmError::Invalid(format!(
+                        "`{}` at `{}` has no price: add one before routing to it",
+                        route.model, route.provider
+                    ))
+                })?;
+            worst = worst.max(dearest);
         }
         let reservation = match caller.guild_id {
             Some(guild) => {
@@ -300,15 +326,28 @@ impl LlmService {
             })
             .unwrap_or_else(|| prepared.chain[0].clone());
         // Counting tokens is free: its row shows the tokens at no cost.
-        let cost = match operation {
-            "count" => 0,
-            _ => self
-                .price(&route)
-                .map_or(0, |p| pricing::cost_micros(&usage, &p)),
+        let priced = self
+            .price(&route, usage.total_input())
+            .map_or(0, |p| pricing::cost_micros(&usage, &p));
+        let cost = match (operation, usage.billed_micros) {
+            ("count", _) => 0,
+            // The provider's own bill wins; a difference from the table is
+            // the operator's to look at (a price changed).
+            (_, Some(billed)) => {
+                if billed.abs_diff(priced) > 1 + priced / 100 {
+                    tracing::warn!(provider = %route.provider, model = %route.model, billed, priced,
+                        "the provider billed another amount than the price table gives");
+                }
+                billed
+            }
+            _ => priced,
         };
-        if let Some(held) = &prepared.reservation {
-            self.store.settle(held, cost).await.map_err(unavailable)?;
-        }
+        let settle = async {
+            match &prepared.reservation {
+                Some(held) => self.store.settle(held, cost).await,
+                None => Ok(()),
+            }
+        };
         let row = UsageRow {
             guild_id: caller.guild_id,
             cog: caller.cog.clone(),
@@ -330,9 +369,12 @@ impl LlmService {
             audio_ms: usage.audio_ms,
             at_ms: 0,
         };
-        if let Err(error) = self.store.record(&row).await {
+        // Settled and recorded at once (two statements, not one after the other).
+        let (settled, recorded) = tokio::join!(settle, self.store.record(&row));
+        if let Err(error) = recorded {
             tracing::error!(%error, cog = %caller.cog, "could not record an LLM call's usage");
         }
+        settled.map_err(unavailable)?;
         Ok(cost)
     }
 
@@ -430,6 +472,11 @@ pub(super) struct Prepared {
 }
 
 /// Tokens of received text, estimated as everywhere here.
+/// Today, UTC (`2026-11-30`): the day prices are looked up for.
+fn today() -> String {
+    crate::store::llm::Period::Daily.window(crate::store::now_millis())
+}
+
 pub(super) fn tokens_of(text: &str) -> u64 {
     (text.len() as u64).div_ceil(4)
 }

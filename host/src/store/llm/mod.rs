@@ -245,6 +245,13 @@ impl LlmStore {
                 )
             })
             .collect();
+        if rows.is_empty() {
+            // No budget applies: nothing to hold, no write transaction.
+            return Ok(Ok(Reservation {
+                rows: Vec::new(),
+                micros,
+            }));
+        }
         let refused: Option<usize> = with_pool!(self.db, |pool| {
             let mut tx = pool.begin_with(self.db.begin_write()).await?;
             let mut refused = None;
@@ -303,6 +310,9 @@ impl LlmStore {
         reservation: &Reservation,
         cost_micros: u64,
     ) -> Result<(), StoreError> {
+        if reservation.rows.is_empty() {
+            return Ok(());
+        }
         with_pool!(self.db, |pool| {
             let mut tx = pool.begin_with(self.db.begin_write()).await?;
             for (guild, cog, period, window) in &reservation.rows {

@@ -1,5 +1,7 @@
-//! The pricing table: micro-dollars per million tokens, per image and per
-//! minute of audio, seeded and edited by the operator.
+//! The pricing table (`llm_prices`): micro-dollars per million tokens, per
+//! image and per minute of audio, seeded and edited by the operator. A
+//! model may have several rows: one per day a price took effect, and per
+//! long-context tier (`min_input_tokens`).
 
 use super::LlmStore;
 use crate::store::{StoreError, with_pool};
@@ -29,16 +31,16 @@ impl LlmStore {
                  cache_write_5m_micros_per_mtok = excluded.cache_write_5m_micros_per_mtok,
                  cache_write_1h_micros_per_mtok = excluded.cache_write_1h_micros_per_mtok,
                  image_micros = excluded.image_micros,
-                 audio_minute_micros = excluded.audio_minute_micros,
-                 effective_from = excluded.effective_from"
+                 audio_minute_micros = excluded.audio_minute_micros"
             }
             false => "DO NOTHING",
         };
         let sql = format!(
-            "INSERT INTO llm_model_pricing (provider, model, input_micros_per_mtok, output_micros_per_mtok,
+            "INSERT INTO llm_prices (provider, model, input_micros_per_mtok, output_micros_per_mtok,
                  cached_micros_per_mtok, cache_write_5m_micros_per_mtok, cache_write_1h_micros_per_mtok, effective_from,
-                 image_micros, audio_minute_micros)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (provider, model) {on_conflict}"
+                 image_micros, audio_minute_micros, min_input_tokens)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (provider, model, effective_from, min_input_tokens) {on_conflict}"
         );
         let rate = |r: u64| r.min(i64::MAX as u64) as i64;
         with_pool!(self.db, |pool| sqlx::query(&sql)
@@ -52,6 +54,7 @@ impl LlmStore {
             .bind(&price.effective_from)
             .bind(rate(price.image))
             .bind(rate(price.audio_minute))
+            .bind(rate(price.min_input_tokens))
             .execute(pool)
             .await
             .map(|_| ()))?;
@@ -60,13 +63,25 @@ impl LlmStore {
 
     /// Every price in the table.
     pub async fn prices(&self) -> Result<Vec<PriceRow>, StoreError> {
-        type Row = (String, String, i64, i64, i64, i64, i64, String, i64, i64);
+        type Row = (
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            String,
+            i64,
+            i64,
+            i64,
+        );
         let rows: Vec<Row> = with_pool!(self.db, |pool| {
             sqlx::query_as(
             "SELECT provider, model, input_micros_per_mtok, output_micros_per_mtok, cached_micros_per_mtok,
                     cache_write_5m_micros_per_mtok, cache_write_1h_micros_per_mtok, effective_from,
-                    image_micros, audio_minute_micros
-             FROM llm_model_pricing ORDER BY provider, model"
+                    image_micros, audio_minute_micros, min_input_tokens
+             FROM llm_prices ORDER BY provider, model, effective_from, min_input_tokens"
         )
         .fetch_all(pool)
         .await
@@ -85,6 +100,7 @@ impl LlmStore {
                 effective_from: r.7,
                 image: n(r.8),
                 audio_minute: n(r.9),
+                min_input_tokens: n(r.10),
             })
             .collect())
     }
@@ -113,4 +129,7 @@ pub struct PriceRow {
     pub image: u64,
     /// Per minute of audio transcribed, micro-dollars.
     pub audio_minute: u64,
+    /// The long-context tier: the row prices whole requests with at least
+    /// this many input tokens (0: every request).
+    pub min_input_tokens: u64,
 }
