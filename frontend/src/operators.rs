@@ -278,7 +278,7 @@ fn dollars(micros: u64) -> String {
 /// A table of usage groups: key, calls, errors, tokens, cost.
 fn usage_table(title: &str, what: &str, report: &UsageReport) -> Html {
     html! {
-        <section class="card" aria-label={title.to_string()}>
+        <section class="op-card" aria-label={title.to_string()}>
             <h2>{ title }</h2>
             if report.groups.is_empty() {
                 <p class="muted">{ "No calls in this range." }</p>
@@ -355,12 +355,12 @@ pub fn llm_page() -> Html {
                             <p>{ "When a cog granted llm calls a model, its spend shows here by day, cog and model." }</p>
                         </section>
                     } else {
-                        <section class="card">{ chart("Spend per day ($)", false, &labels, &values) }</section>
+                        { chart("Spend per day ($)", false, &labels, &values) }
                     }
                     { usage_table("By cog", "Cog", &reports[1]) }
                     { usage_table("By model", "Model", &reports[2]) }
                     if let Some(prices) = prices {
-                    <section class="card" aria-label="prices">
+                    <section class="op-card" aria-label="prices">
                         <h2>{ "Prices (per million tokens; per image; per minute)" }</h2>
                         <table class="cogs">
                             <thead><tr><th>{ "Model" }</th><th>{ "In" }</th><th>{ "Cached" }</th><th>{ "Out" }</th><th>{ "Image" }</th><th>{ "Minute" }</th><th>{ "Since" }</th></tr></thead>
@@ -387,7 +387,7 @@ pub fn llm_page() -> Html {
         <>
             <h1>{ "LLM spend" }</h1>
             <p class="muted">{ "The last 30 days (UTC), every server. Budgets are set per server in the API (docs/llm.md)." }</p>
-            { body }
+            <div class="op-cards">{ body }</div>
         </>
     }
 }

@@ -620,7 +620,7 @@ async fn the_developer_team_sees_the_bots_cogs_shards_and_spend() {
     }
     client.refresh().await.unwrap();
     find_text(&client, ".op-figures", "$0.012346").await;
-    find(&client, ".card svg").await;
+    find(&client, ".v-chart svg").await;
     let by_cog = find_text(&client, "section[aria-label='By cog'] tr", "ask").await;
     assert!(
         by_cog.text().await.unwrap().contains("$0.012345"),

@@ -6,8 +6,9 @@
 //! - `GET /api/v1/llm/usage/by-cog/{cog}` (developer team);
 //!
 //! each with `from` and `to` (UTC days `2026-11-01`, inclusive; default
-//! the last 30 days, at most 366) and `group` (`day`, `guild`, `cog`,
-//! `model` or `none`; default `day`).
+//! the last 30 days, at most 366) and `group` (`day` — every day of the
+//! range, quiet ones at zero —, `guild`, `cog`, `model` or `none`; default
+//! `day`).
 //!
 //! - `GET /api/v1/guilds/{guild_id}/llm/budgets` (viewers): each budget
 //!   and what its current window has spent and holds;
@@ -133,7 +134,7 @@ async fn report(
         .next()
         .map(|(_, sums)| totals(&sums))
         .unwrap_or_default();
-    let groups = match group {
+    let mut groups: Vec<UsageGroup> = match group {
         Grouping::All => Vec::new(),
         _ => store
             .usage(&filter, group)
@@ -145,6 +146,18 @@ async fn report(
             })
             .collect(),
     };
+    if group == Grouping::Day {
+        // Every day of the range, the quiet ones at zero: a timeline.
+        let mut found: std::collections::HashMap<String, UsageTotals> =
+            groups.drain(..).map(|g| (g.key, g.totals)).collect();
+        let mut day = filter.from_ms;
+        while day < filter.to_ms {
+            let key = Period::Daily.window(day);
+            let totals = found.remove(&key).unwrap_or_default();
+            groups.push(UsageGroup { key, totals });
+            day += DAY_MS;
+        }
+    }
     Ok(UsageReport {
         from: Period::Daily.window(filter.from_ms),
         to: Period::Daily.window(filter.to_ms - DAY_MS),

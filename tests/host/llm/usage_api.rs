@@ -87,6 +87,29 @@ async fn usage_is_summed_by_day_guild_cog_and_model_for_who_may_see_it() {
         ]
     );
     assert_eq!(report["total"]["cost_micros"], 1_500);
+    // A timeline: the quiet days are there, at zero.
+    let (_, wider) = get(
+        "/api/v1/llm/usage/summary?from=2026-11-26&to=2026-11-30",
+        &developer,
+    )
+    .await;
+    let keys: Vec<&str> = wider["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "2026-11-26",
+            "2026-11-27",
+            "2026-11-28",
+            "2026-11-29",
+            "2026-11-30"
+        ]
+    );
+    assert_eq!(wider["groups"][0]["totals"]["calls"], 0);
     assert_eq!(report["total"]["calls"], 5);
     assert_eq!(report["total"]["errors"], 1);
     assert_eq!(report["total"]["cached_tokens"], 200);
