@@ -25,7 +25,9 @@
 //! use baseline_sdk::llm::{self, ChatMessage, ChatRequest};
 //! # fn f() -> Result<(), baseline_sdk::CogError> {
 //! let request = ChatRequest::new([ChatMessage::user("Tell me a story")]);
-//! let answer = llm::stream_into_reply(&request, std::time::Duration::from_millis(1_000))?;
+//! let answer = llm::stream_into_reply(&request, std::time::Duration::from_secs(1), |answer| {
+//!     format!("{}\n-# {} µ$", answer.text, answer.cost_micros)
+//! })?;
 //! # Ok(()) }
 //! ```
 
@@ -202,12 +204,15 @@ const MESSAGE_CHARS: usize = 2_000;
 
 /// Stream `request`'s answer into the interaction's original response,
 /// editing it at most once per `every` (Discord allows about five edits in
-/// five seconds; a second is a sane pace), with a final edit when the
-/// answer is complete. Returns the whole answer. An answer longer than a
-/// message is cut with `…` in the message (the returned answer is whole).
+/// five seconds; a second is a sane pace), then once more with
+/// `last(&answer)` — the whole answer with whatever the cog adds (a
+/// footer), or nothing when it returns an empty string (a round that ended
+/// in tool calls). Returns the whole answer. Text longer than a message is
+/// cut with `…` in the message (the returned answer is whole).
 pub fn stream_into_reply(
     request: &ChatRequest,
     every: std::time::Duration,
+    last: impl FnOnce(&ChatResponse) -> String,
 ) -> Result<ChatResponse, CogError> {
     let stream = stream_chat(request)?;
     let mut shown = String::new();
@@ -234,12 +239,8 @@ pub fn stream_into_reply(
         }
     }
     let answer = stream.finish()?;
-    let text = fit(if answer.text.is_empty() {
-        "(no answer)"
-    } else {
-        &answer.text
-    });
-    if text != edited {
+    let text = fit(&last(&answer));
+    if !text.is_empty() && text != edited {
         crate::interaction::edit_original(&crate::Message::text(text))?;
     }
     Ok(answer)

@@ -163,7 +163,27 @@ impl Ask {
             .cache_prompt();
         let mut spent = 0;
         for _ in 0..TOOL_ROUNDS {
-            let answer = llm::stream_into_reply(&request, EDIT_EVERY)?;
+            let before = spent;
+            // The last edit of a round that answers carries the model and
+            // what the whole question cost (tool rounds included).
+            let answer = llm::stream_into_reply(&request, EDIT_EVERY, |answer| {
+                if answer.finish == FinishReason::ToolCalls && !answer.tool_calls.is_empty() {
+                    return String::new();
+                }
+                let footer = format!(
+                    "\n-# {} · {}",
+                    answer.model,
+                    dollars(before + answer.cost_micros)
+                );
+                let text = if answer.text.is_empty() {
+                    "(no answer)"
+                } else {
+                    &answer.text
+                };
+                let mut shown: String = text.chars().take(2_000 - footer.chars().count()).collect();
+                shown.push_str(&footer);
+                shown
+            })?;
             spent += answer.cost_micros;
             if answer.finish == FinishReason::ToolCalls && !answer.tool_calls.is_empty() {
                 let results = answer
@@ -180,10 +200,6 @@ impl Ask {
                 request.push_tool_results(&answer, results);
                 continue;
             }
-            let footer = format!("\n-# {} · {}", answer.model, dollars(spent));
-            let mut shown: String = answer.text.chars().take(2_000 - footer.len()).collect();
-            shown.push_str(&footer);
-            baseline_sdk::interaction::edit_original(&Message::text(shown))?;
             if keep > 0 {
                 memory.push(Turn {
                     question: question.chars().take(REMEMBERED_CHARS).collect(),

@@ -236,7 +236,14 @@ async fn images_and_minutes_are_priced_recorded_and_budgeted() {
 
     // A budget stops images too: the worst case of one more does not fit.
     let now = baseline_host::store::now_millis();
-    let spent = store.spend(42, None, Period::Daily, now).await.unwrap().0;
+    // What the books say was spent today (a new budget starts from it).
+    let spent: u64 = store
+        .recent(42, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.cost_micros)
+        .sum();
     store
         .set_budget(&Budget {
             guild_id: 42,
@@ -246,6 +253,10 @@ async fn images_and_minutes_are_priced_recorded_and_budgeted() {
         })
         .await
         .unwrap();
+    assert_eq!(
+        store.spend(42, None, Period::Daily, now).await.unwrap().0,
+        spent
+    );
     let before = sim.sim().requests.all().len();
     assert!(matches!(
         service.image(&caller, picture("", "high")).await,

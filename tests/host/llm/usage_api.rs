@@ -302,6 +302,24 @@ async fn guild_admins_set_reset_and_remove_their_budgets_only() {
         (Some("ask"), 7)
     );
 
+    // A budget set after the spending starts from what the books say.
+    let (status, list) = call(
+        "PUT",
+        budgets.clone(),
+        &admin_of_a,
+        Some(json!({"period": "monthly", "limit_micros": 9_000_000})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let monthly = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["cog"].is_null() && b["period"] == "monthly")
+        .unwrap();
+    assert_eq!(monthly["spent_micros"], charged.cost_micros, "{list}");
+    call("DELETE", format!("{budgets}/monthly"), &admin_of_a, None).await;
+
     // Another guild's admin can neither see nor touch them.
     assert_eq!(
         call("GET", budgets.clone(), &admin_of_b, None).await.0,

@@ -291,10 +291,10 @@ impl LlmService {
                             None => "this server's".to_string(),
                         };
                         return Err(LlmError::BudgetExceeded(format!(
-                            "{whose} {} budget of ${:.2} would be passed by this call (up to ${:.4})",
+                            "{whose} {} budget of {} would be passed by this call (up to {})",
                             budget.period.name(),
-                            budget.limit_micros as f64 / 1e6,
-                            worst as f64 / 1e6
+                            dollars(budget.limit_micros),
+                            dollars(worst)
                         )));
                     }
                 }
@@ -472,6 +472,15 @@ pub(super) struct Prepared {
 }
 
 /// Tokens of received text, estimated as everywhere here.
+/// `$12.50`, `$0.000250`: cents when whole, else every micro-dollar.
+fn dollars(micros: u64) -> String {
+    if micros.is_multiple_of(10_000) {
+        format!("${}.{:02}", micros / 1_000_000, micros % 1_000_000 / 10_000)
+    } else {
+        format!("${}.{:06}", micros / 1_000_000, micros % 1_000_000)
+    }
+}
+
 /// Today, UTC (`2026-11-30`): the day prices are looked up for.
 fn today() -> String {
     crate::store::llm::Period::Daily.window(crate::store::now_millis())

@@ -138,20 +138,45 @@ impl LlmStore {
     }
 
     /// Set (or replace) a budget.
+    ///
+    /// A budget set in the middle of its window starts from what the usage
+    /// book says was already spent in it (a daily budget set at noon counts
+    /// the morning's calls).
     pub async fn set_budget(&self, budget: &Budget) -> Result<(), StoreError> {
         let cog = budget.cog.clone().unwrap_or_default();
+        let now = crate::store::now_millis();
+        let window = budget.period.window(now);
+        let since = match budget.period {
+            Period::Daily => parse_day(&window),
+            Period::Monthly => parse_day(&format!("{window}-01")),
+        }
+        .unwrap_or(now);
         with_pool!(self.db, |pool| {
+            let mut tx = pool.begin_with(self.db.begin_write()).await?;
             sqlx::query(
-            "INSERT INTO llm_budgets (guild_id, cog, period, limit_micros) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (guild_id, cog, period) DO UPDATE SET limit_micros = excluded.limit_micros"
-        )
-        .bind(budget.guild_id as i64)
-        .bind(&cog)
-        .bind(budget.period.name())
-        .bind(budget.limit_micros as i64)
-        .execute(pool)
-        .await
-        .map(|_| ())
+                "INSERT INTO llm_budgets (guild_id, cog, period, limit_micros) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (guild_id, cog, period) DO UPDATE SET limit_micros = excluded.limit_micros",
+            )
+            .bind(budget.guild_id as i64)
+            .bind(&cog)
+            .bind(budget.period.name())
+            .bind(budget.limit_micros as i64)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO llm_spend (guild_id, cog, period, window_start, spent_micros)
+                 SELECT $1, $2, $3, $4, CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) FROM llm_usage
+                 WHERE guild_id = $1 AND ($2 = '' OR cog = $2) AND at_ms >= $5
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(budget.guild_id as i64)
+            .bind(&cog)
+            .bind(budget.period.name())
+            .bind(&window)
+            .bind(since)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await
         })?;
         Ok(())
     }
