@@ -158,8 +158,14 @@ impl ChatRequest {
         self
     }
     /// Add the model's tool calls of `answer` and their `results` (in
-    /// order) to the conversation, for the next round of the tool loop.
-    pub fn push_tool_results(&mut self, answer: &ChatResponse, results: Vec<String>) {
+    /// order) to the conversation, for the next round of the tool loop. A
+    /// call without a result (fewer results than calls) is answered with
+    /// an error for the model, never left out.
+    pub fn push_tool_results(&mut self, answer: &ChatResponse, mut results: Vec<String>) {
+        results.resize(
+            answer.tool_calls.len().max(results.len()),
+            "error: the tool gave no result".into(),
+        );
         let mut parts: Vec<Part> = Vec::new();
         if !answer.text.is_empty() {
             parts.push(Part::Text(answer.text.clone()));

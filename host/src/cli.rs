@@ -291,7 +291,11 @@ async fn start_llm(
         config.llm.image_model.clone(),
         config.llm.transcription_model.clone(),
     )
-    .with_answer_cache(cache);
+    .with_answer_cache(cache)
+    .with_operator_budgets(
+        config.llm.daily_budget_micros,
+        config.llm.monthly_budget_micros,
+    );
     Ok((Arc::new(service), simulator))
 }
 

@@ -97,6 +97,11 @@ pub struct LlmConfig {
     pub image_model: String,
     /// The transcription model a cog gets when it names none.
     pub transcription_model: String,
+    /// The bot's own cap on LLM spend, micro-dollars a UTC day (every
+    /// call, every server, DMs; servers' budgets cannot lift it).
+    pub daily_budget_micros: Option<u64>,
+    /// The same a UTC month.
+    pub monthly_budget_micros: Option<u64>,
     /// Model → `provider/model` routes, tried in order. A model with no
     /// entry is served by the provider whose price table has it.
     pub routes: BTreeMap<String, Vec<String>>,
@@ -120,6 +125,8 @@ impl Default for LlmConfig {
             default_model: "gpt-6-luna".into(),
             image_model: "gpt-image-2".into(),
             transcription_model: "whisper-1".into(),
+            daily_budget_micros: None,
+            monthly_budget_micros: None,
             routes: BTreeMap::new(),
             base_urls: BTreeMap::new(),
             keys: BTreeMap::new(),
@@ -136,6 +143,8 @@ impl std::fmt::Debug for LlmConfig {
             .field("default_model", &self.default_model)
             .field("image_model", &self.image_model)
             .field("transcription_model", &self.transcription_model)
+            .field("daily_budget_micros", &self.daily_budget_micros)
+            .field("monthly_budget_micros", &self.monthly_budget_micros)
             .field("routes", &self.routes)
             .field("base_urls", &self.base_urls)
             .field("keys", &self.keys.keys().collect::<Vec<_>>())

@@ -31,7 +31,7 @@ pub const DEFAULT_WAIT: Duration = Duration::from_secs(5);
 pub fn router(sim: Arc<Sim>) -> Router {
     Router::new()
         .route("/_sim/commands", post(run_command).get(registrations))
-        .route("/cdn/attachments/{id}/{filename}", get(cdn_file))
+        .route("/cdn/attachments/{channel}/{id}/{filename}", get(cdn_file))
         .route("/_sim/components", post(click))
         .route("/_sim/modals", post(submit_modal))
         .route("/_sim/autocomplete", post(autocomplete))
@@ -176,6 +176,7 @@ fn option_json(
 fn command_data(
     sim: &Sim,
     guild: Option<u64>,
+    channel: u64,
     name: &str,
     options: &Value,
     focused: Option<&str>,
@@ -235,7 +236,7 @@ fn command_data(
             .map(|(k, v)| match v.get("data_base64") {
                 // A file: kept, served by the CDN routes, resolved by id.
                 Some(_) => {
-                    let attachment = attach(sim, v)?;
+                    let attachment = attach(sim, channel, v)?;
                     let id = attachment["id"].clone();
                     attachments.insert(id.as_str().unwrap_or_default().to_string(), attachment);
                     Ok(option_json(k, &id, Some(&leaf), focused))
@@ -262,7 +263,7 @@ fn command_data(
 /// Keep a file a user attached (`{"filename", "content_type",
 /// "data_base64"}`) and describe it as Discord does, at Discord's CDN
 /// address (the simulator serves `/cdn/attachments/…` in its place).
-fn attach(sim: &Sim, file: &Value) -> Result<Value, ApiError> {
+fn attach(sim: &Sim, channel: u64, file: &Value) -> Result<Value, ApiError> {
     use base64::Engine as _;
     let filename = file["filename"].as_str().unwrap_or("file").to_string();
     if filename.is_empty() || filename.contains('/') || filename.len() > 100 {
@@ -281,8 +282,8 @@ fn attach(sim: &Sim, file: &Value) -> Result<Value, ApiError> {
     let id = sim.world.next_id();
     let described = json!({"id": id.to_string(), "filename": filename, "size": data.len(),
         "content_type": content_type,
-        "url": format!("https://cdn.discordapp.com/attachments/{id}/{filename}"),
-        "proxy_url": format!("https://media.discordapp.net/attachments/{id}/{filename}")});
+        "url": format!("https://cdn.discordapp.com/attachments/{channel}/{id}/{filename}"),
+        "proxy_url": format!("https://media.discordapp.net/attachments/{channel}/{id}/{filename}")});
     let mut state = sim.world.state.lock();
     if state.files.len() >= crate::world::FILES_KEPT {
         state.files.pop_front();
@@ -298,10 +299,10 @@ fn attach(sim: &Sim, file: &Value) -> Result<Value, ApiError> {
     Ok(described)
 }
 
-/// `GET /cdn/attachments/{id}/{filename}`: a file a user attached.
+/// `GET /cdn/attachments/{channel}/{id}/{filename}`: a file a user attached.
 async fn cdn_file(
     State(sim): State<Arc<Sim>>,
-    axum::extract::Path((id, filename)): axum::extract::Path<(u64, String)>,
+    axum::extract::Path((_channel, id, filename)): axum::extract::Path<(u64, u64, String)>,
 ) -> Response {
     let state = sim.world.state.lock();
     match state
@@ -396,7 +397,7 @@ async fn run_command(
     Json(request): Json<CommandRequest>,
 ) -> Result<Response, ApiError> {
     let (guild, channel, user) = request.actor.resolve(&sim)?;
-    let data = command_data(&sim, guild, &request.name, &request.options, None)?;
+    let data = command_data(&sim, guild, channel, &request.name, &request.options, None)?;
     let id = sim.send_interaction(2, guild, channel, user, data, None)?;
     Ok(answer(&sim, id, request.timeout_ms).await)
 }
@@ -421,6 +422,7 @@ async fn autocomplete(
     let data = command_data(
         &sim,
         guild,
+        channel,
         &request.name,
         &request.options,
         Some(&request.focused),

@@ -41,6 +41,63 @@ const IMAGE_TYPES: &[&str] = &["image/png", "image/jpeg", "image/webp", "image/g
 const MAX_ANSWER_SECONDS: u32 = 86_400;
 /// Streams one instance may hold open at once.
 pub const MAX_STREAMS: usize = 4;
+/// Most bytes of one request (text, images, tools, schema together).
+const MAX_REQUEST_BYTES: usize = 16 << 20;
+/// Most images in one request.
+const MAX_IMAGES: usize = 16;
+/// Most bytes of one tool's description, of a tool's or the answer's schema.
+const MAX_SCHEMA_BYTES: usize = 64 << 10;
+
+/// The bytes and images of `request`, refused past the bounds before
+/// anything is converted, copied or compiled.
+fn check_size(request: &ChatRequest) -> Result<(), LlmError> {
+    let mut bytes = request.model.as_ref().map_or(0, String::len)
+        + request.json_schema.as_ref().map_or(0, String::len)
+        + request.stop.iter().map(String::len).sum::<usize>();
+    let mut images = 0;
+    for tool in &request.tools {
+        if tool.description.len() > MAX_SCHEMA_BYTES || tool.parameters.len() > MAX_SCHEMA_BYTES {
+            return Err(invalid(format!(
+                "tool `{}`: a description and a schema are at most {MAX_SCHEMA_BYTES} bytes each",
+                tool.name.chars().take(64).collect::<String>()
+            )));
+        }
+        bytes += tool.name.len() + tool.description.len() + tool.parameters.len();
+    }
+    if request
+        .json_schema
+        .as_ref()
+        .is_some_and(|s| s.len() > MAX_SCHEMA_BYTES)
+    {
+        return Err(invalid(format!(
+            "json-schema is at most {MAX_SCHEMA_BYTES} bytes"
+        )));
+    }
+    for message in &request.messages {
+        for part in &message.parts {
+            bytes += match part {
+                Part::Text(text) => text.len(),
+                Part::Image(image) => {
+                    images += 1;
+                    image.data.len() + image.media_type.len()
+                }
+                Part::ToolCall(call) => call.id.len() + call.name.len() + call.arguments.len(),
+                Part::ToolResult(result) => {
+                    result.call_id.len() + result.name.len() + result.content.len()
+                }
+            };
+        }
+    }
+    if images > MAX_IMAGES {
+        return Err(invalid(format!("at most {MAX_IMAGES} images in a request")));
+    }
+    if bytes > MAX_REQUEST_BYTES {
+        return Err(invalid(format!(
+            "the request is {bytes} bytes; at most {MAX_REQUEST_BYTES}"
+        )));
+    }
+    Ok(())
+}
 
 /// The open streams of one instance, by handle. They end with the call
 /// that opened them ([`Streams::end_call`]): a stream dropped unread is
@@ -155,6 +212,7 @@ fn gateway_request(
     if request.messages.len() > MAX_MESSAGES {
         return Err(invalid(format!("at most {MAX_MESSAGES} messages")));
     }
+    check_size(&request)?;
     if request.tools.len() > MAX_TOOLS {
         return Err(invalid(format!("at most {MAX_TOOLS} tools")));
     }

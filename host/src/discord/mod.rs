@@ -70,7 +70,11 @@ impl DiscordLink {
             } else {
                 format!("{}/cdn", base.trim_end_matches('/'))
             },
-            files: reqwest::Client::new(),
+            // Never redirected elsewhere: the CDN answers itself or fails.
+            files: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
         }
     }
 
@@ -81,15 +85,9 @@ impl DiscordLink {
         url: &str,
         max_bytes: usize,
     ) -> Result<Vec<u8>, String> {
-        let Some(path) = CDN_PREFIXES.iter().find_map(|p| url.strip_prefix(p)) else {
-            return Err(
-                "only Discord attachment URLs (cdn.discordapp.com/attachments/…) can be fetched"
-                    .into(),
-            );
-        };
-        if path.contains("..") || path.contains('#') {
-            return Err("not an attachment URL".into());
-        }
+        let path = attachment_path(url).ok_or_else(|| {
+            "only Discord attachment URLs (https://cdn.discordapp.com/attachments/CHANNEL/ID/NAME) can be fetched".to_string()
+        })?;
         let mut response = self
             .files
             .get(format!("{}/attachments/{path}", self.cdn))
@@ -151,6 +149,57 @@ impl DiscordLink {
         let guild = found["guild_id"].as_str().and_then(|g| g.parse().ok());
         self.note_channel(channel, guild);
         Ok(guild)
+    }
+}
+
+/// `CHANNEL/ID/NAME` of a Discord attachment URL (the query kept): two
+/// numeric ids and a plain file name — no dot segments, no escapes, no
+/// other path — or `None`.
+pub fn attachment_path(url: &str) -> Option<&str> {
+    let rest = CDN_PREFIXES.iter().find_map(|p| url.strip_prefix(p))?;
+    if rest.contains(['%', '#', '\\']) {
+        return None;
+    }
+    let path = rest.split_once('?').map_or(rest, |(path, _)| path);
+    let mut parts = path.split('/');
+    let (channel, id, name) = (parts.next()?, parts.next()?, parts.next()?);
+    let numeric = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    let plain = !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    (parts.next().is_none() && numeric(channel) && numeric(id) && plain).then_some(rest)
+}
+
+#[cfg(test)]
+mod attachment_tests {
+    use super::attachment_path;
+
+    #[test]
+    fn only_plain_attachment_urls_pass() {
+        let good = "https://cdn.discordapp.com/attachments/123/456/voice-message.ogg";
+        assert_eq!(attachment_path(good), Some("123/456/voice-message.ogg"));
+        assert!(
+            attachment_path("https://media.discordapp.net/attachments/1/2/a.png?ex=1&is=2")
+                .is_some()
+        );
+        for bad in [
+            "https://cdn.discordapp.com/attachments/123/456/../../_sim/world",
+            "https://cdn.discordapp.com/attachments/123/456/%2e%2e",
+            "https://cdn.discordapp.com/attachments/%2e%2e/%2e%2e/_sim/world",
+            "https://cdn.discordapp.com/attachments/123/456/a/b.ogg",
+            "https://cdn.discordapp.com/attachments/x/456/a.ogg",
+            "https://cdn.discordapp.com/attachments/123/456/.hidden",
+            "https://cdn.discordapp.com/attachments/123/456/",
+            "https://cdn.discordapp.com/attachments/123/456/a.ogg#frag",
+            "https://cdn.discordapp.com.evil.example/attachments/1/2/a.ogg",
+            "http://cdn.discordapp.com/attachments/1/2/a.ogg",
+            "https://evil.example/attachments/1/2/a.ogg",
+        ] {
+            assert_eq!(attachment_path(bad), None, "{bad}");
+        }
     }
 }
 

@@ -262,17 +262,21 @@ impl Schedule {
         self.rows.push(row);
     }
 
-    /// The tiers in effect on `day`: those of the latest day not after it.
+    /// The rows in effect on `day`: for each tier, its latest row not
+    /// after that day (a new base price leaves the tiers above it alone).
     pub fn in_effect(&self, day: &str) -> impl Iterator<Item = &Scheduled> {
-        let latest = self
-            .rows
-            .iter()
-            .map(|r| r.since.as_str())
-            .filter(|since| *since <= day)
-            .max();
-        self.rows
-            .iter()
-            .filter(move |r| Some(r.since.as_str()) == latest)
+        let mut latest: Vec<&Scheduled> = Vec::new();
+        for row in self.rows.iter().filter(|r| r.since.as_str() <= day) {
+            match latest
+                .iter_mut()
+                .find(|kept| kept.min_input_tokens == row.min_input_tokens)
+            {
+                Some(kept) if kept.since < row.since => *kept = row,
+                Some(_) => {}
+                None => latest.push(row),
+            }
+        }
+        latest.into_iter()
     }
 
     /// The price on `day` of a request with `input` tokens: the highest tier
@@ -364,9 +368,13 @@ mod tests {
             Some(5),
             "the long-context tier"
         );
-        // From the new day, only its rows count (no tier was given for it).
+        // From the new day, its base price; the tier above stays.
         assert_eq!(input(schedule.at("2026-12-01", 10)), Some(2));
-        assert_eq!(input(schedule.at("2027-01-01", 500_000)), Some(2));
+        assert_eq!(input(schedule.at("2027-01-01", 500_000)), Some(5));
+        // A tier alone on a later day does not make small requests free.
+        schedule.push(row("2027-02-01", 100_001, 7));
+        assert_eq!(input(schedule.at("2027-02-01", 10)), Some(2));
+        assert_eq!(input(schedule.at("2027-02-01", 200_000)), Some(7));
         // The worst case spans the tiers in effect.
         let usage = Usage {
             input: 1_000_000,

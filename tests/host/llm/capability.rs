@@ -181,6 +181,11 @@ async fn every_path_of_the_interface_works_and_bad_requests_are_refused() {
         bad_schema.contains("Invalid") && bad_schema.contains("not a JSON Schema"),
         "{bad_schema}"
     );
+    let huge = ask(&runtime, GUILD, "huge", "hi", None).await;
+    assert!(
+        huge.contains("Invalid") && huge.contains("at most"),
+        "{huge}"
+    );
     assert_eq!(store.recent(GUILD, 100).await.unwrap().len(), before);
     // At most four streams at once; the fifth is refused.
     let streams = ask(&runtime, GUILD, "streams", "hi", None).await;
@@ -208,6 +213,62 @@ async fn every_path_of_the_interface_works_and_bad_requests_are_refused() {
     for period in [Period::Daily, Period::Monthly] {
         assert_eq!(store.spend(GUILD, None, period, now).await.unwrap().1, 0);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_cut_off_by_the_deadline_settles_its_reservation() {
+    let (data, cogs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (runtime, store, sim) = granted(&data, &cogs, &[]).await;
+    store
+        .set_budget(&Budget {
+            guild_id: GUILD,
+            cog: None,
+            period: Period::Daily,
+            limit_micros: 1_000_000,
+        })
+        .await
+        .unwrap();
+    // The provider takes five seconds; the cog's deadline is two.
+    reqwest::Client::new()
+        .post(format!("{}/_sim/faults", sim.control_url()))
+        .json(&serde_json::json!({"provider": "openai", "kind": "slow", "delay_ms": 5_000}))
+        .send()
+        .await
+        .unwrap();
+    let cog = runtime.registry().get("asker").unwrap();
+    let options = vec![
+        OptionEntry {
+            name: "op".into(),
+            value: OptionValue::Text("chat".into()),
+        },
+        OptionEntry {
+            name: "question".into(),
+            value: OptionValue::Text("slow?".into()),
+        },
+    ];
+    let invocation = command("ask", None, options, GUILD, USER);
+    let failed = runtime
+        .invoke(&cog, scope("asker", &invocation), Call::Command(invocation))
+        .await;
+    assert!(format!("{failed:?}").contains("deadline"), "{failed:?}");
+    // Cancelled mid-call: the reservation is released and the call is on
+    // the books at its worst case, not left held or forgotten.
+    let now = baseline_host::store::now_millis();
+    let started = std::time::Instant::now();
+    let row = loop {
+        if let Some(row) = store.recent(GUILD, 5).await.unwrap().into_iter().next() {
+            break row;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "the cancelled call was never recorded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(row.outcome, "cancelled");
+    assert!(row.cost_micros > 0);
+    let (spent, held) = store.spend(GUILD, None, Period::Daily, now).await.unwrap();
+    assert_eq!((spent, held), (row.cost_micros, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -156,3 +156,48 @@ async fn every_call_is_priced_recorded_and_held_to_its_budgets() {
         Err(LlmError::Invalid(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operators_budget_holds_every_call_dms_included() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, service, store) = setup(&dir).await;
+    let limit = 600;
+    let service = service.with_operator_budgets(Some(limit), None);
+    let dm = Caller {
+        guild_id: None,
+        cog: "ask".into(),
+        user_id: Some(7),
+    };
+    // DMs have no server budget, but the bot's own holds them: calls pass
+    // until the next one's worst case no longer fits.
+    let mut answered = 0;
+    let refusal = loop {
+        match service.chat(&dm, ask("hello"), None).await {
+            Ok(_) => answered += 1,
+            Err(error) => break error,
+        }
+        assert!(answered < 100, "the operator's budget never refused");
+    };
+    assert!(answered >= 1);
+    assert!(
+        matches!(&refusal, LlmError::BudgetExceeded(why) if why.contains("the bot's daily budget")),
+        "{refusal}"
+    );
+    let now = baseline_host::store::now_millis();
+    let (spent, held) = store.spend(0, None, Period::Daily, now).await.unwrap();
+    assert!(spent > 0 && spent <= limit && held == 0, "{spent} {held}");
+    // A server's own, larger budget does not lift the bot's.
+    store
+        .set_budget(&Budget {
+            guild_id: 42,
+            cog: None,
+            period: Period::Daily,
+            limit_micros: 1_000_000_000,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        service.chat(&caller(42), ask("hello"), None).await,
+        Err(LlmError::BudgetExceeded(why)) if why.contains("the bot's")
+    ));
+}

@@ -59,6 +59,8 @@ pub struct LlmService {
     store: LlmStore,
     prices: parking_lot::RwLock<HashMap<(String, String), Schedule>>,
     answers: Option<AnswerCache>,
+    /// The operator's bot-wide budgets (guild 0): every call, DMs included.
+    operator_budgets: Vec<crate::store::llm::Budget>,
 }
 
 fn price_of(row: &PriceRow) -> Price {
@@ -73,25 +75,47 @@ fn price_of(row: &PriceRow) -> Price {
     }
 }
 
-/// Tokens a prompt will take, estimated (four characters a token, 85 an
-/// image): an upper bound is what a reservation needs, not the truth.
+/// Tokens an image may cost in a prompt at most (Anthropic's largest is
+/// about 1 600; OpenAI's high detail about 1 100).
+const IMAGE_TOKENS: u64 = 1_600;
+
+/// Tokens a prompt may take, from above: every byte the provider will see
+/// (system, messages, tool calls and results with their ids and names,
+/// tools with their descriptions, the schema), a token per three bytes —
+/// English runs near four, other scripts and adversarial text lower — and
+/// the dearest an image can be. A reservation needs an upper bound, not
+/// the truth; the real usage settles it.
 fn estimate(request: &ChatRequest) -> u64 {
-    let mut chars = request.system.as_deref().map_or(0, str::len) as u64;
+    let mut bytes = request.system.as_deref().map_or(0, str::len) as u64;
     let mut images = 0;
     for message in &request.messages {
         for part in &message.parts {
-            match part {
-                Part::Text(text) => chars += text.len() as u64,
-                Part::Image { .. } => images += 1,
-                Part::ToolCall(call) => chars += call.arguments.to_string().len() as u64,
-                Part::ToolResult { content, .. } => chars += content.len() as u64,
-            }
+            bytes += match part {
+                Part::Text(text) => text.len(),
+                Part::Image { .. } => {
+                    images += 1;
+                    0
+                }
+                Part::ToolCall(call) => {
+                    call.id.len() + call.name.len() + call.arguments.to_string().len()
+                }
+                Part::ToolResult {
+                    call_id,
+                    name,
+                    content,
+                } => call_id.len() + name.len() + content.len(),
+            } as u64;
         }
     }
     for tool in &request.tools {
-        chars += tool.parameters.to_string().len() as u64 + tool.name.len() as u64;
+        bytes +=
+            (tool.name.len() + tool.description.len() + tool.parameters.to_string().len()) as u64;
     }
-    chars.div_ceil(4) + 8 * request.messages.len() as u64 + images * 85
+    if let Some(schema) = &request.schema {
+        bytes += schema.to_string().len() as u64;
+    }
+    bytes += request.stop.iter().map(|s| s.len() as u64).sum::<u64>();
+    bytes.div_ceil(3) + 8 * (request.messages.len() as u64 + 1) + images * IMAGE_TOKENS
 }
 
 impl LlmService {
@@ -140,6 +164,7 @@ impl LlmService {
             store,
             prices: Default::default(),
             answers: None,
+            operator_budgets: Vec::new(),
         };
         service.reload_prices().await?;
         Ok(service)
@@ -150,6 +175,25 @@ impl LlmService {
     pub fn with_media_models(mut self, image: String, transcription: String) -> Self {
         self.image_model = image;
         self.transcription_model = transcription;
+        self
+    }
+
+    /// With the operator's bot-wide budgets (micro-dollars a UTC day and a
+    /// UTC month; `None`: no cap), which hold every call — in any server,
+    /// in DMs — whatever the servers' own budgets say.
+    pub fn with_operator_budgets(mut self, daily: Option<u64>, monthly: Option<u64>) -> Self {
+        use crate::store::llm::{Budget, Period};
+        self.operator_budgets = [(Period::Daily, daily), (Period::Monthly, monthly)]
+            .into_iter()
+            .filter_map(|(period, limit)| {
+                limit.map(|limit_micros| Budget {
+                    guild_id: 0,
+                    cog: None,
+                    period,
+                    limit_micros,
+                })
+            })
+            .collect();
         self
     }
 
@@ -275,20 +319,27 @@ impl LlmService {
                 })?;
             worst = worst.max(dearest);
         }
-        let reservation = match caller.guild_id {
-            Some(guild) => {
+        let reservation = match caller.guild_id.is_some() || !self.operator_budgets.is_empty() {
+            true => {
                 let at = crate::store::now_millis();
                 match self
                     .store
-                    .reserve(guild, &caller.cog, worst, at)
+                    .reserve_with(
+                        caller.guild_id,
+                        &caller.cog,
+                        worst,
+                        at,
+                        &self.operator_budgets,
+                    )
                     .await
                     .map_err(unavailable)?
                 {
                     Ok(held) => Some(held),
                     Err(budget) => {
-                        let whose = match &budget.cog {
-                            Some(cog) => format!("cog `{cog}`'s"),
-                            None => "this server's".to_string(),
+                        let whose = match (&budget.cog, budget.guild_id) {
+                            (_, 0) => "the bot's".to_string(),
+                            (Some(cog), _) => format!("cog `{cog}`'s"),
+                            (None, _) => "this server's".to_string(),
                         };
                         return Err(LlmError::BudgetExceeded(format!(
                             "{whose} {} budget of {} would be passed by this call (up to {})",
@@ -299,13 +350,20 @@ impl LlmService {
                     }
                 }
             }
-            None => None,
+            false => None,
         };
         Ok(Prepared {
             chain,
             reservation,
             prompt,
+            worst,
             started: Instant::now(),
+            guard: Some(Unsettled {
+                store: self.store.clone(),
+                caller: caller.clone(),
+                model: model.to_string(),
+            }),
+            done: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -319,6 +377,7 @@ impl LlmService {
         served: Option<&Served>,
         outcome: &str,
     ) -> Result<u64, LlmError> {
+        prepared.concluded();
         let route = served
             .map(|s| Route {
                 provider: s.provider.clone(),
@@ -340,6 +399,17 @@ impl LlmService {
                 }
                 billed
             }
+            // Whole, but no usage to price it by (a provider that left it
+            // out, a price missing today): the worst case, never free.
+            (_, None) if priced == 0 && outcome == "ok" => {
+                tracing::warn!(provider = %route.provider, model = %route.model, operation,
+                    "an LLM call with no usage or no price: charged its worst case");
+                prepared.worst
+            }
+            // A stream that did not end whole: the provider bills what it
+            // generated (reasoning, tool arguments) which the host never
+            // saw, so the worst case is charged.
+            _ if matches!(outcome, "stream-cut" | "dropped" | "cancelled") => prepared.worst,
             _ => priced,
         };
         let settle = async {
@@ -463,12 +533,83 @@ fn unavailable(error: StoreError) -> LlmError {
     LlmError::ProviderDown(format!("the budget book is unavailable: {error}"))
 }
 
-/// A call under way: its route chain, its reservation, when it started.
+/// A call under way: its route chain, its reservation (of `worst`), when it
+/// started. Dropped before it was concluded — the call was cancelled, most
+/// often by the cog's deadline while the provider was still answering —
+/// it settles itself at the worst case and records the call as
+/// `cancelled`, so no reservation outlives its call and no bill goes
+/// unrecorded.
 pub(super) struct Prepared {
     chain: Vec<Route>,
     reservation: Option<crate::store::llm::Reservation>,
     prompt: u64,
+    worst: u64,
     started: Instant,
+    guard: Option<Unsettled>,
+    done: std::sync::atomic::AtomicBool,
+}
+
+/// What a cancelled call needs to settle itself.
+struct Unsettled {
+    store: LlmStore,
+    caller: Caller,
+    model: String,
+}
+
+impl Prepared {
+    /// The call is being concluded the ordinary way.
+    fn concluded(&self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        if self.done.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let (Some(guard), Ok(runtime)) = (self.guard.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        let (reservation, worst, started) = (self.reservation.take(), self.worst, self.started);
+        let route = self.chain.first().cloned();
+        runtime.spawn(async move {
+            if let Some(held) = &reservation
+                && let Err(error) = guard.store.settle(held, worst).await
+            {
+                tracing::error!(%error, "a cancelled LLM call's reservation could not be settled");
+            }
+            let route = route.unwrap_or(Route {
+                provider: String::new(),
+                model: guard.model.clone(),
+            });
+            let row = UsageRow {
+                guild_id: guard.caller.guild_id,
+                cog: guard.caller.cog.clone(),
+                user_id: guard.caller.user_id,
+                provider: route.provider,
+                model: route.model,
+                operation: "cancelled".into(),
+                input_tokens: 0,
+                cached_tokens: 0,
+                cache_write_tokens: 0,
+                output_tokens: 0,
+                reasoning_tokens: 0,
+                cost_micros: worst,
+                latency_ms: started.elapsed().as_millis() as u64,
+                outcome: "cancelled".into(),
+                fallback: false,
+                cache_hit: false,
+                images: 0,
+                audio_ms: 0,
+                at_ms: 0,
+            };
+            if let Err(error) = guard.store.record(&row).await {
+                tracing::error!(%error, "a cancelled LLM call could not be recorded");
+            }
+        });
+    }
 }
 
 /// Tokens of received text, estimated as everywhere here.

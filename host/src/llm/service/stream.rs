@@ -1,6 +1,8 @@
 //! A metered stream: reserved like a chat, read piece by piece, charged
-//! when it ends — at the provider's usage when it ended whole, at an
-//! estimate when it was cut or dropped.
+//! when it ends — at the provider's usage when it ended whole, at the
+//! reserved worst case when it was cut or dropped (the provider bills what
+//! it generated, reasoning and tool arguments included, which the host
+//! never saw: an estimate from the text received would under-charge).
 
 use std::sync::Arc;
 
@@ -13,9 +15,8 @@ impl LlmService {
     /// Stream `request` for `caller`: reserved like a chat; read it with
     /// [`MeteredStream::next_text`] and end it with
     /// [`MeteredStream::finish`], which settles and records — at the
-    /// provider's usage when the stream ended whole, else at an estimate
-    /// (the prompt and the text received), since the provider bills a cut
-    /// stream too.
+    /// provider's usage when the stream ended whole, else at its worst
+    /// case, since the provider bills a cut stream too.
     pub async fn stream(
         self: &Arc<Self>,
         caller: &Caller,
@@ -64,8 +65,8 @@ impl MeteredStream {
         }
     }
 
-    /// The whole answer and its charge; a cut stream is charged at an
-    /// estimate and answered with [`LlmError::StreamCut`].
+    /// The whole answer and its charge; a cut stream is charged its worst
+    /// case and answered with [`LlmError::StreamCut`].
     pub async fn finish(mut self) -> Result<(ChatResponse, Charged), LlmError> {
         let (Some(stream), Some(prepared)) = (self.stream.take(), self.prepared.take()) else {
             return Err(LlmError::Invalid("the stream was already finished".into()));
@@ -100,8 +101,8 @@ impl MeteredStream {
 }
 
 impl Drop for MeteredStream {
-    /// A stream dropped unread is still charged (at the estimate), so a
-    /// reservation never stays held.
+    /// A stream dropped unread is still charged (its worst case), so a
+    /// reservation never stays held and dropping is never cheaper.
     fn drop(&mut self) {
         if let (Some(stream), Some(prepared)) = (self.stream.take(), self.prepared.take()) {
             let usage = Usage {

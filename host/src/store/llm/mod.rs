@@ -257,12 +257,31 @@ impl LlmStore {
         micros: u64,
         at_ms: i64,
     ) -> Result<Result<Reservation, Budget>, StoreError> {
-        let budgets = self.budgets(guild, cog).await?;
+        self.reserve_with(Some(guild), cog, micros, at_ms, &[])
+            .await
+    }
+
+    /// [`reserve`](Self::reserve) on the guild's budgets (if any guild)
+    /// and on `operator`'s — the bot-wide budgets of the operator's
+    /// configuration, kept under guild 0, which apply to every call.
+    pub async fn reserve_with(
+        &self,
+        guild: Option<u64>,
+        cog: &str,
+        micros: u64,
+        at_ms: i64,
+        operator: &[Budget],
+    ) -> Result<Result<Reservation, Budget>, StoreError> {
+        let mut budgets = match guild {
+            Some(guild) => self.budgets(guild, cog).await?,
+            None => Vec::new(),
+        };
+        budgets.extend(operator.iter().cloned());
         let rows: Vec<(u64, String, &'static str, String, u64)> = budgets
             .iter()
             .map(|b| {
                 (
-                    guild,
+                    b.guild_id,
                     b.cog.clone().unwrap_or_default(),
                     b.period.name(),
                     b.period.window(at_ms),

@@ -8,7 +8,7 @@
 //! - `json` — structured output with a fixed schema; `bad-schema` — a
 //!   schema that is not one;
 //! - `tool` — offers `roll_dice`, runs the loop once with the result `4`;
-//! - `bad-tool` — a tool whose name is not allowed;
+//! - `bad-tool` — a tool whose name is not allowed; `huge` — 17 MiB of text;
 //! - `stream` — reads the stream piece by piece: `N pieces: text [cost]`;
 //! - `leak` — opens a stream and returns without reading it;
 //! - `streams` — opens five streams at once (the fifth is refused);
@@ -84,6 +84,10 @@ fn run(op: &str, question: &str, model: Option<String>) -> Result<String, LlmErr
             request.push_tool_results(&first, vec!["4".into()]);
             let second = llm::chat(&request)?;
             format!("{call} → {} {}", second.text, priced(&second))
+        }
+        "huge" => {
+            let request = ChatRequest::new([ChatMessage::user("x".repeat(17 << 20))]);
+            llm::chat(&request)?.text
         }
         "bad-tool" => {
             llm::chat(&request.tool(Tool::new(
