@@ -15,11 +15,16 @@ test_guests := "-p status -p reference -p ask -p hostile -p future-wit -p not-a-
 default:
     @just --list
 
-# Install what the build needs and is missing (idempotent, seconds when done).
-setup:
+# What building and running the bot needs (the wasm targets), installed
+# when missing: seconds when done.
+targets:
     @rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
     @rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
     @rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+
+# Also what the tests need and running does not: componentize-py (the
+# Python test cog) and cargo-component (the scaffold is built both ways).
+setup: targets
     @command -v componentize-py >/dev/null || { python3 -m pip install --quiet componentize-py==0.25.1 && if command -v pyenv >/dev/null; then pyenv rehash; fi; }
     @command -v componentize-py >/dev/null || { echo "componentize-py is installed but not on PATH (pip's script folder)"; exit 1; }
     @command -v cargo-component >/dev/null || cargo install --locked cargo-component@0.21.1
@@ -40,7 +45,7 @@ browser-setup:
 
 # Build the example cogs into cogs/ (status.wasm, reference.wasm, ask.wasm,
 # and the reference cog's browser UI module reference.ui.wasm).
-cogs: setup
+cogs: targets
     cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p status -p reference -p ask
     cargo build --target wasm32-unknown-unknown --profile cog --target-dir "{{guest_dir}}" -p reference-ui
     cp "{{guest_dir}}/wasm32-wasip2/cog/status.wasm" "{{guest_dir}}/wasm32-wasip2/cog/reference.wasm" "{{guest_dir}}/wasm32-wasip2/cog/ask.wasm" cogs/

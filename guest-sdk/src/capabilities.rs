@@ -1,17 +1,66 @@
 //! The host's capabilities, as the cog calls them. Each module wraps one WIT
-//! interface; errors convert into [`CogError`] so `?` works in handlers.
+//! interface; errors convert into [`CogError`] so `?` works in handlers —
+//! what the user can act on in words, the rest for the operator's log:
+//!
+//! ```
+//! use baseline_sdk::{CogError, discord::DiscordError, kv::KvError};
+//! let slow: CogError = DiscordError::RateLimited(1_500).into();
+//! assert_eq!(slow, CogError::User("Discord asks to slow down; try again in 2 s.".into()));
+//! let ungranted: CogError = KvError::Denied("capability `kv` was requested but the operator has not granted it".into()).into();
+//! assert!(matches!(ungranted, CogError::User(words) if words.starts_with("Not allowed here")));
+//! let undeclared: CogError = KvError::Denied("capability `kv` is not in the cog's manifest".into()).into();
+//! assert!(matches!(undeclared, CogError::Internal(_)), "the author's bug, not the user's");
+//! let full: CogError = KvError::Unavailable("kv quota reached: cog `x` keeps 16 MiB".into()).into();
+//! assert!(matches!(full, CogError::User(words) if words.contains("full")));
+//! let down: CogError = KvError::Unavailable("database unavailable".into()).into();
+//! assert!(matches!(down, CogError::Internal(_)));
+//! ```
 
 use crate::CogError;
 
+/// A capability error turned into what the user reads or the operator
+/// logs: what the user can act on or should know (the operator has not
+/// allowed it here, this needs a server, Discord or a quota says wait or
+/// stop) becomes [`CogError::User`] in words; the rest — the cog's own
+/// bugs, a capability missing from its manifest, a service down — is
+/// [`CogError::Internal`], logged for the operator, and the user gets an
+/// apology.
 macro_rules! into_cog_error {
-    ($error:ty, $what:literal) => {
+    ($error:ty, $what:literal, $words:expr) => {
         impl From<$error> for CogError {
             fn from(error: $error) -> Self {
-                CogError::Internal(format!(concat!($what, ": {:?}"), error))
+                let words: fn(&$error) -> Option<String> = $words;
+                match words(&error) {
+                    Some(words) => CogError::User(words),
+                    None => CogError::Internal(format!(concat!($what, ": {:?}"), error)),
+                }
             }
         }
     };
 }
+
+/// The words for a denial: the operator's choice is the user's to know; a
+/// capability the cog forgot to declare is its author's bug (`None`).
+fn denial(why: &str) -> Option<String> {
+    (!why.contains("manifest")).then(|| format!("Not allowed here: {why}."))
+}
+
+/// The words for a full quota, when the host said so.
+fn quota(why: &str) -> Option<String> {
+    why.contains("quota")
+        .then(|| "This server's storage for this feature is full; an admin can clear some.".into())
+}
+
+/// Seconds to wait, rounded up, from Discord's milliseconds.
+fn wait(ms: u32) -> String {
+    format!(
+        "Discord asks to slow down; try again in {} s.",
+        ms.div_ceil(1_000).max(1)
+    )
+}
+
+/// Said when a command that needs a server runs in a DM.
+const NEEDS_SERVER: &str = "This only works in a server.";
 
 /// Durable key-value storage in the cog's own space of the current guild.
 ///
@@ -54,13 +103,28 @@ pub mod kv {
         set(scope, key, &bytes, ttl_seconds)
     }
 }
-into_cog_error!(kv::KvError, "kv");
+into_cog_error!(kv::KvError, "kv", |error| {
+    use kv::KvError as E;
+    match error {
+        E::Denied(why) => denial(why),
+        E::NoGuild => Some(NEEDS_SERVER.into()),
+        E::Unavailable(why) => quota(why),
+        _ => None,
+    }
+});
 
 /// Ephemeral values with a time to live.
 pub mod cache {
     pub use crate::bindings::baseline::cog::cache::{CacheError, delete, get, increment, set};
 }
-into_cog_error!(cache::CacheError, "cache");
+into_cog_error!(cache::CacheError, "cache", |error| {
+    use cache::CacheError as E;
+    match error {
+        E::Denied(why) => denial(why),
+        E::Unavailable(why) => quota(why),
+        _ => None,
+    }
+});
 
 /// The guild's settings for this cog, validated by the host against the
 /// manifest's schema.
@@ -89,7 +153,14 @@ pub mod settings {
         crate::bindings::baseline::cog::settings::get()
     }
 }
-into_cog_error!(settings::SettingsError, "settings");
+into_cog_error!(settings::SettingsError, "settings", |error| {
+    use settings::SettingsError as E;
+    match error {
+        E::Denied(why) => denial(why),
+        E::NoGuild => Some(NEEDS_SERVER.into()),
+        _ => None,
+    }
+});
 
 /// Structured logs into the host's tracing, tagged with cog and guild.
 pub mod log {
@@ -117,13 +188,29 @@ pub mod log {
 pub mod discord {
     pub use crate::bindings::baseline::cog::discord::*;
 }
-into_cog_error!(discord::DiscordError, "discord");
+into_cog_error!(discord::DiscordError, "discord", |error| {
+    use discord::DiscordError as E;
+    match error {
+        E::Denied(why) => denial(why),
+        E::NoGuild => Some(NEEDS_SERVER.into()),
+        E::RateLimited(ms) => Some(wait(*ms)),
+        E::NotFound => Some("Discord could not find that (it may have been deleted).".into()),
+        _ => None,
+    }
+});
 
 /// Follow-ups and edits of the current interaction's response.
 pub mod interaction {
     pub use crate::bindings::baseline::cog::interaction::*;
 }
-into_cog_error!(interaction::InteractionError, "interaction");
+into_cog_error!(interaction::InteractionError, "interaction", |error| {
+    use interaction::InteractionError as E;
+    match error {
+        E::Denied(why) => denial(why),
+        E::RateLimited(ms) => Some(wait(*ms)),
+        _ => None,
+    }
+});
 
 pub use crate::llm;
 
@@ -164,4 +251,10 @@ impl From<llm::LlmError> for CogError {
 pub mod system {
     pub use crate::bindings::baseline::cog::system::*;
 }
-into_cog_error!(system::SystemError, "system");
+into_cog_error!(system::SystemError, "system", |error| {
+    use system::SystemError as E;
+    match error {
+        E::Denied(why) => denial(why),
+        _ => None,
+    }
+});

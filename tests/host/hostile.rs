@@ -155,16 +155,17 @@ async fn wasi_calls_count_against_the_budget() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ungranted_capabilities_are_denied_as_values() {
     let (runtime, _cogs) = setup().await;
-    // The manifest asked for discord.members.ban; the operator did not grant it.
+    // The manifest asked for discord.members.ban; the operator did not
+    // grant it: the user is told (the SDK turns the denial into words).
     let ban = hostile(&runtime, "ban").await.unwrap();
-    let Answer::Command(Err(CogError::Internal(message))) = &ban else {
+    let Answer::Command(Err(CogError::User(message))) = &ban else {
         panic!("{ban:?}")
     };
     assert!(
-        message.contains("Denied") && message.contains("operator has not granted"),
+        message.starts_with("Not allowed here") && message.contains("operator has not granted"),
         "{message}"
     );
-    // llm was not even asked for.
+    // llm was not even asked for: the author's bug, for the log.
     let spend = hostile(&runtime, "spend").await.unwrap();
     let Answer::Command(Err(CogError::Internal(message))) = &spend else {
         panic!("{spend:?}")
