@@ -106,10 +106,16 @@ fn call_runs_a_command_and_prints_the_reply() {
         &["cog", "call", path, "dice/roll", "-o", "count=1", "--json"],
         dir.path(),
     );
+    // What Discord receives: the interaction callback, type 4 with the
+    // message (its button's custom id as Discord gets it).
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON answer");
-    let description = json["command"]["Ok"]["Reply"]["message"]["embeds"][0]["description"]
-        .as_str()
-        .unwrap();
+    assert_eq!(json["type"], 4, "{json}");
+    assert_eq!(json["data"]["components"][0]["type"], 1, "{json}");
+    assert_eq!(
+        json["data"]["components"][0]["components"][0]["type"], 2,
+        "{json}"
+    );
+    let description = json["data"]["embeds"][0]["description"].as_str().unwrap();
     assert!(
         description.starts_with("1d6: "),
         "default sides from the settings schema: {description}"
@@ -129,10 +135,22 @@ fn call_runs_a_command_and_prints_the_reply() {
     );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON answer");
     assert!(
-        json["command"]["Ok"]["Reply"]["message"]["embeds"][0]["description"]
+        json["data"]["embeds"][0]["description"]
             .as_str()
             .unwrap()
             .starts_with("1d12: ")
+    );
+    // A cog's refusal is the ephemeral notice the user would see.
+    let out = baseline(
+        &["cog", "call", path, "dice roll", "-o", "sides=1", "--json"],
+        dir.path(),
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON answer");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        (json["type"].as_u64(), json["data"]["flags"].as_u64()),
+        (Some(4), Some(64)),
+        "{json}"
     );
 
     for (args, expected) in [
@@ -177,6 +195,20 @@ fn new_scaffolds_a_cog_that_builds_and_loads() {
     let out = baseline(&["cog", "new", "greeter"], dir.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
     let crate_dir = dir.path().join("greeter");
+    // Self-contained: the SDK and the WIT are in the crate, not a path to
+    // the sources this binary was built from; the type is named after the cog.
+    let lib = std::fs::read_to_string(crate_dir.join("src/lib.rs")).unwrap();
+    assert!(
+        lib.contains("struct Greeter;") && lib.contains("register_cog!(Greeter);"),
+        "{lib}"
+    );
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains(r#"baseline-sdk = { path = "baseline-sdk" }"#),
+        "{manifest}"
+    );
+    assert!(crate_dir.join("baseline-sdk/src/llm.rs").is_file());
+    assert!(crate_dir.join("wit/types.wit").is_file());
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .args([

@@ -42,7 +42,7 @@ pub struct CallArgs {
     /// Grant every capability, as if the operator had (to try an `llm` or moderation cog).
     #[arg(long)]
     grant_all: bool,
-    /// Print the answer as JSON.
+    /// Print what Discord would receive: the interaction callback's JSON body.
     #[arg(long)]
     json: bool,
 }
@@ -94,13 +94,21 @@ pub async fn call(config: Config, args: CallArgs) -> anyhow::Result<ExitCode> {
         interaction_id: invocation.context.interaction_id.into(),
         interaction: None,
     };
-    match runtime.invoke(&cog, scope, Call::Command(invocation)).await {
+    let result = runtime.invoke(&cog, scope, Call::Command(invocation)).await;
+    if args.json {
+        // What Discord would receive: the interaction callback's body.
+        let ok = matches!(result, Ok(Answer::Command(Ok(_))));
+        let body = crate::dispatch::interactions::callback_json(cog.name(), result);
+        println!("{}", serde_json::to_string_pretty(&body)?);
+        return Ok(if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
+    match result {
         Ok(answer) => {
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&answer)?);
-            } else {
-                print!("{}", render::answer(&answer));
-            }
+            print!("{}", render::answer(&answer));
             Ok(match answer {
                 Answer::Command(Ok(_)) => ExitCode::SUCCESS,
                 _ => ExitCode::from(1),

@@ -1,5 +1,11 @@
 //! `baseline cog new NAME`: a Rust cog crate that builds out of the box with
 //! `cargo build --target wasm32-wasip2 --release` or `cargo component build --release`.
+//!
+//! The SDK comes with it: this binary carries the `baseline-sdk` sources
+//! and the WIT it was built with, and writes them into the new crate
+//! (`baseline-sdk/`, `wit/`), so someone with only the binary can build a
+//! cog, against exactly the interface this host speaks. `--sdk DIR` points
+//! at an SDK checkout instead.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,17 +21,75 @@ pub struct NewArgs {
     /// Where to create the crate (default: ./NAME).
     #[arg(long, value_name = "DIR")]
     path: Option<PathBuf>,
-    /// Path of the `baseline-sdk` crate (default: the SDK next to this host's
-    /// sources; env BASELINE_SDK).
+    /// Use the `baseline-sdk` crate at this path (a checkout of Baseline's
+    /// `guest-sdk`) instead of the copy this binary writes into the crate;
+    /// env BASELINE_SDK.
     #[arg(long, env = "BASELINE_SDK", value_name = "DIR")]
     sdk: Option<PathBuf>,
 }
 
-/// The SDK this binary was built with, when its sources are still there.
-fn default_sdk() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("guest-sdk")
+/// The SDK's sources this binary was built with, written into each new cog.
+const SDK_SOURCES: &[(&str, &str)] = &[
+    ("lib.rs", include_str!("../../../guest-sdk/src/lib.rs")),
+    (
+        "builders.rs",
+        include_str!("../../../guest-sdk/src/builders.rs"),
+    ),
+    (
+        "capabilities.rs",
+        include_str!("../../../guest-sdk/src/capabilities.rs"),
+    ),
+    ("cog.rs", include_str!("../../../guest-sdk/src/cog.rs")),
+    ("llm.rs", include_str!("../../../guest-sdk/src/llm.rs")),
+];
+
+/// The WIT this host speaks (the SDK's bindings are generated from it).
+const WIT_FILES: &[(&str, &str)] = &[
+    ("cache.wit", include_str!("../../../wit/cache.wit")),
+    ("cog.wit", include_str!("../../../wit/cog.wit")),
+    ("discord.wit", include_str!("../../../wit/discord.wit")),
+    (
+        "interaction.wit",
+        include_str!("../../../wit/interaction.wit"),
+    ),
+    ("kv.wit", include_str!("../../../wit/kv.wit")),
+    ("llm.wit", include_str!("../../../wit/llm.wit")),
+    ("log.wit", include_str!("../../../wit/log.wit")),
+    ("settings.wit", include_str!("../../../wit/settings.wit")),
+    ("system.wit", include_str!("../../../wit/system.wit")),
+    ("types.wit", include_str!("../../../wit/types.wit")),
+];
+
+/// The vendored SDK's manifest (the workspace's versions, spelled out).
+fn sdk_cargo_toml() -> String {
+    format!(
+        r#"[package]
+name = "baseline-sdk"
+description = "Write Baseline cogs in Rust (a copy written by `baseline cog new`, for Baseline {version})"
+version = "{version}"
+edition = "2024"
+publish = false
+
+[dependencies]
+wit-bindgen = {{ version = "0.63.0", default-features = false, features = ["macros", "realloc"] }}
+serde = {{ version = "1", features = ["derive"] }}
+serde_json = "1"
+"#,
+        version = crate::VERSION
+    )
+}
+
+/// `my-cog` → `MyCog`: the cog's type.
+fn type_name(name: &str) -> String {
+    name.split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 /// Run `baseline cog new`.
@@ -51,19 +115,36 @@ pub fn new(args: NewArgs) -> anyhow::Result<ExitCode> {
     {
         bail!("{} already exists and is not empty", dir.display());
     }
-    let sdk = args.sdk.unwrap_or_else(default_sdk);
-    let sdk = sdk.canonicalize().with_context(|| {
-        format!(
-            "the baseline-sdk crate is not at {} (give its path with --sdk)",
-            sdk.display()
-        )
-    })?;
+    let sdk = match args.sdk {
+        Some(sdk) => sdk
+            .canonicalize()
+            .with_context(|| format!("the baseline-sdk crate is not at {}", sdk.display()))?,
+        None => {
+            // The SDK and the WIT, as this binary knows them.
+            std::fs::create_dir_all(dir.join("baseline-sdk/src"))?;
+            std::fs::create_dir_all(dir.join("wit"))?;
+            std::fs::write(dir.join("baseline-sdk/Cargo.toml"), sdk_cargo_toml())?;
+            for (file, text) in SDK_SOURCES {
+                std::fs::write(dir.join("baseline-sdk/src").join(file), text)?;
+            }
+            for (file, text) in WIT_FILES {
+                std::fs::write(dir.join("wit").join(file), text)?;
+            }
+            PathBuf::from("baseline-sdk")
+        }
+    };
     std::fs::create_dir_all(dir.join("src"))?;
     std::fs::write(dir.join("Cargo.toml"), cargo_toml(name, &sdk))?;
-    std::fs::write(dir.join("src/lib.rs"), lib_rs(name))?;
+    std::fs::write(dir.join("src/lib.rs"), lib_rs(name, &type_name(name)))?;
     std::fs::write(dir.join(".gitignore"), "/target\n")?;
     let crate_file = name.replace('-', "_");
     println!("Created cog `{name}` in {}.", dir.display());
+    if dir.join("baseline-sdk").exists() {
+        println!(
+            "The SDK and the WIT of Baseline {} are in baseline-sdk/ and wit/.",
+            crate::VERSION
+        );
+    }
     println!();
     println!(
         "Build it:   cd {} && cargo build --target wasm32-wasip2 --release",
@@ -105,16 +186,16 @@ strip = true
     )
 }
 
-fn lib_rs(name: &str) -> String {
+fn lib_rs(name: &str, type_name: &str) -> String {
     format!(
         r#"//! The `{name}` cog. Start from `/{name}` below; the `reference` cog in
 //! Baseline's `cogs/reference` shows buttons, events, kv, settings and pages.
 
 use baseline_sdk::prelude::*;
 
-struct Cog_;
+struct {type_name};
 
-impl Cog for Cog_ {{
+impl Cog for {type_name} {{
     fn manifest(&self) -> Manifest {{
         Manifest::new()
             .command(Command::new("{name}", "Say hello").option(CommandOption::text("name", "Who to greet")))
@@ -129,7 +210,36 @@ impl Cog for Cog_ {{
     }}
 }}
 
-register_cog!(Cog_);
+register_cog!({type_name});
 "#
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cog_types_are_named_after_the_cog() {
+        assert_eq!(type_name("greeter"), "Greeter");
+        assert_eq!(type_name("mod-log"), "ModLog");
+        assert_eq!(type_name("a2-b"), "A2B");
+    }
+
+    /// Every SDK source and WIT file is carried (a new file would otherwise
+    /// be missing from scaffolded cogs, which would then not build).
+    #[test]
+    fn the_scaffold_carries_every_sdk_and_wit_file() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for (dir, carried) in [("guest-sdk/src", SDK_SOURCES), ("wit", WIT_FILES)] {
+            let mut on_disk: Vec<String> = std::fs::read_dir(root.join(dir))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            on_disk.sort();
+            let mut names: Vec<String> = carried.iter().map(|(f, _)| f.to_string()).collect();
+            names.sort();
+            assert_eq!(names, on_disk, "{dir}");
+        }
+    }
 }

@@ -123,6 +123,35 @@ impl Outgoing {
     }
 }
 
+/// The interaction callback Discord receives for `result` — the body the
+/// bot POSTs (`{"type": 4, "data": {...}}`), through the same checks and
+/// the same notices as a live interaction (files as their attachment
+/// entries). `baseline cog call --json` prints it.
+pub fn callback_json(cog: &str, result: Result<Answer, InvocationError>) -> Value {
+    let (kind, data) = match Outgoing::from_answer(cog, result) {
+        Outgoing::Message { body, update, .. } => (
+            if update {
+                Kind::UpdateMessage
+            } else {
+                Kind::ChannelMessageWithSource
+            },
+            Some(body),
+        ),
+        Outgoing::Modal(modal) => (Kind::Modal, Some(modal)),
+        Outgoing::Defer => (Kind::DeferredChannelMessageWithSource, None),
+        Outgoing::DeferUpdate => (Kind::DeferredUpdateMessage, None),
+        Outgoing::Notice(text) => (
+            Kind::ChannelMessageWithSource,
+            Some(outgoing::notice(&text)),
+        ),
+    };
+    let mut body = json!({"type": kind});
+    if let Some(data) = data {
+        body["data"] = data;
+    }
+    body
+}
+
 impl Bot {
     /// Route one interaction.
     pub async fn on_interaction(self: Arc<Self>, mut interaction: Interaction) {
