@@ -453,11 +453,39 @@ impl CommandOption {
         self.autocomplete = true;
         self
     }
-    /// Bound a number or integer.
+    /// Bound a number option.
     pub fn range(mut self, min: f64, max: f64) -> Self {
         self.min_value = Some(min);
         self.max_value = Some(max);
         self
+    }
+    /// Bound an integer option (whole numbers, as Discord shows them).
+    ///
+    /// ```
+    /// use baseline_sdk::CommandOption;
+    /// let sides = CommandOption::integer("sides", "Sides per die").between(2, 1000);
+    /// assert_eq!((sides.min_value, sides.max_value), (Some(2.0), Some(1000.0)));
+    /// ```
+    pub fn between(mut self, min: i64, max: i64) -> Self {
+        self.min_value = Some(min as f64);
+        self.max_value = Some(max as f64);
+        self
+    }
+    /// A number option (any number).
+    pub fn number(name: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::new(OptionKind::Number, name, description)
+    }
+    /// A channel option.
+    pub fn channel(name: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::new(OptionKind::Channel, name, description)
+    }
+    /// A role option.
+    pub fn role(name: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::new(OptionKind::Role, name, description)
+    }
+    /// A user-or-role option.
+    pub fn mentionable(name: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::new(OptionKind::Mentionable, name, description)
     }
     /// Limit a channel option to some kinds.
     pub fn channel_kinds(mut self, kinds: impl IntoIterator<Item = ChannelKind>) -> Self {
@@ -499,6 +527,28 @@ impl CommandInvocation {
     pub fn user(&self, name: &str) -> Option<u64> {
         match self.option(name) {
             Some(OptionValue::User(id) | OptionValue::Mentionable(id)) => Some(*id),
+            _ => None,
+        }
+    }
+    /// A number option's value (integers given to a number option too).
+    pub fn number(&self, name: &str) -> Option<f64> {
+        match self.option(name) {
+            Some(OptionValue::Number(value)) => Some(*value),
+            Some(OptionValue::Integer(value)) => Some(*value as f64),
+            _ => None,
+        }
+    }
+    /// A channel option's id.
+    pub fn channel(&self, name: &str) -> Option<u64> {
+        match self.option(name) {
+            Some(OptionValue::Channel(id)) => Some(*id),
+            _ => None,
+        }
+    }
+    /// A role option's id (or a mentionable option's, whichever it names).
+    pub fn role(&self, name: &str) -> Option<u64> {
+        match self.option(name) {
+            Some(OptionValue::Role(id) | OptionValue::Mentionable(id)) => Some(*id),
             _ => None,
         }
     }

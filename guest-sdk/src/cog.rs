@@ -100,6 +100,72 @@ impl Default for crate::bindings::baseline::cog::types::CogManifest {
     }
 }
 
+/// The host's capabilities by name, so a typo is a compile error:
+/// `.capability(Capability::Kv, "Counts greetings.")`. Strings still work
+/// (a capability newer than this SDK).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    /// Durable key-value storage (granted by default).
+    Kv,
+    /// Ephemeral storage (granted by default).
+    Cache,
+    /// The guild's settings for the cog (granted by default).
+    Settings,
+    /// Uptime, shards, service health (granted by default).
+    System,
+    /// Send, edit, delete and read messages (granted by default).
+    DiscordMessages,
+    /// The bot's reactions (granted by default).
+    DiscordReactions,
+    /// The guild's roles and channels (granted by default).
+    DiscordGuildRead,
+    /// Members of the guild (granted by default).
+    DiscordMembersRead,
+    /// Threads (granted by default).
+    DiscordThreads,
+    /// Give and take roles (the operator must grant it).
+    DiscordRolesManage,
+    /// Direct messages (the operator must grant it).
+    DiscordDm,
+    /// Kick members (the operator must grant it).
+    DiscordMembersKick,
+    /// Ban users (the operator must grant it).
+    DiscordMembersBan,
+    /// Time members out (the operator must grant it).
+    DiscordMembersTimeout,
+    /// Language models — spends money (the operator must grant it).
+    Llm,
+}
+
+impl Capability {
+    /// Its name in manifests and the operator's configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::Kv => "kv",
+            Capability::Cache => "cache",
+            Capability::Settings => "settings",
+            Capability::System => "system",
+            Capability::DiscordMessages => "discord.messages",
+            Capability::DiscordReactions => "discord.reactions",
+            Capability::DiscordGuildRead => "discord.guild.read",
+            Capability::DiscordMembersRead => "discord.members.read",
+            Capability::DiscordThreads => "discord.threads",
+            Capability::DiscordRolesManage => "discord.roles.manage",
+            Capability::DiscordDm => "discord.dm",
+            Capability::DiscordMembersKick => "discord.members.kick",
+            Capability::DiscordMembersBan => "discord.members.ban",
+            Capability::DiscordMembersTimeout => "discord.members.timeout",
+            Capability::Llm => "llm",
+        }
+    }
+}
+
+impl From<Capability> for String {
+    fn from(capability: Capability) -> Self {
+        capability.name().to_string()
+    }
+}
+
 impl Manifest {
     /// An empty manifest (name, version and description from `Cargo.toml`).
     pub fn new() -> Self {

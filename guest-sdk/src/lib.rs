@@ -48,7 +48,7 @@ mod cog;
 pub mod llm;
 
 pub use capabilities::{cache, discord, interaction, kv, log, settings, system};
-pub use cog::{Cog, Manifest};
+pub use cog::{Capability, Cog, Manifest};
 
 /// The WIT package version, as a literal for `concat!`.
 macro_rules! wit_version {
@@ -104,11 +104,11 @@ pub use builders::ViewBuilder;
 /// Everything a cog usually needs, in one `use`.
 pub mod prelude {
     pub use crate::{
-        ActionOutcome, ActionRow, Button, ButtonStyle, Choice, ChoiceValue, Cog, CogError, Command,
-        CommandInvocation, CommandOption, CommandResponse, ComponentInvocation, ComponentResponse,
-        Embed, Event, EventKind, InvocationContext, Manifest, Message, Modal, OptionKind,
-        OptionValue, Page, PageContext, Reply, SelectMenu, Subcommand, SubcommandGroup, TextInput,
-        View, ViewBuilder, register_cog,
+        ActionOutcome, ActionRow, Button, ButtonStyle, Capability, Choice, ChoiceValue, Cog,
+        CogError, Command, CommandInvocation, CommandOption, CommandResponse, ComponentInvocation,
+        ComponentResponse, Embed, Event, EventKind, InvocationContext, Manifest, Message, Modal,
+        OptionKind, OptionValue, Page, PageContext, Reply, SelectMenu, Subcommand, SubcommandGroup,
+        TextInput, View, ViewBuilder, register_cog,
     };
     pub use crate::{cache, discord, interaction, kv, llm, log, settings, system};
 }

@@ -66,11 +66,9 @@ impl Cog for Reference {
                     .subcommand(
                         Subcommand::new("roll", "Roll some dice")
                             .option(
-                                CommandOption::integer("sides", "Sides per die").range(2.0, 1000.0),
+                                CommandOption::integer("sides", "Sides per die").between(2, 1000),
                             )
-                            .option(
-                                CommandOption::integer("count", "How many dice").range(1.0, 50.0),
-                            )
+                            .option(CommandOption::integer("count", "How many dice").between(1, 50))
                             .option(
                                 CommandOption::text("label", "What the roll is for").autocomplete(),
                             ),
@@ -82,8 +80,14 @@ impl Cog for Reference {
             )
             .event(EventKind::MessageCreate)
             .settings_schema(SETTINGS_SCHEMA)
-            .capability("kv", "Keeps roll counters per server and per user.")
-            .capability("settings", "Reads the server's default die and limits.")
+            .capability(
+                Capability::Kv,
+                "Keeps roll counters per server and per user.",
+            )
+            .capability(
+                Capability::Settings,
+                "Reads the server's default die and limits.",
+            )
             .page(Page::new("stats", "Dice statistics"))
             .page(Page::new("table", "Dice table").ui_module())
     }

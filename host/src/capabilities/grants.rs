@@ -275,6 +275,25 @@ mod tests {
         assert!(Grants::all().check_model("anything", &[]).is_ok());
     }
 
+    /// The Rust SDK names every capability this host knows (its
+    /// `Capability` enum), and none it does not.
+    #[test]
+    fn the_sdk_names_the_same_capabilities() {
+        let sdk = include_str!("../../../guest-sdk/src/cog.rs");
+        let named: Vec<&str> = sdk
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("Capability::"))
+            .filter_map(|arm| arm.split("=> \"").nth(1))
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        let known: Vec<&str> = CAPABILITIES
+            .iter()
+            .map(|(name, _, _)| *name)
+            .filter(|name| !IMPLICIT.contains(name))
+            .collect();
+        assert_eq!(named, known);
+    }
+
     #[test]
     fn money_and_member_actions_are_never_defaults() {
         for (name, default, _) in CAPABILITIES {
