@@ -196,8 +196,40 @@ impl Manifest {
         self.inner.events.push(kind);
         self
     }
+    /// Declare the settings' JSON Schema from the type the cog reads them
+    /// into, so the two cannot drift: derive `schemars::JsonSchema` (doc
+    /// comments become descriptions; `#[schemars(range(min = 2, max = 1000))]`,
+    /// `#[schemars(extend("format" = "discord-channel"))]` for a channel
+    /// picker) and `Default` with `#[serde(default)]`, whose values become
+    /// each property's `default`.
+    ///
+    /// ```
+    /// use baseline_sdk::Manifest;
+    /// #[derive(Default, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+    /// #[serde(default)]
+    /// struct Settings {
+    ///     /// Sides of a die when none is given.
+    ///     #[schemars(range(min = 2, max = 1000))]
+    ///     sides: u32,
+    /// }
+    /// let manifest = Manifest::new().settings::<Settings>();
+    /// let schema: serde_json::Value =
+    ///     serde_json::from_str(manifest.settings_schema_text().unwrap()).unwrap();
+    /// assert_eq!(schema["properties"]["sides"]["maximum"], 1000);
+    /// assert_eq!(schema["properties"]["sides"]["default"], 0);
+    /// ```
+    pub fn settings<T: schemars::JsonSchema>(mut self) -> Self {
+        let schema = schemars::schema_for!(T);
+        self.inner.settings_schema = serde_json::to_string(&schema).ok();
+        self
+    }
+    /// The settings schema declared so far, as JSON text.
+    pub fn settings_schema_text(&self) -> Option<&str> {
+        self.inner.settings_schema.as_deref()
+    }
     /// Declare the settings' JSON Schema (draft 2020-12), as JSON text.
-    /// Give every property a `default` so a new guild starts valid.
+    /// Give every property a `default` so a new guild starts valid
+    /// ([`settings`](Self::settings) derives it from the type instead).
     pub fn settings_schema(mut self, schema: impl Into<String>) -> Self {
         self.inner.settings_schema = Some(schema.into());
         self

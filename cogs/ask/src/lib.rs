@@ -21,31 +21,32 @@ use baseline_sdk::llm::{self, ChatMessage, ChatRequest, FinishReason, Tool};
 use baseline_sdk::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// The guild settings.
-#[derive(Debug, Deserialize)]
+/// The guild settings: the schema the dashboard's form is drawn from is
+/// derived from this type (`Manifest::settings`), its defaults from
+/// `Default`.
+#[derive(Debug, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 struct Settings {
-    /// Instructions for every conversation.
+    /// Given to the model before every conversation.
+    #[schemars(title = "Instructions", length(max = 2000))]
     system_prompt: String,
-    /// Turns of the conversation kept (a question and its answer each).
+    /// Earlier questions and answers the model sees (0: none).
+    #[schemars(title = "Turns remembered", range(min = 0, max = 20))]
     memory_turns: u32,
-    /// Most tokens of an answer.
+    /// The longest answer, in tokens.
+    #[schemars(title = "Longest answer (tokens)", range(min = 16, max = 4000))]
     max_tokens: u32,
 }
 
-const SETTINGS_SCHEMA: &str = r#"{
-  "$schema": "https://json-schema.org/draft/2020-12/schema",
-  "type": "object",
-  "additionalProperties": false,
-  "properties": {
-    "system_prompt": {"type": "string", "maxLength": 2000, "title": "Instructions",
-                      "default": "You are a helpful member of this Discord server. Be brief.",
-                      "description": "Given to the model before every conversation."},
-    "memory_turns": {"type": "integer", "minimum": 0, "maximum": 20, "default": 6,
-                     "title": "Turns remembered", "description": "Earlier questions and answers the model sees (0: none)."},
-    "max_tokens": {"type": "integer", "minimum": 16, "maximum": 4000, "default": 500,
-                   "title": "Longest answer (tokens)"}
-  }
-}"#;
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            system_prompt: "You are a helpful member of this Discord server. Be brief.".into(),
+            memory_turns: 6,
+            max_tokens: 500,
+        }
+    }
+}
 
 /// One remembered turn.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -347,7 +348,7 @@ impl Cog for Ask {
                     CommandOption::attachment("file", "The voice message or audio file").required(),
                 ),
             )
-            .settings_schema(SETTINGS_SCHEMA)
+            .settings::<Settings>()
             .capability(
                 "llm",
                 "Answers, classifies, draws and transcribes with language models.",

@@ -74,6 +74,7 @@ publish = false
 wit-bindgen = {{ version = "0.63.0", default-features = false, features = ["macros", "realloc"] }}
 serde = {{ version = "1", features = ["derive"] }}
 serde_json = "1"
+schemars = {{ version = "1", features = ["preserve_order"] }}
 "#,
         version = crate::VERSION
     )
