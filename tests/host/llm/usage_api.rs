@@ -319,6 +319,27 @@ async fn guild_admins_set_reset_and_remove_their_budgets_only() {
         .unwrap();
     assert_eq!(monthly["spent_micros"], charged.cost_micros, "{list}");
     call("DELETE", format!("{budgets}/monthly"), &admin_of_a, None).await;
+    // Spent while it was gone, then set again: the books count that too.
+    let (_, more) = service.chat(&caller(A), ask("again"), None).await.unwrap();
+    let (_, list) = call(
+        "PUT",
+        budgets.clone(),
+        &admin_of_a,
+        Some(json!({"period": "monthly", "limit_micros": 9_000_000})),
+    )
+    .await;
+    let monthly = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["cog"].is_null() && b["period"] == "monthly")
+        .unwrap();
+    assert_eq!(
+        monthly["spent_micros"],
+        charged.cost_micros + more.cost_micros,
+        "{list}"
+    );
+    call("DELETE", format!("{budgets}/monthly"), &admin_of_a, None).await;
 
     // Another guild's admin can neither see nor touch them.
     assert_eq!(
@@ -358,7 +379,10 @@ async fn guild_admins_set_reset_and_remove_their_budgets_only() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(after[0]["spent_micros"], 0);
-    assert_eq!(after[1]["spent_micros"], charged.cost_micros);
+    assert_eq!(
+        after[1]["spent_micros"],
+        charged.cost_micros + more.cost_micros
+    );
     // Remove: gone, and a second removal is a 404.
     let (status, after) = call(
         "DELETE",

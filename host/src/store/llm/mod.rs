@@ -229,22 +229,38 @@ impl LlmStore {
             .collect())
     }
 
-    /// Remove a budget; true when there was one.
+    /// Remove a budget, and its windows' spend (calls made while it is gone
+    /// are not counted there: set again, it starts from the usage book);
+    /// true when there was one.
     pub async fn remove_budget(
         &self,
         guild: u64,
         cog: Option<&str>,
         period: Period,
     ) -> Result<bool, StoreError> {
-        let done = with_pool!(self.db, |pool| sqlx::query(
-            "DELETE FROM llm_budgets WHERE guild_id = $1 AND cog = $2 AND period = $3"
-        )
-        .bind(guild as i64)
-        .bind(cog.unwrap_or(""))
-        .bind(period.name())
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+        let cog = cog.unwrap_or("");
+        let done = with_pool!(self.db, |pool| {
+            let mut tx = pool.begin_with(self.db.begin_write()).await?;
+            let removed = sqlx::query(
+                "DELETE FROM llm_budgets WHERE guild_id = $1 AND cog = $2 AND period = $3",
+            )
+            .bind(guild as i64)
+            .bind(cog)
+            .bind(period.name())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            sqlx::query(
+                "DELETE FROM llm_spend WHERE guild_id = $1 AND cog = $2 AND period = $3
+                 AND reserved_micros = 0",
+            )
+            .bind(guild as i64)
+            .bind(cog)
+            .bind(period.name())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await.map(|_| removed)
+        })?;
         Ok(done > 0)
     }
 
