@@ -204,7 +204,7 @@ pub fn access_page(props: &AccessProps) -> Html {
     html! {
         <>
             <h1>{ title }</h1>
-            { tabs(&props.id, true) }
+            { tabs(&props.id, crate::Tab::Access) }
             if let Some((user_id, name)) = (*asking).clone() {
                 <Confirm question={format!("Remove {name}'s access?")}
                     detail="They lose the dashboard for this server at once; Discord's own \"Manage server\" still counts."

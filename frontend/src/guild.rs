@@ -105,7 +105,7 @@ pub fn guild_page(props: &GuildProps) -> Html {
     html! {
         <>
             <h1>{ title }</h1>
-            { tabs(&props.id, false) }
+            { tabs(&props.id, crate::Tab::Cogs) }
             if !can_switch { <p class="muted">{ "You can look; an editor or admin can change things here." }</p> }
             { body }
         </>

@@ -13,6 +13,7 @@ mod guild;
 mod operators;
 mod playground;
 mod settings;
+mod spend;
 mod ui_module;
 mod view;
 
@@ -37,6 +38,9 @@ pub enum Route {
     /// One server: who has access.
     #[at("/guilds/:id/access")]
     Access { id: String },
+    /// One server: what language models cost it, and its budgets.
+    #[at("/guilds/:id/spend")]
+    Spend { id: String },
     /// One server: a page a cog contributes.
     #[at("/guilds/:id/cogs/:cog/pages/:route")]
     CogPage {
@@ -136,6 +140,7 @@ fn shell(props: &ShellProps) -> Html {
         Some(
             Route::Guild { id }
             | Route::Access { id }
+            | Route::Spend { id }
             | Route::Settings { id, .. }
             | Route::CogPage { id, .. },
         ) => Some(id.clone()),
@@ -242,12 +247,28 @@ fn shell(props: &ShellProps) -> Html {
     }
 }
 
+/// A server's page, for its tabs.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Tab {
+    /// Its cogs (and their settings).
+    Cogs,
+    /// Who has access.
+    Access,
+    /// LLM spend and budgets.
+    Spend,
+}
+
 /// The tabs of a server's pages.
-pub fn tabs(id: &str, access: bool) -> Html {
+pub fn tabs(id: &str, current: Tab) -> Html {
+    let tab = |to: Route, tab: Tab, label: &str| {
+        html! { <Link<Route> {to} classes={classes!((current == tab).then_some("current"))}>{ label }</Link<Route>> }
+    };
+    let id = id.to_string();
     html! {
         <nav class="tabs" aria-label="Server pages">
-            <Link<Route> to={Route::Guild { id: id.to_string() }} classes={classes!((!access).then_some("current"))}>{ "Cogs" }</Link<Route>>
-            <Link<Route> to={Route::Access { id: id.to_string() }} classes={classes!(access.then_some("current"))}>{ "Access" }</Link<Route>>
+            { tab(Route::Guild { id: id.clone() }, Tab::Cogs, "Cogs") }
+            { tab(Route::Access { id: id.clone() }, Tab::Access, "Access") }
+            { tab(Route::Spend { id }, Tab::Spend, "Spend") }
         </nav>
     }
 }
@@ -257,6 +278,7 @@ fn page(route: Route) -> Html {
         Route::Servers => html! { <p class="muted">{ "Pick a server on the left." }</p> },
         Route::Guild { id } => html! { <guild::GuildPage {id} /> },
         Route::Access { id } => html! { <access::AccessPage {id} /> },
+        Route::Spend { id } => html! { <spend::SpendPage {id} /> },
         Route::Settings { id, cog } => html! { <settings::SettingsPage {id} {cog} /> },
         Route::CogPage { id, cog, route } => html! { <cog_page::CogPage {id} {cog} {route} /> },
         Route::BotCogs => html! { <operators::CogsPage /> },

@@ -271,12 +271,12 @@ fn guild_lookup() -> Html {
 }
 
 /// `$1.234567` from micro-dollars.
-fn dollars(micros: u64) -> String {
+pub(crate) fn dollars(micros: u64) -> String {
     format!("${}.{:06}", micros / 1_000_000, micros % 1_000_000)
 }
 
 /// A table of usage groups: key, calls, errors, tokens, cost.
-fn usage_table(title: &str, what: &str, report: &UsageReport) -> Html {
+pub(crate) fn usage_table(title: &str, what: &str, report: &UsageReport) -> Html {
     html! {
         <section class="op-card" aria-label={title.to_string()}>
             <h2>{ title }</h2>
@@ -386,7 +386,7 @@ pub fn llm_page() -> Html {
     html! {
         <>
             <h1>{ "LLM spend" }</h1>
-            <p class="muted">{ "The last 30 days (UTC), every server. Budgets are set per server in the API (docs/llm.md)." }</p>
+            <p class="muted">{ "The last 30 days (UTC), every server. Each server's admins set its budgets in its Spend tab." }</p>
             <div class="op-cards">{ body }</div>
         </>
     }

@@ -473,7 +473,7 @@ pub fn settings_page(props: &SettingsProps) -> Html {
     html! {
         <>
             <h1>{ format!("{} settings", props.cog) }</h1>
-            { tabs(&props.id, false) }
+            { tabs(&props.id, crate::Tab::Cogs) }
             if !editable { <p class="muted">{ "You can look; an editor or admin can change these." }</p> }
             { body }
             { trail }

@@ -631,6 +631,70 @@ async fn the_developer_team_sees_the_bots_cogs_shards_and_spend() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_admin_sets_resets_and_removes_an_llm_budget() {
+    let site = developer_site(&["reference"]).await;
+    let store =
+        baseline_host::store::llm::LlmStore::new(site.runtime.services().database.clone().unwrap());
+    let (_driver, client) = browser().await;
+    client
+        .goto(&format!(
+            "{}/api/v1/auth/login?as_user={DEMO_OWNER}&return_to=%2Fguilds%2F{DEMO_GUILD}%2Fspend",
+            site.url
+        ))
+        .await
+        .unwrap();
+    find_text(&client, "section[aria-label='budgets']", "No budget").await;
+    find(&client, "#budget-period")
+        .await
+        .select_by_label("daily")
+        .await
+        .unwrap();
+    let limit = find(&client, "#budget-limit").await;
+    limit.send_keys("1.5").await.unwrap();
+    click_text(&client, ".budget-form button", "Set budget").await;
+    let row = find_text(
+        &client,
+        "section[aria-label='budgets'] tr",
+        "the whole server",
+    )
+    .await;
+    assert!(
+        row.text().await.unwrap().contains("$1.500000"),
+        "{}",
+        row.text().await.unwrap()
+    );
+    let budgets = store.guild_budgets(DEMO_GUILD).await.unwrap();
+    assert_eq!(
+        (
+            budgets.len(),
+            budgets[0].limit_micros,
+            budgets[0].cog.clone()
+        ),
+        (1, 1_500_000, None)
+    );
+    shot(&client, "13-server-spend").await;
+    // The toasts sit over the table's last column: dismissed before each click.
+    let dismiss = || async {
+        while let Ok(close) = client.find(Locator::Css(".toasts button.close")).await {
+            let _ = close.click().await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    dismiss().await;
+    click(&client, "button[aria-label='Reset the whole server daily']").await;
+    find_text(&client, ".toasts .toast", "Budgets saved.").await;
+    dismiss().await;
+    click(
+        &client,
+        "button[aria-label='Remove the whole server daily']",
+    )
+    .await;
+    find_text(&client, "section[aria-label='budgets']", "No budget").await;
+    assert!(store.guild_budgets(DEMO_GUILD).await.unwrap().is_empty());
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_playground_runs_commands_as_a_user_and_its_buttons_work() {
     let site = developer_site(&["reference", "hostile"]).await;
     // The whole bot: its shard on the simulator's gateway, its commands
