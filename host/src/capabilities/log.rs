@@ -37,7 +37,9 @@ impl Host for CogState {
             .take(MAX_FIELDS)
             .map(|(k, v)| format!("{}={}", clip(k, 64), clip(v, 256)))
             .collect();
-        let fields = fields.join(" ");
+        let joined = fields.join(" ");
+        // No `fields=""` on lines without any.
+        let fields = (!joined.is_empty()).then_some(joined.as_str());
         let cog = &*self.scope.cog;
         let guild = self.scope.guild_id;
         match level {
