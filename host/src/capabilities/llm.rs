@@ -415,6 +415,32 @@ impl CogState {
     }
 }
 
+/// Run `call` until shortly before the invocation's deadline: a model
+/// slower than the cog's deadline ends as `unavailable` the cog can
+/// answer with, instead of the whole call being stopped (the call in
+/// flight is settled at its worst case and recorded as cancelled).
+async fn within<T>(
+    deadline: Option<std::time::Instant>,
+    deadline_ms: u64,
+    call: impl std::future::Future<Output = Result<T, GatewayError>>,
+) -> Result<T, GatewayError> {
+    /// Left to the cog to answer after a cut-off call.
+    const MARGIN: Duration = Duration::from_millis(150);
+    let Some(deadline) = deadline else {
+        return call.await;
+    };
+    let left = deadline
+        .saturating_duration_since(std::time::Instant::now())
+        .saturating_sub(MARGIN);
+    match tokio::time::timeout(left, call).await {
+        Ok(result) => result,
+        Err(_) => Err(GatewayError::ProviderDown(format!(
+            "the model did not answer within this command's deadline ({} ms; the operator sets `deadline_ms`)",
+            deadline_ms
+        ))),
+    }
+}
+
 fn chat_default(service: &crate::llm::service::LlmService) -> &str {
     service.default_model()
 }
@@ -433,7 +459,13 @@ impl Host for CogState {
             Err(error) => return Ok(Err(error)),
         };
         Ok(
-            match service.chat(&self.caller(), request, cache_for).await {
+            match within(
+                self.deadline,
+                self.limits.deadline_ms,
+                service.chat(&self.caller(), request, cache_for),
+            )
+            .await
+            {
                 Ok((answer, charged)) => wit_answer(answer, charged, schema.as_ref()),
                 Err(error) => Err(wit_error(error)),
             },
@@ -462,15 +494,23 @@ impl Host for CogState {
                 "a structured answer is not streamed: use `chat` with a json-schema",
             )));
         }
-        Ok(match service.stream(&self.caller(), request).await {
-            Ok(stream) => {
-                let id = self.llm_streams.next;
-                self.llm_streams.next = self.llm_streams.next.wrapping_add(1);
-                self.llm_streams.open.insert(id, stream);
-                Ok(Resource::new_own(id))
-            }
-            Err(error) => Err(wit_error(error)),
-        })
+        Ok(
+            match within(
+                self.deadline,
+                self.limits.deadline_ms,
+                service.stream(&self.caller(), request),
+            )
+            .await
+            {
+                Ok(stream) => {
+                    let id = self.llm_streams.next;
+                    self.llm_streams.next = self.llm_streams.next.wrapping_add(1);
+                    self.llm_streams.open.insert(id, stream);
+                    Ok(Resource::new_own(id))
+                }
+                Err(error) => Err(wit_error(error)),
+            },
+        )
     }
 
     async fn generate_image(
@@ -504,18 +544,26 @@ impl Host for CogState {
             quality: request.quality,
             user: self.scope.user_id.map(|u| u.to_string()),
         };
-        Ok(match service.image(&self.caller(), request).await {
-            Ok((answer, charged)) => Ok(ImageResponse {
-                image: Image {
-                    media_type: answer.media_type,
-                    data: answer.data,
-                },
-                model: charged.model,
-                provider: charged.provider,
-                cost_micros: charged.cost_micros,
-            }),
-            Err(error) => Err(wit_error(error)),
-        })
+        Ok(
+            match within(
+                self.deadline,
+                self.limits.deadline_ms,
+                service.image(&self.caller(), request),
+            )
+            .await
+            {
+                Ok((answer, charged)) => Ok(ImageResponse {
+                    image: Image {
+                        media_type: answer.media_type,
+                        data: answer.data,
+                    },
+                    model: charged.model,
+                    provider: charged.provider,
+                    cost_micros: charged.cost_micros,
+                }),
+                Err(error) => Err(wit_error(error)),
+            },
+        )
     }
 
     async fn transcribe(
@@ -560,15 +608,23 @@ impl Host for CogState {
             audio,
             language: request.language,
         };
-        Ok(match service.transcribe(&self.caller(), request).await {
-            Ok((answer, charged)) => Ok(Transcription {
-                text: answer.text,
-                model: charged.model,
-                provider: charged.provider,
-                cost_micros: charged.cost_micros,
-            }),
-            Err(error) => Err(wit_error(error)),
-        })
+        Ok(
+            match within(
+                self.deadline,
+                self.limits.deadline_ms,
+                service.transcribe(&self.caller(), request),
+            )
+            .await
+            {
+                Ok((answer, charged)) => Ok(Transcription {
+                    text: answer.text,
+                    model: charged.model,
+                    provider: charged.provider,
+                    cost_micros: charged.cost_micros,
+                }),
+                Err(error) => Err(wit_error(error)),
+            },
+        )
     }
 
     async fn count_tokens(
@@ -583,10 +639,18 @@ impl Host for CogState {
             Ok(checked) => checked,
             Err(error) => return Ok(Err(error)),
         };
-        Ok(match service.count(&self.caller(), request).await {
-            Ok(tokens) => Ok(u32::try_from(tokens).unwrap_or(u32::MAX)),
-            Err(error) => Err(wit_error(error)),
-        })
+        Ok(
+            match within(
+                self.deadline,
+                self.limits.deadline_ms,
+                service.count(&self.caller(), request),
+            )
+            .await
+            {
+                Ok(tokens) => Ok(u32::try_from(tokens).unwrap_or(u32::MAX)),
+                Err(error) => Err(wit_error(error)),
+            },
+        )
     }
 }
 

@@ -145,6 +145,9 @@ pub struct CogState {
     pub(crate) stderr: MemoryOutputPipe,
     /// Open `llm` streams (ended with the call).
     pub(crate) llm_streams: llm::Streams,
+    /// When the current call's deadline passes (slow host calls answer
+    /// before it, so the cog can still say something).
+    pub(crate) deadline: Option<std::time::Instant>,
 }
 
 impl CogState {
@@ -176,6 +179,7 @@ impl CogState {
             },
             stderr,
             llm_streams: llm::Streams::default(),
+            deadline: None,
         }
     }
 
@@ -193,6 +197,11 @@ impl CogState {
     /// and settings defaults belong to the cog and stay.
     pub fn begin_call(&mut self, scope: Scope) {
         self.scope = scope;
+    }
+
+    /// The current call must be over by `at`.
+    pub fn set_deadline(&mut self, at: std::time::Instant) {
+        self.deadline = Some(at);
     }
 
     /// The call is over: what it opened and could leave behind (LLM

@@ -466,6 +466,10 @@ impl Runtime {
                 }
             };
             store.data_mut().meter.begin(limits.deadline());
+            store
+                .data_mut()
+                .caps
+                .set_deadline(Instant::now() + limits.deadline());
             store.set_epoch_deadline(1);
             let result = call(&instance, &mut store).await;
             store.data().meter.main_turn.lock().take();
