@@ -196,19 +196,17 @@ fn tool_spec(tool: Tool) -> Result<model::ToolSpec, LlmError> {
     })
 }
 
+/// A checked chat request: the gateway's request, the schema its answer
+/// must fit, how long to keep the answer.
+type Checked = (
+    model::ChatRequest,
+    Option<jsonschema::Validator>,
+    Option<Duration>,
+);
+
 /// The gateway's request from the cog's, checked; with the schema the
 /// answer must fit and how long to cache the answer.
-fn gateway_request(
-    request: ChatRequest,
-    user: Option<u64>,
-) -> Result<
-    (
-        model::ChatRequest,
-        Option<jsonschema::Validator>,
-        Option<Duration>,
-    ),
-    LlmError,
-> {
+fn gateway_request(request: ChatRequest, user: Option<u64>) -> Result<Checked, LlmError> {
     if request.messages.len() > MAX_MESSAGES {
         return Err(invalid(format!("at most {MAX_MESSAGES} messages")));
     }
@@ -406,6 +404,16 @@ impl CogState {
         Ok(service)
     }
 
+    /// The gateway and the checked request of a chat, stream or count:
+    /// granted, the model allowed, the request within bounds.
+    fn chat_call(
+        &self,
+        request: ChatRequest,
+    ) -> Result<(std::sync::Arc<crate::llm::service::LlmService>, Checked), LlmError> {
+        let service = self.llm_gateway(request.model.as_deref(), chat_default)?;
+        Ok((service, gateway_request(request, self.scope.user_id)?))
+    }
+
     fn caller(&self) -> Caller {
         Caller {
             guild_id: self.scope.guild_id,
@@ -450,12 +458,8 @@ impl Host for CogState {
         &mut self,
         request: ChatRequest,
     ) -> wasmtime::Result<Result<ChatResponse, LlmError>> {
-        let service = match self.llm_gateway(request.model.as_deref(), chat_default) {
-            Ok(service) => service,
-            Err(error) => return Ok(Err(error)),
-        };
-        let (request, schema, cache_for) = match gateway_request(request, self.scope.user_id) {
-            Ok(checked) => checked,
+        let (service, (request, schema, cache_for)) = match self.chat_call(request) {
+            Ok(call) => call,
             Err(error) => return Ok(Err(error)),
         };
         Ok(
@@ -476,8 +480,8 @@ impl Host for CogState {
         &mut self,
         request: ChatRequest,
     ) -> wasmtime::Result<Result<Resource<ChatStream>, LlmError>> {
-        let service = match self.llm_gateway(request.model.as_deref(), chat_default) {
-            Ok(service) => service,
+        let (service, (request, schema, _)) = match self.chat_call(request) {
+            Ok(call) => call,
             Err(error) => return Ok(Err(error)),
         };
         if self.llm_streams.open.len() >= MAX_STREAMS {
@@ -485,10 +489,6 @@ impl Host for CogState {
                 "at most {MAX_STREAMS} streams may be open at once"
             ))));
         }
-        let (request, schema, _) = match gateway_request(request, self.scope.user_id) {
-            Ok(checked) => checked,
-            Err(error) => return Ok(Err(error)),
-        };
         if schema.is_some() {
             return Ok(Err(invalid(
                 "a structured answer is not streamed: use `chat` with a json-schema",
@@ -631,12 +631,8 @@ impl Host for CogState {
         &mut self,
         request: ChatRequest,
     ) -> wasmtime::Result<Result<u32, LlmError>> {
-        let service = match self.llm_gateway(request.model.as_deref(), chat_default) {
-            Ok(service) => service,
-            Err(error) => return Ok(Err(error)),
-        };
-        let (request, _, _) = match gateway_request(request, self.scope.user_id) {
-            Ok(checked) => checked,
+        let (service, (request, _, _)) = match self.chat_call(request) {
+            Ok(call) => call,
             Err(error) => return Ok(Err(error)),
         };
         Ok(
