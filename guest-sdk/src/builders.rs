@@ -153,7 +153,8 @@ impl Button {
             disabled: false,
         }
     }
-    /// A blurple button; `custom_id` must start with the cog's name and `:`.
+    /// A blurple button; `custom_id` is the cog's own (see
+    /// [`custom_id!`](crate::custom_id)), sent back to `on_component` on click.
     pub fn primary(custom_id: impl Into<String>, label: impl Into<String>) -> Self {
         Self::styled(ButtonStyle::Primary, custom_id, label)
     }

@@ -20,9 +20,9 @@ use crate::{
 /// in memory is guaranteed to survive from one call to the next.
 pub trait Cog: 'static {
     /// Describe the cog. Name, version and description default to the
-    /// crate's `Cargo.toml`, and the name must be the one the operator
-    /// gives the file (`NAME.wasm`); the host calls this once when it loads
-    /// the cog, and no capability may be used here.
+    /// crate's `Cargo.toml`; the name is a suggestion (the operator's file
+    /// name, `NAME.wasm`, is the cog's name in the host). The host calls
+    /// this once when it loads the cog, and no capability may be used here.
     fn manifest(&self) -> Manifest {
         Manifest::new()
     }
@@ -35,8 +35,9 @@ pub trait Cog: 'static {
         )))
     }
 
-    /// Handle a click, a select choice or a modal submission whose custom id
-    /// starts with this cog's name and `:`.
+    /// Handle a click, a select choice or a modal submission of a component
+    /// this cog made; `component.id()` reads its custom id back
+    /// ([`CustomId`](crate::CustomId)).
     fn on_component(&self, component: ComponentInvocation) -> Result<ComponentResponse, CogError> {
         Err(CogError::User(format!(
             "`{}` is not handled.",

@@ -45,15 +45,17 @@ mod bindings {
 mod builders;
 pub mod capabilities;
 mod cog;
+mod custom_id;
 pub mod llm;
 
 pub use capabilities::{cache, discord, interaction, kv, log, settings, system};
 pub use cog::{Capability, Cog, Manifest};
+pub use custom_id::CustomId;
 
 /// The WIT package version, as a literal for `concat!`.
 macro_rules! wit_version {
     () => {
-        "0.1.0"
+        "0.2.0"
     };
 }
 
@@ -89,14 +91,15 @@ static SDK_STAMP: [u8; STAMP.len()] = {
 pub use bindings::baseline::cog::types::Modal;
 pub use bindings::baseline::cog::types::{
     ActionOutcome, ActionRow, AllowedMentions, Attachment, AttachmentInfo, AutocompleteInvocation,
-    Button, ButtonStyle, CapabilityRequest, Channel, ChannelEvent, ChannelKind, Chart, Choice,
-    ChoiceValue, CogError, Command, CommandInvocation, CommandOption, CommandResponse, Component,
-    ComponentInvocation, ComponentKind, ComponentResponse, Embed, EmbedAuthor, EmbedField,
-    EmbedFooter, Event, EventKind, FieldKind, Form, FormField, GuildEvent, InvocationContext,
-    Member, MemberLeft, Message, MessageDeleted, MessageInfo, ModalField, NavPlacement,
-    OptionEntry, OptionKind, OptionValue, Page, PageAccess, PageButton, PageContext, Reaction,
-    Reply, Role, RoleEvent, SelectKind, SelectMenu, SelectOption, Snowflake, Stat, Subcommand,
-    SubcommandGroup, Table, TextInput, TextInputStyle, User, View, ViewNode,
+    BanEvent, Button, ButtonStyle, CapabilityRequest, Channel, ChannelEvent, ChannelKind, Chart,
+    Choice, ChoiceValue, CogError, Command, CommandInvocation, CommandOption, CommandResponse,
+    Component, ComponentInvocation, ComponentKind, ComponentResponse, Embed, EmbedAuthor,
+    EmbedField, EmbedFooter, Event, EventKind, FieldKind, Form, FormField, GuildEvent,
+    InvocationContext, Member, MemberLeft, Message, MessageDeleted, MessageEdited, MessageInfo,
+    MessagesPurged, ModalField, NavPlacement, OptionEntry, OptionKind, OptionValue, Page,
+    PageAccess, PageButton, PageContext, Reaction, Reply, Role, RoleEvent, SelectKind, SelectMenu,
+    SelectOption, Snowflake, Stat, Subcommand, SubcommandGroup, Table, TextInput, TextInputStyle,
+    User, View, ViewNode,
 };
 
 pub use builders::ViewBuilder;
@@ -106,9 +109,9 @@ pub mod prelude {
     pub use crate::{
         ActionOutcome, ActionRow, Button, ButtonStyle, Capability, Choice, ChoiceValue, Cog,
         CogError, Command, CommandInvocation, CommandOption, CommandResponse, ComponentInvocation,
-        ComponentResponse, Embed, Event, EventKind, InvocationContext, Manifest, Message, Modal,
-        OptionKind, OptionValue, Page, PageContext, Reply, SelectMenu, Subcommand, SubcommandGroup,
-        TextInput, View, ViewBuilder, register_cog,
+        ComponentResponse, CustomId, Embed, Event, EventKind, InvocationContext, Manifest, Message,
+        Modal, OptionKind, OptionValue, Page, PageContext, Reply, SelectMenu, Subcommand,
+        SubcommandGroup, TextInput, View, ViewBuilder, custom_id, register_cog,
     };
     pub use crate::{cache, discord, interaction, kv, llm, log, settings, system};
 }

@@ -60,6 +60,8 @@ fn scope(cog: &str) -> Scope {
         channel_id: Some(2),
         interaction_id: Some(4),
         interaction: None,
+        // The runtime sets it from the cog.
+        wit: Default::default(),
     }
 }
 

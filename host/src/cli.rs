@@ -527,6 +527,7 @@ async fn check(config: Config, file: PathBuf, json: bool) -> anyhow::Result<Exit
                 let out = serde_json::json!({
                     "file": file,
                     "wit_version": cog.facts.wit_version,
+                    "declared_name": cog.declared_name,
                     "sdk": cog.facts.sdk,
                     "hash": cog.hash,
                     "manifest": cog.manifest,

@@ -260,6 +260,12 @@ pub struct DiscordConfig {
     /// process writes it again (every second): a dead process's shards age
     /// out after this.
     pub monitor_ttl_ms: u64,
+    /// Recent messages the host remembers, so that a cog subscribed to
+    /// edits or deletions learns what the message said before (MiB of
+    /// memory per process; 0: remember none). Kept only while a loaded cog
+    /// subscribes to `message-update`, `message-delete` or
+    /// `message-delete-bulk`; the least recently seen go first.
+    pub remember_messages_mib: u32,
 }
 
 impl std::fmt::Debug for DiscordConfig {
@@ -289,6 +295,7 @@ impl Default for DiscordConfig {
             cog_rest_per_second: 5,
             cog_rest_burst: 10,
             monitor_ttl_ms: 10_000,
+            remember_messages_mib: 16,
         }
     }
 }

@@ -33,40 +33,50 @@ fn errors(
         .collect()
 }
 
-/// `a.wasm` holding the reference cog (whose manifest says `reference`)
-/// loads first in name order; it must not become `reference`.
+/// A cog's name is the operator's: `a.wasm` is the cog `a`, whatever its
+/// manifest suggests. A WIT 0.1.0 cog writes its name into its custom ids,
+/// so under another name it is refused, in either load order; a 0.2.0 cog
+/// loads under the operator's name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_cannot_claim_another_cogs_name_whatever_the_order() {
     // a.wasm first (name order), then the real file.
     let cogs = tempfile::tempdir().unwrap();
     let runtime = runtime(config(cogs.path()));
-    install("reference", cogs.path(), "a.wasm");
-    let real = install("reference", cogs.path(), "reference.wasm");
+    install("wit-0-1", cogs.path(), "a.wasm");
+    let real = install("wit-0-1", cogs.path(), "wit-0-1.wasm");
     let results = runtime.load_dir().await;
     let failed = errors(&results);
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert_eq!(failed[0].0, "a.wasm");
     assert!(
         failed[0].1.contains("`a.wasm` is the cog `a`")
-            && failed[0].1.contains("declares the name `reference`"),
+            && failed[0].1.contains("declares the name `wit-0-1`"),
         "{}",
         failed[0].1
     );
-    let reference = runtime.registry().get("reference").expect("loaded");
-    assert_eq!(reference.path, std::path::absolute(&real).unwrap());
+    let old = runtime.registry().get("wit-0-1").expect("loaded");
+    assert_eq!(old.path, std::path::absolute(&real).unwrap());
     assert!(runtime.registry().get("a").is_none());
 
     // The other order: the real cog is serving, then the impostor arrives.
     let cogs = tempfile::tempdir().unwrap();
     let runtime = runtime_for(config(cogs.path()));
-    let real = install("reference", cogs.path(), "reference.wasm");
+    let real = install("wit-0-1", cogs.path(), "wit-0-1.wasm");
     runtime.load_file(&real).await.unwrap();
-    let before = runtime.registry().get("reference").unwrap();
-    let impostor = install("reference", cogs.path(), "a.wasm");
+    let before = runtime.registry().get("wit-0-1").unwrap();
+    let impostor = install("wit-0-1", cogs.path(), "a.wasm");
     let error = runtime.load_file(&impostor).await.err().expect("refused");
     assert!(matches!(error, LoadError::NameMismatch { .. }), "{error}");
-    let after = runtime.registry().get("reference").unwrap();
+    let after = runtime.registry().get("wit-0-1").unwrap();
     assert!(Arc::ptr_eq(&before, &after), "the serving cog was replaced");
+
+    // Since WIT 0.2.0 the operator's name is the cog's name: the reference
+    // cog as `dice.wasm` is `dice`, and its suggestion is kept for display.
+    let dice = install("reference", cogs.path(), "dice.wasm");
+    let cog = runtime.load_file(&dice).await.unwrap();
+    assert_eq!(cog.name(), "dice");
+    assert_eq!(cog.declared_name.as_deref(), Some("reference"));
+    assert!(runtime.registry().get("reference").is_none());
 
     // Cargo's file names (`future_wit.wasm`) read `_` as `-`; a file name
     // that is no cog name is refused with what to do.

@@ -27,6 +27,8 @@ pub const GUESTS: &[&str] = &[
     "spin-start",
     "asker",
     "ask",
+    "wit-0-1",
+    "wit-0-2",
 ];
 
 /// Held by the tests that keep both cores busy for a long time (building
@@ -257,6 +259,8 @@ pub fn scope(cog: &str, invocation: &CommandInvocation) -> Scope {
         channel_id: invocation.context.channel_id,
         interaction_id: Some(invocation.context.interaction_id),
         interaction: None,
+        // The runtime sets it from the cog.
+        wit: Default::default(),
     }
 }
 

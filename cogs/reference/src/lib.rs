@@ -3,7 +3,8 @@
 //! It shows every part of the SDK once:
 //! - `/dice roll [sides] [count] [label]` — a command with options, choices
 //!   and autocomplete, answered with an embed and a "Roll again" button;
-//! - the button round-trip (`on_component`, custom id `reference:again:…`);
+//! - the button round-trip (`on_component`, custom id `again:…` built with
+//!   `custom_id!` and read back with `component.id()`);
 //! - an event handler (`message-create`) that counts messages per guild;
 //! - kv: per-guild and per-user counters;
 //! - typed settings with a JSON Schema and defaults;
@@ -135,16 +136,12 @@ impl Cog for Reference {
     }
 
     fn on_component(&self, component: ComponentInvocation) -> Result<ComponentResponse, CogError> {
-        // custom id: reference:again:<sides>:<count>
-        let parts: Vec<&str> = component.custom_id.split(':').collect();
-        match parts.as_slice() {
-            ["reference", "again", sides, count] => {
-                let sides = sides.parse().map_err(|_| {
-                    CogError::Internal(format!("bad custom id {}", component.custom_id))
-                })?;
-                let count = count.parse().map_err(|_| {
-                    CogError::Internal(format!("bad custom id {}", component.custom_id))
-                })?;
+        // custom id: again:<sides>:<count> (the host keeps it apart from
+        // other cogs' ids)
+        let id = component.id();
+        match id.name() {
+            "again" => {
+                let (sides, count) = (id.arg(0)?, id.arg(1)?);
                 Ok(ComponentResponse::update(roll(
                     &component.context,
                     sides,
@@ -353,7 +350,7 @@ fn roll(
                 .color(0x5865F2),
         )
         .row([
-            Button::primary(format!("reference:again:{sides}:{count}"), "Roll again")
+            Button::primary(custom_id!("again", sides, count), "Roll again")
                 .emoji("🎲")
                 .into(),
         ]))

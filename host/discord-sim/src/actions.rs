@@ -131,6 +131,54 @@ impl Sim {
         Ok(())
     }
 
+    /// Delete several messages of a channel at once; dispatches
+    /// MESSAGE_DELETE_BULK with the ids that existed.
+    pub fn purge_messages(&self, channel: u64, ids: &[u64]) -> Result<(), ApiError> {
+        let guild = self.channel_guild(channel)?;
+        let deleted: Vec<String> = {
+            let mut state = self.world.state.lock();
+            ids.iter()
+                .filter(|id| {
+                    state
+                        .messages
+                        .get(id)
+                        .is_some_and(|m| m.channel_id == channel)
+                })
+                .copied()
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|id| {
+                    state.messages.remove(&id);
+                    id.to_string()
+                })
+                .collect()
+        };
+        let mut event = json!({"ids": deleted, "channel_id": channel.to_string()});
+        if let Some(guild) = guild {
+            event["guild_id"] = json!(guild.to_string());
+        }
+        self.gateway.dispatch(guild, "MESSAGE_DELETE_BULK", event);
+        Ok(())
+    }
+
+    /// A user is banned (`banned`) or unbanned; dispatches GUILD_BAN_ADD or
+    /// GUILD_BAN_REMOVE (a banned member is then removed, as Discord does).
+    pub fn ban_changed(&self, guild: u64, user: u64, banned: bool) {
+        let user_value = self.world.state.lock().users.get(&user).map(user_json);
+        if let Some(user_value) = user_value {
+            let name = if banned {
+                "GUILD_BAN_ADD"
+            } else {
+                "GUILD_BAN_REMOVE"
+            };
+            self.gateway.dispatch(
+                Some(guild),
+                name,
+                json!({"guild_id": guild.to_string(), "user": user_value}),
+            );
+        }
+    }
+
     /// Add (`add`) or remove a reaction; dispatches MESSAGE_REACTION_ADD/REMOVE.
     pub fn react(
         &self,

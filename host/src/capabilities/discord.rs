@@ -13,6 +13,7 @@ use http::Method;
 use serde_json::{Value, json};
 
 use super::CogState;
+use crate::discord::outgoing::CustomIds;
 use crate::discord::rest::{Body, RestError};
 use crate::discord::{DiscordLink, incoming, outgoing};
 use crate::wit::baseline::cog::discord::{DiscordError, Host};
@@ -54,6 +55,7 @@ struct Entered {
     link: Arc<DiscordLink>,
     guild: u64,
     cog: Arc<str>,
+    wit: crate::wit::WitVersion,
     deadline: Instant,
 }
 
@@ -77,16 +79,29 @@ impl Entered {
             .map_err(failure)
     }
 
-    /// Send a message body to `path`, once its custom ids are checked to be
-    /// the cog's own.
+    /// Send a message to `path`, its custom ids put on the wire (the cog's
+    /// own namespace) and checked against Discord's limits.
     async fn message(
+        &self,
+        method: Method,
+        path: &str,
+        mut message: Message,
+        editing: bool,
+    ) -> Result<Value, DiscordError> {
+        CustomIds::of(&self.cog, self.wit)
+            .ready(&mut message)
+            .map_err(DiscordError::Invalid)?;
+        self.send_ready(method, path, &message, editing).await
+    }
+
+    /// Send a message already made ready for the wire.
+    async fn send_ready(
         &self,
         method: Method,
         path: &str,
         message: &Message,
         editing: bool,
     ) -> Result<Value, DiscordError> {
-        outgoing::check_custom_ids(&self.cog, message).map_err(DiscordError::Invalid)?;
         let (body, files) = outgoing::message(message, editing);
         self.call(method, path, Body::message(body, files)).await
     }
@@ -133,6 +148,7 @@ impl CogState {
             link,
             guild,
             cog: self.scope.cog.clone(),
+            wit: self.scope.wit,
             deadline: Instant::now() + self.limits.deadline(),
         }))
     }
@@ -202,7 +218,7 @@ impl Host for CogState {
             .message(
                 Method::POST,
                 &format!("/channels/{channel}/messages"),
-                &message,
+                message,
                 false,
             )
             .await
@@ -220,7 +236,7 @@ impl Host for CogState {
             .message(
                 Method::PATCH,
                 &format!("/channels/{channel}/messages/{id}"),
-                &message,
+                message,
                 true,
             )
             .await
@@ -361,13 +377,15 @@ impl Host for CogState {
     ) -> wasmtime::Result<Result<u64, DiscordError>> {
         // A DM needs no guild, but it needs the grant.
         let link = enter!(self.discord_link("discord.dm"));
-        if let Err(problem) = outgoing::check_custom_ids(&self.scope.cog, &message) {
+        let mut message = message;
+        if let Err(problem) = CustomIds::of(&self.scope.cog, self.scope.wit).ready(&mut message) {
             return Ok(Err(DiscordError::Invalid(problem)));
         }
         let entered = Entered {
             link,
             guild: 0,
             cog: self.scope.cog.clone(),
+            wit: self.scope.wit,
             deadline: Instant::now() + self.limits.deadline(),
         };
         let channel = match entered
@@ -383,7 +401,7 @@ impl Host for CogState {
         };
         entered.link.note_channel(channel, None);
         Ok(entered
-            .message(
+            .send_ready(
                 Method::POST,
                 &format!("/channels/{channel}/messages"),
                 &message,

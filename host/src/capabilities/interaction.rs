@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::CogState;
+use crate::discord::outgoing::CustomIds;
 use crate::discord::rest::RestError;
 use crate::discord::{DiscordLink, InteractionHandle, outgoing};
 use crate::wit::baseline::cog::interaction::{Host, InteractionError};
@@ -52,7 +53,9 @@ impl Host for CogState {
             Ok(entered) => entered,
             Err(error) => return Ok(Err(error)),
         };
-        if let Err(problem) = outgoing::check_custom_ids(&self.scope.cog, &reply.message) {
+        let mut reply = reply;
+        let ids = CustomIds::of(&self.scope.cog, self.scope.wit);
+        if let Err(problem) = ids.ready(&mut reply.message) {
             return Ok(Err(InteractionError::Invalid(problem)));
         }
         let (body, files) = outgoing::reply(&reply);
@@ -70,7 +73,9 @@ impl Host for CogState {
             Ok(entered) => entered,
             Err(error) => return Ok(Err(error)),
         };
-        if let Err(problem) = outgoing::check_custom_ids(&self.scope.cog, &message) {
+        let mut message = message;
+        let ids = CustomIds::of(&self.scope.cog, self.scope.wit);
+        if let Err(problem) = ids.ready(&mut message) {
             return Ok(Err(InteractionError::Invalid(problem)));
         }
         let (body, files) = outgoing::message(&message, true);

@@ -121,6 +121,9 @@ pub struct Scope {
     pub interaction_id: Option<u64>,
     /// Its token and acknowledgement state, when it came from Discord.
     pub interaction: Option<Arc<crate::discord::InteractionHandle>>,
+    /// The WIT version the cog was built against (the runtime sets it from
+    /// the cog for every call).
+    pub wit: crate::wit::WitVersion,
 }
 
 /// Resources (WASI streams, pollables, …) one instance may hold at once;
@@ -243,8 +246,37 @@ pub fn add_to_linker<T: WasiView + Send + 'static>(
     linker: &mut wasmtime::component::Linker<T>,
     state: fn(&mut T) -> &mut CogState,
 ) -> wasmtime::Result<()> {
+    use crate::wit::baseline::cog;
+    use crate::wit::{SUPPORTED, WitVersion};
+    use wasmtime::component::HasSelf;
+    type D = HasSelf<CogState>;
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
-    crate::wit::Cog::add_to_linker::<_, wasmtime::component::HasSelf<CogState>>(linker, state)?;
+    crate::wit::Cog::add_to_linker::<T, D>(linker, state)?;
+    // Every older version's imports, served by today's implementations
+    // under the old names. Their functions have today's shapes (wasmtime
+    // checks that structurally when it links a cog; the test cogs of each
+    // released version prove it): see `crate::wit`.
+    for (version, name) in SUPPORTED {
+        if *version == WitVersion::CURRENT {
+            continue;
+        }
+        for interface in crate::wit::IMPORTS {
+            let mut inst = linker.instance(&format!("baseline:cog/{interface}@{name}"))?;
+            let inst = &mut inst;
+            match *interface {
+                "types" => {}
+                "discord" => cog::discord::add_to_linker_instance::<T, D>(inst, state)?,
+                "interaction" => cog::interaction::add_to_linker_instance::<T, D>(inst, state)?,
+                "kv" => cog::kv::add_to_linker_instance::<T, D>(inst, state)?,
+                "cache" => cog::cache::add_to_linker_instance::<T, D>(inst, state)?,
+                "settings" => cog::settings::add_to_linker_instance::<T, D>(inst, state)?,
+                "llm" => cog::llm::add_to_linker_instance::<T, D>(inst, state)?,
+                "log" => cog::log::add_to_linker_instance::<T, D>(inst, state)?,
+                "system" => cog::system::add_to_linker_instance::<T, D>(inst, state)?,
+                other => wasmtime::bail!("no import interface `{other}`"),
+            }
+        }
+    }
     Ok(())
 }
 

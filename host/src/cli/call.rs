@@ -93,12 +93,14 @@ pub async fn call(config: Config, args: CallArgs) -> anyhow::Result<ExitCode> {
         channel_id: Some(args.channel),
         interaction_id: invocation.context.interaction_id.into(),
         interaction: None,
+        wit: cog.facts.version,
     };
     let result = runtime.invoke(&cog, scope, Call::Command(invocation)).await;
     if args.json {
         // What Discord would receive: the interaction callback's body.
         let ok = matches!(result, Ok(Answer::Command(Ok(_))));
-        let body = crate::dispatch::interactions::callback_json(cog.name(), result);
+        let ids = crate::discord::outgoing::CustomIds::of(cog.name(), cog.facts.version);
+        let body = crate::dispatch::interactions::callback_json(ids, result);
         println!("{}", serde_json::to_string_pretty(&body)?);
         return Ok(if ok {
             ExitCode::SUCCESS

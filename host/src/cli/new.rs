@@ -40,6 +40,10 @@ const SDK_SOURCES: &[(&str, &str)] = &[
         include_str!("../../../guest-sdk/src/capabilities.rs"),
     ),
     ("cog.rs", include_str!("../../../guest-sdk/src/cog.rs")),
+    (
+        "custom_id.rs",
+        include_str!("../../../guest-sdk/src/custom_id.rs"),
+    ),
     ("llm.rs", include_str!("../../../guest-sdk/src/llm.rs")),
 ];
 
@@ -233,9 +237,13 @@ mod tests {
     fn the_scaffold_carries_every_sdk_and_wit_file() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         for (dir, carried) in [("guest-sdk/src", SDK_SOURCES), ("wit", WIT_FILES)] {
+            // Files only: `wit/released/` holds the older versions, which a
+            // new cog does not need.
             let mut on_disk: Vec<String> = std::fs::read_dir(root.join(dir))
                 .unwrap()
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .map(|e| e.unwrap())
+                .filter(|e| e.file_type().unwrap().is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect();
             on_disk.sort();
             let mut names: Vec<String> = carried.iter().map(|(f, _)| f.to_string()).collect();

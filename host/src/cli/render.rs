@@ -27,6 +27,13 @@ pub fn manifest(cog: &LoadedCog) -> String {
     let m = &cog.manifest;
     let mut out = String::new();
     let _ = writeln!(out, "{} {} — {}", m.name, m.version, m.description);
+    if let Some(declared) = &cog.declared_name {
+        let _ = writeln!(
+            out,
+            "  named `{}` by its file; it suggests `{declared}`",
+            m.name
+        );
+    }
     let _ = writeln!(
         out,
         "  built against baseline:cog@{}{}",

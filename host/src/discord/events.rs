@@ -9,9 +9,10 @@ use twilight_model::channel::message::EmojiReactionType;
 use twilight_model::gateway::GatewayReaction;
 
 use super::incoming;
+use super::memory::MessageMemory;
 use crate::wit::types::{
-    ChannelEvent, Event, EventKind, GuildEvent, Member, MemberLeft, MessageDeleted, Reaction, Role,
-    RoleEvent, User,
+    BanEvent, ChannelEvent, Event, EventKind, GuildEvent, Member, MemberLeft, MessageDeleted,
+    MessageEdited, MessageInfo, MessagesPurged, Reaction, Role, RoleEvent, User,
 };
 
 /// The kind of an event, as manifests subscribe to it.
@@ -20,9 +21,12 @@ pub fn kind(event: &Event) -> EventKind {
         Event::MessageCreate(_) => EventKind::MessageCreate,
         Event::MessageUpdate(_) => EventKind::MessageUpdate,
         Event::MessageDelete(_) => EventKind::MessageDelete,
+        Event::MessageDeleteBulk(_) => EventKind::MessageDeleteBulk,
         Event::MemberJoin(_) => EventKind::MemberJoin,
         Event::MemberLeave(_) => EventKind::MemberLeave,
         Event::MemberUpdate(_) => EventKind::MemberUpdate,
+        Event::MemberBan(_) => EventKind::MemberBan,
+        Event::MemberUnban(_) => EventKind::MemberUnban,
         Event::ReactionAdd(_) => EventKind::ReactionAdd,
         Event::ReactionRemove(_) => EventKind::ReactionRemove,
         Event::RoleCreate(_) => EventKind::RoleCreate,
@@ -40,11 +44,18 @@ pub fn kind(event: &Event) -> EventKind {
 pub fn flags(kind: EventKind) -> EventTypeFlags {
     match kind {
         EventKind::MessageCreate => EventTypeFlags::MESSAGE_CREATE,
-        EventKind::MessageUpdate => EventTypeFlags::MESSAGE_UPDATE,
-        EventKind::MessageDelete => EventTypeFlags::MESSAGE_DELETE,
+        // Edits and deletions need the messages seen before them parsed
+        // too: the host remembers them (`super::memory`).
+        EventKind::MessageUpdate => EventTypeFlags::MESSAGE_UPDATE | EventTypeFlags::MESSAGE_CREATE,
+        EventKind::MessageDelete => EventTypeFlags::MESSAGE_DELETE | EventTypeFlags::MESSAGE_CREATE,
+        EventKind::MessageDeleteBulk => {
+            EventTypeFlags::MESSAGE_DELETE_BULK | EventTypeFlags::MESSAGE_CREATE
+        }
         EventKind::MemberJoin => EventTypeFlags::MEMBER_ADD,
         EventKind::MemberLeave => EventTypeFlags::MEMBER_REMOVE,
         EventKind::MemberUpdate => EventTypeFlags::MEMBER_UPDATE,
+        EventKind::MemberBan => EventTypeFlags::BAN_ADD,
+        EventKind::MemberUnban => EventTypeFlags::BAN_REMOVE,
         EventKind::ReactionAdd => EventTypeFlags::REACTION_ADD,
         EventKind::ReactionRemove => EventTypeFlags::REACTION_REMOVE,
         EventKind::RoleCreate => EventTypeFlags::ROLE_CREATE,
@@ -77,11 +88,64 @@ fn emoji(reaction: &EmojiReactionType) -> String {
     }
 }
 
-/// A gateway event as a cog event: (guild, channel, actor, event). `None`
-/// for events cogs cannot subscribe to.
+/// Whether cogs subscribed to `wanted` need messages remembered.
+pub fn remembers(wanted: EventTypeFlags) -> bool {
+    wanted.intersects(
+        EventTypeFlags::MESSAGE_UPDATE
+            | EventTypeFlags::MESSAGE_DELETE
+            | EventTypeFlags::MESSAGE_DELETE_BULK,
+    )
+}
+
+/// What the memory held about an event's messages before the event.
+#[derive(Debug, Default)]
+pub struct Before {
+    /// The message an edit or a deletion concerns.
+    pub one: Option<MessageInfo>,
+    /// The messages of a purge.
+    pub many: Vec<MessageInfo>,
+}
+
+/// Keep `memory` up to date with `event` and return what it held before.
+/// Call it in the order events arrive (the gateway's listener does), not
+/// on the tasks that deliver them.
+pub fn remember(memory: &MessageMemory, event: &GatewayEvent, bot_id: u64) -> Before {
+    match event {
+        GatewayEvent::MessageCreate(e) if e.message.author.id.get() != bot_id => {
+            memory.remember(incoming::message(&e.message));
+            Before::default()
+        }
+        GatewayEvent::MessageUpdate(e) if e.as_ref().0.author.id.get() != bot_id => {
+            let before = memory.recall(e.as_ref().0.id.get());
+            memory.remember(incoming::message(&e.0));
+            Before {
+                one: before,
+                many: Vec::new(),
+            }
+        }
+        GatewayEvent::MessageDelete(e) => Before {
+            one: memory.forget(e.id.get()),
+            many: Vec::new(),
+        },
+        GatewayEvent::MessageDeleteBulk(e) => Before {
+            one: None,
+            many: e
+                .ids
+                .iter()
+                .filter_map(|id| memory.forget(id.get()))
+                .collect(),
+        },
+        _ => Before::default(),
+    }
+}
+
+/// A gateway event as a cog event: (guild, channel, actor, event), with
+/// what the host remembered of its messages before it. `None` for events
+/// cogs cannot subscribe to.
 pub fn translate(
     event: &GatewayEvent,
     bot_id: u64,
+    before: Before,
 ) -> Option<(Option<u64>, Option<u64>, User, Event)> {
     Some(match event {
         GatewayEvent::MessageCreate(e) => {
@@ -105,7 +169,10 @@ pub fn translate(
                 m.guild_id.map(|g| g.get()),
                 Some(m.channel_id.get()),
                 incoming::user(&m.author),
-                Event::MessageUpdate(incoming::message(m)),
+                Event::MessageUpdate(MessageEdited {
+                    after: incoming::message(m),
+                    before: before.one,
+                }),
             )
         }
         GatewayEvent::MessageDelete(e) => (
@@ -116,6 +183,37 @@ pub fn translate(
                 id: e.id.get(),
                 channel_id: e.channel_id.get(),
                 guild_id: e.guild_id.map(|g| g.get()),
+                before: before.one,
+            }),
+        ),
+        GatewayEvent::MessageDeleteBulk(e) => (
+            e.guild_id.map(|g| g.get()),
+            Some(e.channel_id.get()),
+            actor(0),
+            Event::MessageDeleteBulk(MessagesPurged {
+                ids: e.ids.iter().map(|id| id.get()).collect(),
+                channel_id: e.channel_id.get(),
+                guild_id: e.guild_id.map(|g| g.get()),
+                before: before.many,
+            }),
+        ),
+        // The moderator is not in the event (the audit log names them).
+        GatewayEvent::BanAdd(e) => (
+            Some(e.guild_id.get()),
+            None,
+            actor(0),
+            Event::MemberBan(BanEvent {
+                guild_id: e.guild_id.get(),
+                user: incoming::user(&e.user),
+            }),
+        ),
+        GatewayEvent::BanRemove(e) => (
+            Some(e.guild_id.get()),
+            None,
+            actor(0),
+            Event::MemberUnban(BanEvent {
+                guild_id: e.guild_id.get(),
+                user: incoming::user(&e.user),
             }),
         ),
         GatewayEvent::MemberAdd(e) => (

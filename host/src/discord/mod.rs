@@ -18,6 +18,7 @@ pub mod gateway;
 pub mod incoming;
 pub mod interaction;
 pub mod limits;
+pub mod memory;
 pub mod oauth;
 pub mod outgoing;
 pub mod rest;

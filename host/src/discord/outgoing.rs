@@ -6,6 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use super::rest::Upload;
+use crate::wit::WitVersion;
 use crate::wit::types::{
     ActionRow, AllowedMentions, ButtonStyle, ChannelKind, Choice, ChoiceValue, Command,
     CommandOption, Component, Embed, Message, Modal, OptionKind, Reply, SelectKind, TextInputStyle,
@@ -224,56 +225,95 @@ pub fn message(message: &Message, editing: bool) -> (Value, Vec<Upload>) {
     (Value::Object(map), uploads)
 }
 
-/// Refuse anything over Discord's limits ([`super::limits`]) and custom
-/// ids the cog does not own: the checks every message a cog sends passes.
-pub fn check_custom_ids(cog: &str, message: &Message) -> Result<(), String> {
-    super::limits::check_message(message)?;
-    check_owned_ids(cog, message)
+/// How one cog's custom ids are told from another's on the wire: the
+/// cog's name and `:` before the id (`reference:roll`), which routes a
+/// click back to that cog. A cog that could write another's prefix would
+/// make that cog act — with its grants — on a click it never offered, so:
+/// - since WIT 0.2.0 the host writes the prefix on the way out and strips
+///   it on the way in; the cog only ever sees its own part, and cannot
+///   name another cog's ids at all;
+/// - a 0.1.0 cog writes the prefix itself; the host checks it is the
+///   cog's own name.
+#[derive(Debug, Clone, Copy)]
+pub struct CustomIds<'a> {
+    cog: &'a str,
+    host_writes: bool,
 }
 
-/// Refuse custom ids a cog does not own. A button's, select's or modal's
-/// custom id routes the click back to the cog its prefix names (`cog:`), so
-/// a cog that could use another's prefix would make that cog act — with
-/// that cog's grants — on a click it never offered.
-pub fn check_owned_ids(cog: &str, message: &Message) -> Result<(), String> {
-    for row in &message.components {
-        for component in &row.components {
-            let id = match component {
-                Component::Button(button) => button.custom_id.as_deref(),
-                Component::Select(select) => Some(select.custom_id.as_str()),
-            };
-            if let Some(id) = id {
-                check_custom_id(cog, id)?;
-            }
+impl<'a> CustomIds<'a> {
+    /// The rule for the cog named `cog`, built against `version`.
+    pub fn of(cog: &'a str, version: WitVersion) -> Self {
+        Self {
+            cog,
+            host_writes: version.host_namespaces_custom_ids(),
         }
     }
-    Ok(())
-}
 
-/// The same for a modal.
-pub fn check_modal(cog: &str, modal: &Modal) -> Result<(), String> {
-    super::limits::check_modal(modal)?;
-    check_owned_modal(cog, modal)
-}
+    /// The cog's name.
+    pub fn cog(&self) -> &'a str {
+        self.cog
+    }
 
-/// The ownership half of [`check_modal`].
-pub fn check_owned_modal(cog: &str, modal: &Modal) -> Result<(), String> {
-    check_custom_id(cog, &modal.custom_id)
+    /// The cog's custom id `id` as it goes on the wire, or why it cannot.
+    fn outgoing(&self, id: &mut String) -> Result<(), String> {
+        if self.host_writes {
+            id.insert(0, ':');
+            id.insert_str(0, self.cog);
+            return Ok(());
+        }
+        match custom_id_owner(id) {
+            Some(owner) if owner == self.cog => Ok(()),
+            _ => Err(format!(
+                "custom id `{id}` must start with `{}:` (the cog's own name)",
+                self.cog
+            )),
+        }
+    }
+
+    /// The custom id the cog wrote, for `wire` as it came back from Discord
+    /// (its prefix named this cog).
+    pub fn incoming(&self, wire: &str) -> String {
+        match (self.host_writes, wire.split_once(':')) {
+            (true, Some((_, own))) => own.to_string(),
+            _ => wire.to_string(),
+        }
+    }
+
+    /// Put the custom ids of `message` on the wire (or refuse one the cog
+    /// does not own). Discord's limits are checked after, on the wire ids.
+    pub fn message(&self, message: &mut Message) -> Result<(), String> {
+        for row in &mut message.components {
+            for component in &mut row.components {
+                match component {
+                    Component::Button(button) => {
+                        if let Some(id) = &mut button.custom_id {
+                            self.outgoing(id)?;
+                        }
+                    }
+                    Component::Select(select) => self.outgoing(&mut select.custom_id)?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The same for a modal (its text inputs' ids are only the modal's).
+    pub fn modal(&self, modal: &mut Modal) -> Result<(), String> {
+        self.outgoing(&mut modal.custom_id)
+    }
+
+    /// A message a cog sends through a capability, ready for the wire: its
+    /// custom ids put there, then Discord's limits ([`super::limits`]).
+    pub fn ready(&self, message: &mut Message) -> Result<(), String> {
+        self.message(message)?;
+        super::limits::check_message(message)
+    }
 }
 
 /// The custom-id rule, in one place: a custom id belongs to the cog named
 /// before its first `:` (`reference:roll`); an id without one belongs to no cog.
 pub fn custom_id_owner(id: &str) -> Option<&str> {
     id.split_once(':').map(|(owner, _)| owner)
-}
-
-fn check_custom_id(cog: &str, id: &str) -> Result<(), String> {
-    match custom_id_owner(id) {
-        Some(owner) if owner == cog => Ok(()),
-        _ => Err(format!(
-            "custom id `{id}` must start with `{cog}:` (the cog's own name)"
-        )),
-    }
 }
 
 /// A reply: the message with the ephemeral flag when asked.

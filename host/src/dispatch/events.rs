@@ -47,6 +47,7 @@ impl Bot {
                 channel_id: channel,
                 interaction_id: None,
                 interaction: None,
+                wit: cog.facts.version,
             };
             let context = InvocationContext {
                 guild_id: guild,
@@ -56,7 +57,7 @@ impl Bot {
                 locale: None,
                 interaction_id: 0,
             };
-            let call = Call::Event(event.clone(), context);
+            let call = Call::Event(Box::new(event.clone()), context);
             let runtime = self.runtime.clone();
             runs.spawn(async move {
                 let _ticket = ticket;

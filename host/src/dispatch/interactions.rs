@@ -17,7 +17,7 @@ use super::{Bot, failures};
 use crate::capabilities::Scope;
 use crate::discord::incoming;
 use crate::discord::interaction::{Ack, InteractionHandle, InteractionResponseType as Kind};
-use crate::discord::outgoing::{self, EPHEMERAL};
+use crate::discord::outgoing::{self, CustomIds, EPHEMERAL};
 use crate::discord::rest::{RestError, Upload};
 use crate::runtime::{Answer, Call, InvocationError, LoadedCog};
 use crate::wit::types::{
@@ -43,26 +43,36 @@ enum Outgoing {
 }
 
 impl Outgoing {
-    fn from_answer(cog: &str, result: Result<Answer, InvocationError>) -> Self {
-        // What will be sent as a message or a modal is checked first:
-        // against Discord's limits (an answer over one would be refused with
-        // 400 and leave the user with nothing), then for the cog's own
-        // custom ids.
-        let (within, owned) = match &result {
+    fn from_answer(ids: CustomIds<'_>, mut result: Result<Answer, InvocationError>) -> Self {
+        // What will be sent as a message or a modal gets its custom ids put
+        // on the wire (the cog's namespace; refused when a 0.1.0 cog wrote
+        // another's), then is checked against Discord's limits (an answer
+        // over one would be refused with 400 and leave the user with nothing).
+        let cog = ids.cog();
+        let (owned, within) = match &mut result {
             Ok(Answer::Command(Ok(CommandResponse::Reply(reply))))
-            | Ok(Answer::Component(Ok(ComponentResponse::Reply(reply)))) => (
-                crate::discord::limits::check_message(&reply.message),
-                outgoing::check_owned_ids(cog, &reply.message),
-            ),
-            Ok(Answer::Component(Ok(ComponentResponse::Update(message)))) => (
-                crate::discord::limits::check_message(message),
-                outgoing::check_owned_ids(cog, message),
-            ),
+            | Ok(Answer::Component(Ok(ComponentResponse::Reply(reply)))) => {
+                match ids.message(&mut reply.message) {
+                    Ok(()) => (
+                        Ok(()),
+                        crate::discord::limits::check_message(&reply.message),
+                    ),
+                    Err(problem) => (Err(problem), Ok(())),
+                }
+            }
+            Ok(Answer::Component(Ok(ComponentResponse::Update(message)))) => {
+                match ids.message(message) {
+                    Ok(()) => (Ok(()), crate::discord::limits::check_message(message)),
+                    Err(problem) => (Err(problem), Ok(())),
+                }
+            }
             Ok(Answer::Command(Ok(CommandResponse::Modal(modal))))
-            | Ok(Answer::Component(Ok(ComponentResponse::Modal(modal)))) => (
-                crate::discord::limits::check_modal(modal),
-                outgoing::check_owned_modal(cog, modal),
-            ),
+            | Ok(Answer::Component(Ok(ComponentResponse::Modal(modal)))) => {
+                match ids.modal(modal) {
+                    Ok(()) => (Ok(()), crate::discord::limits::check_modal(modal)),
+                    Err(problem) => (Err(problem), Ok(())),
+                }
+            }
             _ => (Ok(()), Ok(())),
         };
         if let Err(limit) = within {
@@ -127,8 +137,8 @@ impl Outgoing {
 /// bot POSTs (`{"type": 4, "data": {...}}`), through the same checks and
 /// the same notices as a live interaction (files as their attachment
 /// entries). `baseline cog call --json` prints it.
-pub fn callback_json(cog: &str, result: Result<Answer, InvocationError>) -> Value {
-    let (kind, data) = match Outgoing::from_answer(cog, result) {
+pub fn callback_json(ids: CustomIds<'_>, result: Result<Answer, InvocationError>) -> Value {
+    let (kind, data) = match Outgoing::from_answer(ids, result) {
         Outgoing::Message { body, update, .. } => (
             if update {
                 Kind::UpdateMessage
@@ -247,6 +257,7 @@ impl Bot {
                 channel_id: context.channel_id,
                 interaction_id: None,
                 interaction: None,
+                wit: cog.facts.version,
             };
             let call = Call::Autocomplete(incoming::autocomplete(data, context));
             if let Ok(Answer::Autocomplete(Ok(list))) = self.runtime.invoke(&cog, scope, call).await
@@ -273,7 +284,7 @@ impl Bot {
         self: Arc<Self>,
         id: u64,
         token: &str,
-        invocation: ComponentInvocation,
+        mut invocation: ComponentInvocation,
         on_message: bool,
     ) {
         let handle = Arc::new(InteractionHandle::new(id, token, on_message));
@@ -304,6 +315,9 @@ impl Bot {
             .await;
             return;
         }
+        // The cog sees its custom id as it wrote it.
+        invocation.custom_id =
+            CustomIds::of(cog.name(), cog.facts.version).incoming(&invocation.custom_id);
         let call = Call::Component(invocation);
         let scope = self.scope(&cog, guild, user, channel, &handle);
         self.run(cog, scope, call, handle).await;
@@ -324,6 +338,7 @@ impl Bot {
             channel_id: Some(channel),
             interaction_id: Some(handle.id),
             interaction: Some(handle.clone()),
+            wit: cog.facts.version,
         }
     }
 
@@ -361,7 +376,7 @@ impl Bot {
                 detail: "the host panicked while running the call".into(),
             })
         });
-        let outgoing = Outgoing::from_answer(cog.name(), result);
+        let outgoing = Outgoing::from_answer(CustomIds::of(cog.name(), cog.facts.version), result);
         self.deliver(&handle, cog.name(), outgoing).await;
     }
 

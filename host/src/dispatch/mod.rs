@@ -54,6 +54,8 @@ pub struct Bot {
     /// The gateway event types the loaded cogs subscribe to, with
     /// interactions.
     wanted: parking_lot::RwLock<EventTypeFlags>,
+    /// Recent messages, for the `before` of edits and deletions.
+    pub memory: crate::discord::memory::MessageMemory,
     /// How long interactions waited for their first response (seconds).
     pub interaction_seconds: prometheus_client::metrics::histogram::Histogram,
 }
@@ -125,7 +127,7 @@ impl Bot {
         self.seen.lock().put(id, ()).is_none()
     }
 
-    async fn on_gateway_event(self: Arc<Self>, event: GatewayEvent) {
+    async fn on_gateway_event(self: Arc<Self>, event: GatewayEvent, before: model::Before) {
         let event = match event {
             GatewayEvent::InteractionCreate(create) => {
                 // Reached only if a caller hands an interaction here;
@@ -185,7 +187,7 @@ impl Bot {
             event => event,
         };
         if let Some((guild, channel, actor, event)) =
-            model::translate(&event, self.session.bot_id.load(Ordering::Relaxed))
+            model::translate(&event, self.session.bot_id.load(Ordering::Relaxed), before)
         {
             self.deliver_event(guild, channel, actor, event).await;
         }
@@ -207,7 +209,12 @@ impl Bot {
     async fn keep_events_wanted(self: Arc<Self>) {
         let mut changes = self.runtime.registry().subscribe();
         loop {
-            *self.wanted.write() = self.subscribed();
+            let wanted = self.subscribed();
+            *self.wanted.write() = wanted;
+            if !model::remembers(wanted) {
+                // No cog needs what messages said any more.
+                self.memory.clear();
+            }
             if changes.changed().await.is_err() {
                 return;
             }
@@ -253,7 +260,16 @@ impl Listener for ToBot {
                 tokio::spawn(Box::pin(self.0.clone().on_interaction(create.0)));
             }
             event => {
-                tokio::spawn(Box::pin(self.0.clone().on_gateway_event(event)));
+                // The message memory follows the events in the order they
+                // came, before each goes to a task of its own.
+                let bot = &self.0;
+                let before = if model::remembers(*bot.wanted.read()) {
+                    let id = bot.session.bot_id.load(Ordering::Relaxed);
+                    model::remember(&bot.memory, &event, id)
+                } else {
+                    model::Before::default()
+                };
+                tokio::spawn(Box::pin(bot.clone().on_gateway_event(event, before)));
             }
         }
     }
@@ -301,6 +317,7 @@ impl Discord {
             config.defer_after_ms = clamped;
         }
         let session = Arc::new(Session::new(config.shard_range()?));
+        let remember = config.remember_messages_mib as usize * 1024 * 1024;
         let bot = Arc::new(Bot {
             runtime,
             link: link.clone(),
@@ -314,6 +331,7 @@ impl Discord {
             )),
             switches: Default::default(),
             wanted: parking_lot::RwLock::new(EventTypeFlags::INTERACTION_CREATE),
+            memory: crate::discord::memory::MessageMemory::new(remember),
             // 100 µs … ~3.3 s, doubling.
             interaction_seconds: prometheus_client::metrics::histogram::Histogram::new(
                 prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.0, 16),

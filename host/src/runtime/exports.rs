@@ -5,9 +5,11 @@
 //! about 44 000 instructions, a sixth of an interaction served by a fresh
 //! instance (docs/benchmarks.md). The types of a component do not change
 //! between its instances, so the host checks them once: [`Exports::check`]
-//! runs on the instance of the load's `manifest` call, type-checks through
-//! the generated bindings and keeps each export's index; a call then looks
-//! up only the function it needs and calls it without checking again.
+//! runs on the instance of the load's `manifest` call, type-checks each
+//! export against the WIT of the cog's version and keeps its index; a call
+//! then looks up only the function it needs and calls it without checking
+//! again. An export whose types changed since the cog's version is called
+//! with that version's types and its values adapted ([`crate::wit::v0_1`]).
 
 use wasmtime::Store;
 use wasmtime::component::{ComponentExportIndex, Instance, TypedFunc};
@@ -15,18 +17,26 @@ use wasmtime::component::{ComponentExportIndex, Instance, TypedFunc};
 use super::invoke::{Answer, Call};
 use super::sandbox::Sandbox;
 use crate::wit::types::{
-    ActionOutcome, AutocompleteInvocation, Choice, CogError, CommandInvocation, CommandResponse,
-    ComponentInvocation, ComponentResponse, Event, InvocationContext, PageContext, View,
+    ActionOutcome, AutocompleteInvocation, Choice, CogError, CogManifest, CommandInvocation,
+    CommandResponse, ComponentInvocation, ComponentResponse, Event, InvocationContext, PageContext,
+    View,
 };
+use crate::wit::{WitVersion, v0_1};
 
-/// The exported interfaces, as the world `baseline:cog/cog` names them.
-const HANDLER: &str = "baseline:cog/handler@0.1.0";
-const PAGES: &str = "baseline:cog/pages@0.1.0";
+/// The exported interfaces of `version`, as the world `baseline:cog/cog` names them.
+fn interfaces(version: WitVersion) -> (String, String) {
+    (
+        format!("baseline:cog/handler@{version}"),
+        format!("baseline:cog/pages@{version}"),
+    )
+}
 
 /// Where each export the host calls sits in the component, its type
-/// already checked against the WIT.
+/// already checked against the WIT of the cog's version.
 #[derive(Debug, Clone)]
 pub(crate) struct Exports {
+    version: WitVersion,
+    manifest: ComponentExportIndex,
     on_command: ComponentExportIndex,
     on_component: ComponentExportIndex,
     on_autocomplete: ComponentExportIndex,
@@ -36,16 +46,17 @@ pub(crate) struct Exports {
 }
 
 impl Exports {
-    /// Type-check every export of `instance` (what the generated `Cog::new`
-    /// does) and find where each sits in its component; the checked
-    /// bindings too, for the call that loads the cog.
+    /// Type-check every export of `instance` against the WIT of `version`
+    /// (with the Rust types the host will call it with) and find where each
+    /// sits in its component.
     pub(crate) fn check(
         store: &mut Store<Sandbox>,
         instance: &Instance,
-    ) -> wasmtime::Result<(Self, crate::wit::Cog)> {
-        let cog = crate::wit::Cog::new(&mut *store, instance)?;
+        version: WitVersion,
+    ) -> wasmtime::Result<Self> {
+        let (handler, pages) = interfaces(version);
         let pre = instance.instance_pre(&*store);
-        let component = pre.component();
+        let component = pre.component().clone();
         let lookup = |interface: &str, name: &str| {
             let instance = component
                 .get_export_index(None, interface)
@@ -55,14 +66,94 @@ impl Exports {
                 .ok_or_else(|| wasmtime::format_err!("`{interface}` has no export `{name}`"))
         };
         let exports = Self {
-            on_command: lookup(HANDLER, "on-command")?,
-            on_component: lookup(HANDLER, "on-component")?,
-            on_autocomplete: lookup(HANDLER, "on-autocomplete")?,
-            on_event: lookup(HANDLER, "on-event")?,
-            render: lookup(PAGES, "render")?,
-            act: lookup(PAGES, "act")?,
+            version,
+            manifest: lookup(&handler, "manifest")?,
+            on_command: lookup(&handler, "on-command")?,
+            on_component: lookup(&handler, "on-component")?,
+            on_autocomplete: lookup(&handler, "on-autocomplete")?,
+            on_event: lookup(&handler, "on-event")?,
+            render: lookup(&pages, "render")?,
+            act: lookup(&pages, "act")?,
         };
-        Ok((exports, cog))
+        // The checks: `get_typed_func` compares the export's type with the
+        // Rust types' WIT shape (structurally, so an older version's
+        // unchanged functions check against today's types).
+        let at = |what: &'static str| {
+            move |error: wasmtime::Error| {
+                wasmtime::format_err!(
+                    "the export `{what}` does not have its type of WIT {version}: {error:#}"
+                )
+            }
+        };
+        match version {
+            WitVersion::V0_1 => {
+                check::<(), (v0_1::types::CogManifest,)>(instance, store, &exports.manifest)
+                    .map_err(at("manifest"))?;
+                check::<(&v0_1::types::Event, &InvocationContext), (Result<(), CogError>,)>(
+                    instance,
+                    store,
+                    &exports.on_event,
+                )
+                .map_err(at("on-event"))?;
+            }
+            WitVersion::V0_2 => {
+                check::<(), (CogManifest,)>(instance, store, &exports.manifest)
+                    .map_err(at("manifest"))?;
+                check::<(&Event, &InvocationContext), (Result<(), CogError>,)>(
+                    instance,
+                    store,
+                    &exports.on_event,
+                )
+                .map_err(at("on-event"))?;
+            }
+        }
+        check::<(&CommandInvocation,), (Result<CommandResponse, CogError>,)>(
+            instance,
+            store,
+            &exports.on_command,
+        )
+        .map_err(at("on-command"))?;
+        check::<(&ComponentInvocation,), (Result<ComponentResponse, CogError>,)>(
+            instance,
+            store,
+            &exports.on_component,
+        )
+        .map_err(at("on-component"))?;
+        check::<(&AutocompleteInvocation,), (Result<Vec<Choice>, CogError>,)>(
+            instance,
+            store,
+            &exports.on_autocomplete,
+        )
+        .map_err(at("on-autocomplete"))?;
+        check::<(&PageContext,), (Result<View, CogError>,)>(instance, store, &exports.render)
+            .map_err(at("render"))?;
+        check::<(&PageContext, &str, &str), (Result<ActionOutcome, CogError>,)>(
+            instance,
+            store,
+            &exports.act,
+        )
+        .map_err(at("act"))?;
+        Ok(exports)
+    }
+
+    /// Call `manifest` (once, at load), in today's types.
+    pub(crate) async fn manifest(
+        &self,
+        instance: &Instance,
+        store: &mut Store<Sandbox>,
+    ) -> wasmtime::Result<CogManifest> {
+        match self.version {
+            WitVersion::V0_1 => {
+                let func =
+                    self.typed::<(), (v0_1::types::CogManifest,)>(instance, store, &self.manifest)?;
+                let (manifest,) = func.call_async(&mut *store, ()).await?;
+                v0_1::manifest(&manifest).map_err(wasmtime::Error::msg)
+            }
+            WitVersion::V0_2 => {
+                let func = self.typed::<(), (CogManifest,)>(instance, store, &self.manifest)?;
+                Ok(func.call_async(&mut *store, ()).await?.0)
+            }
+        }
     }
 
     /// Run `call` on `instance`.
@@ -100,14 +191,29 @@ impl Exports {
                     )?;
                 Answer::Autocomplete(func.call_async(&mut *store, (&invocation,)).await?.0)
             }
-            Call::Event(event, context) => {
-                let func = self.typed::<(&Event, &InvocationContext), (Result<(), CogError>,)>(
-                    instance,
-                    store,
-                    &self.on_event,
-                )?;
-                Answer::Event(func.call_async(&mut *store, (&event, &context)).await?.0)
-            }
+            Call::Event(event, context) => match self.version {
+                WitVersion::V0_1 => {
+                    // A kind 0.1.0 lacks is never subscribed to; nothing to run.
+                    let Some(event) = v0_1::event(&event) else {
+                        return Ok(Answer::Event(Ok(())));
+                    };
+                    let func = self.typed::<(&v0_1::types::Event, &InvocationContext), (Result<(), CogError>,)>(
+                        instance,
+                        store,
+                        &self.on_event,
+                    )?;
+                    Answer::Event(func.call_async(&mut *store, (&event, &context)).await?.0)
+                }
+                WitVersion::V0_2 => {
+                    let func = self
+                        .typed::<(&Event, &InvocationContext), (Result<(), CogError>,)>(
+                            instance,
+                            store,
+                            &self.on_event,
+                        )?;
+                    Answer::Event(func.call_async(&mut *store, (&event, &context)).await?.0)
+                }
+            },
             Call::Render(context) => {
                 let func = self.typed::<(&PageContext,), (Result<View, CogError>,)>(
                     instance,
@@ -144,11 +250,27 @@ impl Exports {
         let func = instance
             .get_func(&mut *store, index)
             .ok_or_else(|| wasmtime::format_err!("the instance lacks a checked export"))?;
-        // SAFETY: `Exports` is made only by `check`, after the generated
-        // bindings type-checked every export of this component against the
-        // WIT (`Params`/`Results` here are exactly the bindings' signatures
-        // for these exports), and every instance it is used with is of the
+        // SAFETY: `Exports` is made only by `check`, after `get_typed_func`
+        // type-checked every export of this component with exactly the
+        // `Params`/`Results` used here for it (the `Sig` aliases, chosen by
+        // the same version), and every instance it is used with is of the
         // same component (the `LoadedCog` holding both).
         Ok(unsafe { TypedFunc::new_unchecked(func) })
     }
+}
+
+/// Type-check the export at `index` of `instance` as a function from
+/// `Params` to `Results`.
+fn check<Params, Results>(
+    instance: &Instance,
+    store: &mut Store<Sandbox>,
+    index: &ComponentExportIndex,
+) -> wasmtime::Result<()>
+where
+    Params: wasmtime::component::ComponentNamedList + wasmtime::component::Lower,
+    Results: wasmtime::component::ComponentNamedList + wasmtime::component::Lift,
+{
+    instance
+        .get_typed_func::<Params, Results>(&mut *store, index)
+        .map(|_| ())
 }

@@ -6,9 +6,8 @@
 use wasmparser::{Encoding, Parser, Payload};
 
 use super::LoadError;
+use crate::wit::WitVersion;
 
-/// The WIT package versions this host can run.
-pub const SUPPORTED_WIT: &[&str] = &["0.1.0"];
 /// The interface every cog exports; its version is the cog's WIT version.
 pub const HANDLER_EXPORT: &str = "baseline:cog/handler";
 /// Custom section the guest SDK writes its version into.
@@ -19,6 +18,9 @@ pub const SDK_SECTION: &str = "baseline:sdk";
 pub struct ComponentFacts {
     /// Version of `baseline:cog/handler` the component exports.
     pub wit_version: String,
+    /// The same, as the host knows it.
+    #[serde(skip)]
+    pub version: WitVersion,
     /// The SDK stamp (`baseline-sdk 0.1.0 wit baseline:cog@0.1.0`), when present.
     pub sdk: Option<String>,
 }
@@ -65,13 +67,17 @@ pub fn inspect(bytes: &[u8]) -> Result<ComponentFacts, LoadError> {
     let Some(wit_version) = handler else {
         return Err(LoadError::WrongWorld { exports });
     };
-    if !SUPPORTED_WIT.contains(&wit_version.as_str()) {
+    let Some(version) = WitVersion::parse(&wit_version) else {
         return Err(LoadError::UnsupportedWit {
             found: wit_version,
             sdk,
         });
-    }
-    Ok(ComponentFacts { wit_version, sdk })
+    };
+    Ok(ComponentFacts {
+        wit_version,
+        version,
+        sdk,
+    })
 }
 
 #[cfg(test)]

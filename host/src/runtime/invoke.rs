@@ -17,12 +17,12 @@ use super::sandbox::{LimitExceeded, Sandbox};
 use super::{FailureKind, InvocationError, LoadedCog, Runtime};
 use crate::capabilities::{CogState, Scope};
 use crate::config::LimitsConfig;
-use crate::wit::CogPre;
 use crate::wit::types::{
     ActionOutcome, AutocompleteInvocation, Choice, CogError, CommandInvocation, CommandResponse,
     ComponentInvocation, ComponentResponse, Event, InvocationContext, PageContext, View,
 };
 use wasmtime::component::Instance;
+use wasmtime::component::InstancePre;
 
 /// One call into a cog.
 #[derive(Debug, Clone)]
@@ -34,7 +34,7 @@ pub enum Call {
     /// `on-autocomplete`.
     Autocomplete(AutocompleteInvocation),
     /// `on-event`.
-    Event(Event, InvocationContext),
+    Event(Box<Event>, InvocationContext),
     /// `pages.render`.
     Render(PageContext),
     /// `pages.act`.
@@ -390,7 +390,7 @@ impl Runtime {
     /// Instantiate `pre` in a fresh store for `state` within `limits`.
     async fn instantiate(
         &self,
-        pre: &CogPre<Sandbox>,
+        pre: &InstancePre<Sandbox>,
         mut sandbox: Sandbox,
         limits: LimitsConfig,
     ) -> Result<(Store<Sandbox>, Instance), (FailureKind, String)> {
@@ -398,7 +398,7 @@ impl Runtime {
         let mut store = self.store(sandbox);
         // The bare instance: its exports were type-checked once, at load
         // (`super::exports`), not again for every instance.
-        match pre.instance_pre().instantiate_async(&mut store).await {
+        match pre.instantiate_async(&mut store).await {
             Ok(instance) => Ok((store, instance)),
             Err(error) => {
                 let (kind, detail) = classify(&error, store.data());
@@ -418,7 +418,7 @@ impl Runtime {
     /// classified, never propagated as a panic.
     pub(crate) async fn run<R, F>(
         &self,
-        pre: &CogPre<Sandbox>,
+        pre: &InstancePre<Sandbox>,
         pool: Option<(&WarmPool, u32)>,
         admission: Admission,
         caps: impl FnOnce(Scope) -> CogState + Send,
@@ -512,7 +512,7 @@ impl Runtime {
     /// load deadline: a start function that spins is stopped there.
     pub(crate) async fn time_instantiation(
         &self,
-        pre: &CogPre<Sandbox>,
+        pre: &InstancePre<Sandbox>,
         state: impl Fn() -> Sandbox,
         limits: LimitsConfig,
     ) -> Result<Duration, (FailureKind, String)> {
@@ -576,6 +576,8 @@ impl Runtime {
         // failure line below names the cog, guild and export itself.
         let span = tracing::debug_span!("invoke", cog = %cog.name(), guild = ?scope.guild_id, user = ?scope.user_id, export);
         let computed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let mut scope = scope;
+        scope.wit = cog.facts.version;
         let admission = Admission {
             scope,
             demoted,

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use wasmtime::Engine;
-use wasmtime::component::Linker;
+use wasmtime::component::{InstancePre, Linker};
 
 pub use invoke::{Answer, Call, InstancePolicy};
 pub use registry::{CogRegistry, LoadFailure};
@@ -39,7 +39,6 @@ pub use sandbox::{LimitExceeded, Sandbox};
 
 use crate::capabilities::{self, CogState, Grants, Services};
 use crate::config::{Config, InstanceMode, LimitsConfig};
-use crate::wit::CogPre;
 use crate::wit::types::CogManifest;
 use artifacts::{ArtifactCache, Origin};
 use inspect::ComponentFacts;
@@ -70,7 +69,7 @@ pub enum LoadError {
         exports: Vec<String>,
     },
     /// Built against a WIT version this host does not run.
-    #[error("built against baseline:cog@{found}{}, but this host supports {}: {}", sdk.as_ref().map(|s| format!(" ({s})")).unwrap_or_default(), inspect::SUPPORTED_WIT.join(", "), if version_newer(found) { "upgrade the host" } else { "rebuild the cog with a current SDK" })]
+    #[error("built against baseline:cog@{found}{}, but this host loads baseline:cog@{}: {}", sdk.as_ref().map(|s| format!(" ({s})")).unwrap_or_default(), crate::wit::WitVersion::range(), if version_newer(found) { "upgrade the host" } else { "rebuild the cog with a current SDK" })]
     UnsupportedWit {
         /// The version it exports.
         found: String,
@@ -180,9 +179,9 @@ fn version_newer(found: &str) -> bool {
             .map(|p| p.parse::<u64>().unwrap_or(0))
             .collect::<Vec<_>>()
     };
-    inspect::SUPPORTED_WIT
+    crate::wit::SUPPORTED
         .iter()
-        .all(|supported| parse(found) > parse(supported))
+        .all(|(_, supported)| parse(found) > parse(supported))
 }
 
 /// Kinds of host-ended invocations, as counted in metrics.
@@ -289,8 +288,11 @@ pub struct LoadedCog {
     /// Its browser UI module (`NAME.ui.wasm`): absent, checked, or refused
     /// with the reason.
     pub ui: Option<Result<Arc<ui_module::UiModule>, String>>,
+    /// The name its manifest suggests, when the operator named it otherwise
+    /// (the manifest's `name` is then the operator's).
+    pub declared_name: Option<String>,
     warm: invoke::WarmPool,
-    pre: CogPre<Sandbox>,
+    pre: InstancePre<Sandbox>,
     /// Its exports, type-checked once (at load).
     exports: exports::Exports,
 }
@@ -323,7 +325,7 @@ pub struct PreparedCog {
     facts: ComponentFacts,
     origin: (Origin, Duration),
     compiled_at: std::time::Instant,
-    pre: CogPre<Sandbox>,
+    pre: InstancePre<Sandbox>,
 }
 
 /// The runtime: engine, linker, artifact cache, registry and services.
@@ -425,12 +427,10 @@ impl Runtime {
         }
         let (component, origin, took) =
             self.artifacts.load_or_compile(&self.engine, &hash, bytes)?;
-        let instance_pre = self
+        let pre = self
             .linker
             .instantiate_pre(&component)
             .map_err(|error| LoadError::Link(format!("{error:#}")))?;
-        let pre =
-            CogPre::new(instance_pre).map_err(|error| LoadError::Link(format!("{error:#}")))?;
         Ok(PreparedCog {
             name,
             path: path.to_path_buf(),
@@ -478,6 +478,7 @@ impl Runtime {
     /// Run the cog's `manifest` export (no host calls allowed), validate it
     /// and resolve the cog's grants and limits.
     pub async fn describe(&self, prepared: PreparedCog) -> Result<LoadedCog, LoadError> {
+        let version = prepared.facts.version;
         // Loading runs the cog's code too (start functions, `manifest`,
         // timing probes): under the load deadline, with no capability granted
         // and a small host-call budget for what WASI start-up needs.
@@ -509,8 +510,8 @@ impl Runtime {
                 |instance, store| {
                     Box::pin(async move {
                         // The one type check of the cog's exports.
-                        let (exports, cog) = exports::Exports::check(store, instance)?;
-                        let manifest = cog.baseline_cog_handler().call_manifest(store).await?;
+                        let exports = exports::Exports::check(store, instance, version)?;
+                        let manifest = exports.manifest(instance, store).await?;
                         Ok((manifest, exports))
                     })
                 },
@@ -523,13 +524,20 @@ impl Runtime {
                     None => LoadError::ManifestFailed(format!("{}: {detail}", kind.name())),
                 },
             )?;
-        if manifest.name != prepared.name {
+        let mut manifest = manifest;
+        // A cog that writes its own name before its custom ids (WIT 0.1.0)
+        // works only under that name; since 0.2.0 the host keeps custom ids
+        // apart and the operator's name is the cog's name, whatever it
+        // suggests.
+        let declared = (manifest.name != prepared.name).then(|| manifest.name.clone());
+        if declared.is_some() && !version.host_namespaces_custom_ids() {
             return Err(LoadError::NameMismatch {
                 file: file_name(&prepared.path),
                 name: prepared.name,
                 declared: manifest.name,
             });
         }
+        manifest.name = prepared.name.clone();
         let settings_schema = manifest::check(&manifest)
             .map_err(LoadError::InvalidManifest)?
             .map(Arc::new);
@@ -607,6 +615,7 @@ impl Runtime {
             compiled_at: prepared.compiled_at,
             pre: prepared.pre,
             exports,
+            declared_name: declared,
             manifest,
         })
     }

@@ -27,6 +27,10 @@ pub fn router() -> Router<Arc<Sim>> {
             "/api/v10/channels/{channel}/messages/{message}/reactions/{emoji}/{user}",
             put(react).delete(unreact),
         )
+        .route(
+            "/api/v10/channels/{channel}/messages/bulk-delete",
+            post(bulk_delete),
+        )
         .route("/api/v10/channels/{channel}/threads", post(thread))
         .route(
             "/api/v10/channels/{channel}/messages/{message}/threads",
@@ -136,6 +140,31 @@ async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let (channel, message) = ids(&c, &m)?;
     sim.delete_message(channel, message)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /channels/{channel}/messages/bulk-delete` with `{"messages": [ids]}`:
+/// 2 to 100 ids of the channel's messages, as Discord checks them.
+async fn bulk_delete(
+    State(sim): State<Arc<Sim>>,
+    Path(c): Path<String>,
+    DiscordBody(body): DiscordBody,
+) -> Result<StatusCode, ApiError> {
+    let channel = snowflake(&c, "Channel")?;
+    let ids: Vec<u64> = body["messages"]
+        .as_array()
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|id| id.as_str().and_then(|s| s.parse().ok()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !(2..=100).contains(&ids.len()) {
+        return Err(ApiError::invalid(
+            "messages: Must be between 2 and 100 in length.",
+        ));
+    }
+    sim.purge_messages(channel, &ids)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

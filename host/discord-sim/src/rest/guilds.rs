@@ -207,14 +207,18 @@ async fn ban(
     if sim.world.user(user).is_none() {
         return Err(ApiError::unknown("User"));
     }
-    let member = {
+    let (newly, member) = {
         let mut state = sim.world.state.lock();
         let found = state.guilds.get_mut(&guild).expect("checked");
-        if !found.bans.contains(&user) {
+        let newly = !found.bans.contains(&user);
+        if newly {
             found.bans.push(user);
         }
-        found.members.contains_key(&user)
+        (newly, found.members.contains_key(&user))
     };
+    if newly {
+        sim.ban_changed(guild, user, true);
+    }
     if member {
         sim.remove_member(guild, user)?;
     }
@@ -232,5 +236,7 @@ async fn unban(
         return Err(ApiError::unknown("Ban"));
     }
     found.bans.retain(|b| *b != user);
+    drop(state);
+    sim.ban_changed(guild, user, false);
     Ok(StatusCode::NO_CONTENT)
 }

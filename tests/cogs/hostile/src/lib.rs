@@ -154,9 +154,7 @@ impl Cog for Hostile {
             "rows" => {
                 let mut message = Message::text("too many rows");
                 for row in 0..6 {
-                    message = message.row(vec![
-                        Button::primary(format!("hostile:row:{row}"), "go").into(),
-                    ]);
+                    message = message.row(vec![Button::primary(format!("row:{row}"), "go").into()]);
                 }
                 Ok(CommandResponse::Reply(message.reply()))
             }
@@ -269,7 +267,7 @@ impl Cog for Hostile {
             }
             "pick" => Ok(CommandResponse::Reply(
                 Message::text("pick colours")
-                    .row([SelectMenu::text("hostile:pick")
+                    .row([SelectMenu::text("pick")
                         .option("Red", "red")
                         .option("Blue", "blue")
                         .option("Slowly", "slow")
@@ -278,7 +276,7 @@ impl Cog for Hostile {
                     .reply(),
             )),
             "form" => Ok(CommandResponse::Modal(
-                Modal::new("hostile:form", "Tell me")
+                Modal::new("form", "Tell me")
                     .input(TextInput::short("name", "Your name"))
                     .input(TextInput::paragraph("story", "A story").optional()),
             )),
