@@ -9,7 +9,7 @@ dashboard_dir := target_dir / "dashboard-site"
 # The wasm-bindgen CLI must be the exact version of the crate in Cargo.lock.
 wasm_bindgen_version := `sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"$/\1/p}' Cargo.lock`
 # Every guest the host's tests load (tests/host/support.rs builds the same list).
-test_guests := "-p status -p reference -p ask -p hostile -p future-wit -p not-a-cog -p clash -p storm-cache -p storm-kv -p storm-spin -p storm-flood -p spin-start -p asker -p wit-0-1 -p wit-0-2"
+test_guests := "-p status -p reference -p ask -p tally -p hostile -p future-wit -p not-a-cog -p clash -p storm-cache -p storm-kv -p storm-spin -p storm-flood -p spin-start -p asker -p wit-0-1 -p wit-0-2"
 
 # List the recipes.
 default:
@@ -22,12 +22,15 @@ targets:
     @rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
     @rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
-# Also what the tests need and running does not: componentize-py (the
-# Python test cog) and cargo-component (the scaffold is built both ways).
+# Also what the tests need and running does not: componentize-py (Python
+# cogs), the JavaScript cog toolchain (componentize-js and esbuild, from
+# guest-sdk/js's lock file) and cargo-component (the scaffold is built both
+# ways).
 setup: targets
     @command -v componentize-py >/dev/null || { python3 -m pip install --quiet componentize-py==0.25.1 && if command -v pyenv >/dev/null; then pyenv rehash; fi; }
     @command -v componentize-py >/dev/null || { echo "componentize-py is installed but not on PATH (pip's script folder)"; exit 1; }
     @command -v cargo-component >/dev/null || cargo install --locked cargo-component@0.21.1
+    @[ guest-sdk/js/node_modules/.package-lock.json -nt guest-sdk/js/package-lock.json ] || npm ci --prefix guest-sdk/js --no-audit --no-fund --loglevel=error
 
 # Build the dashboard (Yew → wasm) into $CARGO_TARGET_DIR/dashboard-site: plain
 # cargo, then the wasm-bindgen CLI (installed at the lock's version if missing).
@@ -44,12 +47,18 @@ browser-setup:
     @command -v chromedriver >/dev/null && command -v chromium >/dev/null || { SUDO=$([ "$(id -u)" = 0 ] || echo sudo); $SUDO apt-get update -q && $SUDO apt-get install -y -q chromium chromium-driver; }
 
 # Build the example cogs into cogs/ (status.wasm, reference.wasm, ask.wasm,
-# and the reference cog's browser UI module reference.ui.wasm).
+# tally.wasm, and the reference cog's browser UI module reference.ui.wasm).
 cogs: targets
-    cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p status -p reference -p ask
+    cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p status -p reference -p ask -p tally
     cargo build --target wasm32-unknown-unknown --profile cog --target-dir "{{guest_dir}}" -p reference-ui
-    cp "{{guest_dir}}/wasm32-wasip2/cog/status.wasm" "{{guest_dir}}/wasm32-wasip2/cog/reference.wasm" "{{guest_dir}}/wasm32-wasip2/cog/ask.wasm" cogs/
+    cp "{{guest_dir}}/wasm32-wasip2/cog/status.wasm" "{{guest_dir}}/wasm32-wasip2/cog/reference.wasm" "{{guest_dir}}/wasm32-wasip2/cog/ask.wasm" "{{guest_dir}}/wasm32-wasip2/cog/tally.wasm" cogs/
     cp "{{guest_dir}}/wasm32-unknown-unknown/cog/reference_ui.wasm" cogs/reference.ui.wasm
+
+# Build the Python and JavaScript twins of the tally cog into cogs/
+# (tally-py.wasm, tally-js.wasm; `just run` loads them when they are there).
+polyglot: setup
+    cd cogs/tally-py && componentize-py -d ../../wit -w baseline:cog/cog componentize app -p . -p ../../guest-sdk/python -o ../tally-py.wasm
+    node guest-sdk/js/build.mjs cogs/tally-js/app.js cogs/tally-js.wasm
 
 # The main job on the embedded default: build the cogs and run the host.
 run *ARGS: cogs dashboard
@@ -61,7 +70,7 @@ test: setup dashboard browser-setup
     cargo clippy -p baseline-dashboard -p baseline-api-types --target wasm32-unknown-unknown -- -D warnings
     cargo clippy --target wasm32-unknown-unknown --target-dir "{{guest_dir}}" -p baseline-ui-sdk -p reference-ui -- -D warnings
     cargo clippy -p baseline-host -p baseline-discord-sim -p baseline-llm-sim --all-targets -- -D warnings
-    cargo clippy --target wasm32-wasip2 --target-dir "{{guest_dir}}" -p baseline-sdk -p status -p reference -p ask -p hostile -p clash -p storm-cache -p spin-start -p ping -p asker -p wit-0-1 -p wit-0-2 -- -D warnings
+    cargo clippy --target wasm32-wasip2 --target-dir "{{guest_dir}}" -p baseline-sdk -p status -p reference -p ask -p hostile -p clash -p storm-cache -p spin-start -p ping -p asker -p wit-0-1 -p wit-0-2 -p tally -- -D warnings
     cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" {{test_guests}}
     cargo build --target wasm32-unknown-unknown --profile cog --target-dir "{{guest_dir}}" -p reference-ui
     cargo test -p baseline-host -p baseline-discord-sim -p baseline-llm-sim -p baseline-api-types --no-fail-fast

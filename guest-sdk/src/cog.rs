@@ -219,10 +219,12 @@ impl Manifest {
     /// assert_eq!(schema["properties"]["sides"]["maximum"], 1000);
     /// assert_eq!(schema["properties"]["sides"]["default"], 0);
     /// ```
+    ///
+    /// Declaring settings asks for the `settings` capability too.
     pub fn settings<T: schemars::JsonSchema>(mut self) -> Self {
         let schema = schemars::schema_for!(T);
         self.inner.settings_schema = serde_json::to_string(&schema).ok();
-        self
+        self.reads_settings()
     }
     /// The settings schema declared so far, as JSON text.
     pub fn settings_schema_text(&self) -> Option<&str> {
@@ -233,14 +235,27 @@ impl Manifest {
     /// ([`settings`](Self::settings) derives it from the type instead).
     pub fn settings_schema(mut self, schema: impl Into<String>) -> Self {
         self.inner.settings_schema = Some(schema.into());
-        self
+        self.reads_settings()
     }
-    /// Ask for a capability, with the reason the operator will read.
+    /// Ask for `settings` unless the cog did already.
+    fn reads_settings(self) -> Self {
+        let name = Capability::Settings.name();
+        if self.inner.capabilities.iter().any(|c| c.name == name) {
+            return self;
+        }
+        self.capability(name, "Reads its settings for the server.")
+    }
+    /// Ask for a capability, with the reason the operator will read (asked
+    /// again, the reason given last stands).
     pub fn capability(mut self, name: impl Into<String>, reason: impl Into<String>) -> Self {
-        self.inner.capabilities.push(CapabilityRequest {
-            name: name.into(),
-            reason: reason.into(),
-        });
+        let (name, reason) = (name.into(), reason.into());
+        match self.inner.capabilities.iter_mut().find(|c| c.name == name) {
+            Some(asked) => asked.reason = reason,
+            None => self
+                .inner
+                .capabilities
+                .push(CapabilityRequest { name, reason }),
+        }
         self
     }
     /// Contribute a dashboard page.

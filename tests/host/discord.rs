@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
+mod twins;
 mod versions;
 
 struct Harness {
@@ -36,12 +37,24 @@ const COGS: &[&str] = &["status", "reference", "hostile"];
 
 impl Harness {
     async fn start(cogs: &[&str], tweak: impl FnOnce(&mut Config)) -> Self {
+        let files: Vec<_> = cogs
+            .iter()
+            .map(|cog| (guest(cog), format!("{cog}.wasm")))
+            .collect();
+        Self::start_files(&files, tweak).await
+    }
+
+    /// Start with these cog files, each copied under its name.
+    async fn start_files(
+        cogs: &[(std::path::PathBuf, String)],
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
         let sim = Simulator::start(([127, 0, 0, 1], 0).into()).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let cogs_dir = dir.path().join("cogs");
         std::fs::create_dir_all(&cogs_dir).unwrap();
-        for cog in cogs {
-            install(cog, &cogs_dir, &format!("{cog}.wasm"));
+        for (file, name) in cogs {
+            std::fs::copy(file, cogs_dir.join(name)).expect("copying a cog");
         }
         let mut config = config(&cogs_dir);
         config.cogs.entry("hostile".into()).or_default().deadline_ms = Some(8_000);

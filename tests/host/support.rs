@@ -29,6 +29,7 @@ pub const GUESTS: &[&str] = &[
     "ask",
     "wit-0-1",
     "wit-0-2",
+    "tally",
 ];
 
 /// Held by the tests that keep both cores busy for a long time (building
@@ -100,27 +101,99 @@ pub fn guest(package: &str) -> PathBuf {
     path
 }
 
-/// The Python cog (`tests/cogs/python`), built with componentize-py when
-/// its source is newer than the last build.
+/// The newest modification time among `paths` (files, or the files of
+/// folders, not recursing into `node_modules`).
+fn newest(paths: &[PathBuf]) -> Option<std::time::SystemTime> {
+    let mut newest = None;
+    for path in paths {
+        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        newest = newest.max(modified);
+        if path.is_dir() {
+            let children: Vec<PathBuf> = std::fs::read_dir(path)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name().is_some_and(|n| {
+                        n != "node_modules" && n != "__pycache__" && n != "released"
+                    })
+                })
+                .collect();
+            newest = newest.max(self::newest(&children));
+        }
+    }
+    newest
+}
+
+/// Build `out` with `build` unless it is newer than every one of `inputs`.
+fn built(out: PathBuf, inputs: &[PathBuf], build: impl FnOnce(&Path)) -> PathBuf {
+    let modified = std::fs::metadata(&out).and_then(|m| m.modified()).ok();
+    if modified.is_none() || modified < newest(inputs) {
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        build(&out);
+    }
+    out
+}
+
+/// A Python cog built with componentize-py (and the helper module in
+/// `guest-sdk/python`) from the folder `source` of the workspace, when its
+/// sources, the helper or the WIT changed.
+pub fn python_cog(source: &str, out: &str) -> PathBuf {
+    let root = workspace();
+    let inputs = [
+        root.join(source),
+        root.join("guest-sdk/python"),
+        root.join("wit"),
+    ];
+    built(guest_target().join(out), &inputs, |out| {
+        let status = Command::new("componentize-py")
+            .current_dir(root.join(source))
+            .arg("-d")
+            .arg(root.join("wit"))
+            .args(["-w", "baseline:cog/cog", "componentize", "app", "-p", "."])
+            .arg("-p")
+            .arg(root.join("guest-sdk/python"))
+            .arg("-o")
+            .arg(out)
+            .status()
+            .expect(
+                "componentize-py must be installed (`just setup` installs componentize-py==0.25.1)",
+            );
+        assert!(status.success(), "componentize-py failed for {source}");
+    })
+}
+
+/// A JavaScript cog bundled with `guest-sdk/js` and built with
+/// componentize-js (`guest-sdk/js/build.mjs`; `just setup` installs its
+/// packages), when its sources, the helper or the WIT changed.
+pub fn js_cog(source: &str, out: &str) -> PathBuf {
+    let root = workspace();
+    let inputs = [
+        root.join(source),
+        root.join("guest-sdk/js/baseline.js"),
+        root.join("guest-sdk/js/build.mjs"),
+        root.join("wit"),
+    ];
+    built(guest_target().join(out), &inputs, |out| {
+        let status = Command::new("node")
+            .arg(root.join("guest-sdk/js/build.mjs"))
+            .arg(root.join(source).join("app.js"))
+            .arg(out)
+            .status()
+            .expect("node must be installed");
+        assert!(
+            status.success(),
+            "building {source} failed (are guest-sdk/js's packages installed? `just setup`)"
+        );
+    })
+}
+
+/// The Python test cog (`tests/cogs/python`).
 pub fn python_guest() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
-        .get_or_init(|| {
-            let source = workspace().join("tests/cogs/python");
-            let out = guest_target().join("pyecho.wasm");
-            let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-            if modified(&out) < modified(&source.join("app.py")) {
-                std::fs::create_dir_all(guest_target()).unwrap();
-                let status = Command::new("componentize-py")
-                    .current_dir(&source)
-                    .args(["-d", "../../../wit", "-w", "baseline:cog/cog", "componentize", "app", "-o"])
-                    .arg(&out)
-                    .status()
-                    .expect("componentize-py must be installed (`just setup` installs componentize-py==0.25.1)");
-                assert!(status.success(), "componentize-py failed");
-            }
-            out
-        })
+        .get_or_init(|| python_cog("tests/cogs/python", "pyecho.wasm"))
         .clone()
 }
 

@@ -12,8 +12,14 @@ use super::{Harness, content};
 use crate::support::eventually;
 
 impl Harness {
-    /// Ask the simulator as the bot (`method` on `/api/v10{path}`).
-    async fn as_bot(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> u16 {
+    /// Ask the simulator as the bot (`method` on `/api/v10{path}`): the
+    /// status and the body.
+    pub(super) async fn as_bot(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut request = self
             .http
             .request(method, format!("{}/api/v10{path}", self.sim.http_url()))
@@ -21,7 +27,9 @@ impl Harness {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        request.send().await.unwrap().status().as_u16()
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
     }
 
     /// Change a user's message as the simulator's control API does.
@@ -155,7 +163,7 @@ async fn a_0_1_cog_and_a_0_2_cog_answer_in_the_same_host() {
             .await;
         ids.push(posted["id"].as_str().unwrap().to_string());
     }
-    let status = h
+    let (status, _) = h
         .as_bot(
             reqwest::Method::POST,
             &format!("/channels/{DEMO_CHANNEL}/messages/bulk-delete"),
@@ -174,7 +182,7 @@ async fn a_0_1_cog_and_a_0_2_cog_answer_in_the_same_host() {
         )
         .await;
     let troll = joined["user"]["id"].as_str().unwrap().to_string();
-    let status = h
+    let (status, _) = h
         .as_bot(
             reqwest::Method::PUT,
             &format!("/guilds/{DEMO_GUILD}/bans/{troll}"),
