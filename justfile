@@ -83,9 +83,12 @@ lint: setup
 
 # Benchmarks of the runtime (figures go in docs/benchmarks.md).
 bench: setup
-    cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p status -p reference -p hostile
+    cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" -p status -p reference -p hostile -p tally
     cd tests/cogs/python && componentize-py -d ../../../wit -w baseline:cog/cog componentize app -o "{{guest_dir}}/pyecho.wasm"
-    BASELINE_BENCH_EXTRA="{{guest_dir}}/pyecho.wasm:pyhello,{{guest_dir}}/pyecho.wasm:pycount" cargo bench -p baseline-host --bench runtime
+    mkdir -p "{{guest_dir}}/twins" && cp "{{guest_dir}}/wasm32-wasip2/cog/tally.wasm" "{{guest_dir}}/twins/"
+    cd cogs/tally-py && componentize-py -d ../../wit -w baseline:cog/cog componentize app -p . -p ../../guest-sdk/python -o "{{guest_dir}}/twins/tally-py.wasm"
+    node guest-sdk/js/build.mjs cogs/tally-js/app.js "{{guest_dir}}/twins/tally-js.wasm"
+    BASELINE_BENCH_TWINS="{{guest_dir}}/twins" BASELINE_BENCH_EXTRA="{{guest_dir}}/pyecho.wasm:pyhello,{{guest_dir}}/pyecho.wasm:pycount" cargo bench -p baseline-host --bench runtime
 
 # Interactions end to end through the Discord simulator at fixed rates (figures go in docs/benchmarks.md).
 bench-discord: setup

@@ -5,7 +5,8 @@
 //     node guest-sdk/js/build.mjs path/to/app.js out.wasm
 import { build } from 'esbuild';
 import { componentize } from '@bytecodealliance/componentize-js';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,9 +27,12 @@ await build({
   alias: { baseline: join(here, 'baseline.js') },
   logLevel: 'warning',
 });
+// The WIT beside this script (a cog made by `baseline cog new --lang js`),
+// else the repository's.
+const wit = existsSync(join(here, 'wit')) ? join(here, 'wit') : join(here, '..', '..', 'wit');
 const { component } = await componentize({
   sourcePath: bundle,
-  witPath: join(here, '..', '..', 'wit'),
+  witPath: wit,
   worldName: 'baseline:cog/cog',
   disableFeatures: ['http', 'fetch-event'],
 });

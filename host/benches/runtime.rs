@@ -9,7 +9,9 @@
 //!    to the new version serving.
 //!
 //! Set `BASELINE_BENCH_EXTRA=path/a.wasm:command,path/b.wasm:command` to
-//! measure more cogs (e.g. componentize-py or jco builds) in part 1.
+//! measure more cogs (e.g. componentize-py or jco builds) in part 1, and
+//! `BASELINE_BENCH_TWINS=dir` (holding tally.wasm, tally-py.wasm and
+//! tally-js.wasm, as `just bench` builds them) for the per-language part.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -70,6 +72,85 @@ async fn call(runtime: &Arc<Runtime>, cog: &Arc<LoadedCog>, command: &str) {
         .invoke(cog, scope(cog.name()), Call::Command(invocation(command)))
         .await;
     assert!(answer.is_ok(), "{answer:?}");
+}
+
+/// The tally twins (Rust, Python, JavaScript), each under both instance
+/// policies: `/tally amount:1` reads the settings and increments a kv
+/// counter (two host calls) and answers with a message and a button.
+fn languages(twins: &Path, data: &Path) {
+    use baseline_host::config::{CogConfig, InstanceMode};
+    use baseline_host::wit::types::{OptionEntry, OptionValue};
+    let single = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for (file, command) in [
+        ("tally.wasm", "tally"),
+        ("tally-py.wasm", "pytally"),
+        ("tally-js.wasm", "jstally"),
+    ] {
+        let source = twins.join(file);
+        if !source.exists() {
+            println!("{file}: not built (just bench builds it)");
+            continue;
+        }
+        let size = std::fs::metadata(&source).unwrap().len();
+        for mode in [InstanceMode::Fresh, InstanceMode::Reuse, InstanceMode::Auto] {
+            let cogs = tempfile::tempdir().unwrap();
+            std::fs::copy(&source, cogs.path().join(file)).unwrap();
+            let name = file.trim_end_matches(".wasm");
+            let mut config = Config {
+                cogs_dir: cogs.path().to_path_buf(),
+                data_dir: data.to_path_buf(),
+                ..Config::default()
+            };
+            config.cogs.insert(
+                name.into(),
+                CogConfig {
+                    instances: mode,
+                    ..CogConfig::default()
+                },
+            );
+            let runtime = Runtime::new(config, Services::in_process()).expect("runtime");
+            let loaded = Instant::now();
+            let cog = single
+                .block_on(runtime.load_file(&cogs.path().join(file)))
+                .expect("twin loads");
+            let load = loaded.elapsed();
+            let mut invocation = invocation(command);
+            invocation.options.push(OptionEntry {
+                name: "amount".into(),
+                value: OptionValue::Integer(1),
+            });
+            let mut histogram = Histogram::<u64>::new(3).unwrap();
+            single.block_on(async {
+                for round in 0..1_100 {
+                    let started = Instant::now();
+                    let answer = runtime
+                        .invoke(&cog, scope(cog.name()), Call::Command(invocation.clone()))
+                        .await;
+                    assert!(
+                        matches!(answer, Ok(baseline_host::runtime::Answer::Command(Ok(_)))),
+                        "{answer:?}"
+                    );
+                    if round >= 100 {
+                        histogram
+                            .record(started.elapsed().as_nanos() as u64)
+                            .unwrap();
+                    }
+                }
+            });
+            println!(
+                "{file} ({:.1} MiB, load {:.0} ms, first call at load {:.0} µs) {mode:?} ({:?}): `/{command} amount:1` p50 {:.1} µs, p99 {:.1} µs (1 000 calls)",
+                size as f64 / 1048576.0,
+                load.as_secs_f64() * 1e3,
+                cog.instantiate_time.unwrap_or_default().as_secs_f64() * 1e6,
+                cog.policy,
+                histogram.value_at_quantile(0.5) as f64 / 1e3,
+                histogram.value_at_quantile(0.99) as f64 / 1e3,
+            );
+        }
+    }
 }
 
 fn make_runtime(cogs: &Path, data: &Path) -> Arc<Runtime> {
@@ -267,6 +348,10 @@ fn main() {
                 .expect("extra cog loads");
             percentiles(&single, &runtime, &cog, command, 2_000);
         }
+    }
+    if let Some(twins) = std::env::var_os("BASELINE_BENCH_TWINS") {
+        println!("== 1b. per language (the tally twins)");
+        languages(Path::new(&twins), data.path());
     }
     if std::env::var_os("BASELINE_BENCH_QUICK").is_some() {
         return;

@@ -1,9 +1,11 @@
 //! The `baseline` command line: `run` (the main job), `cog check`,
-//! `cog call` and `cog new` (for cog authors).
+//! `cog call`, `cog test`, `cog new` and `cog watch` (for cog authors).
 
 mod call;
 mod new;
 mod render;
+mod test;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -82,8 +84,12 @@ enum CogCommand {
     },
     /// Run one command of a cog in the sandbox, with in-process services, and print the answer.
     Call(call::CallArgs),
-    /// Create a new Rust cog crate that builds out of the box.
+    /// Run a script of commands, clicks and settings against a cog and check the answers.
+    Test(test::TestArgs),
+    /// Create a new cog (Rust, Python or JavaScript) that builds out of the box.
     New(new::NewArgs),
+    /// Rebuild a cog whenever its sources change, into a running host's cogs folder.
+    Watch(watch::WatchArgs),
 }
 
 impl Cli {
@@ -141,7 +147,11 @@ impl Cli {
             }
             Command::Cog(CogCommand::Check { file, json }) => check(config, file, json).await,
             Command::Cog(CogCommand::Call(args)) => call::call(config, args).await,
+            Command::Cog(CogCommand::Test(args)) => test::test(config, args).await,
             Command::Cog(CogCommand::New(args)) => new::new(args),
+            Command::Cog(CogCommand::Watch(args)) => {
+                tokio::task::spawn_blocking(move || watch::watch(args)).await?
+            }
         }
     }
 }

@@ -7,148 +7,11 @@
 //! API as the developer team.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::support::*;
-
-/// `baseline run` in a folder of its own, its output lines collected.
-struct Running {
-    child: std::process::Child,
-    lines: std::sync::mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Running {
-    fn start(dir: &std::path::Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_baseline"))
-            .args(["run"])
-            .current_dir(dir)
-            .env("BASELINE_DATA_DIR", dir.join("data"))
-            .env("RUST_LOG", "warn")
-            .env("BASELINE_API_ADDR", "127.0.0.1:0")
-            .env("BASELINE_SIM_ADDR", "127.0.0.1:0")
-            .env("BASELINE_LLM_SIM_ADDR", "127.0.0.1:0")
-            .env("BASELINE_HEALTH_ADDR", "127.0.0.1:0")
-            .env_remove("DISCORD_TOKEN")
-            .env_remove("DATABASE_URL")
-            .env_remove("REDIS_URL")
-            .env_remove("OPENAI_API_KEY")
-            .env_remove("ANTHROPIC_API_KEY")
-            .env_remove("GEMINI_API_KEY")
-            .env_remove("XAI_API_KEY")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (sender, lines) = std::sync::mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let sender = sender.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let _ = sender.send(line);
-                }
-            });
-        }
-        Running {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Wait (up to a minute) for a line containing `what`; that line.
-    fn wait_for(&mut self, what: &str) -> String {
-        let started = Instant::now();
-        loop {
-            if let Some(line) = self.seen.iter().find(|l| l.contains(what)) {
-                return line.clone();
-            }
-            let remaining = Duration::from_secs(60).saturating_sub(started.elapsed());
-            match self.lines.recv_timeout(remaining) {
-                Ok(line) => self.seen.push(line),
-                Err(_) => panic!("no `{what}` in:\n{}", self.seen.join("\n")),
-            }
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The `http://HOST:PORT` at the start of what follows `prefix` in `line`.
-fn origin_after(line: &str, prefix: &str) -> String {
-    let rest = &line[line.find(prefix).unwrap() + prefix.len()..];
-    let host: String = rest["http://".len()..]
-        .chars()
-        .take_while(|c| !c.is_whitespace() && *c != '/')
-        .collect();
-    format!("http://{host}")
-}
-
-/// GET `url` (with `cookie`, if any) and read the JSON answer.
-async fn get_json(http: &reqwest::Client, url: String, cookie: &str) -> Value {
-    let mut request = http.get(url);
-    if !cookie.is_empty() {
-        request = request.header("cookie", cookie);
-    }
-    request.send().await.unwrap().json().await.unwrap()
-}
-
-/// POST `body` to `url`.
-async fn post(http: &reqwest::Client, url: String, body: Value) {
-    http.post(url).json(&body).send().await.unwrap();
-}
-
-/// Run a command as ada in #general; wait until its reply holds `done`.
-async fn run(
-    http: &reqwest::Client,
-    discord: &str,
-    name: &str,
-    options: Value,
-    done: &str,
-) -> Value {
-    let started = Instant::now();
-    let answer = loop {
-        let response = http
-            .post(format!("{discord}/_sim/commands"))
-            .json(&json!({"name": name, "options": options, "timeout_ms": 30_000}))
-            .send()
-            .await
-            .unwrap();
-        // 404 until the bot has registered its commands.
-        if response.status() != 404 || started.elapsed() > Duration::from_secs(30) {
-            break response.json::<Value>().await.unwrap();
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let id = answer["interaction_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    loop {
-        let seen = get_json(http, format!("{discord}/_sim/interactions/{id}"), "").await;
-        if seen.to_string().contains(done) {
-            return seen;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "/{name} never said `{done}`: {seen}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// Sign in through the simulator's consent page as `user`: the cookies.
 async fn sign_in(api: &str, user: u64) -> String {
@@ -212,12 +75,7 @@ async fn the_ask_cog_answers_in_baseline_run_with_no_key_and_its_calls_are_in_th
         "simulator on ",
     );
     let api = origin_after(&host.wait_for("API on "), "API on ");
-    let discord = host
-        .wait_for("/_sim/commands")
-        .split_whitespace()
-        .find(|w| w.starts_with("http://") && w.contains("/_sim/commands"))
-        .map(|w| w.trim_end_matches("/_sim/commands").to_string())
-        .expect("the simulator's control URL is printed");
+    let discord = host.simulator();
     assert!(
         host.seen.iter().any(|l| l.contains("ask 0.1.0 — /ask")),
         "{:?}",
@@ -228,7 +86,7 @@ async fn the_ask_cog_answers_in_baseline_run_with_no_key_and_its_calls_are_in_th
     // is edited as it streams.
     post(&http, format!("{llm}/_sim/pace"), json!({"chunk_ms": 120})).await;
 
-    let first = run(
+    let first = run_command(
         &http,
         &discord,
         "ask",
@@ -257,7 +115,7 @@ async fn the_ask_cog_answers_in_baseline_run_with_no_key_and_its_calls_are_in_th
     post(&http, format!("{llm}/_sim/pace"), json!({"chunk_ms": 0})).await;
     // Remembered: the second question carries the first turn along.
     let requests_before = get_json(&http, format!("{llm}/_sim/requests"), "").await;
-    let tool = run(
+    let tool = run_command(
         &http,
         &discord,
         "ask",
@@ -279,7 +137,7 @@ async fn the_ask_cog_answers_in_baseline_run_with_no_key_and_its_calls_are_in_th
         "memory in kv: {asked}"
     );
 
-    let classified = run(
+    let classified = run_command(
         &http,
         &discord,
         "classify",
@@ -293,7 +151,7 @@ async fn the_ask_cog_answers_in_baseline_run_with_no_key_and_its_calls_are_in_th
         "{classified}"
     );
 
-    let imagined = run(
+    let imagined = run_command(
         &http,
         &discord,
         "imagine",
@@ -307,7 +165,7 @@ async fn the_ask_cog_answers_in_baseline_run_with_no_key_and_its_calls_are_in_th
     );
 
     let voice = base64::engine::general_purpose::STANDARD.encode(vec![0u8; 48_000]);
-    let heard = run(
+    let heard = run_command(
         &http,
         &discord,
         "transcribe",

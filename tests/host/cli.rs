@@ -274,6 +274,152 @@ fn new_scaffolds_a_cog_that_builds_and_loads() {
     assert!(!out.status.success() && text(&out.stderr).contains("not empty"));
 }
 
+/// `baseline cog test` runs the same script against the Rust, Python and
+/// JavaScript twins; a wrong expectation fails naming the step.
+#[test]
+fn cog_test_runs_a_script_against_each_twin() {
+    let dir = tempfile::tempdir().unwrap();
+    let twins = {
+        let _cores = crate::support::CPU_HEAVY.blocking_lock();
+        [
+            (guest("tally"), "tally"),
+            (
+                crate::support::python_cog("cogs/tally-py", "tally-py.wasm"),
+                "tally-py",
+            ),
+            (
+                crate::support::js_cog("cogs/tally-js", "tally-js.wasm"),
+                "tally-js",
+            ),
+        ]
+    };
+    for (wasm, name) in &twins {
+        let file = dir.path().join(format!("{name}.wasm"));
+        std::fs::copy(wasm, &file).unwrap();
+        let script = workspace().join(format!("cogs/{name}/tally.test.toml"));
+        let out = baseline(
+            &[
+                "cog",
+                "test",
+                file.to_str().unwrap(),
+                script.to_str().unwrap(),
+            ],
+            dir.path(),
+        );
+        let stdout = text(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("8 of 8 steps passed"),
+            "{name}: {stdout}{}",
+            text(&out.stderr)
+        );
+    }
+    let wrong = dir.path().join("wrong.toml");
+    std::fs::write(
+        &wrong,
+        "[[step]]\ncommand = \"tally\"\noptions = { amount = 1 }\nexpect = \"Tally: 999\"\n\n\
+         [[step]]\nclick = \"\"\nexpect = \"Tally: 2 (+1)\"\n",
+    )
+    .unwrap();
+    let file = dir.path().join("tally.wasm");
+    let out = baseline(
+        &[
+            "cog",
+            "test",
+            file.to_str().unwrap(),
+            wrong.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL 1. /tally amount=1: expected `Tally: 999` in:")
+            && stdout.contains("Tally: 1 (+1)")
+            && stdout.contains("ok   2. click add:1")
+            && stdout.contains("1 of 2 steps passed"),
+        "{stdout}"
+    );
+    std::fs::write(&wrong, "[[step]]\nbogus = 1\n").unwrap();
+    let out = baseline(
+        &[
+            "cog",
+            "test",
+            file.to_str().unwrap(),
+            wrong.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("is not a script"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// `baseline cog watch` builds a scaffolded cog into a cogs folder, and
+/// again when its source changes; a broken save leaves the built file.
+#[test]
+fn cog_watch_rebuilds_on_save() {
+    let _cores = crate::support::CPU_HEAVY.blocking_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let out = baseline(&["cog", "new", "echoer", "--lang", "python"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let cog = dir.path().join("echoer");
+    let built = dir.path().join("cogs/echoer.wasm");
+    let out = baseline(
+        &["cog", "watch", "echoer", "--into", "cogs", "--once"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("built echoer in"),
+        "{}",
+        text(&out.stdout)
+    );
+    let first = std::fs::read(&built).unwrap();
+
+    let mut watching = Command::new(env!("CARGO_BIN_EXE_baseline"))
+        .args(["cog", "watch", "echoer", "--into", "cogs"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(watching.stdout.take().unwrap()).lines();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    let wait = |what: &str| loop {
+        match receiver.recv_timeout(Duration::from_secs(120)) {
+            Ok(line) if line.contains(what) => break,
+            Ok(_) => {}
+            Err(_) => panic!("no `{what}` from cog watch"),
+        }
+    };
+    wait("watching");
+    let app = cog.join("app.py");
+    let source = std::fs::read_to_string(&app).unwrap();
+    std::fs::write(&app, source.replace("Hello, ", "Howdy, ")).unwrap();
+    wait("built echoer in");
+    let second = std::fs::read(&built).unwrap();
+    assert_ne!(first, second, "the save was built");
+    let _ = watching.kill();
+    let _ = watching.wait();
+    let out = baseline(
+        &["cog", "call", built.to_str().unwrap(), "echoer"],
+        dir.path(),
+    );
+    assert!(
+        text(&out.stdout).contains("Howdy, cli-user!"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
 #[test]
 fn run_loads_the_cogs_folder_and_reloads_it() {
     let dir = tempfile::tempdir().unwrap();

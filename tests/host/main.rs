@@ -12,6 +12,7 @@ mod cli;
 mod cluster;
 mod cogs;
 mod discord;
+mod guide;
 mod hostile;
 mod llm;
 mod login;

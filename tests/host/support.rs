@@ -2,8 +2,9 @@
 //! runtimes over temporary folders, wait for a condition without sleeping
 //! blindly.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,7 @@ use baseline_host::capabilities::{Scope, Services};
 use baseline_host::config::Config;
 use baseline_host::runtime::Runtime;
 use baseline_host::wit::types::{CommandInvocation, InvocationContext, OptionEntry, User};
+use serde_json::{Value, json};
 
 /// Every guest the tests use, as cargo package names.
 pub const GUESTS: &[&str] = &[
@@ -128,6 +130,9 @@ fn newest(paths: &[PathBuf]) -> Option<std::time::SystemTime> {
 
 /// Build `out` with `build` unless it is newer than every one of `inputs`.
 fn built(out: PathBuf, inputs: &[PathBuf], build: impl FnOnce(&Path)) -> PathBuf {
+    // Tests that need the same cog build it once, one after the other.
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
     let modified = std::fs::metadata(&out).and_then(|m| m.modified()).ok();
     if modified.is_none() || modified < newest(inputs) {
         std::fs::create_dir_all(out.parent().unwrap()).unwrap();
@@ -393,5 +398,150 @@ impl Drop for OwnRedis {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+// ----- `baseline run` as a user starts it -----
+
+/// `baseline run` in a folder of its own, its output lines collected.
+pub struct Running {
+    pub child: std::process::Child,
+    pub lines: std::sync::mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl Running {
+    pub fn start(dir: &std::path::Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_baseline"))
+            .args(["run"])
+            .current_dir(dir)
+            .env("BASELINE_DATA_DIR", dir.join("data"))
+            .env("RUST_LOG", "warn")
+            .env("BASELINE_API_ADDR", "127.0.0.1:0")
+            .env("BASELINE_SIM_ADDR", "127.0.0.1:0")
+            .env("BASELINE_LLM_SIM_ADDR", "127.0.0.1:0")
+            .env("BASELINE_HEALTH_ADDR", "127.0.0.1:0")
+            .env_remove("DISCORD_TOKEN")
+            .env_remove("DATABASE_URL")
+            .env_remove("REDIS_URL")
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("ANTHROPIC_API_KEY")
+            .env_remove("GEMINI_API_KEY")
+            .env_remove("XAI_API_KEY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (sender, lines) = std::sync::mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = sender.send(line);
+                }
+            });
+        }
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The origin of the Discord simulator's control API, once it is printed.
+    pub fn simulator(&mut self) -> String {
+        self.wait_for("/_sim/commands")
+            .split_whitespace()
+            .find(|w| w.starts_with("http://") && w.contains("/_sim/commands"))
+            .map(|w| w.trim_end_matches("/_sim/commands").to_string())
+            .expect("the simulator's control URL is printed")
+    }
+
+    /// Wait (up to a minute) for a line containing `what`; that line.
+    pub fn wait_for(&mut self, what: &str) -> String {
+        let started = Instant::now();
+        loop {
+            if let Some(line) = self.seen.iter().find(|l| l.contains(what)) {
+                return line.clone();
+            }
+            let remaining = Duration::from_secs(60).saturating_sub(started.elapsed());
+            match self.lines.recv_timeout(remaining) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!("no `{what}` in:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `http://HOST:PORT` at the start of what follows `prefix` in `line`.
+pub fn origin_after(line: &str, prefix: &str) -> String {
+    let rest = &line[line.find(prefix).unwrap() + prefix.len()..];
+    let host: String = rest["http://".len()..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '/')
+        .collect();
+    format!("http://{host}")
+}
+
+/// GET `url` (with `cookie`, if any) and read the JSON answer.
+pub async fn get_json(http: &reqwest::Client, url: String, cookie: &str) -> Value {
+    let mut request = http.get(url);
+    if !cookie.is_empty() {
+        request = request.header("cookie", cookie);
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}
+
+/// POST `body` to `url`.
+pub async fn post(http: &reqwest::Client, url: String, body: Value) {
+    http.post(url).json(&body).send().await.unwrap();
+}
+
+/// Run a command as ada in #general; wait until its reply holds `done`.
+pub async fn run_command(
+    http: &reqwest::Client,
+    discord: &str,
+    name: &str,
+    options: Value,
+    done: &str,
+) -> Value {
+    let started = Instant::now();
+    let answer = loop {
+        let response = http
+            .post(format!("{discord}/_sim/commands"))
+            .json(&json!({"name": name, "options": options, "timeout_ms": 30_000}))
+            .send()
+            .await
+            .unwrap();
+        // 404 until the bot has registered its commands.
+        if response.status() != 404 || started.elapsed() > Duration::from_secs(30) {
+            break response.json::<Value>().await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let id = answer["interaction_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    loop {
+        let seen = get_json(http, format!("{discord}/_sim/interactions/{id}"), "").await;
+        if seen.to_string().contains(done) {
+            return seen;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "/{name} never said `{done}`: {seen}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

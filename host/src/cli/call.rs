@@ -64,26 +64,9 @@ pub async fn call(config: Config, args: CallArgs) -> anyhow::Result<ExitCode> {
     if let Some(settings) = &args.settings {
         let value: serde_json::Value =
             serde_json::from_str(settings).context("--settings is not JSON")?;
-        let Some(schema) = &cog.manifest.settings_schema else {
-            bail!("cog `{}` declares no settings", cog.name())
-        };
-        let schema = crate::schema::SettingsSchema::compile(schema).map_err(anyhow::Error::msg)?;
-        if let Err(problems) = schema.accept(&value) {
-            let errors: Vec<String> = problems
-                .iter()
-                .map(|v| format!("`{}`: {}", v.path, v.message))
-                .collect();
-            bail!(
-                "--settings do not match the cog's schema: {}",
-                errors.join("; ")
-            );
-        }
-        runtime
-            .services()
-            .settings
-            .put(cog.name(), args.guild, value, None)
+        save_settings(&runtime, &cog, args.guild, value)
             .await
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            .context("--settings")?;
     }
     let cog = Arc::new(cog);
     let scope = Scope {
@@ -127,12 +110,57 @@ pub async fn call(config: Config, args: CallArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Save `value` as `guild`'s settings of `cog`, once checked against its schema.
+pub(super) async fn save_settings(
+    runtime: &crate::runtime::Runtime,
+    cog: &crate::runtime::LoadedCog,
+    guild: u64,
+    value: serde_json::Value,
+) -> anyhow::Result<()> {
+    let Some(schema) = &cog.manifest.settings_schema else {
+        bail!("cog `{}` declares no settings", cog.name())
+    };
+    let schema = crate::schema::SettingsSchema::compile(schema).map_err(anyhow::Error::msg)?;
+    if let Err(problems) = schema.accept(&value) {
+        let errors: Vec<String> = problems
+            .iter()
+            .map(|v| format!("`{}`: {}", v.path, v.message))
+            .collect();
+        bail!(
+            "the settings do not match the cog's schema: {}",
+            errors.join("; ")
+        );
+    }
+    runtime
+        .services()
+        .settings
+        .put(cog.name(), guild, value, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+}
+
 fn build_invocation(
     commands: &[crate::wit::types::Command],
     args: &CallArgs,
 ) -> anyhow::Result<CommandInvocation> {
-    let words: Vec<&str> = args
-        .command
+    invocation(
+        commands,
+        &args.command,
+        &args.options,
+        (args.guild, args.user, args.channel),
+    )
+}
+
+/// The invocation of `command` (`dice roll`) with `raw` options
+/// (`name=value`), checked against the cog's `commands`, from (guild,
+/// user, channel).
+pub(super) fn invocation(
+    commands: &[crate::wit::types::Command],
+    command_line: &str,
+    raw: &[String],
+    (guild, user, channel): (u64, u64, u64),
+) -> anyhow::Result<CommandInvocation> {
+    let words: Vec<&str> = command_line
         .split(|c: char| c == '/' || c.is_whitespace())
         .filter(|w| !w.is_empty())
         .collect();
@@ -180,10 +208,10 @@ fn build_invocation(
                     &found.options,
                 )
             }
-            _ => bail!("too many words in `{}`", args.command),
+            _ => bail!("too many words in `{command_line}`"),
         };
     let mut options = Vec::new();
-    for raw in &args.options {
+    for raw in raw {
         let (key, value) = raw
             .split_once('=')
             .with_context(|| format!("--option `{raw}` is not name=value"))?;
@@ -218,10 +246,10 @@ fn build_invocation(
         subcommand,
         options,
         context: InvocationContext {
-            guild_id: Some(args.guild),
-            channel_id: Some(args.channel),
+            guild_id: Some(guild),
+            channel_id: Some(channel),
             user: User {
-                id: args.user,
+                id: user,
                 username: "cli-user".into(),
                 global_name: Some("CLI user".into()),
                 bot: false,

@@ -1,11 +1,14 @@
-//! `baseline cog new NAME`: a Rust cog crate that builds out of the box with
-//! `cargo build --target wasm32-wasip2 --release` or `cargo component build --release`.
+//! `baseline cog new NAME [--lang rust|python|js]`: a cog that builds out
+//! of the box — a Rust crate (`cargo build --target wasm32-wasip2
+//! --release` or `cargo component build --release`), a Python module
+//! (componentize-py) or a JavaScript module (componentize-js).
 //!
-//! The SDK comes with it: this binary carries the `baseline-sdk` sources
-//! and the WIT it was built with, and writes them into the new crate
-//! (`baseline-sdk/`, `wit/`), so someone with only the binary can build a
+//! The SDK comes with it: this binary carries the `baseline-sdk` sources,
+//! the Python and JavaScript helper modules and the WIT it was built with,
+//! and writes them into the new cog (`baseline-sdk/`, `baseline/`,
+//! `baseline.js`, `wit/`), so someone with only the binary can build a
 //! cog, against exactly the interface this host speaks. `--sdk DIR` points
-//! at an SDK checkout instead.
+//! a Rust cog at an SDK checkout instead.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,11 +16,25 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use clap::Args;
 
+/// The language of a new cog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// A crate using the `baseline-sdk` crate.
+    Rust,
+    /// A module built with componentize-py.
+    Python,
+    /// A module built with componentize-js.
+    Js,
+}
+
 /// Arguments of `baseline cog new`.
 #[derive(Debug, Args)]
 pub struct NewArgs {
     /// The cog's name: lowercase letters, digits and `-`.
     name: String,
+    /// The language to write it in.
+    #[arg(long, value_enum, default_value = "rust")]
+    lang: Lang,
     /// Where to create the crate (default: ./NAME).
     #[arg(long, value_name = "DIR")]
     path: Option<PathBuf>,
@@ -45,6 +62,27 @@ const SDK_SOURCES: &[(&str, &str)] = &[
         include_str!("../../../guest-sdk/src/custom_id.rs"),
     ),
     ("llm.rs", include_str!("../../../guest-sdk/src/llm.rs")),
+];
+
+/// The Python helper module (`baseline`), written into a Python cog.
+const PYTHON_HELPER: &str = include_str!("../../../guest-sdk/python/baseline/__init__.py");
+
+/// The JavaScript helper, its build script and its pinned toolchain,
+/// written into a JavaScript cog.
+const JS_FILES: &[(&str, &str)] = &[
+    (
+        "baseline.js",
+        include_str!("../../../guest-sdk/js/baseline.js"),
+    ),
+    ("build.mjs", include_str!("../../../guest-sdk/js/build.mjs")),
+    (
+        "package.json",
+        include_str!("../../../guest-sdk/js/package.json"),
+    ),
+    (
+        "package-lock.json",
+        include_str!("../../../guest-sdk/js/package-lock.json"),
+    ),
 ];
 
 /// The WIT this host speaks (the SDK's bindings are generated from it).
@@ -120,27 +158,49 @@ pub fn new(args: NewArgs) -> anyhow::Result<ExitCode> {
     {
         bail!("{} already exists and is not empty", dir.display());
     }
-    let sdk = match args.sdk {
+    let type_name = type_name(name);
+    match args.lang {
+        Lang::Rust => rust(name, &type_name, &dir, args.sdk)?,
+        Lang::Python | Lang::Js if args.sdk.is_some() => {
+            bail!(
+                "--sdk points a Rust cog at an SDK checkout; it does not apply to --lang python or js"
+            )
+        }
+        Lang::Python => python(name, &type_name, &dir)?,
+        Lang::Js => js(name, &type_name, &dir)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Write the WIT this binary speaks into `dir/wit`.
+fn write_wit(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir.join("wit"))?;
+    for (file, text) in WIT_FILES {
+        std::fs::write(dir.join("wit").join(file), text)?;
+    }
+    Ok(())
+}
+
+/// A Rust crate using the SDK (a vendored copy, or the checkout at `sdk`).
+fn rust(name: &str, type_name: &str, dir: &Path, sdk: Option<PathBuf>) -> anyhow::Result<()> {
+    let sdk = match sdk {
         Some(sdk) => sdk
             .canonicalize()
             .with_context(|| format!("the baseline-sdk crate is not at {}", sdk.display()))?,
         None => {
             // The SDK and the WIT, as this binary knows them.
             std::fs::create_dir_all(dir.join("baseline-sdk/src"))?;
-            std::fs::create_dir_all(dir.join("wit"))?;
             std::fs::write(dir.join("baseline-sdk/Cargo.toml"), sdk_cargo_toml())?;
             for (file, text) in SDK_SOURCES {
                 std::fs::write(dir.join("baseline-sdk/src").join(file), text)?;
             }
-            for (file, text) in WIT_FILES {
-                std::fs::write(dir.join("wit").join(file), text)?;
-            }
+            write_wit(dir)?;
             PathBuf::from("baseline-sdk")
         }
     };
     std::fs::create_dir_all(dir.join("src"))?;
     std::fs::write(dir.join("Cargo.toml"), cargo_toml(name, &sdk))?;
-    std::fs::write(dir.join("src/lib.rs"), lib_rs(name, &type_name(name)))?;
+    std::fs::write(dir.join("src/lib.rs"), lib_rs(name, type_name))?;
     std::fs::write(dir.join(".gitignore"), "/target\n")?;
     let crate_file = name.replace('-', "_");
     println!("Created cog `{name}` in {}.", dir.display());
@@ -160,7 +220,108 @@ pub fn new(args: NewArgs) -> anyhow::Result<ExitCode> {
     println!(
         "Deploy it:  cp target/wasm32-wasip2/release/{crate_file}.wasm /path/to/baseline/cogs/{name}.wasm"
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// A Python module with the helper module and the WIT beside it.
+fn python(name: &str, type_name: &str, dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir.join("baseline"))?;
+    std::fs::write(dir.join("baseline/__init__.py"), PYTHON_HELPER)?;
+    write_wit(dir)?;
+    std::fs::write(dir.join("app.py"), app_py(name, type_name))?;
+    std::fs::write(dir.join(".gitignore"), "*.wasm\n__pycache__/\n")?;
+    println!("Created cog `{name}` in {} (Python).", dir.display());
+    println!(
+        "The helper module and the WIT of Baseline {} are in baseline/ and wit/.",
+        crate::VERSION
+    );
+    println!();
+    println!("Build it:   pip install componentize-py==0.25.1   (once)");
+    println!(
+        "            cd {} && componentize-py -d wit -w baseline:cog/cog componentize app -o {name}.wasm",
+        dir.display()
+    );
+    println!("Try it:     baseline cog call {name}.wasm {name}");
+    println!("Deploy it:  cp {name}.wasm /path/to/baseline/cogs/{name}.wasm");
+    Ok(())
+}
+
+/// A JavaScript module with the helper, its build script, its pinned
+/// toolchain and the WIT beside it.
+fn js(name: &str, type_name: &str, dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for (file, text) in JS_FILES {
+        std::fs::write(dir.join(file), text)?;
+    }
+    write_wit(dir)?;
+    std::fs::write(dir.join("app.js"), app_js(name, type_name))?;
+    std::fs::write(dir.join(".gitignore"), "*.wasm\nnode_modules/\n")?;
+    println!("Created cog `{name}` in {} (JavaScript).", dir.display());
+    println!(
+        "The helper module, its build script and the WIT of Baseline {} are in baseline.js, build.mjs and wit/.",
+        crate::VERSION
+    );
+    println!();
+    println!(
+        "Build it:   cd {} && npm ci && node build.mjs app.js {name}.wasm",
+        dir.display()
+    );
+    println!("Try it:     baseline cog call {name}.wasm {name}");
+    println!("Deploy it:  cp {name}.wasm /path/to/baseline/cogs/{name}.wasm");
+    Ok(())
+}
+
+fn app_py(name: &str, type_name: &str) -> String {
+    format!(
+        r#""""The `{name}` cog. Start from `/{name}` below; Baseline's `cogs/tally-py`
+shows a button round trip and settings too.
+"""
+
+from baseline import Cog, Command, Manifest, Option, export, kv, log, message, option, reply
+
+
+class {type_name}(Cog):
+    def manifest(self):
+        return (Manifest("{name}", "A Baseline cog")
+                .command(Command("{name}", "Say hello").option(Option.text("name", "Who to greet")))
+                .capability("kv", "Counts greetings."))
+
+    def on_command(self, command):
+        who = option(command, "name") or command.context.user.username
+        count = kv.increment("greetings")
+        log.info(f"greeted {{who}}")
+        return reply(message(f"Hello, {{who}}! (greeting #{{count}})"))
+
+
+Handler, Pages = export({type_name}())
+"#
+    )
+}
+
+fn app_js(name: &str, type_name: &str) -> String {
+    format!(
+        r#"// The `{name}` cog. Start from `/{name}` below; Baseline's `cogs/tally-js`
+// shows a button round trip and settings too.
+import {{ Cog, Command, Manifest, Option, exportCog, kv, log, message, option, reply }} from 'baseline';
+
+class {type_name} extends Cog {{
+  manifest() {{
+    return new Manifest('{name}', 'A Baseline cog')
+      .command(new Command('{name}', 'Say hello').option(Option.text('name', 'Who to greet')))
+      .capability('kv', 'Counts greetings.');
+  }}
+
+  onCommand(command) {{
+    const who = option(command, 'name') ?? command.context.user.username;
+    const count = kv.increment('greetings');
+    log.info(`greeted ${{who}}`);
+    return reply(message(`Hello, ${{who}}! (greeting #${{count}})`));
+  }}
+}}
+
+export const {{ handler, pages }} = exportCog(new {type_name}());
+"#
+    )
 }
 
 fn cargo_toml(name: &str, sdk: &Path) -> String {

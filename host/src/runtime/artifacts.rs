@@ -55,6 +55,7 @@ impl ArtifactCache {
         engine: &Engine,
         hash: &str,
         bytes: &[u8],
+        what: &str,
     ) -> Result<(Component, Origin, Duration), LoadError> {
         let started = Instant::now();
         let path = self.path_for(hash);
@@ -70,6 +71,14 @@ impl ArtifactCache {
                 }
             }
         }
+        if bytes.len() > BIG {
+            // Seconds of Cranelift: say so while it runs, not only after.
+            tracing::info!(
+                cog = what,
+                mib = format!("{:.1}", bytes.len() as f64 / 1048576.0),
+                "compiling a large component (an interpreter inside, likely); this takes a few seconds, once: the result is cached"
+            );
+        }
         let compiled = engine
             .precompile_component(bytes)
             .map_err(|error| LoadError::Compile(format!("{error:#}")))?;
@@ -82,6 +91,9 @@ impl ArtifactCache {
         Ok((component, Origin::Compiled, started.elapsed()))
     }
 }
+
+/// Components larger than this (bytes) get a line before they compile.
+const BIG: usize = 2 << 20;
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {

@@ -164,11 +164,12 @@ pub enum InstancePolicy {
     },
 }
 
-/// Instantiation slower than this makes `auto` choose reuse. Measured on
-/// the 2-core development machine (docs/benchmarks.md), release host: a Rust
-/// cog instantiates in ~15 µs, a componentize-py cog in ~700 µs, so 250 µs
-/// sits well between them. A debug host runs wasmtime about ten times slower
-/// (~250 µs and ~15 ms), so the threshold scales with it.
+/// A fresh instance's first call (instantiation and `manifest`) slower than
+/// this makes `auto` choose reuse. Measured on the 2-core development
+/// machine (docs/benchmarks.md), release host: a Rust cog takes ~15 µs, a
+/// componentize-py cog ~500 µs, a componentize-js cog ~400 µs, so 250 µs
+/// sits between them. A debug host runs wasmtime about ten times slower, so
+/// the threshold scales with it.
 pub const REUSE_THRESHOLD: Duration =
     Duration::from_micros(if cfg!(debug_assertions) { 2_500 } else { 250 });
 /// Default `reuse_calls`.
@@ -513,15 +514,31 @@ impl Runtime {
     pub(crate) async fn time_instantiation(
         &self,
         pre: &InstancePre<Sandbox>,
+        exports: &super::exports::Exports,
         state: impl Fn() -> Sandbox,
         limits: LimitsConfig,
     ) -> Result<Duration, (FailureKind, String)> {
         let wall_clock = limits.deadline() + self.epoch_tick * 4 + Duration::from_millis(50);
         let mut fastest: Option<Duration> = None;
         for _ in 0..3 {
+            // What a fresh instance costs a call: instantiating it, and the
+            // first call into it (an interpreter may set itself up lazily
+            // there: componentize-js instantiates in ~25 µs, then its
+            // first call takes ~500 µs).
             let started = Instant::now();
-            match tokio::time::timeout(wall_clock, self.instantiate(pre, state(), limits)).await {
-                Ok(Ok(_)) => {}
+            let first_call = async {
+                let (mut store, instance) = self.instantiate(pre, state(), limits).await?;
+                exports
+                    .manifest(&instance, &mut store)
+                    .await
+                    .map(|_| ())
+                    .map_err(|error| {
+                        let (kind, detail) = classify(&error, store.data());
+                        (kind, format!("while timing a first call: {detail}"))
+                    })
+            };
+            match tokio::time::timeout(wall_clock, first_call).await {
+                Ok(Ok(())) => {}
                 Ok(Err(failure)) => return Err(failure),
                 Err(_) => {
                     return Err((

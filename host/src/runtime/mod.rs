@@ -283,7 +283,8 @@ pub struct LoadedCog {
     pub share: Arc<share::CogShare>,
     /// Fresh instance per call, or warm instances reused per guild.
     pub policy: InstancePolicy,
-    /// How long one instantiation took at load (what `auto` decided on).
+    /// How long a fresh instance took at load to instantiate and answer a
+    /// first call (`manifest`): what `auto` decided on.
     pub instantiate_time: Option<Duration>,
     /// Its browser UI module (`NAME.ui.wasm`): absent, checked, or refused
     /// with the reason.
@@ -426,7 +427,8 @@ impl Runtime {
             });
         }
         let (component, origin, took) =
-            self.artifacts.load_or_compile(&self.engine, &hash, bytes)?;
+            self.artifacts
+                .load_or_compile(&self.engine, &hash, bytes, &name)?;
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -559,7 +561,7 @@ impl Runtime {
             Sandbox::new(caps, &limits)
         };
         let instantiate_time = self
-            .time_instantiation(&prepared.pre, probe, limits)
+            .time_instantiation(&prepared.pre, &exports, probe, limits)
             .await
             .map_err(|(kind, detail)| {
                 LoadError::Instantiate(format!("{}: {detail}", kind.name()))
