@@ -219,7 +219,7 @@ export class CustomId {
   arg(index, kind = String) {
     if (index >= this.args.length) throw new InternalError(`custom id \`${this.raw}\` has no argument ${index}`);
     const value = kind(this.args[index]);
-    if (kind === Number && !Number.isFinite(value)) {
+    if (kind === Number && (this.args[index].trim() === '' || !Number.isFinite(value))) {
       throw new InternalError(`custom id \`${this.raw}\`: argument ${index} (\`${this.args[index]}\`) is not a number`);
     }
     return value;
@@ -264,8 +264,16 @@ function guarded(call) {
   try {
     return call();
   } catch (error) {
+    if (error instanceof ComponentError) throw error;
     if (error instanceof UserError) throw new ComponentError({ tag: 'user', val: error.message });
     if (error instanceof InternalError) throw new ComponentError({ tag: 'internal', val: error.message });
+    // A capability's own error (discord, interaction, cache, llm, …) called
+    // without the helpers: in words when the user can act on it.
+    if (error?.payload?.tag !== undefined) {
+      const said = words(error.payload);
+      if (said !== undefined) throw new ComponentError({ tag: 'user', val: said });
+      throw new ComponentError({ tag: 'internal', val: `capability error: ${error.payload.tag}: ${error.payload.val ?? ''}` });
+    }
     throw new ComponentError({ tag: 'internal', val: `${error?.name ?? 'Error'}: ${error?.message ?? error}` });
   }
 }

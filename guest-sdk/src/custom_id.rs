@@ -4,7 +4,7 @@
 //! adds the cog's name on the way to Discord and takes it off on the way
 //! back), so a click reaches the cog that made the button, whatever the
 //! operator named it, and no other cog can make a button that reaches it.
-//! An id may be up to 100 bytes, less the cog's name and one.
+//! An id may be up to 100 characters, less the cog's name and one.
 //!
 //! The SDK's convention is a name and arguments joined by `:`, built with
 //! [`custom_id!`](crate::custom_id) and read back with [`CustomId`]:

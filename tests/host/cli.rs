@@ -317,7 +317,8 @@ fn cog_test_runs_a_script_against_each_twin() {
     std::fs::write(
         &wrong,
         "[[step]]\ncommand = \"tally\"\noptions = { amount = 1 }\nexpect = \"Tally: 999\"\n\n\
-         [[step]]\nclick = \"\"\nexpect = \"Tally: 2 (+1)\"\n",
+         [[step]]\nclick = \"\"\nexpect = \"Tally: 2 (+1)\"\n\n\
+         [[step]]\ncommand = \"tally\"\noptions = { amount = 0 }\n",
     )
     .unwrap();
     let file = dir.path().join("tally.wasm");
@@ -336,7 +337,10 @@ fn cog_test_runs_a_script_against_each_twin() {
         stdout.contains("FAIL 1. /tally amount=1: expected `Tally: 999` in:")
             && stdout.contains("Tally: 1 (+1)")
             && stdout.contains("ok   2. click add:1")
-            && stdout.contains("1 of 2 steps passed"),
+            && stdout.contains(
+                "FAIL 3. /tally amount=0: the cog refused: The amount must be 1 to 1000."
+            )
+            && stdout.contains("1 of 3 steps passed"),
         "{stdout}"
     );
     std::fs::write(&wrong, "[[step]]\nbogus = 1\n").unwrap();

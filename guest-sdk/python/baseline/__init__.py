@@ -343,8 +343,15 @@ def _guarded(call: Callable[..., Any], *args: Any) -> Any:
     """Run a handler; its exceptions as the WIT's cog-error."""
     try:
         return call(*args)
-    except Err:
-        raise
+    except Err as err:
+        if isinstance(err.value, (types.CogError_User, types.CogError_Internal)):
+            raise
+        # A capability's own error (discord, interaction, cache, llm, …)
+        # called without the helpers: in words when the user can act on it.
+        words = _words(err.value)
+        if words is not None:
+            raise Err(types.CogError_User(words)) from None
+        raise Err(types.CogError_Internal(f"capability error: {err.value!r}")) from None
     except UserError as error:
         raise Err(types.CogError_User(str(error))) from None
     except InternalError as error:

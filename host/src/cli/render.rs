@@ -30,8 +30,9 @@ pub fn manifest(cog: &LoadedCog) -> String {
     if let Some(declared) = &cog.declared_name {
         let _ = writeln!(
             out,
-            "  named `{}` by its file; it suggests `{declared}`",
-            m.name
+            "  named `{}` by its file; it suggests `{}`",
+            m.name,
+            declared.escape_debug()
         );
     }
     let _ = writeln!(

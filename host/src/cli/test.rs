@@ -10,7 +10,7 @@
 //! expect = "Tally: 5 (+5 — first)"      # text the answer must contain
 //!
 //! [[step]]
-//! click = "add:1"                       # the cog's own custom id ("" = the last answer's first button)
+//! click = "add:1"                       # the cog's own custom id ("" = the last answer's first component)
 //! expect = "Tally: 6 (+1)"
 //!
 //! [[step]]
@@ -23,7 +23,9 @@
 //! ```
 //!
 //! Every step may name `guild` and `user`; the defaults are those of
-//! `baseline cog call`. Exits 0 when every step passes, 1 when one fails
+//! `baseline cog call`. A step fails when the cog refuses without an
+//! `expect_error`, and when the host would not send the answer (a custom
+//! id over Discord's limit once the host's prefix is added, say). Exits 0 when every step passes, 1 when one fails
 //! (the rest still run), 2 when the cog or the script cannot be read.
 
 use std::path::PathBuf;
@@ -70,7 +72,7 @@ struct Step {
     /// Its options.
     #[serde(default)]
     options: toml::Table,
-    /// A click on the cog's custom id (empty: the last answer's first button).
+    /// A click on the cog's custom id (empty: the last answer's first component).
     click: Option<String>,
     /// The values chosen, for a select.
     #[serde(default)]
@@ -217,12 +219,22 @@ async fn run_step(
         }
         _ => anyhow::bail!("a step is one of `command`, `click` or `settings`"),
     };
+    if step.expect.is_some() && step.expect_error.is_some() {
+        anyhow::bail!("{what}: a step expects an answer or a refusal, not both");
+    }
     let answer = runtime
         .invoke(cog, scope, call)
         .await
         .map_err(|error| anyhow::anyhow!("{what}: the call failed: {error}"))?;
     if let Some(message) = answered_message(&answer) {
         *last = Some(message.clone());
+    }
+    // What the host would send: the wire's custom ids within Discord's
+    // limits, or the answer is refused (the user sees an apology).
+    let mut wire = answer.clone();
+    let ids = crate::discord::outgoing::CustomIds::of(cog.name(), cog.facts.version);
+    if let Err(refusal) = crate::dispatch::interactions::ready_answer(ids, &mut wire) {
+        anyhow::bail!("{what}: the host would not send this answer: {refusal:?}");
     }
     let shown = render::answer(&answer);
     let refusal = match answer.cog_error() {
@@ -248,6 +260,7 @@ async fn run_step(
         (None, Some(expected), Some(words)) if !words.contains(expected.as_str()) => {
             anyhow::bail!("{what}: expected a refusal with `{expected}`, got: {words}")
         }
+        (None, None, Some(words)) => anyhow::bail!("{what}: the cog refused: {words}"),
         _ => Ok(format!(
             "{what} → {}",
             shown.lines().next().unwrap_or_default().trim()
@@ -265,7 +278,7 @@ fn answered_message(answer: &Answer) -> Option<&Message> {
     }
 }
 
-/// The custom id of the first button of `message`.
+/// The custom id of the first component (button or select) of `message`.
 fn first_button(message: Option<&Message>) -> Option<String> {
     message?
         .components

@@ -41,7 +41,8 @@ enum Build {
     Js,
 }
 
-/// What `dir` holds, and the cog's name (the package's, or the folder's).
+/// What `dir` holds, and the cog's name: the package's for Rust, the
+/// folder's for Python and JavaScript (what `baseline cog new` names both).
 fn detect(dir: &Path) -> anyhow::Result<(Build, String)> {
     let folder = dir
         .canonicalize()
@@ -82,10 +83,8 @@ fn build(how: &Build, dir: &Path, out: &Path) -> anyhow::Result<()> {
                 .status()
                 .context("cannot run cargo")?;
             if status.success() {
-                let target = std::env::var_os("CARGO_TARGET_DIR")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| dir.join("target"));
-                let built = target.join(format!("wasm32-wasip2/release/{crate_file}.wasm"));
+                let built =
+                    target_dir(dir)?.join(format!("wasm32-wasip2/release/{crate_file}.wasm"));
                 std::fs::copy(&built, out)
                     .with_context(|| format!("cargo built no {}", built.display()))?;
             }
@@ -116,6 +115,27 @@ fn build(how: &Build, dir: &Path, out: &Path) -> anyhow::Result<()> {
         bail!("the build failed ({status})");
     }
     Ok(())
+}
+
+/// Where cargo builds the crate in `dir` (a workspace's, `CARGO_TARGET_DIR`,
+/// or `.cargo/config.toml`'s `build.target-dir`): cargo says.
+fn target_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    let out = Command::new("cargo")
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(dir)
+        .output()
+        .context("cannot run cargo metadata")?;
+    if !out.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    metadata["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .context("cargo metadata names no target directory")
 }
 
 /// Build into `into/NAME.wasm` through a file beside it.

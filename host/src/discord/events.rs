@@ -40,17 +40,21 @@ pub fn kind(event: &Event) -> EventKind {
     }
 }
 
-/// The gateway event types a subscription to `kind` needs parsed.
-pub fn flags(kind: EventKind) -> EventTypeFlags {
+/// The gateway event types a subscription to `kind` needs parsed. A cog
+/// that gets edits and deletions with the message as it was (`before`,
+/// WIT 0.2.0 on) needs the messages posted before them parsed too, for the
+/// host to remember them (`super::memory`).
+pub fn flags(kind: EventKind, remembers: bool) -> EventTypeFlags {
+    let remembered = if remembers {
+        EventTypeFlags::MESSAGE_CREATE
+    } else {
+        EventTypeFlags::empty()
+    };
     match kind {
         EventKind::MessageCreate => EventTypeFlags::MESSAGE_CREATE,
-        // Edits and deletions need the messages seen before them parsed
-        // too: the host remembers them (`super::memory`).
-        EventKind::MessageUpdate => EventTypeFlags::MESSAGE_UPDATE | EventTypeFlags::MESSAGE_CREATE,
-        EventKind::MessageDelete => EventTypeFlags::MESSAGE_DELETE | EventTypeFlags::MESSAGE_CREATE,
-        EventKind::MessageDeleteBulk => {
-            EventTypeFlags::MESSAGE_DELETE_BULK | EventTypeFlags::MESSAGE_CREATE
-        }
+        EventKind::MessageUpdate => EventTypeFlags::MESSAGE_UPDATE | remembered,
+        EventKind::MessageDelete => EventTypeFlags::MESSAGE_DELETE | remembered,
+        EventKind::MessageDeleteBulk => EventTypeFlags::MESSAGE_DELETE_BULK | remembered,
         EventKind::MemberJoin => EventTypeFlags::MEMBER_ADD,
         EventKind::MemberLeave => EventTypeFlags::MEMBER_REMOVE,
         EventKind::MemberUpdate => EventTypeFlags::MEMBER_UPDATE,
@@ -88,13 +92,15 @@ fn emoji(reaction: &EmojiReactionType) -> String {
     }
 }
 
-/// Whether cogs subscribed to `wanted` need messages remembered.
-pub fn remembers(wanted: EventTypeFlags) -> bool {
-    wanted.intersects(
-        EventTypeFlags::MESSAGE_UPDATE
-            | EventTypeFlags::MESSAGE_DELETE
-            | EventTypeFlags::MESSAGE_DELETE_BULK,
-    )
+/// Whether a cog subscribed to `kind` gets the message as it was: edits,
+/// deletions and purges, for cogs of WIT 0.2.0 on (0.1.0's events have no
+/// `before`, so remembering for them would keep what nobody reads).
+pub fn remembers(kind: EventKind, version: crate::wit::WitVersion) -> bool {
+    version >= crate::wit::WitVersion::V0_2
+        && matches!(
+            kind,
+            EventKind::MessageUpdate | EventKind::MessageDelete | EventKind::MessageDeleteBulk
+        )
 }
 
 /// What the memory held about an event's messages before the event.

@@ -43,10 +43,14 @@ impl MessageMemory {
     /// Remember `message` (replacing what was remembered under its id).
     pub fn remember(&self, message: MessageInfo) {
         let size = size_of(&message);
+        let mut held = self.inner.lock();
         if size > self.budget {
+            // Too big to keep: what was kept under its id is out of date.
+            if let Some((_, old)) = held.messages.pop(&message.id) {
+                held.bytes -= old;
+            }
             return;
         }
-        let mut held = self.inner.lock();
         if let Some((_, old)) = held.messages.put(message.id, (message, size)) {
             held.bytes -= old;
         }

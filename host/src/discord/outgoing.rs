@@ -306,7 +306,20 @@ impl<'a> CustomIds<'a> {
     /// custom ids put there, then Discord's limits ([`super::limits`]).
     pub fn ready(&self, message: &mut Message) -> Result<(), String> {
         self.message(message)?;
-        super::limits::check_message(message)
+        super::limits::check_message(message).map_err(|problem| self.explain(problem))
+    }
+
+    /// A limit `problem` found on the wire ids, said so that the cog's
+    /// author understands it: the host's prefix counts towards the limit.
+    pub fn explain(&self, problem: String) -> String {
+        if self.host_writes && problem.contains("custom id") {
+            format!(
+                "{problem} (counting the `{}:` the host puts before the cog's own id)",
+                self.cog
+            )
+        } else {
+            problem
+        }
     }
 }
 
@@ -437,4 +450,70 @@ pub fn command(command: &Command) -> Value {
         "contexts": if command.guild_only { json!([0]) } else { json!([0, 1, 2]) },
         "nsfw": command.nsfw,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wit::types::{ActionRow, Button};
+
+    fn with_button(id: &str) -> Message {
+        Message {
+            content: None,
+            embeds: vec![],
+            components: vec![ActionRow {
+                components: vec![Component::Button(Button {
+                    style: ButtonStyle::Primary,
+                    label: Some("go".into()),
+                    emoji: None,
+                    custom_id: Some(id.into()),
+                    url: None,
+                    disabled: false,
+                })],
+            }],
+            attachments: vec![],
+            allowed_mentions: None,
+            tts: false,
+        }
+    }
+
+    fn wire_id(message: &Message) -> &str {
+        let Component::Button(button) = &message.components[0].components[0] else {
+            panic!("a button")
+        };
+        button.custom_id.as_deref().unwrap()
+    }
+
+    #[test]
+    fn since_0_2_the_host_namespaces_ids_and_no_cog_can_name_another() {
+        let ids = CustomIds::of("dice", WitVersion::V0_2);
+        // Another cog's name in the id stays inside this cog's namespace.
+        let mut message = with_button("reference:again:6:1");
+        ids.ready(&mut message).unwrap();
+        assert_eq!(wire_id(&message), "dice:reference:again:6:1");
+        assert_eq!(custom_id_owner(wire_id(&message)), Some("dice"));
+        assert_eq!(
+            ids.incoming("dice:reference:again:6:1"),
+            "reference:again:6:1"
+        );
+        // The limit counts the prefix, and says so.
+        let mut long = with_button(&"x".repeat(96));
+        let problem = ids.ready(&mut long).unwrap_err();
+        assert!(problem.contains("`dice:`"), "{problem}");
+    }
+
+    #[test]
+    fn a_0_1_cog_writes_its_own_name_and_only_its_own() {
+        let ids = CustomIds::of("dice", WitVersion::V0_1);
+        let mut own = with_button("dice:again:6:1");
+        ids.ready(&mut own).unwrap();
+        assert_eq!(wire_id(&own), "dice:again:6:1");
+        assert_eq!(ids.incoming("dice:again:6:1"), "dice:again:6:1");
+        let mut other = with_button("reference:again:6:1");
+        assert!(
+            ids.ready(&mut other)
+                .unwrap_err()
+                .contains("must start with `dice:`")
+        );
+    }
 }

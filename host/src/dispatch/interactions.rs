@@ -24,6 +24,39 @@ use crate::wit::types::{
     CogError, CommandResponse, ComponentInvocation, ComponentResponse, InvocationContext,
 };
 
+/// Why the host would not send an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// A custom id a WIT 0.1.0 cog does not own.
+    NotOwned(String),
+    /// Over one of Discord's limits (which would answer 400).
+    OverLimits(String),
+}
+
+/// Make `answer` ready for Discord, as the host sends it: the custom ids of
+/// its message or modal put on the wire, then Discord's limits checked on
+/// what would be sent.
+pub fn ready_answer(ids: CustomIds<'_>, answer: &mut Answer) -> Result<(), Refusal> {
+    let limits = match answer {
+        Answer::Command(Ok(CommandResponse::Reply(reply)))
+        | Answer::Component(Ok(ComponentResponse::Reply(reply))) => {
+            ids.message(&mut reply.message).map_err(Refusal::NotOwned)?;
+            crate::discord::limits::check_message(&reply.message)
+        }
+        Answer::Component(Ok(ComponentResponse::Update(message))) => {
+            ids.message(message).map_err(Refusal::NotOwned)?;
+            crate::discord::limits::check_message(message)
+        }
+        Answer::Command(Ok(CommandResponse::Modal(modal)))
+        | Answer::Component(Ok(ComponentResponse::Modal(modal))) => {
+            ids.modal(modal).map_err(Refusal::NotOwned)?;
+            crate::discord::limits::check_modal(modal)
+        }
+        _ => Ok(()),
+    };
+    limits.map_err(|problem| Refusal::OverLimits(ids.explain(problem)))
+}
+
 /// What the host sends once the cog has answered.
 enum Outgoing {
     /// A message (a reply, or the component's message updated).
@@ -50,30 +83,12 @@ impl Outgoing {
         // over one would be refused with 400 and leave the user with nothing).
         let cog = ids.cog();
         let (owned, within) = match &mut result {
-            Ok(Answer::Command(Ok(CommandResponse::Reply(reply))))
-            | Ok(Answer::Component(Ok(ComponentResponse::Reply(reply)))) => {
-                match ids.message(&mut reply.message) {
-                    Ok(()) => (
-                        Ok(()),
-                        crate::discord::limits::check_message(&reply.message),
-                    ),
-                    Err(problem) => (Err(problem), Ok(())),
-                }
-            }
-            Ok(Answer::Component(Ok(ComponentResponse::Update(message)))) => {
-                match ids.message(message) {
-                    Ok(()) => (Ok(()), crate::discord::limits::check_message(message)),
-                    Err(problem) => (Err(problem), Ok(())),
-                }
-            }
-            Ok(Answer::Command(Ok(CommandResponse::Modal(modal))))
-            | Ok(Answer::Component(Ok(ComponentResponse::Modal(modal)))) => {
-                match ids.modal(modal) {
-                    Ok(()) => (Ok(()), crate::discord::limits::check_modal(modal)),
-                    Err(problem) => (Err(problem), Ok(())),
-                }
-            }
-            _ => (Ok(()), Ok(())),
+            Ok(answer) => match ready_answer(ids, answer) {
+                Ok(()) => (Ok(()), Ok(())),
+                Err(Refusal::NotOwned(problem)) => (Err(problem), Ok(())),
+                Err(Refusal::OverLimits(problem)) => (Ok(()), Err(problem)),
+            },
+            Err(_) => (Ok(()), Ok(())),
         };
         if let Err(limit) = within {
             tracing::warn!(

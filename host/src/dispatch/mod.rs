@@ -56,6 +56,8 @@ pub struct Bot {
     wanted: parking_lot::RwLock<EventTypeFlags>,
     /// Recent messages, for the `before` of edits and deletions.
     pub memory: crate::discord::memory::MessageMemory,
+    /// Whether a loaded cog gets that `before` (so messages are remembered).
+    remember: std::sync::atomic::AtomicBool,
     /// How long interactions waited for their first response (seconds).
     pub interaction_seconds: prometheus_client::metrics::histogram::Histogram,
 }
@@ -195,23 +197,27 @@ impl Bot {
 
     /// The event types to parse: interactions, and what the loaded cogs
     /// subscribe to.
-    fn subscribed(&self) -> EventTypeFlags {
+    fn subscribed(&self) -> (EventTypeFlags, bool) {
         let mut wanted = EventTypeFlags::INTERACTION_CREATE;
+        let mut remember = false;
         for cog in self.runtime.registry().list() {
             for kind in &cog.manifest.events {
-                wanted |= model::flags(*kind);
+                let remembers = model::remembers(*kind, cog.facts.version);
+                remember |= remembers;
+                wanted |= model::flags(*kind, remembers);
             }
         }
-        wanted
+        (wanted, remember)
     }
 
     /// Keep [`Bot::wanted`] in step with the loaded cogs.
     async fn keep_events_wanted(self: Arc<Self>) {
         let mut changes = self.runtime.registry().subscribe();
         loop {
-            let wanted = self.subscribed();
+            let (wanted, remember) = self.subscribed();
             *self.wanted.write() = wanted;
-            if !model::remembers(wanted) {
+            self.remember.store(remember, Ordering::Relaxed);
+            if !remember {
                 // No cog needs what messages said any more.
                 self.memory.clear();
             }
@@ -263,7 +269,7 @@ impl Listener for ToBot {
                 // The message memory follows the events in the order they
                 // came, before each goes to a task of its own.
                 let bot = &self.0;
-                let before = if model::remembers(*bot.wanted.read()) {
+                let before = if bot.remember.load(Ordering::Relaxed) {
                     let id = bot.session.bot_id.load(Ordering::Relaxed);
                     model::remember(&bot.memory, &event, id)
                 } else {
@@ -317,7 +323,7 @@ impl Discord {
             config.defer_after_ms = clamped;
         }
         let session = Arc::new(Session::new(config.shard_range()?));
-        let remember = config.remember_messages_mib as usize * 1024 * 1024;
+        let remember_bytes = config.remember_messages_mib as usize * 1024 * 1024;
         let bot = Arc::new(Bot {
             runtime,
             link: link.clone(),
@@ -331,13 +337,16 @@ impl Discord {
             )),
             switches: Default::default(),
             wanted: parking_lot::RwLock::new(EventTypeFlags::INTERACTION_CREATE),
-            memory: crate::discord::memory::MessageMemory::new(remember),
+            memory: crate::discord::memory::MessageMemory::new(remember_bytes),
+            remember: Default::default(),
             // 100 µs … ~3.3 s, doubling.
             interaction_seconds: prometheus_client::metrics::histogram::Histogram::new(
                 prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.0, 16),
             ),
         });
-        *bot.wanted.write() = bot.subscribed();
+        let (wanted, remember) = bot.subscribed();
+        *bot.wanted.write() = wanted;
+        bot.remember.store(remember, Ordering::Relaxed);
         let events = AbortOnDrop(tokio::spawn(bot.clone().keep_events_wanted()));
         let gateway = Gateway::connect(
             link,

@@ -59,9 +59,7 @@ pub fn manifest(manifest: &types::CogManifest) -> Result<now::CogManifest, Strin
 /// not have.
 pub fn event(event: &now::Event) -> Option<types::Event> {
     let adapted = match event {
-        now::Event::MessageUpdate(edited) => {
-            Ok(types::Event::MessageUpdate(same(&edited.after).ok()?))
-        }
+        now::Event::MessageUpdate(edited) => same(&edited.after).map(types::Event::MessageUpdate),
         now::Event::MessageDelete(deleted) => {
             Ok(types::Event::MessageDelete(types::MessageDeleted {
                 id: deleted.id,
