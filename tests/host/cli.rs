@@ -47,6 +47,27 @@ fn check_prints_the_manifest() {
         json["manifest"]["commands"][0]["subcommands"][0]["name"],
         "roll"
     );
+    assert!(json["declared_name"].is_null());
+
+    // Under another name (the operator's choice), the suggestion is shown.
+    let dice = dir.path().join("dice.wasm");
+    std::fs::copy(&reference, &dice).unwrap();
+    let out = baseline(&["cog", "check", dice.to_str().unwrap()], dir.path());
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("dice 0.1.0")
+            && stdout.contains("named `dice` by its file; it suggests `reference`"),
+        "{stdout}"
+    );
+    let out = baseline(
+        &["cog", "check", "--json", dice.to_str().unwrap()],
+        dir.path(),
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON manifest");
+    assert_eq!(
+        (&json["manifest"]["name"], &json["declared_name"]),
+        (&serde_json::json!("dice"), &serde_json::json!("reference"))
+    );
 }
 
 #[test]
