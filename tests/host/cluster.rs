@@ -1,9 +1,6 @@
 //! Several processes, one bot: two `baseline run` processes sharing one
 //! Postgres, one Redis and one simulated bot with 4 shards, each owning 2.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use baseline_discord_sim::Simulator;
@@ -13,63 +10,23 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-/// A `baseline run` child and the lines it prints.
-struct Process {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
+/// A `baseline run` child of the cluster and the lines it prints.
+struct Process(Running);
 
 impl Process {
     fn start(shards: &str, env: &[(&str, String)], dir: &std::path::Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_baseline"))
-            .args(["run", "--shards", shards, "--total-shards", "4"])
-            .current_dir(dir)
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("RUST_LOG", "info")
-            .env("BASELINE_API_ADDR", "127.0.0.1:0")
-            .env("BASELINE_HEALTH_ADDR", "127.0.0.1:0")
-            .env("BASELINE_LLM_SIM_ADDR", "127.0.0.1:0")
-            .env_remove("DISCORD_TOKEN")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (sender, lines) = mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let sender = sender.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let _ = sender.send(line);
-                }
-            });
-        }
-        Self {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
+        let mut env = env.to_vec();
+        env.push(("RUST_LOG", "info".into()));
+        Self(Running::spawn(
+            dir,
+            &["run", "--shards", shards, "--total-shards", "4"],
+            &env,
+        ))
     }
 
     /// Wait for a line containing `what`; the line.
     fn wait_for(&mut self, what: &str, within: Duration) -> String {
-        let started = Instant::now();
-        loop {
-            if let Some(line) = self.seen.iter().find(|l| l.contains(what)) {
-                return line.clone();
-            }
-            let left = within.saturating_sub(started.elapsed());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
-                Err(_) => panic!(
-                    "no `{what}` within {within:?}; printed:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
+        self.0.wait_for_within(what, within)
     }
 
     /// The API's address, from its start-up line.
@@ -80,13 +37,6 @@ impl Process {
             .next()
             .unwrap()
             .to_string()
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -246,8 +196,8 @@ async fn two_processes_run_one_bot_with_shared_postgres_and_redis() {
     );
 
     // A dies: its shards age out of the monitor within the TTL (3 s).
-    let _ = a.child.kill();
-    let _ = a.child.wait();
+    let _ = a.0.child.kill();
+    let _ = a.0.child.wait();
     let killed = Instant::now();
     until("A's shards aged out", Duration::from_secs(10), async || {
         shards(&http, &api_b, &token).await["missing"] == json!([0, 1])

@@ -412,8 +412,15 @@ pub struct Running {
 
 impl Running {
     pub fn start(dir: &std::path::Path) -> Self {
+        Self::spawn(dir, &["run"], &[])
+    }
+
+    /// `baseline ARGS` in `dir`: every port picked by the system, no
+    /// Discord token, no database or Redis URL, no provider key, data under
+    /// `dir/data`, warnings logged — then `env` on top.
+    pub fn spawn(dir: &std::path::Path, args: &[&str], env: &[(&str, String)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_baseline"))
-            .args(["run"])
+            .args(args)
             .current_dir(dir)
             .env("BASELINE_DATA_DIR", dir.join("data"))
             .env("RUST_LOG", "warn")
@@ -428,6 +435,7 @@ impl Running {
             .env_remove("ANTHROPIC_API_KEY")
             .env_remove("GEMINI_API_KEY")
             .env_remove("XAI_API_KEY")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -462,15 +470,23 @@ impl Running {
 
     /// Wait (up to a minute) for a line containing `what`; that line.
     pub fn wait_for(&mut self, what: &str) -> String {
+        self.wait_for_within(what, Duration::from_secs(60))
+    }
+
+    /// Wait up to `within` for a line containing `what`; that line.
+    pub fn wait_for_within(&mut self, what: &str, within: Duration) -> String {
         let started = Instant::now();
         loop {
             if let Some(line) = self.seen.iter().find(|l| l.contains(what)) {
                 return line.clone();
             }
-            let remaining = Duration::from_secs(60).saturating_sub(started.elapsed());
+            let remaining = within.saturating_sub(started.elapsed());
             match self.lines.recv_timeout(remaining) {
                 Ok(line) => self.seen.push(line),
-                Err(_) => panic!("no `{what}` in:\n{}", self.seen.join("\n")),
+                Err(_) => panic!(
+                    "no `{what}` within {within:?}; printed:\n{}",
+                    self.seen.join("\n")
+                ),
             }
         }
     }
