@@ -35,6 +35,12 @@ pub struct CogStatus {
     /// `refused: why`).
     #[serde(default)]
     pub ui_module: Option<String>,
+    /// The version of the Baseline WIT it was built against (`0.2.0`).
+    #[serde(default)]
+    pub wit_version: Option<String>,
+    /// The name its manifest suggests, when the operator named it otherwise.
+    #[serde(default)]
+    pub declared_name: Option<String>,
 }
 
 /// A capability a cog asks for.

@@ -99,7 +99,10 @@ fn cog_card(cog: &CogStatus, reload: &Callback<String>) -> Html {
                     <button type="button" class="button" {onclick} aria-label={format!("Reload {name}")}>{ "Reload" }</button>
                 }
             </header>
-            <p class="muted file">{ &cog.file }</p>
+            <p class="muted file">{ &cog.file }
+                if let Some(wit) = &cog.wit_version { { format!(" · WIT {wit}") } }
+                if let Some(declared) = &cog.declared_name { { format!(" · suggests the name {declared}") } }
+            </p>
             if let Some(error) = &cog.last_error { <pre class="v-code error">{ error }</pre> }
             if let Some(m) = &cog.metrics {
                 <dl class="op-figures">

@@ -560,6 +560,12 @@ async fn the_developer_team_sees_the_bots_cogs_shards_and_spend() {
         "{row}"
     );
     shot(&client, "30-bot-cogs").await;
+    find_text(
+        &client,
+        "article[aria-label='cog reference'] .file",
+        "WIT 0.2.0",
+    )
+    .await;
     click(&client, "button[aria-label='Reload reference']").await;
     find_text(&client, ".toasts .toast", "reference 0.1.0 reloaded.").await;
 

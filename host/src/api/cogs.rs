@@ -52,6 +52,8 @@ pub async fn list(_: Developer, State(state): State<ApiState>) -> Json<Vec<CogSt
                     Ok(module) => format!("served ({} bytes)", module.bytes.len()),
                     Err(reason) => format!("refused: {reason}"),
                 }),
+                wit_version: Some(cog.facts.wit_version.clone()),
+                declared_name: cog.declared_name.clone(),
             }
         })
         .collect();
@@ -69,6 +71,8 @@ pub async fn list(_: Developer, State(state): State<ApiState>) -> Json<Vec<CogSt
                 capabilities: vec![],
                 metrics: None,
                 ui_module: None,
+                wit_version: None,
+                declared_name: None,
             });
         }
     }
