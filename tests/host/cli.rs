@@ -453,49 +453,19 @@ fn run_loads_the_cogs_folder_and_reloads_it() {
     install("reference", &cogs, "reference.wasm");
     install("status", &cogs, "status.wasm");
     // The default, relative cogs folder, as `just run` uses it.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_baseline"))
-        .args(["run"])
-        .current_dir(dir.path())
-        .env("BASELINE_DATA_DIR", guest_target().join("test-data"))
-        .env("RUST_LOG", "info")
-        .env("BASELINE_API_ADDR", "127.0.0.1:0")
-        .env("BASELINE_SIM_ADDR", "127.0.0.1:0")
-        .env("BASELINE_LLM_SIM_ADDR", "127.0.0.1:0")
-        .env("BASELINE_HEALTH_ADDR", "127.0.0.1:0")
-        .env_remove("DISCORD_TOKEN")
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("ANTHROPIC_API_KEY")
-        .env_remove("GEMINI_API_KEY")
-        .env_remove("XAI_API_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    for stream in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ] {
-        let sender = sender.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                let _ = sender.send(line);
-            }
-        });
-    }
-    let mut seen = Vec::new();
-    let wait_for = |what: &str, seen: &mut Vec<String>| {
-        let started = Instant::now();
-        while !seen.iter().any(|l: &String| l.contains(what)) {
-            let remaining = Duration::from_secs(60).saturating_sub(started.elapsed());
-            match receiver.recv_timeout(remaining) {
-                Ok(line) => seen.push(line),
-                Err(_) => return false,
-            }
-        }
-        true
-    };
-    let ready = wait_for("Press Ctrl-C", &mut seen);
+    let mut host = Running::spawn(
+        dir.path(),
+        &["run"],
+        &[
+            (
+                "BASELINE_DATA_DIR",
+                guest_target().join("test-data").display().to_string(),
+            ),
+            ("RUST_LOG", "info".into()),
+        ],
+    );
+    host.wait_for("Press Ctrl-C");
+    let seen = host.seen.clone();
     assert!(
         seen.iter()
             .any(|l| l.starts_with("LLM: the built-in simulator on http://")),
@@ -566,13 +536,9 @@ fn run_loads_the_cogs_folder_and_reloads_it() {
     let mut bytes = std::fs::read(cogs.join("reference.wasm")).unwrap();
     bytes.extend_from_slice(&[0, 4, 3, b'n', b'e', b'w']);
     std::fs::write(cogs.join("reference.wasm"), bytes).unwrap();
-    let mut after = Vec::new();
-    let reloaded = ready && wait_for("\"message\":\"cog loaded\"", &mut after);
-    seen.extend(after);
-    let _ = child.kill();
-    let _ = child.wait();
-    let output = seen.join("\n");
-    assert!(reloaded, "{output}");
+    host.wait_for_new("\"message\":\"cog loaded\"");
+    let output = host.seen.join("\n");
+    drop(host);
     assert!(output.contains("2 cog(s) loaded"), "{output}");
     assert!(
         output.contains("reference 0.1.0 — /dice") && output.contains("status 0.1.0 — /status"),

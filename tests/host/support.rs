@@ -473,6 +473,23 @@ impl Running {
         self.wait_for_within(what, Duration::from_secs(60))
     }
 
+    /// Wait (up to a minute) for a line containing `what` printed from now on.
+    pub fn wait_for_new(&mut self, what: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let remaining = Duration::from_secs(60).saturating_sub(started.elapsed());
+            match self.lines.recv_timeout(remaining) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(what) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no new `{what}` in:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
     /// Wait up to `within` for a line containing `what`; that line.
     pub fn wait_for_within(&mut self, what: &str, within: Duration) -> String {
         let started = Instant::now();

@@ -165,11 +165,25 @@ impl Ask {
         let mut spent = 0;
         for _ in 0..TOOL_ROUNDS {
             let before = spent;
+            let mut saved: Result<(), CogError> = Ok(());
             // The last edit of a round that answers carries the model and
             // what the whole question cost (tool rounds included).
             let answer = llm::stream_into_reply(&request, EDIT_EVERY, |answer| {
                 if answer.finish == FinishReason::ToolCalls && !answer.tool_calls.is_empty() {
                     return String::new();
+                }
+                // Remember the turn before the last edit shows the answer,
+                // so a question asked right after it already sees it.
+                if keep > 0 {
+                    memory.push(Turn {
+                        question: question.chars().take(REMEMBERED_CHARS).collect(),
+                        answer: answer.text.chars().take(REMEMBERED_CHARS).collect(),
+                    });
+                    if memory.len() > keep {
+                        memory.remove(0);
+                    }
+                    saved = kv::set_json(Scope::User(user), "memory", &memory, Some(7 * 86_400))
+                        .map_err(CogError::from);
                 }
                 let footer = format!(
                     "\n-# {} · {}",
@@ -201,16 +215,7 @@ impl Ask {
                 request.push_tool_results(&answer, results);
                 continue;
             }
-            if keep > 0 {
-                memory.push(Turn {
-                    question: question.chars().take(REMEMBERED_CHARS).collect(),
-                    answer: answer.text.chars().take(REMEMBERED_CHARS).collect(),
-                });
-                if memory.len() > keep {
-                    memory.remove(0);
-                }
-                kv::set_json(Scope::User(user), "memory", &memory, Some(7 * 86_400))?;
-            }
+            saved?;
             return Ok(CommandResponse::answered());
         }
         Err(CogError::User(
