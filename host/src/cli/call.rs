@@ -50,16 +50,9 @@ pub struct CallArgs {
 /// Run `baseline cog call`.
 pub async fn call(config: Config, args: CallArgs) -> anyhow::Result<ExitCode> {
     let runtime = one_off_runtime(config)?;
-    let mut cog = match runtime.open(&args.file).await {
-        Ok(cog) => cog,
-        Err(error) => {
-            eprintln!("{}: {}", args.file.display(), one_line(&error));
-            return Ok(ExitCode::from(2));
-        }
+    let Some(cog) = open(&runtime, &args.file, args.grant_all).await else {
+        return Ok(ExitCode::from(2));
     };
-    if args.grant_all {
-        cog.grants = Arc::new(Grants::all());
-    }
     let invocation = build_invocation(&cog.manifest.commands, &args)?;
     if let Some(settings) = &args.settings {
         let value: serde_json::Value =
@@ -107,6 +100,50 @@ pub async fn call(config: Config, args: CallArgs) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+/// The cog in `file`, loaded to be tried (every capability granted with
+/// `grant_all`); `None` once the reason it cannot be is printed.
+pub(super) async fn open(
+    runtime: &Arc<crate::runtime::Runtime>,
+    file: &std::path::Path,
+    grant_all: bool,
+) -> Option<crate::runtime::LoadedCog> {
+    match runtime.open(file).await {
+        Ok(mut cog) => {
+            if grant_all {
+                cog.grants = Arc::new(Grants::all());
+            }
+            Some(cog)
+        }
+        Err(error) => {
+            eprintln!("{}: {}", file.display(), one_line(&error));
+            None
+        }
+    }
+}
+
+/// The context `baseline cog call` and `cog test` invoke with: the CLI user
+/// in `guild` and `channel`.
+pub(super) fn context(
+    guild: u64,
+    user: u64,
+    channel: u64,
+    interaction_id: u64,
+) -> InvocationContext {
+    InvocationContext {
+        guild_id: Some(guild),
+        channel_id: Some(channel),
+        user: User {
+            id: user,
+            username: "cli-user".into(),
+            global_name: Some("CLI user".into()),
+            bot: false,
+        },
+        member: None,
+        locale: Some("en-US".into()),
+        interaction_id,
     }
 }
 
@@ -245,19 +282,7 @@ pub(super) fn invocation(
         group,
         subcommand,
         options,
-        context: InvocationContext {
-            guild_id: Some(guild),
-            channel_id: Some(channel),
-            user: User {
-                id: user,
-                username: "cli-user".into(),
-                global_name: Some("CLI user".into()),
-                bot: false,
-            },
-            member: None,
-            locale: Some("en-US".into()),
-            interaction_id,
-        },
+        context: context(guild, user, channel, interaction_id),
     })
 }
 

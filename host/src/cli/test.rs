@@ -36,13 +36,13 @@ use anyhow::Context as _;
 use clap::Args;
 use serde::Deserialize;
 
-use super::{one_line, one_off_runtime, render};
-use crate::capabilities::{Grants, Scope};
+use super::{one_off_runtime, render};
+use crate::capabilities::Scope;
 use crate::config::Config;
 use crate::runtime::{Answer, Call, LoadedCog, Runtime};
 use crate::wit::types::{
     CogError, CommandResponse, Component, ComponentInvocation, ComponentKind, ComponentResponse,
-    InvocationContext, Message, User,
+    Message,
 };
 
 /// Arguments of `baseline cog test`.
@@ -106,16 +106,9 @@ pub async fn test(config: Config, args: TestArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let runtime = one_off_runtime(config)?;
-    let mut cog = match runtime.open(&args.file).await {
-        Ok(cog) => cog,
-        Err(error) => {
-            eprintln!("{}: {}", args.file.display(), one_line(&error));
-            return Ok(ExitCode::from(2));
-        }
+    let Some(cog) = super::call::open(&runtime, &args.file, args.grant_all).await else {
+        return Ok(ExitCode::from(2));
     };
-    if args.grant_all {
-        cog.grants = Arc::new(Grants::all());
-    }
     let cog = Arc::new(cog);
     let mut last: Option<Message> = None;
     let mut failed = 0;
@@ -201,19 +194,7 @@ async fn run_step(
                 values: step.values.clone(),
                 fields: vec![],
                 message_id: Some(1),
-                context: InvocationContext {
-                    guild_id: Some(guild),
-                    channel_id: Some(CHANNEL),
-                    user: User {
-                        id: user,
-                        username: "cli-user".into(),
-                        global_name: Some("CLI user".into()),
-                        bot: false,
-                    },
-                    member: None,
-                    locale: Some("en-US".into()),
-                    interaction_id: 1,
-                },
+                context: super::call::context(guild, user, CHANNEL, 1),
             };
             (format!("click {id}"), Call::Component(invocation))
         }

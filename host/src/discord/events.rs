@@ -110,6 +110,9 @@ pub struct Before {
     pub one: Option<MessageInfo>,
     /// The messages of a purge.
     pub many: Vec<MessageInfo>,
+    /// A posted or edited message as already converted for the memory,
+    /// so that [`translate`] does not convert it again.
+    pub now: Option<MessageInfo>,
 }
 
 /// Keep `memory` up to date with `event` and return what it held before.
@@ -118,28 +121,34 @@ pub struct Before {
 pub fn remember(memory: &MessageMemory, event: &GatewayEvent, bot_id: u64) -> Before {
     match event {
         GatewayEvent::MessageCreate(e) if e.message.author.id.get() != bot_id => {
-            memory.remember(incoming::message(&e.message));
-            Before::default()
+            let now = incoming::message(&e.message);
+            memory.remember(now.clone());
+            Before {
+                now: Some(now),
+                ..Before::default()
+            }
         }
         GatewayEvent::MessageUpdate(e) if e.as_ref().0.author.id.get() != bot_id => {
             let before = memory.recall(e.as_ref().0.id.get());
-            memory.remember(incoming::message(&e.0));
+            let now = incoming::message(&e.0);
+            memory.remember(now.clone());
             Before {
                 one: before,
-                many: Vec::new(),
+                now: Some(now),
+                ..Before::default()
             }
         }
         GatewayEvent::MessageDelete(e) => Before {
             one: memory.forget(e.id.get()),
-            many: Vec::new(),
+            ..Before::default()
         },
         GatewayEvent::MessageDeleteBulk(e) => Before {
-            one: None,
             many: e
                 .ids
                 .iter()
                 .filter_map(|id| memory.forget(id.get()))
                 .collect(),
+            ..Before::default()
         },
         _ => Before::default(),
     }
@@ -163,7 +172,7 @@ pub fn translate(
                 m.guild_id.map(|g| g.get()),
                 Some(m.channel_id.get()),
                 incoming::user(&m.author),
-                Event::MessageCreate(incoming::message(m)),
+                Event::MessageCreate(before.now.unwrap_or_else(|| incoming::message(m))),
             )
         }
         GatewayEvent::MessageUpdate(e) => {
@@ -176,7 +185,7 @@ pub fn translate(
                 Some(m.channel_id.get()),
                 incoming::user(&m.author),
                 Event::MessageUpdate(MessageEdited {
-                    after: incoming::message(m),
+                    after: before.now.unwrap_or_else(|| incoming::message(m)),
                     before: before.one,
                 }),
             )

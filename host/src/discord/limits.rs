@@ -250,9 +250,8 @@ pub fn check_modal(modal: &Modal) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wit::types::{
-        Button, ButtonStyle, EmbedField, SelectMenu, SelectOption, TextInput, TextInputStyle,
-    };
+    use crate::wit::fixtures::button;
+    use crate::wit::types::{EmbedField, SelectMenu, SelectOption, TextInput, TextInputStyle};
 
     fn message() -> Message {
         Message {
@@ -263,17 +262,6 @@ mod tests {
             allowed_mentions: None,
             tts: false,
         }
-    }
-
-    fn button(id: &str) -> Component {
-        Component::Button(Button {
-            style: ButtonStyle::Primary,
-            label: Some("go".into()),
-            emoji: None,
-            custom_id: Some(id.into()),
-            url: None,
-            disabled: false,
-        })
     }
 
     fn embed_with(fields: usize, value: &str) -> Embed {

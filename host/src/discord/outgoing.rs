@@ -455,21 +455,15 @@ pub fn command(command: &Command) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wit::types::{ActionRow, Button};
+    use crate::wit::fixtures::button;
+    use crate::wit::types::ActionRow;
 
     fn with_button(id: &str) -> Message {
         Message {
             content: None,
             embeds: vec![],
             components: vec![ActionRow {
-                components: vec![Component::Button(Button {
-                    style: ButtonStyle::Primary,
-                    label: Some("go".into()),
-                    emoji: None,
-                    custom_id: Some(id.into()),
-                    url: None,
-                    disabled: false,
-                })],
+                components: vec![button(id)],
             }],
             attachments: vec![],
             allowed_mentions: None,

@@ -82,25 +82,22 @@ impl Outgoing {
         // another's), then is checked against Discord's limits (an answer
         // over one would be refused with 400 and leave the user with nothing).
         let cog = ids.cog();
-        let (owned, within) = match &mut result {
-            Ok(answer) => match ready_answer(ids, answer) {
-                Ok(()) => (Ok(()), Ok(())),
-                Err(Refusal::NotOwned(problem)) => (Err(problem), Ok(())),
-                Err(Refusal::OverLimits(problem)) => (Ok(()), Err(problem)),
-            },
-            Err(_) => (Ok(()), Ok(())),
-        };
-        if let Err(limit) = within {
-            tracing::warn!(
-                cog,
-                limit,
-                "the cog's answer breaks Discord's limits; it was not sent"
-            );
-            return Outgoing::Notice(failures::OVER_LIMITS.into());
-        }
-        if let Err(problem) = owned {
-            tracing::warn!(cog, problem, "the cog's answer was refused");
-            return Outgoing::Notice(failures::INTERNAL.into());
+        if let Ok(answer) = &mut result {
+            match ready_answer(ids, answer) {
+                Ok(()) => {}
+                Err(Refusal::OverLimits(limit)) => {
+                    tracing::warn!(
+                        cog,
+                        limit,
+                        "the cog's answer breaks Discord's limits; it was not sent"
+                    );
+                    return Outgoing::Notice(failures::OVER_LIMITS.into());
+                }
+                Err(Refusal::NotOwned(problem)) => {
+                    tracing::warn!(cog, problem, "the cog's answer was refused");
+                    return Outgoing::Notice(failures::INTERNAL.into());
+                }
+            }
         }
         match result {
             Ok(Answer::Command(Ok(CommandResponse::Reply(reply)))) => {

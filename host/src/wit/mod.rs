@@ -105,7 +105,19 @@ pub const IMPORTS: &[&str] = &[
 /// Values the host's unit tests share.
 #[cfg(test)]
 pub(crate) mod fixtures {
-    use super::types::{MessageInfo, User};
+    use super::types::{Button, ButtonStyle, Component, MessageInfo, User};
+
+    /// A blurple button "go" with the custom id `id`.
+    pub(crate) fn button(id: &str) -> Component {
+        Component::Button(Button {
+            style: ButtonStyle::Primary,
+            label: Some("go".into()),
+            emoji: None,
+            custom_id: Some(id.into()),
+            url: None,
+            disabled: false,
+        })
+    }
 
     /// A message `content` by ann in channel 2 of guild 3.
     pub(crate) fn message(id: u64, content: &str) -> MessageInfo {
