@@ -95,7 +95,15 @@ fn languages(twins: &Path, data: &Path) {
             continue;
         }
         let size = std::fs::metadata(&source).unwrap().len();
-        for mode in [InstanceMode::Fresh, InstanceMode::Reuse, InstanceMode::Auto] {
+        // Fresh and reuse alone; what `auto` picks (with its default
+        // spare); and fresh instances made ahead of calls (two spares) at
+        // 200 calls/s, a rate the housekeeping thread keeps up with.
+        for (mode, spares, gap) in [
+            (InstanceMode::Fresh, Some(0), None),
+            (InstanceMode::Reuse, Some(0), None),
+            (InstanceMode::Auto, None, None),
+            (InstanceMode::Fresh, Some(2), Some(Duration::from_millis(5))),
+        ] {
             let cogs = tempfile::tempdir().unwrap();
             std::fs::copy(&source, cogs.path().join(file)).unwrap();
             let name = file.trim_end_matches(".wasm");
@@ -108,6 +116,7 @@ fn languages(twins: &Path, data: &Path) {
                 name.into(),
                 CogConfig {
                     instances: mode,
+                    spare_instances: spares,
                     ..CogConfig::default()
                 },
             );
@@ -125,6 +134,9 @@ fn languages(twins: &Path, data: &Path) {
             let mut histogram = Histogram::<u64>::new(3).unwrap();
             single.block_on(async {
                 for round in 0..1_100 {
+                    if let Some(gap) = gap {
+                        tokio::time::sleep(gap).await;
+                    }
                     let started = Instant::now();
                     let answer = runtime
                         .invoke(&cog, scope(cog.name()), Call::Command(invocation.clone()))
@@ -140,14 +152,19 @@ fn languages(twins: &Path, data: &Path) {
                     }
                 }
             });
+            let paced = gap.map_or(String::new(), |gap| {
+                format!(", a call every {} ms", gap.as_millis())
+            });
             println!(
-                "{file} ({:.1} MiB, load {:.0} ms, first call at load {:.0} µs) {mode:?} ({:?}): `/{command} amount:1` p50 {:.1} µs, p99 {:.1} µs (1 000 calls)",
+                "{file} ({:.1} MiB, load {:.0} ms, first call at load {:.0} µs) {mode:?} ({:?}, {} spares{paced}): `/{command} amount:1` p50 {:.1} µs, p99 {:.1} µs (1 000 calls; {} of 1 100 found a spare)",
                 size as f64 / 1048576.0,
                 load.as_secs_f64() * 1e3,
                 cog.instantiate_time.unwrap_or_default().as_secs_f64() * 1e6,
                 cog.policy,
+                cog.spares_wanted(),
                 histogram.value_at_quantile(0.5) as f64 / 1e3,
                 histogram.value_at_quantile(0.99) as f64 / 1e3,
+                cog.calls_on_spares(),
             );
         }
     }

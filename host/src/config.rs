@@ -519,6 +519,11 @@ pub struct CogConfig {
     pub instances: InstanceMode,
     /// Under `reuse`, calls one warm instance serves before it is recycled.
     pub reuse_calls: Option<u32>,
+    /// Instances kept ready ahead of calls (instantiated and given a first
+    /// call off the host's workers, never used by a guild), at most 16.
+    /// Default: one when the cog's first call at load was slow (an
+    /// interpreter), none otherwise.
+    pub spare_instances: Option<u32>,
     /// Pin this cog name to a file in the cogs folder (a file name, or a
     /// path relative to the cogs folder): that file is this cog whatever it
     /// is called, and no other file can be. Without a pin, `NAME.wasm` is

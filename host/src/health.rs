@@ -151,6 +151,7 @@ async fn metrics(State(state): State<HealthState>) -> impl IntoResponse {
     let shed = Family::<Labels, Counter>::default();
     let demotions = Family::<Labels, Counter>::default();
     let running = Family::<Labels, Gauge>::default();
+    let spares = Family::<Labels, Gauge>::default();
     for cog in state.runtime.registry().list() {
         let snapshot = cog.metrics.snapshot();
         let name = cog.name();
@@ -162,6 +163,9 @@ async fn metrics(State(state): State<HealthState>) -> impl IntoResponse {
         running
             .get_or_create(&labels(&[("cog", name)]))
             .set(cog.share.running() as i64);
+        spares
+            .get_or_create(&labels(&[("cog", name)]))
+            .set(cog.spare_instances() as i64);
         invocations
             .get_or_create(&labels(&[("cog", name)]))
             .inc_by(snapshot.invocations);
@@ -197,6 +201,11 @@ async fn metrics(State(state): State<HealthState>) -> impl IntoResponse {
         demotions,
     );
     registry.register("cog_running", "Invocations running now, per cog", running);
+    registry.register(
+        "cog_spare_instances",
+        "Instances made ahead of calls and ready now, per cog",
+        spares,
+    );
     // What each cog keeps in kv, over all guilds (one cheap query).
     let kv_bytes = Family::<Labels, Gauge>::default();
     let kv_keys = Family::<Labels, Gauge>::default();
@@ -220,7 +229,7 @@ async fn metrics(State(state): State<HealthState>) -> impl IntoResponse {
     warm.set(state.runtime.warm_instances() as i64);
     registry.register(
         "cog_warm_instances",
-        "Idle warm instances held across cogs",
+        "Idle warm and spare instances held across cogs",
         warm,
     );
 

@@ -296,6 +296,7 @@ async fn a_python_cog_works_and_is_reused_by_measurement() {
         "instantiation took {:?}",
         cog.instantiate_time
     );
+    assert_eq!(cog.spares_wanted(), 1, "a slow first call keeps a spare");
     let text = |answer: Answer| match answer {
         Answer::Command(Ok(CommandResponse::Reply(reply))) => {
             reply.message.content.unwrap_or_default()

@@ -1133,6 +1133,8 @@ async fn the_health_server_reports_readiness_and_prometheus_metrics() {
         "baseline_shard_guilds{shard=\"0\"} 1",
         "baseline_cog_invocations_total{cog=\"hostile\"} 2",
         "baseline_cog_failures_total{cog=\"hostile\",kind=\"panic\"} 1",
+        // A fast Rust cog keeps no spare instance.
+        "baseline_cog_spare_instances{cog=\"hostile\"} 0",
         "baseline_interaction_latency_seconds_count 2",
         "baseline_discord_rest_requests_total ",
         "baseline_discord_rest_rate_limited_total 0",

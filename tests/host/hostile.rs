@@ -252,6 +252,107 @@ async fn many_hostile_calls_at_once_leave_the_host_serving() {
     still_healthy(&runtime).await;
 }
 
+/// `hostile`'s command `name` in `guild`: its reply's text (`memo` counts
+/// its calls in the instance's memory), or the failure.
+async fn memo(runtime: Arc<Runtime>, guild: u64, name: &'static str) -> String {
+    let cog = runtime.registry().get("hostile").unwrap();
+    let invocation = command(name, None, vec![], guild, USER);
+    match runtime
+        .invoke(
+            &cog,
+            scope("hostile", &invocation),
+            Call::Command(invocation),
+        )
+        .await
+    {
+        Ok(Answer::Command(Ok(CommandResponse::Reply(reply)))) => {
+            reply.message.content.unwrap_or_default()
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// Until `hostile` has `count` spare instances ready (made on the
+/// housekeeping thread after a load or a call).
+async fn spares_ready(runtime: &Arc<Runtime>, count: usize) {
+    let cog = runtime.registry().get("hostile").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while cog.spare_instances() < count {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {count} spares ready after 20 s",
+            cog.spare_instances()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Spares are made ahead of calls and serve one call each: under `fresh`
+/// nothing of a call survives into the next even when a spare served it;
+/// under `reuse` a spare becomes the instance of the guild it served and
+/// never goes back to serve another guild. They count against the warm
+/// budget and die with their cog version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spare_instances_serve_one_call_each() {
+    use baseline_host::config::InstanceMode;
+
+    for (instances, expected) in [
+        (InstanceMode::Fresh, ["1", "1", "1", "1"]),
+        (InstanceMode::Reuse, ["1", "2", "1", "3"]),
+    ] {
+        let cogs = tempfile::tempdir().unwrap();
+        let mut config = config(cogs.path());
+        config.cogs.insert(
+            "hostile".into(),
+            CogConfig {
+                instances,
+                spare_instances: Some(2),
+                ..CogConfig::default()
+            },
+        );
+        let runtime = runtime(config);
+        install("hostile", cogs.path(), "hostile.wasm");
+        runtime.load_dir().await;
+        let cog = runtime.registry().get("hostile").unwrap();
+        assert_eq!(cog.spares_wanted(), 2);
+        let mut served = Vec::new();
+        for (guild, expected) in [1, 1, 2, 1].into_iter().zip(expected) {
+            spares_ready(&runtime, 2).await;
+            served.push(memo(runtime.clone(), guild, "memo").await);
+            assert_eq!(
+                served.last().unwrap(),
+                expected,
+                "{instances:?}: {served:?}"
+            );
+        }
+        // Fresh: every call found a spare; reuse: guild 1's first call and
+        // guild 2's did, guild 1's others its own warm instance.
+        let expected_on_spares = if instances == InstanceMode::Fresh {
+            4
+        } else {
+            2
+        };
+        assert_eq!(cog.calls_on_spares(), expected_on_spares, "{instances:?}");
+        spares_ready(&runtime, 2).await;
+        let held = runtime.warm_instances();
+        assert_eq!(held, 2 + cog.idle_instances(), "spares hold the budget");
+        // A failure on a spare drops it like any instance.
+        assert!(memo(runtime.clone(), 3, "boom").await.contains("Panic"));
+        spares_ready(&runtime, 2).await;
+        assert_eq!(memo(runtime.clone(), 3, "memo").await, "1");
+    }
+
+    // The default: a fast cog keeps none.
+    let cogs = tempfile::tempdir().unwrap();
+    let runtime = runtime(config(cogs.path()));
+    install("hostile", cogs.path(), "hostile.wasm");
+    runtime.load_dir().await;
+    assert_eq!(
+        runtime.registry().get("hostile").unwrap().spares_wanted(),
+        0
+    );
+}
+
 /// Under `reuse`, warm instances keep memory between calls of one guild,
 /// never across guilds, and are dropped after a failure; under `fresh`
 /// nothing survives a call.
@@ -259,24 +360,6 @@ async fn many_hostile_calls_at_once_leave_the_host_serving() {
 async fn warm_instances_stay_in_their_guild_and_die_on_failure() {
     use baseline_host::config::InstanceMode;
     use baseline_host::runtime::InstancePolicy;
-
-    let memo = |runtime: Arc<Runtime>, guild: u64, name: &'static str| async move {
-        let cog = runtime.registry().get("hostile").unwrap();
-        let invocation = command(name, None, vec![], guild, USER);
-        match runtime
-            .invoke(
-                &cog,
-                scope("hostile", &invocation),
-                Call::Command(invocation),
-            )
-            .await
-        {
-            Ok(Answer::Command(Ok(CommandResponse::Reply(reply)))) => {
-                reply.message.content.unwrap_or_default()
-            }
-            other => format!("{other:?}"),
-        }
-    };
 
     let cogs = tempfile::tempdir().unwrap();
     let mut config = config(cogs.path());

@@ -259,23 +259,64 @@ impl WarmBudget {
     }
 }
 
-/// Idle warm instances of one cog version, by guild. They are never shared
-/// between guilds, and die with the cog version that made them, when idle
-/// too long, or when the global budget is spent.
+/// Most spare instances one cog may keep (`spare_instances`).
+pub const MAX_SPARES: u32 = 16;
+
+/// The instances of one cog version that wait for calls:
+///
+/// - *idle warm instances*, by guild (under `reuse`): never shared between
+///   guilds; they die with the cog version that made them, when idle too
+///   long, or when the global budget is spent;
+/// - *spares*: instances made ahead of calls on the housekeeping thread —
+///   instantiated and given one call (`manifest`, so an interpreter's lazy
+///   set-up is done too) — that no guild has used. A call that finds one
+///   skips the instantiation; a spare serves one call and is then dropped
+///   (`fresh`) or kept for that call's guild (`reuse`). They hold slots of
+///   the same global budget.
 pub(crate) struct WarmPool {
     idle: parking_lot::Mutex<std::collections::HashMap<Option<u64>, Vec<Warm>>>,
+    spares: parking_lot::Mutex<Vec<Warm>>,
+    /// Spares to keep ready.
+    spares_wanted: usize,
+    /// A top-up of the spares is under way.
+    filling: std::sync::atomic::AtomicBool,
+    /// Calls that found a spare.
+    spares_served: std::sync::atomic::AtomicU64,
     budget: Arc<WarmBudget>,
 }
 
 impl WarmPool {
-    pub(crate) fn new(budget: Arc<WarmBudget>) -> Self {
+    pub(crate) fn new(budget: Arc<WarmBudget>, spares_wanted: u32) -> Self {
         Self {
             idle: Default::default(),
+            spares: Default::default(),
+            spares_wanted: spares_wanted.min(MAX_SPARES) as usize,
+            filling: Default::default(),
+            spares_served: Default::default(),
             budget,
         }
     }
 
-    fn take(&self, guild: Option<u64>) -> Option<Warm> {
+    /// An instance for a call from `guild`: under reuse its own warm one
+    /// first, else a spare.
+    fn take(&self, guild: Option<u64>, reuse: bool) -> Option<Warm> {
+        if reuse && let Some(warm) = self.take_idle(guild) {
+            return Some(warm);
+        }
+        let spare = self.spares.lock().pop()?;
+        self.budget.release(1);
+        self.spares_served
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(spare)
+    }
+
+    /// Calls that found a spare, since the cog version loaded.
+    pub(crate) fn spares_served(&self) -> u64 {
+        self.spares_served
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn take_idle(&self, guild: Option<u64>) -> Option<Warm> {
         let mut idle = self.idle.lock();
         let slot = idle.get_mut(&guild)?;
         while let Some(warm) = slot.pop() {
@@ -285,6 +326,33 @@ impl WarmPool {
             }
         }
         None
+    }
+
+    /// Spares ready now.
+    pub(crate) fn spares(&self) -> usize {
+        self.spares.lock().len()
+    }
+
+    /// Spares this cog keeps ready.
+    pub(crate) fn spares_wanted(&self) -> usize {
+        self.spares_wanted
+    }
+
+    /// Claim the top-up of the spares when some are missing and nobody
+    /// else is at it.
+    fn start_filling(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.spares_wanted > 0
+            && self.spares() < self.spares_wanted
+            && self
+                .filling
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+    }
+
+    /// Keep `spare` (its budget slot is already held).
+    fn add_spare(&self, spare: Warm) {
+        self.spares.lock().push(spare);
     }
 
     fn put(&self, guild: Option<u64>, warm: Warm) {
@@ -318,7 +386,7 @@ impl WarmPool {
 
 impl Drop for WarmPool {
     fn drop(&mut self) {
-        let count = self.idle();
+        let count = self.idle() + self.spares();
         self.budget.release(count);
     }
 }
@@ -413,14 +481,15 @@ impl Runtime {
         }
     }
 
-    /// Run `call` within `limits` on an instance of `pre`: a warm one from
-    /// `pool` for this guild when there is one, else a fresh one (returned
-    /// to `pool` afterwards if the call succeeded). The failure is
-    /// classified, never propagated as a panic.
+    /// Run `call` within `limits` on an instance of `pre`: from `pool`, a
+    /// warm one for this guild (under reuse: `Some(max_calls)`) or a spare
+    /// when there is one, else a fresh one. Under reuse the instance goes
+    /// back to `pool` for its guild afterwards if the call succeeded. The
+    /// failure is classified, never propagated as a panic.
     pub(crate) async fn run<R, F>(
         &self,
         pre: &InstancePre<Sandbox>,
-        pool: Option<(&WarmPool, u32)>,
+        pool: Option<(&WarmPool, Option<u32>)>,
         admission: Admission,
         caps: impl FnOnce(Scope) -> CogState + Send,
         limits: LimitsConfig,
@@ -439,7 +508,7 @@ impl Runtime {
         let guild = scope.guild_id;
         // The epoch stops wasm code; this also stops a cog stuck in an async host call.
         let wall_clock = limits.deadline() + self.epoch_tick * 4 + Duration::from_millis(50);
-        let warm = pool.and_then(|(pool, _)| pool.take(guild));
+        let warm = pool.and_then(|(pool, reuse)| pool.take(guild, reuse.is_some()));
         // Whatever way the call ends (answer, trap, wall-clock timeout), the
         // ticks it computed leave its cog's running total.
         let _ticks = share.clone().map(|share| TickGuard {
@@ -490,10 +559,17 @@ impl Runtime {
         };
         match tokio::time::timeout(wall_clock, run).await {
             Ok(Ok((value, warm))) => {
-                if let Some((pool, max_calls)) = pool
-                    && warm.calls < max_calls
-                {
-                    pool.put(guild, warm);
+                match pool {
+                    Some((pool, Some(max_calls))) if warm.calls < max_calls => {
+                        pool.put(guild, warm)
+                    }
+                    // A cog that keeps spares is one whose instances are
+                    // dear: dropping one (the pool's decommit) is done off
+                    // the call's path too.
+                    Some((pool, _)) if pool.spares_wanted > 0 => {
+                        self.housekeeping.handle().spawn(async move { drop(warm) });
+                    }
+                    _ => {}
                 }
                 Ok(value)
             }
@@ -553,6 +629,88 @@ impl Runtime {
         Ok(fastest.unwrap_or_default())
     }
 
+    /// The capabilities' state of an instance of `cog` serving `scope`.
+    fn cog_state(&self, cog: &LoadedCog, scope: Scope) -> CogState {
+        let mut caps = CogState::new(
+            scope,
+            cog.grants.clone(),
+            self.services.clone(),
+            cog.settings_defaults.clone(),
+            cog.limits,
+        );
+        caps.set_quotas(cog.quotas);
+        caps
+    }
+
+    /// Make the spares `cog` is missing, on the housekeeping thread (at the
+    /// lowest priority, off the host's workers), unless that is under way
+    /// already. A spare that fails to instantiate or to answer its first
+    /// call stops the top-up (logged); the next call or the sweeper tries
+    /// again.
+    pub(crate) fn top_up_spares(&self, cog: &Arc<LoadedCog>) {
+        if !cog.warm.start_filling() {
+            return;
+        }
+        let Some(runtime) = self.me.upgrade() else {
+            cog.warm
+                .filling
+                .store(false, std::sync::atomic::Ordering::Release);
+            return;
+        };
+        let cog = cog.clone();
+        self.housekeeping.handle().spawn(async move {
+            while cog.warm.spares() < cog.warm.spares_wanted && runtime.warm.try_hold() {
+                match runtime.spare(&cog).await {
+                    Ok(spare) => cog.warm.add_spare(spare),
+                    Err((kind, detail)) => {
+                        runtime.warm.release(1);
+                        tracing::warn!(cog = %cog.name(), failure = kind.name(), %detail, "a spare instance could not be made");
+                        break;
+                    }
+                }
+            }
+            cog.warm
+                .filling
+                .store(false, std::sync::atomic::Ordering::Release);
+        });
+    }
+
+    /// A spare instance of `cog`: instantiated, and given its first call
+    /// (`manifest`) within the cog's limits, outside any guild.
+    async fn spare(&self, cog: &LoadedCog) -> Result<Warm, (FailureKind, String)> {
+        let scope = Scope {
+            cog: Arc::from(cog.name()),
+            wit: cog.facts.version,
+            ..Default::default()
+        };
+        let sandbox = Sandbox::new(self.cog_state(cog, scope), &cog.limits);
+        let wall_clock = cog.limits.deadline() + self.epoch_tick * 4 + Duration::from_millis(50);
+        let made = async {
+            let (mut store, instance) = self.instantiate(&cog.pre, sandbox, cog.limits).await?;
+            if let Err(error) = cog.exports.manifest(&instance, &mut store).await {
+                let (kind, detail) = classify(&error, store.data());
+                return Err((kind, format!("in its first call: {detail}")));
+            }
+            // Only now: the first call's computing is not charged to the
+            // cog's calls.
+            store.data_mut().meter.share = Some(cog.share.clone());
+            Ok(Warm {
+                store,
+                instance,
+                calls: 0,
+                idle_since: Instant::now(),
+            })
+        };
+        tokio::time::timeout(wall_clock, made)
+            .await
+            .unwrap_or_else(|_| {
+                Err((
+                    FailureKind::Timeout,
+                    format!("deadline of {} ms passed", cog.limits.deadline_ms),
+                ))
+            })
+    }
+
     /// Run `call` on `cog` for `scope` within the cog's share (see
     /// [`super::share`]).
     pub async fn invoke(
@@ -601,25 +759,14 @@ impl Runtime {
             share: Some(cog.share.clone()),
             computed_us: computed.clone(),
         };
-        // Built only when the call needs a fresh instance.
-        let caps = |scope| {
-            let mut caps = CogState::new(
-                scope,
-                cog.grants.clone(),
-                self.services.clone(),
-                cog.settings_defaults.clone(),
-                cog.limits,
-            );
-            caps.set_quotas(cog.quotas);
-            caps
-        };
         let exports = cog.exports.clone();
         let result = self
             .run(
                 &cog.pre,
                 cog.pool(),
                 admission,
-                caps,
+                // Built only when the call needs a fresh instance.
+                |scope| self.cog_state(cog, scope),
                 cog.limits,
                 move |instance, store| {
                     Box::pin(async move { exports.call(instance, store, call).await })
@@ -648,6 +795,7 @@ impl Runtime {
         };
         let took = started.elapsed();
         cog.metrics.record(outcome, took);
+        self.top_up_spares(cog);
         // Running into a limit demotes too (the epoch callback demotes a
         // cog whose calls compute for long while they run): a cog that burns
         // its whole budget on every message costs the others little. A

@@ -299,16 +299,33 @@ pub struct LoadedCog {
 }
 
 impl LoadedCog {
-    fn pool(&self) -> Option<(&invoke::WarmPool, u32)> {
-        match self.policy {
+    fn pool(&self) -> Option<(&invoke::WarmPool, Option<u32>)> {
+        let reuse = match self.policy {
             InstancePolicy::Fresh => None,
-            InstancePolicy::Reuse { max_calls } => Some((&self.warm, max_calls)),
-        }
+            InstancePolicy::Reuse { max_calls } => Some(max_calls),
+        };
+        Some((&self.warm, reuse))
     }
 
     /// Warm instances idle right now.
     pub fn idle_instances(&self) -> usize {
         self.warm.idle()
+    }
+
+    /// Spare instances ready right now (made ahead of calls, unused).
+    pub fn spare_instances(&self) -> usize {
+        self.warm.spares()
+    }
+
+    /// Calls of this cog version that found a spare instance ready.
+    pub fn calls_on_spares(&self) -> u64 {
+        self.warm.spares_served()
+    }
+
+    /// Spare instances the cog keeps ready (`spare_instances`; by default
+    /// one when its first call at load was slow, none otherwise).
+    pub fn spares_wanted(&self) -> usize {
+        self.warm.spares_wanted()
     }
 
     /// The cog's name.
@@ -331,6 +348,8 @@ pub struct PreparedCog {
 
 /// The runtime: engine, linker, artifact cache, registry and services.
 pub struct Runtime {
+    /// Itself, for the work it hands to the housekeeping thread.
+    me: std::sync::Weak<Runtime>,
     engine: Engine,
     linker: Linker<Sandbox>,
     artifacts: ArtifactCache,
@@ -356,7 +375,8 @@ impl Runtime {
         let epoch_tick = Duration::from_millis(config.runtime.epoch_tick_ms.max(1));
         let ticker = engine::EpochTicker::start(engine.clone(), epoch_tick);
         let housekeeping = share::Housekeeping::start(1)?;
-        let runtime = Arc::new(Self {
+        let runtime = Arc::new_cyclic(|me| Self {
+            me: me.clone(),
             artifacts: ArtifactCache::new(config.artifact_dir(), &engine),
             registry: CogRegistry::new(services.host.clone()),
             permits: Arc::new(tokio::sync::Semaphore::new(
@@ -375,6 +395,7 @@ impl Runtime {
             _ticker: ticker,
         });
         // Idle warm instances hold pool slots: give back the stale ones.
+        // And make the spares a top-up gave up on (a full budget, a failure).
         let weak = Arc::downgrade(&runtime);
         runtime.housekeeping.handle().spawn(async move {
             loop {
@@ -384,6 +405,7 @@ impl Runtime {
                 };
                 for cog in runtime.registry.list() {
                     cog.warm.expire();
+                    runtime.top_up_spares(&cog);
                 }
             }
         });
@@ -578,6 +600,12 @@ impl Runtime {
             InstanceMode::Auto if instantiate_time > invoke::REUSE_THRESHOLD => reuse,
             InstanceMode::Auto => InstancePolicy::Fresh,
         };
+        // A cog whose first call is slow keeps one instance ready, so a
+        // guild's first call (or every call, under `fresh`) does not wait
+        // for it.
+        let spares = cog_config
+            .and_then(|c| c.spare_instances)
+            .unwrap_or(u32::from(instantiate_time > invoke::REUSE_THRESHOLD));
         let grants = Grants::resolve(
             manifest.capabilities.iter().map(|c| c.name.as_str()),
             cog_config,
@@ -605,7 +633,7 @@ impl Runtime {
             policy,
             instantiate_time: Some(instantiate_time),
             ui: None,
-            warm: invoke::WarmPool::new(self.warm.clone()),
+            warm: invoke::WarmPool::new(self.warm.clone(), spares),
             grants: Arc::new(grants),
             settings_defaults,
             settings_schema,
@@ -660,11 +688,14 @@ impl Runtime {
             Err(error) => Err(error),
         };
         match &result {
-            Ok(cog) => tracing::info!(
-                cog = %cog.name(), version = %cog.manifest.version, file = %path.display(),
-                origin = ?cog.origin.0, took_ms = cog.origin.1.as_secs_f64() * 1000.0,
-                commands = cog.manifest.commands.len(), "cog loaded"
-            ),
+            Ok(cog) => {
+                tracing::info!(
+                    cog = %cog.name(), version = %cog.manifest.version, file = %path.display(),
+                    origin = ?cog.origin.0, took_ms = cog.origin.1.as_secs_f64() * 1000.0,
+                    commands = cog.manifest.commands.len(), "cog loaded"
+                );
+                self.top_up_spares(cog);
+            }
             Err(error) => {
                 let serving = self
                     .registry
