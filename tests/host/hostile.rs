@@ -336,10 +336,31 @@ async fn spare_instances_serve_one_call_each() {
         spares_ready(&runtime, 2).await;
         let held = runtime.warm_instances();
         assert_eq!(held, 2 + cog.idle_instances(), "spares hold the budget");
-        // A failure on a spare drops it like any instance.
+        // A failure drops the instance it ran on (under reuse guild 3's
+        // own, which had counted 1), and the next call finds a spare.
+        assert_eq!(memo(runtime.clone(), 3, "memo").await, "1");
+        spares_ready(&runtime, 2).await;
         assert!(memo(runtime.clone(), 3, "boom").await.contains("Panic"));
         spares_ready(&runtime, 2).await;
         assert_eq!(memo(runtime.clone(), 3, "memo").await, "1");
+
+        // A new version makes its own spares; the old one's go with it
+        // and give their budget back.
+        drop(cog);
+        runtime
+            .load_file(&cogs.path().join("hostile.wasm"))
+            .await
+            .unwrap();
+        spares_ready(&runtime, 2).await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while runtime.warm_instances() != 2 {
+            assert!(
+                Instant::now() < deadline,
+                "{instances:?}: {} instances held after a reload, the new version's 2 spares expected",
+                runtime.warm_instances()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     // The default: a fast cog keeps none.

@@ -261,6 +261,24 @@ impl WarmBudget {
 
 /// Most spare instances one cog may keep (`spare_instances`).
 pub const MAX_SPARES: u32 = 16;
+/// After a spare could not be made, how long until the next try.
+const SPARE_PAUSE: Duration = Duration::from_secs(60);
+/// A spare's warm-up (instantiation and `manifest`) may take twenty times
+/// what the cog's first call took at load, and at least this.
+const SPARE_WARM_UP: Duration = Duration::from_millis(50);
+
+/// A top-up of a cog's spares under way; over when dropped (however the
+/// task ends).
+struct Filling(Arc<LoadedCog>);
+
+impl Drop for Filling {
+    fn drop(&mut self) {
+        self.0
+            .warm
+            .filling
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+}
 
 /// The instances of one cog version that wait for calls:
 ///
@@ -282,6 +300,8 @@ pub(crate) struct WarmPool {
     filling: std::sync::atomic::AtomicBool,
     /// Calls that found a spare.
     spares_served: std::sync::atomic::AtomicU64,
+    /// After a spare failed to be made: no other try until then.
+    spares_paused_until: parking_lot::Mutex<Option<Instant>>,
     budget: Arc<WarmBudget>,
 }
 
@@ -293,6 +313,7 @@ impl WarmPool {
             spares_wanted: spares_wanted.min(MAX_SPARES) as usize,
             filling: Default::default(),
             spares_served: Default::default(),
+            spares_paused_until: Default::default(),
             budget,
         }
     }
@@ -338,12 +359,16 @@ impl WarmPool {
         self.spares_wanted
     }
 
-    /// Claim the top-up of the spares when some are missing and nobody
-    /// else is at it.
+    /// Claim the top-up of the spares when some are missing, nobody else
+    /// is at it, and no failure paused it.
     fn start_filling(&self) -> bool {
         use std::sync::atomic::Ordering;
         self.spares_wanted > 0
             && self.spares() < self.spares_wanted
+            && self
+                .spares_paused_until
+                .lock()
+                .is_none_or(|until| Instant::now() >= until)
             && self
                 .filling
                 .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
@@ -523,6 +548,7 @@ impl Runtime {
                     let data = warm.store.data_mut();
                     data.caps.begin_call(scope);
                     data.meter.demoted = demoted;
+                    data.meter.share = share;
                     data.meter.computed_us = computed_us;
                     (warm.store, warm.instance, warm.calls)
                 }
@@ -565,9 +591,15 @@ impl Runtime {
                     }
                     // A cog that keeps spares is one whose instances are
                     // dear: dropping one (the pool's decommit) is done off
-                    // the call's path too.
-                    Some((pool, _)) if pool.spares_wanted > 0 => {
-                        self.housekeeping.handle().spawn(async move { drop(warm) });
+                    // the call's path too — while the instances waiting to
+                    // be dropped fit in the warm budget (they still hold
+                    // slots of the instance pool); else here.
+                    Some((pool, _)) if pool.spares_wanted > 0 && self.warm.try_hold() => {
+                        let budget = self.warm.clone();
+                        self.housekeeping.handle().spawn(async move {
+                            drop(warm);
+                            budget.release(1);
+                        });
                     }
                     _ => {}
                 }
@@ -645,33 +677,38 @@ impl Runtime {
     /// Make the spares `cog` is missing, on the housekeeping thread (at the
     /// lowest priority, off the host's workers), unless that is under way
     /// already. A spare that fails to instantiate or to answer its first
-    /// call stops the top-up (logged); the next call or the sweeper tries
-    /// again.
+    /// call stops the top-up (logged) for [`SPARE_PAUSE`]; then the next
+    /// call or the sweeper tries again.
     pub(crate) fn top_up_spares(&self, cog: &Arc<LoadedCog>) {
         if !cog.warm.start_filling() {
             return;
         }
-        let Some(runtime) = self.me.upgrade() else {
-            cog.warm
-                .filling
-                .store(false, std::sync::atomic::Ordering::Release);
+        let filling = Filling(cog.clone());
+        // A replaced version (its last calls ending) makes no more spares.
+        let current = self
+            .registry
+            .get(cog.name())
+            .is_some_and(|now| Arc::ptr_eq(&now, cog));
+        let Some(runtime) = self.me.upgrade().filter(|_| current) else {
             return;
         };
-        let cog = cog.clone();
         self.housekeeping.handle().spawn(async move {
+            let cog = &filling.0;
             while cog.warm.spares() < cog.warm.spares_wanted && runtime.warm.try_hold() {
-                match runtime.spare(&cog).await {
+                match runtime.spare(cog).await {
                     Ok(spare) => cog.warm.add_spare(spare),
                     Err((kind, detail)) => {
                         runtime.warm.release(1);
-                        tracing::warn!(cog = %cog.name(), failure = kind.name(), %detail, "a spare instance could not be made");
+                        *cog.warm.spares_paused_until.lock() = Some(Instant::now() + SPARE_PAUSE);
+                        tracing::warn!(
+                            cog = %cog.name(), failure = kind.name(), %detail,
+                            "a spare instance could not be made; calls instantiate their own, next try in {} s",
+                            SPARE_PAUSE.as_secs()
+                        );
                         break;
                     }
                 }
             }
-            cog.warm
-                .filling
-                .store(false, std::sync::atomic::Ordering::Release);
         });
     }
 
@@ -683,17 +720,32 @@ impl Runtime {
             wit: cog.facts.version,
             ..Default::default()
         };
-        let sandbox = Sandbox::new(self.cog_state(cog, scope), &cog.limits);
-        let wall_clock = cog.limits.deadline() + self.epoch_tick * 4 + Duration::from_millis(50);
+        // The warm-up runs with no capability (as `manifest` does at load:
+        // nothing it calls reaches a service from this thread) and within
+        // a deadline near what its first call took at load.
+        let mut caps = self.cog_state(cog, scope);
+        caps.grants = Arc::default();
+        let limits = LimitsConfig {
+            deadline_ms: cog.limits.deadline_ms.min(
+                (cog.instantiate_time.unwrap_or_default() * 20)
+                    .max(SPARE_WARM_UP)
+                    .as_millis() as u64,
+            ),
+            ..cog.limits
+        };
+        let sandbox = Sandbox::new(caps, &limits);
+        let wall_clock = limits.deadline() + self.epoch_tick * 4 + Duration::from_millis(50);
         let made = async {
-            let (mut store, instance) = self.instantiate(&cog.pre, sandbox, cog.limits).await?;
+            let (mut store, instance) = self.instantiate(&cog.pre, sandbox, limits).await?;
             if let Err(error) = cog.exports.manifest(&instance, &mut store).await {
                 let (kind, detail) = classify(&error, store.data());
                 return Err((kind, format!("in its first call: {detail}")));
             }
-            // Only now: the first call's computing is not charged to the
-            // cog's calls.
-            store.data_mut().meter.share = Some(cog.share.clone());
+            // Only now: its grants, and the cog's share (the warm-up's
+            // computing is not charged to the cog's calls).
+            let data = store.data_mut();
+            data.caps.grants = cog.grants.clone();
+            data.meter.share = Some(cog.share.clone());
             Ok(Warm {
                 store,
                 instance,
@@ -706,7 +758,7 @@ impl Runtime {
             .unwrap_or_else(|_| {
                 Err((
                     FailureKind::Timeout,
-                    format!("deadline of {} ms passed", cog.limits.deadline_ms),
+                    format!("deadline of {} ms passed", limits.deadline_ms),
                 ))
             })
     }
