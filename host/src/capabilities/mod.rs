@@ -146,6 +146,9 @@ pub struct CogState {
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
     pub(crate) stderr: MemoryOutputPipe,
+    /// Where the current call's stderr starts (a reused instance keeps
+    /// what its earlier calls wrote).
+    stderr_from: usize,
     /// Open `llm` streams (ended with the call).
     pub(crate) llm_streams: llm::Streams,
     /// When the current call's deadline passes (slow host calls answer
@@ -181,6 +184,7 @@ impl CogState {
                 table
             },
             stderr,
+            stderr_from: 0,
             llm_streams: llm::Streams::default(),
             deadline: None,
         }
@@ -196,10 +200,12 @@ impl CogState {
         self.quotas = quotas;
     }
 
-    /// Start another call on a reused instance: new scope. Grants, limits
-    /// and settings defaults belong to the cog and stay.
+    /// Start another call on a reused instance: new scope, and its own
+    /// stderr from here on. Grants, limits and settings defaults belong to
+    /// the cog and stay.
     pub fn begin_call(&mut self, scope: Scope) {
         self.scope = scope;
+        self.stderr_from = self.stderr.contents().len();
     }
 
     /// The current call must be over by `at`.
@@ -218,9 +224,11 @@ impl CogState {
         &self.limits
     }
 
-    /// What the cog wrote to stderr (a panic message, usually).
+    /// What the cog wrote to stderr in the current call (a panic message,
+    /// usually).
     pub fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+        let written = self.stderr.contents();
+        String::from_utf8_lossy(&written[self.stderr_from.min(written.len())..]).into_owned()
     }
 
     /// WASI's view of this state (its context and resource table).

@@ -183,6 +183,9 @@ impl Cog for Hostile {
             "memo" => {
                 static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
                 let calls = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                // On stderr too: a later call's panic message must not
+                // start with what earlier calls of the instance wrote.
+                eprintln!("memo {calls}");
                 Ok(CommandResponse::text(calls.to_string()))
             }
             "peek" => {
