@@ -712,8 +712,9 @@ impl Runtime {
         });
     }
 
-    /// A spare instance of `cog`: instantiated, and given its first call
-    /// (`manifest`) within the cog's limits, outside any guild.
+    /// A spare instance of `cog`: instantiated and given its first call
+    /// (`manifest`) outside any guild, with no capability and a deadline
+    /// near what that took at load; then given the cog's grants.
     async fn spare(&self, cog: &LoadedCog) -> Result<Warm, (FailureKind, String)> {
         let scope = Scope {
             cog: Arc::from(cog.name()),
