@@ -22,6 +22,14 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// `stream` (a command's stdout or stderr) contains `what`; else fail
+/// showing all of it.
+#[track_caller]
+fn says(stream: &[u8], what: &str) {
+    let text = text(stream);
+    assert!(text.contains(what), "expected `{what}` in {text}");
+}
+
 #[test]
 fn check_prints_the_manifest() {
     let dir = tempfile::tempdir().unwrap();
@@ -194,11 +202,7 @@ fn call_runs_a_command_and_prints_the_reply() {
         full.extend(args);
         let out = baseline(&full, dir.path());
         assert!(!out.status.success());
-        assert!(
-            text(&out.stderr).contains(expected),
-            "expected `{expected}` in {}",
-            text(&out.stderr)
-        );
+        says(&out.stderr, expected);
     }
 
     let out = baseline(
@@ -206,7 +210,7 @@ fn call_runs_a_command_and_prints_the_reply() {
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("panic"), "{}", text(&out.stderr));
+    says(&out.stderr, "panic");
 }
 
 #[test]
@@ -258,11 +262,7 @@ fn new_scaffolds_a_cog_that_builds_and_loads() {
         dir.path(),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("Hello, Ada! (greeting #1)"),
-        "{}",
-        text(&out.stdout)
-    );
+    says(&out.stdout, "Hello, Ada! (greeting #1)");
 
     // The cargo-component route (wasip1 + adapter) builds and loads too.
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -283,11 +283,7 @@ fn new_scaffolds_a_cog_that_builds_and_loads() {
         dir.path(),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("Hello, cli-user! (greeting #1)"),
-        "{}",
-        text(&out.stdout)
-    );
+    says(&out.stdout, "Hello, cli-user! (greeting #1)");
 
     let out = baseline(&["cog", "new", "Bad Name"], dir.path());
     assert!(!out.status.success() && text(&out.stderr).contains("not a cog name"));
@@ -375,11 +371,7 @@ fn cog_test_runs_a_script_against_each_twin() {
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("is not a script"),
-        "{}",
-        text(&out.stderr)
-    );
+    says(&out.stderr, "is not a script");
 }
 
 /// `baseline cog watch` builds a scaffolded cog into a cogs folder, and
@@ -397,11 +389,7 @@ fn cog_watch_rebuilds_on_save() {
         dir.path(),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("built echoer in"),
-        "{}",
-        text(&out.stdout)
-    );
+    says(&out.stdout, "built echoer in");
     let first = std::fs::read(&built).unwrap();
 
     let mut watching = Command::new(env!("CARGO_BIN_EXE_baseline"))
@@ -438,11 +426,7 @@ fn cog_watch_rebuilds_on_save() {
         &["cog", "call", built.to_str().unwrap(), "echoer"],
         dir.path(),
     );
-    assert!(
-        text(&out.stdout).contains("Howdy, cli-user!"),
-        "{}",
-        text(&out.stdout)
-    );
+    says(&out.stdout, "Howdy, cli-user!");
 }
 
 #[test]

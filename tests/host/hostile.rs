@@ -41,6 +41,18 @@ async fn setup_with(deadline_ms: u64) -> (Arc<Runtime>, tempfile::TempDir) {
     (runtime, cogs)
 }
 
+/// The hostile cog alone, configured by `cog` (keep the folder while the
+/// runtime runs).
+pub(crate) async fn hostile_under(cog: CogConfig) -> (Arc<Runtime>, tempfile::TempDir) {
+    let cogs = tempfile::tempdir().unwrap();
+    let mut config = config(cogs.path());
+    config.cogs.insert("hostile".into(), cog);
+    let runtime = runtime(config);
+    install("hostile", cogs.path(), "hostile.wasm");
+    runtime.load_dir().await;
+    (runtime, cogs)
+}
+
 async fn hostile(
     runtime: &Arc<Runtime>,
     name: &str,
@@ -190,18 +202,11 @@ async fn ungranted_capabilities_are_denied_as_values() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_granted_capability_gets_past_the_check() {
-    let cogs = tempfile::tempdir().unwrap();
-    let mut config = config(cogs.path());
-    config.cogs.insert(
-        "hostile".into(),
-        CogConfig {
-            grant: vec!["discord.members.ban".into()],
-            ..CogConfig::default()
-        },
-    );
-    let runtime = runtime(config);
-    install("hostile", cogs.path(), "hostile.wasm");
-    runtime.load_dir().await;
+    let (runtime, _cogs) = hostile_under(CogConfig {
+        grant: vec!["discord.members.ban".into()],
+        ..CogConfig::default()
+    })
+    .await;
     let ban = hostile(&runtime, "ban").await.unwrap();
     let Answer::Command(Err(CogError::Internal(message))) = &ban else {
         panic!("{ban:?}")
@@ -300,19 +305,12 @@ async fn spare_instances_serve_one_call_each() {
         (InstanceMode::Fresh, ["1", "1", "1", "1"]),
         (InstanceMode::Reuse, ["1", "2", "1", "3"]),
     ] {
-        let cogs = tempfile::tempdir().unwrap();
-        let mut config = config(cogs.path());
-        config.cogs.insert(
-            "hostile".into(),
-            CogConfig {
-                instances,
-                spare_instances: Some(2),
-                ..CogConfig::default()
-            },
-        );
-        let runtime = runtime(config);
-        install("hostile", cogs.path(), "hostile.wasm");
-        runtime.load_dir().await;
+        let (runtime, cogs) = hostile_under(CogConfig {
+            instances,
+            spare_instances: Some(2),
+            ..CogConfig::default()
+        })
+        .await;
         let cog = runtime.registry().get("hostile").unwrap();
         assert_eq!(cog.spares_wanted(), 2);
         let mut served = Vec::new();
@@ -364,10 +362,7 @@ async fn spare_instances_serve_one_call_each() {
     }
 
     // The default: a fast cog keeps none.
-    let cogs = tempfile::tempdir().unwrap();
-    let runtime = runtime(config(cogs.path()));
-    install("hostile", cogs.path(), "hostile.wasm");
-    runtime.load_dir().await;
+    let (runtime, _cogs) = hostile_under(CogConfig::default()).await;
     assert_eq!(
         runtime.registry().get("hostile").unwrap().spares_wanted(),
         0
@@ -382,19 +377,12 @@ async fn warm_instances_stay_in_their_guild_and_die_on_failure() {
     use baseline_host::config::InstanceMode;
     use baseline_host::runtime::InstancePolicy;
 
-    let cogs = tempfile::tempdir().unwrap();
-    let mut config = config(cogs.path());
-    config.cogs.insert(
-        "hostile".into(),
-        CogConfig {
-            instances: InstanceMode::Reuse,
-            reuse_calls: Some(3),
-            ..CogConfig::default()
-        },
-    );
-    let runtime = runtime(config);
-    install("hostile", cogs.path(), "hostile.wasm");
-    runtime.load_dir().await;
+    let (runtime, _cogs) = hostile_under(CogConfig {
+        instances: InstanceMode::Reuse,
+        reuse_calls: Some(3),
+        ..CogConfig::default()
+    })
+    .await;
     assert_eq!(
         runtime.registry().get("hostile").unwrap().policy,
         InstancePolicy::Reuse { max_calls: 3 }
@@ -429,10 +417,7 @@ async fn warm_instances_stay_in_their_guild_and_die_on_failure() {
     );
 
     // The default for a small Rust cog is measured at load: fresh.
-    let cogs = tempfile::tempdir().unwrap();
-    let runtime = crate::support::runtime(crate::support::config(cogs.path()));
-    install("hostile", cogs.path(), "hostile.wasm");
-    runtime.load_dir().await;
+    let (runtime, _cogs) = hostile_under(CogConfig::default()).await;
     let cog = runtime.registry().get("hostile").unwrap();
     assert_eq!(
         cog.policy,

@@ -366,18 +366,11 @@ async fn a_slow_cog_waits_behind_itself_not_others() {
 /// calls still run there (and still end at the deadline).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cog_that_runs_long_is_demoted_and_still_bounded() {
-    let cogs = tempfile::tempdir().unwrap();
-    let mut config = config(cogs.path());
-    config.cogs.insert(
-        "hostile".into(),
-        CogConfig {
-            deadline_ms: Some(200),
-            ..CogConfig::default()
-        },
-    );
-    let runtime = runtime(config);
-    install("hostile", cogs.path(), "hostile.wasm");
-    runtime.load_dir().await;
+    let (runtime, _cogs) = crate::hostile::hostile_under(CogConfig {
+        deadline_ms: Some(200),
+        ..CogConfig::default()
+    })
+    .await;
     let hostile = runtime.registry().get("hostile").unwrap();
     assert!(!hostile.share.demoted());
     for _ in 0..2 {

@@ -223,6 +223,12 @@ fn rust(name: &str, type_name: &str, dir: &Path, sdk: Option<PathBuf>) -> anyhow
     Ok(())
 }
 
+/// The last steps of a Python or JavaScript scaffold, built into `NAME.wasm`.
+fn try_and_deploy(name: &str) {
+    println!("Try it:     baseline cog call {name}.wasm {name}");
+    println!("Deploy it:  cp {name}.wasm /path/to/baseline/cogs/{name}.wasm");
+}
+
 /// A Python module with the helper module and the WIT beside it.
 fn python(name: &str, type_name: &str, dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir.join("baseline"))?;
@@ -241,8 +247,7 @@ fn python(name: &str, type_name: &str, dir: &Path) -> anyhow::Result<()> {
         "            cd {} && componentize-py -d wit -w baseline:cog/cog componentize app -o {name}.wasm",
         dir.display()
     );
-    println!("Try it:     baseline cog call {name}.wasm {name}");
-    println!("Deploy it:  cp {name}.wasm /path/to/baseline/cogs/{name}.wasm");
+    try_and_deploy(name);
     Ok(())
 }
 
@@ -266,8 +271,7 @@ fn js(name: &str, type_name: &str, dir: &Path) -> anyhow::Result<()> {
         "Build it:   cd {} && npm ci && node build.mjs app.js {name}.wasm",
         dir.display()
     );
-    println!("Try it:     baseline cog call {name}.wasm {name}");
-    println!("Deploy it:  cp {name}.wasm /path/to/baseline/cogs/{name}.wasm");
+    try_and_deploy(name);
     Ok(())
 }
 

@@ -531,8 +531,7 @@ impl Runtime {
             computed_us,
         } = admission;
         let guild = scope.guild_id;
-        // The epoch stops wasm code; this also stops a cog stuck in an async host call.
-        let wall_clock = limits.deadline() + self.epoch_tick * 4 + Duration::from_millis(50);
+        let wall_clock = self.wall_clock(&limits);
         let warm = pool.and_then(|(pool, reuse)| pool.take(guild, reuse.is_some()));
         // Whatever way the call ends (answer, trap, wall-clock timeout), the
         // ticks it computed leave its cog's running total.
@@ -626,7 +625,6 @@ impl Runtime {
         state: impl Fn() -> Sandbox,
         limits: LimitsConfig,
     ) -> Result<Duration, (FailureKind, String)> {
-        let wall_clock = limits.deadline() + self.epoch_tick * 4 + Duration::from_millis(50);
         let mut fastest: Option<Duration> = None;
         for _ in 0..3 {
             // What a fresh instance costs a call: instantiating it, and the
@@ -634,31 +632,50 @@ impl Runtime {
             // there: componentize-js instantiates in ~25 µs, then its
             // first call takes ~500 µs).
             let started = Instant::now();
-            let first_call = async {
-                let (mut store, instance) = self.instantiate(pre, state(), limits).await?;
-                exports
-                    .manifest(&instance, &mut store)
-                    .await
-                    .map(|_| ())
-                    .map_err(|error| {
-                        let (kind, detail) = classify(&error, store.data());
-                        (kind, format!("while timing a first call: {detail}"))
-                    })
-            };
-            match tokio::time::timeout(wall_clock, first_call).await {
-                Ok(Ok(())) => {}
-                Ok(Err(failure)) => return Err(failure),
-                Err(_) => {
-                    return Err((
-                        FailureKind::Timeout,
-                        format!("instantiating took over {} ms", limits.deadline_ms),
-                    ));
-                }
-            }
+            self.first_call(pre, exports, state(), limits).await?;
             let took = started.elapsed();
             fastest = Some(fastest.map_or(took, |f| f.min(took)));
         }
         Ok(fastest.unwrap_or_default())
+    }
+
+    /// How long a call within `limits` may take in all: the epoch stops
+    /// wasm code at the deadline; this also stops a cog stuck in an async
+    /// host call.
+    fn wall_clock(&self, limits: &LimitsConfig) -> Duration {
+        limits.deadline() + self.epoch_tick * 4 + Duration::from_millis(50)
+    }
+
+    /// Instantiate `pre` for `sandbox` and give it its first call
+    /// (`manifest`), within `limits`.
+    async fn first_call(
+        &self,
+        pre: &InstancePre<Sandbox>,
+        exports: &super::exports::Exports,
+        sandbox: Sandbox,
+        limits: LimitsConfig,
+    ) -> Result<(Store<Sandbox>, Instance), (FailureKind, String)> {
+        let made = async {
+            let (mut store, instance) = self.instantiate(pre, sandbox, limits).await?;
+            match exports.manifest(&instance, &mut store).await {
+                Ok(_) => Ok((store, instance)),
+                Err(error) => {
+                    let (kind, detail) = classify(&error, store.data());
+                    Err((kind, format!("in its first call: {detail}")))
+                }
+            }
+        };
+        tokio::time::timeout(self.wall_clock(&limits), made)
+            .await
+            .unwrap_or_else(|_| {
+                Err((
+                    FailureKind::Timeout,
+                    format!(
+                        "instantiating and a first call took over {} ms",
+                        limits.deadline_ms
+                    ),
+                ))
+            })
     }
 
     /// The capabilities' state of an instance of `cog` serving `scope`.
@@ -734,34 +751,18 @@ impl Runtime {
             ),
             ..cog.limits
         };
-        let sandbox = Sandbox::new(caps, &limits);
-        let wall_clock = limits.deadline() + self.epoch_tick * 4 + Duration::from_millis(50);
-        let made = async {
-            let (mut store, instance) = self.instantiate(&cog.pre, sandbox, limits).await?;
-            if let Err(error) = cog.exports.manifest(&instance, &mut store).await {
-                let (kind, detail) = classify(&error, store.data());
-                return Err((kind, format!("in its first call: {detail}")));
-            }
-            // Only now: its grants, and the cog's share (the warm-up's
-            // computing is not charged to the cog's calls).
-            let data = store.data_mut();
-            data.caps.grants = cog.grants.clone();
-            data.meter.share = Some(cog.share.clone());
-            Ok(Warm {
-                store,
-                instance,
-                calls: 0,
-                idle_since: Instant::now(),
-            })
-        };
-        tokio::time::timeout(wall_clock, made)
-            .await
-            .unwrap_or_else(|_| {
-                Err((
-                    FailureKind::Timeout,
-                    format!("deadline of {} ms passed", limits.deadline_ms),
-                ))
-            })
+        // No share either: the warm-up's computing is not charged to the
+        // cog's calls (the call it serves brings its own).
+        let (mut store, instance) = self
+            .first_call(&cog.pre, &cog.exports, Sandbox::new(caps, &limits), limits)
+            .await?;
+        store.data_mut().caps.grants = cog.grants.clone();
+        Ok(Warm {
+            store,
+            instance,
+            calls: 0,
+            idle_since: Instant::now(),
+        })
     }
 
     /// Run `call` on `cog` for `scope` within the cog's share (see
@@ -816,7 +817,7 @@ impl Runtime {
         let result = self
             .run(
                 &cog.pre,
-                cog.pool(),
+                Some(cog.pool()),
                 admission,
                 // Built only when the call needs a fresh instance.
                 |scope| self.cog_state(cog, scope),

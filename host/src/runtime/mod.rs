@@ -299,12 +299,13 @@ pub struct LoadedCog {
 }
 
 impl LoadedCog {
-    fn pool(&self) -> Option<(&invoke::WarmPool, Option<u32>)> {
+    /// Its waiting instances, and under reuse the calls one serves.
+    fn pool(&self) -> (&invoke::WarmPool, Option<u32>) {
         let reuse = match self.policy {
             InstancePolicy::Fresh => None,
             InstancePolicy::Reuse { max_calls } => Some(max_calls),
         };
-        Some((&self.warm, reuse))
+        (&self.warm, reuse)
     }
 
     /// Warm instances idle right now.
