@@ -256,14 +256,32 @@ fn node_text(node: &ViewNode) -> usize {
     }
 }
 
-fn check_action(index: usize, action: &str) -> Result<(), ViewError> {
-    if action.is_empty() || action.len() > MAX_ACTION_LEN {
-        return Err(ViewError(format!(
-            "node {index} names an action of {} bytes; actions are 1 to {MAX_ACTION_LEN}",
-            action.len()
-        )));
+/// Whether `name` is an action name: 1 to [`MAX_ACTION_LEN`] ASCII letters,
+/// digits, `_` and `-`. The one owner of the rule: views are checked with it
+/// (host and dashboard), the dashboard checks a UI module's `call_action`
+/// with it before any request, and the host's act route checks it again.
+/// A name is data sent in a request body, never part of a URL, but a closed
+/// pattern keeps it so wherever it travels.
+pub fn check_action_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_ACTION_LEN {
+        return Err(format!(
+            "an action name is 1 to {MAX_ACTION_LEN} bytes, not {}",
+            name.len()
+        ));
     }
-    Ok(())
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        Some(bad) => Err(format!(
+            "an action name holds only letters, digits, `_` and `-`, not {bad:?}"
+        )),
+        None => Ok(()),
+    }
+}
+
+fn check_action(index: usize, action: &str) -> Result<(), ViewError> {
+    check_action_name(action).map_err(|why| ViewError(format!("node {index}: {why}")))
 }
 
 fn check_node(index: usize, node: &ViewNode, count: usize) -> Result<(), ViewError> {
@@ -481,10 +499,14 @@ pub struct PageView {
     pub can_act: bool,
 }
 
-/// An action's input (`POST …/pages/{route}/actions/{action}`).
+/// An action to run (`POST …/pages/{route}/act`): the name travels in the
+/// body, so whatever a cog or its UI module names, the request stays on its
+/// page's one URL.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActRequest {
+    /// The action's name ([`check_action_name`]).
+    pub action: String,
     /// A JSON object: the form's fields, or `{}` for a button.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub payload: serde_json::Value,
@@ -557,6 +579,13 @@ pub struct UiActionCall {
 pub const UI_ABI_VERSION: i32 = 1;
 /// Largest UI module the host serves.
 pub const MAX_UI_MODULE_BYTES: usize = 4 << 20;
+/// Most memory a UI module may declare as its maximum (64 KiB pages): 64
+/// MiB. A module must declare one, so the browser itself stops its growth
+/// there; the dashboard's check after each call is the second line.
+pub const MAX_UI_MEMORY_PAGES: u64 = 1_024;
+/// Most views a UI module may emit in one call into it (start-up or one
+/// event); past it the dashboard stops the module.
+pub const MAX_UI_VIEWS_PER_CALL: u32 = 16;
 /// The only imports a UI module may have: (module, name, parameters, results),
 /// all `i32`.
 pub const UI_IMPORTS: &[(&str, &str, usize, usize)] = &[
@@ -680,7 +709,38 @@ mod tests {
                 danger: false,
             }],
         };
-        assert!(problem(nameless).contains("actions are 1 to 64"));
+        assert!(problem(nameless).contains("1 to 64 bytes"));
+        let escaping = View {
+            root: 0,
+            nodes: vec![ViewNode::Button {
+                label: "x".into(),
+                action: "../../../../reference/pages/stats/actions/reset".into(),
+                danger: false,
+            }],
+        };
+        assert!(problem(escaping).contains("not '.'"));
+    }
+
+    #[test]
+    fn action_names_are_a_closed_pattern() {
+        for good in ["roll", "set-goal", "reset_all", "A9", &"a".repeat(64)] {
+            assert_eq!(check_action_name(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "..",
+            "../x",
+            "a/b",
+            "a?b=1",
+            "a#b",
+            "a%2Fb",
+            "a b",
+            "a\\b",
+            "é",
+            &"a".repeat(65),
+        ] {
+            assert!(check_action_name(bad).is_err(), "{bad:?} passed");
+        }
     }
 
     #[test]

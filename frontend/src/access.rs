@@ -22,11 +22,15 @@ struct Loaded {
 }
 
 async fn load(id: &str) -> Result<Loaded, String> {
-    let users = api::get::<Vec<AuthorizedView>>(&format!("/api/v1/guilds/{id}/authorized-users"))
-        .await
-        .map_err(|f| f.to_string())?;
+    let users = api::get::<Vec<AuthorizedView>>(&format!(
+        "/api/v1/guilds/{}/authorized-users",
+        api::segment(id)
+    ))
+    .await
+    .map_err(|f| f.to_string())?;
     let history = api::get::<Vec<AccessChangeView>>(&format!(
-        "/api/v1/guilds/{id}/authorized-users/history?limit=50"
+        "/api/v1/guilds/{}/authorized-users/history?limit=50",
+        api::segment(id)
     ))
     .await
     .map_err(|f| f.to_string())?;
@@ -76,7 +80,7 @@ pub fn access_page(props: &AccessProps) -> Html {
             let (found, notice, id) = (found.clone(), notice.clone(), id.clone());
             wasm_bindgen_futures::spawn_local(async move {
                 let query = String::from(js_sys::encode_uri_component(&text));
-                let path = format!("/api/v1/guilds/{id}/members?query={query}");
+                let path = format!("/api/v1/guilds/{}/members?query={query}", api::segment(&id));
                 match api::get::<Vec<MemberView>>(&path).await {
                     Ok(members) => {
                         if members.is_empty() {
@@ -96,7 +100,7 @@ pub fn access_page(props: &AccessProps) -> Html {
         Callback::from(move |(user_id, name, tier): (String, String, Tier)| {
             let (notice, reload, id) = (notice.clone(), reload.clone(), id.clone());
             wasm_bindgen_futures::spawn_local(async move {
-                let path = format!("/api/v1/guilds/{id}/authorized-users");
+                let path = format!("/api/v1/guilds/{}/authorized-users", api::segment(&id));
                 match api::post(
                     &path,
                     &GrantRequest {
@@ -118,7 +122,11 @@ pub fn access_page(props: &AccessProps) -> Html {
         Callback::from(move |(user_id, name): (String, String)| {
             let (notice, reload, id) = (notice.clone(), reload.clone(), id.clone());
             wasm_bindgen_futures::spawn_local(async move {
-                let path = format!("/api/v1/guilds/{id}/authorized-users/{user_id}");
+                let path = format!(
+                    "/api/v1/guilds/{}/authorized-users/{}",
+                    api::segment(&id),
+                    api::segment(&user_id.to_string())
+                );
                 match api::delete(&path).await {
                     Ok(()) => notice.show(Toast::info(format!("{name}'s access was removed."))),
                     Err(failure) => notice.show(Toast::error(failure.to_string())),

@@ -29,6 +29,17 @@ impl std::fmt::Display for Failure {
     }
 }
 
+/// `part` as one path segment of an API URL: percent-encoded, so a `/`,
+/// `?` or `#` in it stays inside the segment. Encoding alone leaves `.` and
+/// `..` (and `%2E`) as dot-segments the browser resolves away, so a part
+/// made only of dots is sent as a literal `%2E…` that names nothing.
+pub fn segment(part: &str) -> String {
+    if part.is_empty() || part.bytes().all(|b| b == b'.') {
+        return "%252E".repeat(part.len().max(1));
+    }
+    String::from(js_sys::encode_uri_component(part))
+}
+
 fn js(error: wasm_bindgen::JsValue) -> Failure {
     Failure::Network(format!("{error:?}"))
 }

@@ -19,14 +19,33 @@ pub struct PageProps {
     pub route: String,
 }
 
-/// Where a page's API lives.
+/// Where a page's API lives (each part percent-encoded: the guild id comes
+/// from the address bar, the cog and route from the host's list).
 pub fn base(id: &str, cog: &str, route: &str) -> String {
+    let (id, cog, route) = (api::segment(id), api::segment(cog), api::segment(route));
     format!("/api/v1/guilds/{id}/cogs/{cog}/pages/{route}")
+}
+
+/// Run `action` of the page at `base` (its fixed URL: the name goes in the
+/// body, checked first, so no name a cog or its module gives can reach
+/// another route).
+pub async fn act(
+    base: &str,
+    action: &str,
+    payload: serde_json::Value,
+) -> Result<ActOutcome, api::Failure> {
+    baseline_api_types::pages::check_action_name(action)
+        .map_err(|why| api::Failure::Refused(400, format!("The page named no action: {why}")))?;
+    let request = ActRequest {
+        action: action.to_string(),
+        payload,
+    };
+    api::post_for::<_, ActOutcome>(&format!("{base}/act"), &request).await
 }
 
 /// The pages of a server's cogs, as the host lists them for the caller.
 pub async fn pages_of(id: &str) -> Result<Vec<PageLink>, api::Failure> {
-    api::get::<Vec<PageLink>>(&format!("/api/v1/guilds/{id}/pages")).await
+    api::get::<Vec<PageLink>>(&format!("/api/v1/guilds/{}/pages", api::segment(id))).await
 }
 
 /// A cog's page.
@@ -120,13 +139,11 @@ fn rendered_page(props: &PageProps) -> Html {
                 busy.clone(),
                 toaster.clone(),
             );
-            let path = format!("{url}/actions/{}", action.name);
+            let url = url.clone();
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
-                let request = ActRequest {
-                    payload: action.payload.unwrap_or_else(|| serde_json::json!({})),
-                };
-                match api::post_for::<_, ActOutcome>(&path, &request).await {
+                let payload = action.payload.unwrap_or_else(|| serde_json::json!({}));
+                match act(&url, &action.name, payload).await {
                     Ok(outcome) => {
                         if let Some(notice) = outcome.notice {
                             toaster.show(Toast::info(notice));

@@ -27,8 +27,11 @@ pub fn guild_page(props: &GuildProps) -> Html {
             cogs.set(None);
             let id = id.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                let found =
-                    api::get::<Vec<GuildCogView>>(&format!("/api/v1/guilds/{id}/cogs")).await;
+                let found = api::get::<Vec<GuildCogView>>(&format!(
+                    "/api/v1/guilds/{}/cogs",
+                    api::segment(&id)
+                ))
+                .await;
                 cogs.set(Some(found.map_err(|f| f.to_string())));
             });
         });
@@ -39,7 +42,11 @@ pub fn guild_page(props: &GuildProps) -> Html {
         Callback::from(move |(name, enabled): (String, bool)| {
             let (cogs, notice, id) = (cogs.clone(), notice.clone(), id.clone());
             wasm_bindgen_futures::spawn_local(async move {
-                let path = format!("/api/v1/guilds/{id}/cogs/{name}/enabled");
+                let path = format!(
+                    "/api/v1/guilds/{}/cogs/{}/enabled",
+                    api::segment(&id),
+                    api::segment(&name)
+                );
                 match api::put::<_, GuildCogView>(&path, &Switch { enabled }).await {
                     Ok(updated) => {
                         if let Some(Ok(list)) = &*cogs {

@@ -47,7 +47,7 @@ pub fn cogs_page() -> Html {
         Callback::from(move |name: String| {
             let (generation, toaster) = (generation.clone(), toaster.clone());
             wasm_bindgen_futures::spawn_local(async move {
-                let path = format!("/api/v1/cogs/{name}/reload");
+                let path = format!("/api/v1/cogs/{}/reload", api::segment(&name));
                 match api::post_for::<_, serde_json::Value>(&path, &serde_json::json!({})).await {
                     Ok(answer) => toaster.show(Toast::info(format!(
                         "{name} {} reloaded.",
@@ -250,8 +250,11 @@ fn guild_lookup() -> Html {
                 .unwrap_or_default();
             let found = found.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                let answer =
-                    api::get::<GuildShardView>(&format!("/api/v1/shards/guilds/{id}")).await;
+                let answer = api::get::<GuildShardView>(&format!(
+                    "/api/v1/shards/guilds/{}",
+                    api::segment(&id)
+                ))
+                .await;
                 found.set(Some(answer.map_err(|f| f.to_string())));
             });
         })

@@ -326,7 +326,11 @@ pub fn settings_page(props: &SettingsProps) -> Html {
     let audit = use_state(Vec::<SettingsChange>::new);
     let notice = use_toaster();
     let pickers = use_state(Pickers::default);
-    let base = format!("/api/v1/guilds/{}/cogs/{}/settings", props.id, props.cog);
+    let base = format!(
+        "/api/v1/guilds/{}/cogs/{}/settings",
+        api::segment(&props.id),
+        api::segment(&props.cog)
+    );
     {
         // The server's channels and roles, once, when the schema names them.
         let (pickers, id) = (pickers.clone(), props.id.clone());
@@ -344,14 +348,14 @@ pub fn settings_page(props: &SettingsProps) -> Html {
                     let mut found = Pickers::default();
                     if channels {
                         found.channels = Some(
-                            api::get(&format!("/api/v1/guilds/{id}/channels"))
+                            api::get(&format!("/api/v1/guilds/{}/channels", api::segment(&id)))
                                 .await
                                 .map_err(|f| f.to_string()),
                         );
                     }
                     if roles {
                         found.roles = Some(
-                            api::get(&format!("/api/v1/guilds/{id}/roles"))
+                            api::get(&format!("/api/v1/guilds/{}/roles", api::segment(&id)))
                                 .await
                                 .map_err(|f| f.to_string()),
                         );

@@ -25,14 +25,16 @@ pub fn spend_page(props: &SpendProps) -> Html {
     let loaded = use_state(|| None::<Loaded>);
     let generation = use_state(|| 0u32);
     let toaster = use_toaster();
-    let base = format!("/api/v1/guilds/{}/llm/budgets", props.id);
+    let base = format!("/api/v1/guilds/{}/llm/budgets", api::segment(&props.id));
     {
         let (loaded, id, base) = (loaded.clone(), props.id.clone(), base.clone());
         use_effect_with((props.id.clone(), *generation), move |_| {
             wasm_bindgen_futures::spawn_local(async move {
-                let usage =
-                    api::get::<UsageReport>(&format!("/api/v1/llm/usage/by-guild/{id}?group=cog"))
-                        .await;
+                let usage = api::get::<UsageReport>(&format!(
+                    "/api/v1/llm/usage/by-guild/{}?group=cog",
+                    api::segment(&id)
+                ))
+                .await;
                 let budgets = api::get::<Vec<BudgetView>>(&base).await;
                 loaded.set(Some(match (usage, budgets) {
                     (Ok(usage), Ok(budgets)) => Ok((usage, budgets)),

@@ -9,7 +9,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use baseline_api_types::Tier;
-use baseline_api_types::pages::{ActOutcome, ActRequest, UiActionCall, UiContext, UiEvent, View};
+use baseline_api_types::pages::{ActOutcome, UiActionCall, UiContext, UiEvent, View};
 use js_sys::{Object, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast as _, JsValue};
@@ -159,11 +159,7 @@ impl Runner {
         wasm_bindgen_futures::spawn_local(async move {
             let result = match call {
                 Ok(call) if call.payload.is_object() => {
-                    let path = format!("{}/actions/{}", runner.base, call.action);
-                    let request = ActRequest {
-                        payload: call.payload,
-                    };
-                    api::post_for::<_, ActOutcome>(&path, &request)
+                    crate::cog_page::act(&runner.base, &call.action, call.payload)
                         .await
                         .map_err(|f| f.to_string())
                 }

@@ -20,12 +20,17 @@ const ALLOWED = new Map([
 ]);
 const ABI_VERSION = 1;
 const MAX_IN_FLIGHT = 4;
+// Views one call into the module may emit (MAX_UI_VIEWS_PER_CALL in
+// api-types/src/pages.rs): each is parsed, checked and drawn on the page's
+// thread, so a module emitting in a loop would freeze the tab.
+const MAX_VIEWS_PER_CALL = 16;
 
 let exports = null;
 let context = new Uint8Array(0);
 let canAct = false;
 let inFlight = 0;
 let nextRequest = 1;
+let viewsThisCall = 0;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -72,6 +77,10 @@ function checkImports(module) {
 
 const bridge = namespace({
   emit_view(ptr, len) {
+    viewsThisCall += 1;
+    if (viewsThisCall > MAX_VIEWS_PER_CALL) {
+      throw new Error(`the module emitted more than ${MAX_VIEWS_PER_CALL} views in one call`);
+    }
     postMessage({ type: "view", json: readText(ptr, len) });
   },
   call_action(ptr, len) {
@@ -112,6 +121,7 @@ async function start(message) {
   if (version !== ABI_VERSION) {
     throw new Error(`the module speaks UI ABI ${version}; this dashboard speaks ${ABI_VERSION}`);
   }
+  viewsThisCall = 0;
   exports.ui_init();
   idle();
 }
@@ -122,6 +132,7 @@ function deliver(message) {
   const ptr = exports.ui_alloc(bytes.length);
   const [at, size] = region(ptr, bytes.length);
   new Uint8Array(memory(), at, size).set(bytes);
+  viewsThisCall = 0;
   exports.ui_event(ptr, bytes.length);
   idle();
 }

@@ -66,6 +66,9 @@ pub struct Config {
     pub quotas: QuotaConfig,
     /// Per-cog overrides and grants, by cog name.
     pub cogs: BTreeMap<String, CogConfig>,
+    /// Owners of slash commands named by the operator (`dice = "reference"`),
+    /// over what the store recorded when a cog first loaded with them.
+    pub commands: BTreeMap<String, String>,
     /// The Discord connection.
     pub discord: DiscordConfig,
     /// Sign-in with Discord and sessions (the dashboard and the API).
@@ -153,6 +156,10 @@ impl std::fmt::Debug for LlmConfig {
     }
 }
 
+/// Most people with access in one guild by default (`[auth]
+/// max_grants_per_guild`).
+pub const MAX_GRANTS_PER_GUILD: u32 = 100;
+
 /// Sign-in with Discord (OAuth2) and sessions.
 ///
 /// ```toml
@@ -190,8 +197,17 @@ pub struct AuthConfig {
     /// How often a session re-reads the user's guilds and team membership
     /// from Discord (minutes).
     pub refresh_minutes: u64,
-    /// Sign-in attempts (login and callback) per minute per address.
+    /// Sign-in attempts (login and callback) per minute per address (an
+    /// IPv6 address's /64).
     pub login_per_minute: u32,
+    /// Discord REST calls the API may make through the bot per second, for
+    /// all users together (names on the access page, member search,
+    /// channel and role pickers); the bot's whole budget is Discord's 50/s.
+    pub api_discord_per_second: u32,
+    /// The same, per signed-in user per minute.
+    pub api_discord_per_user_per_minute: u32,
+    /// Most people with access (owner included) in one guild.
+    pub max_grants_per_guild: u32,
 }
 
 impl Default for AuthConfig {
@@ -207,6 +223,9 @@ impl Default for AuthConfig {
             session_max_hours: 7 * 24,
             refresh_minutes: 10,
             login_per_minute: 20,
+            api_discord_per_second: 5,
+            api_discord_per_user_per_minute: 30,
+            max_grants_per_guild: MAX_GRANTS_PER_GUILD,
         }
     }
 }
@@ -339,6 +358,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             quotas: QuotaConfig::default(),
             cogs: BTreeMap::new(),
+            commands: BTreeMap::new(),
             discord: DiscordConfig::default(),
             auth: AuthConfig::default(),
             llm: LlmConfig::default(),
@@ -463,6 +483,9 @@ pub struct QuotaConfig {
     pub kv_global_bytes: u64,
     /// kv keys one cog may keep in its `global` scope.
     pub kv_global_keys: u64,
+    /// kv bytes one cog may keep across all its guilds and its global scope
+    /// together.
+    pub kv_total_bytes: u64,
     /// Cache bytes one cog may hold in one guild (or outside guilds).
     pub cache_bytes: u64,
     /// Cache keys one cog may hold in one guild (or outside guilds).
@@ -476,6 +499,7 @@ impl Default for QuotaConfig {
             kv_keys: 10_000,
             kv_global_bytes: 64 << 20,
             kv_global_keys: 50_000,
+            kv_total_bytes: 1 << 30,
             cache_bytes: 4 << 20,
             cache_keys: 5_000,
         }
@@ -490,6 +514,7 @@ impl QuotaConfig {
             kv_keys: cog.kv_keys.unwrap_or(self.kv_keys),
             kv_global_bytes: cog.kv_global_bytes.unwrap_or(self.kv_global_bytes),
             kv_global_keys: cog.kv_global_keys.unwrap_or(self.kv_global_keys),
+            kv_total_bytes: cog.kv_total_bytes.unwrap_or(self.kv_total_bytes),
             cache_bytes: cog.cache_bytes.unwrap_or(self.cache_bytes),
             cache_keys: cog.cache_keys.unwrap_or(self.cache_keys),
         }
@@ -540,6 +565,8 @@ pub struct CogConfig {
     pub kv_global_bytes: Option<u64>,
     /// kv keys in the `global` scope (default `[quotas] kv_global_keys`).
     pub kv_global_keys: Option<u64>,
+    /// kv bytes across all guilds (default `[quotas] kv_total_bytes`).
+    pub kv_total_bytes: Option<u64>,
     /// Cache bytes in one guild (default `[quotas] cache_bytes`).
     pub cache_bytes: Option<u64>,
     /// Cache keys in one guild (default `[quotas] cache_keys`).

@@ -262,6 +262,14 @@ async fn metrics(State(state): State<HealthState>) -> impl IntoResponse {
         refused,
     );
 
+    let full = Counter::<u64>::default();
+    full.inc_by(crate::store::FULL_REFUSALS.load(Ordering::Relaxed));
+    registry.register(
+        "store_full",
+        "Writes refused because the database or its disk was full (alert on any)",
+        full,
+    );
+
     let (database, cache, _) = services(&state.runtime).await;
     let service_up = Family::<Labels, Gauge>::default();
     let none = Probe::from_ping::<&str>("none", Ok(std::time::Duration::ZERO));

@@ -768,28 +768,30 @@ async fn the_dashboard_is_served_beside_the_api() {
     let script = format!("export default 1;{}", " ".repeat(4_000));
     std::fs::write(site.path().join("app.js"), &script).unwrap();
     let cogs = tempfile::tempdir().unwrap();
-    let get = |dir: Option<std::path::PathBuf>, uri: &'static str, gzip: bool| {
-        let cogs = cogs.path().to_path_buf();
-        async move {
-            let mut config = config(&cogs);
-            config.dashboard_dir = dir;
-            let runtime = Runtime::new(config, Services::in_process()).unwrap();
-            let mut request = Request::get(uri);
-            if gzip {
-                request = request.header("accept-encoding", "gzip");
+    let send =
+        |method: &'static str, dir: Option<std::path::PathBuf>, uri: &'static str, gzip: bool| {
+            let cogs = cogs.path().to_path_buf();
+            async move {
+                let mut config = config(&cogs);
+                config.dashboard_dir = dir;
+                let runtime = Runtime::new(config, Services::in_process()).unwrap();
+                let mut request = Request::builder().method(method).uri(uri);
+                if gzip {
+                    request = request.header("accept-encoding", "gzip");
+                }
+                let response = router(ApiState::new(runtime))
+                    .oneshot(request.body(Body::empty()).unwrap())
+                    .await
+                    .unwrap();
+                let status = response.status();
+                let headers = response.headers().clone();
+                let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                    .await
+                    .unwrap();
+                (status, headers, String::from_utf8_lossy(&bytes).to_string())
             }
-            let response = router(ApiState::new(runtime))
-                .oneshot(request.body(Body::empty()).unwrap())
-                .await
-                .unwrap();
-            let status = response.status();
-            let headers = response.headers().clone();
-            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-                .await
-                .unwrap();
-            (status, headers, String::from_utf8_lossy(&bytes).to_string())
-        }
-    };
+        };
+    let get = |dir, uri, gzip| send("GET", dir, uri, gzip);
     let dir = Some(site.path().to_path_buf());
     // The app, and its own routes (a reload on /guilds/1 gets the app too).
     for uri in ["/", "/guilds/123"] {
@@ -817,6 +819,23 @@ async fn the_dashboard_is_served_beside_the_api() {
     let (status, _, body) = get(None, "/", false).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("just dashboard"), "{body}");
+    // The app's fallback is for page loads: GET and HEAD, built or not.
+    for dir in [dir.clone(), None] {
+        let (status, headers, _) = send("HEAD", dir.clone(), "/guilds/123", false).await;
+        assert_eq!(status, StatusCode::OK, "HEAD {dir:?}");
+        assert!(headers.contains_key("content-type"));
+        for method in ["POST", "PUT", "DELETE", "PATCH"] {
+            for uri in ["/made-up", "/", "/app.js"] {
+                let (status, _, body) = send(method, dir.clone(), uri, false).await;
+                assert_eq!(
+                    status,
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} {uri} {dir:?}: {body}"
+                );
+                assert!(!body.contains("<title>app</title>"), "{method} {uri}");
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -488,20 +488,105 @@ async fn cog_pages_and_ui_modules_work_in_the_browser() {
         "idle"
     );
 
-    // A module that never returns is stopped by the page's watchdog.
-    std::fs::write(
-        site.runtime.config().cogs_dir.join("reference.ui.wasm"),
-        ui_fixture("", "(loop $forever (br $forever))", UI_EVENT),
-    )
-    .unwrap();
-    site.runtime
-        .load_file(&site.runtime.config().cogs_dir.join("reference.wasm"))
+    // A module that names an action out of its page, from its start-up code
+    // with no click: the dashboard refuses the name before any request, and
+    // the module's next, well-named call reaches its own page's one URL.
+    let escape =
+        r#"{\"action\":\"../../../../reference/pages/stats/actions/reset\",\"payload\":{}}"#;
+    let roll = r#"{\"action\":\"roll\",\"payload\":{\"sides\":6}}"#;
+    let module = ui_fixture(
+        r#"(import "bridge" "call_action" (func $call (param i32 i32) (result i32)))"#,
+        &format!(
+            "(drop (call $call (i32.const 2048) (i32.const {}))) (drop (call $call (i32.const 4096) (i32.const {})))",
+            escape.replace('\\', "").len(),
+            roll.replace('\\', "").len(),
+        ),
+        &format!(
+            r#"{UI_EVENT} (data (i32.const 2048) "{escape}") (data (i32.const 4096) "{roll}")"#
+        ),
+    );
+    swap_ui_module(&site, &client, module).await;
+    let d6 = || async {
+        site.runtime
+            .services()
+            .kv
+            .get(&namespace, "rolls:d6")
+            .await
+            .unwrap()
+    };
+    let started = Instant::now();
+    while d6().await.is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the module's well-named action never reached the cog"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let requests = client
+        .execute(
+            "return performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes('/api/v1/guilds/'))",
+            vec![],
+        )
         .await
         .unwrap();
-    client.refresh().await.unwrap();
+    let requests: Vec<String> = serde_json::from_value(requests).unwrap();
+    let acts: Vec<&String> = requests.iter().filter(|r| r.contains("/act")).collect();
+    assert_eq!(
+        acts.len(),
+        1,
+        "only the well-named action was sent: {requests:?}"
+    );
+    assert!(
+        acts[0].ends_with(&format!(
+            "/guilds/{DEMO_GUILD}/cogs/reference/pages/table/act"
+        )),
+        "{requests:?}"
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.contains("stats") || r.contains("reset")),
+        "no request left the page: {requests:?}"
+    );
+
+    // A module that emits views in a loop is stopped at the cap, before the
+    // tab has drawn them all.
+    let divider = r#"{\"root\":0,\"nodes\":[{\"type\":\"divider\"}]}"#;
+    let flood = ui_fixture(
+        r#"(import "bridge" "emit_view" (func $emit (param i32 i32)))"#,
+        &format!(
+            "(local $i i32) (loop $again (call $emit (i32.const 2048) (i32.const {})) \
+             (local.set $i (i32.add (local.get $i) (i32.const 1))) \
+             (br_if $again (i32.lt_u (local.get $i) (i32.const 1000000))))",
+            divider.replace('\\', "").len()
+        ),
+        &format!(r#"{UI_EVENT} (data (i32.const 2048) "{divider}")"#),
+    );
+    swap_ui_module(&site, &client, flood).await;
+    find_text(&client, ".ui-stopped", "more than 16 views in one call").await;
+
+    // A module that never returns is stopped by the page's watchdog.
+    swap_ui_module(
+        &site,
+        &client,
+        ui_fixture("", "(loop $forever (br $forever))", UI_EVENT),
+    )
+    .await;
     find_text(&client, ".ui-stopped", "did not answer in time").await;
     shot(&client, "24-ui-module-stopped").await;
     client.close().await.unwrap();
+}
+
+/// Put `module` in place of the reference cog's UI module, reload the cog
+/// and the page.
+async fn swap_ui_module(site: &crate::login::Site, client: &Client, module: Vec<u8>) {
+    let cogs = &site.runtime.config().cogs_dir;
+    std::fs::write(cogs.join("reference.ui.wasm"), module).unwrap();
+    site.runtime
+        .load_file(&cogs.join("reference.wasm"))
+        .await
+        .unwrap();
+    client.refresh().await.unwrap();
 }
 
 /// The dashboard with ada on the developer team, a shard monitor, and `cogs`.

@@ -1006,3 +1006,286 @@ async fn settings_may_name_only_this_servers_channels_roles_and_members() {
         .unwrap();
     assert_eq!(saved["dice_channel"], (DEMO_CHANNEL + 1).to_string());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_api_tokens_never_wait_for_the_databases_writer() {
+    let site = site(100).await;
+    let mut ada = Browser::default();
+    ada.sign_in(&site, DEMO_OWNER).await;
+    let made = ada
+        .request(
+            "POST",
+            &format!("{}/api/v1/auth/tokens", site.url),
+            Some(&site.url),
+            Some(json!({"name": "ci"})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+    let token = made.body["token"].as_str().unwrap().to_string();
+    let http = reqwest::Client::new();
+    let me = |bearer: String| {
+        let request = http
+            .get(format!("{}/api/v1/auth/me", site.url))
+            .bearer_auth(bearer);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    let db = site.runtime.services().database.clone().unwrap();
+    let baseline_host::store::Pool::Sqlite(pool) = db.pool() else {
+        panic!("the site runs on SQLite")
+    };
+    let last_used = || async {
+        sqlx::query_scalar::<_, Option<i64>>("SELECT last_used_at FROM api_tokens")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(me(token.clone()).await, 200);
+    let first = last_used().await.expect("the first use is noted");
+
+    // Another process holds SQLite's one writer (a cog's kv batch, say):
+    // made-up tokens — malformed or well-formed — are still answered at
+    // once, from a read, and so is the real token used again within the
+    // minute (its use is not noted twice).
+    let mut writer = pool.acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *writer)
+        .await
+        .unwrap();
+    let made_up = [
+        "bl_".to_string(),
+        "bl_../../x".to_string(),
+        format!("bl_{}", "Z".repeat(64)),
+        format!("bl_{}", "0".repeat(64)),
+        format!("bl_{}", "a".repeat(63)),
+    ];
+    for bogus in made_up {
+        let answered = tokio::time::timeout(Duration::from_secs(3), me(bogus.clone())).await;
+        assert_eq!(answered, Ok(401), "{bogus}: answered without the writer");
+    }
+    let again = tokio::time::timeout(Duration::from_secs(3), me(token.clone())).await;
+    assert_eq!(
+        again,
+        Ok(200),
+        "a real token within its minute needs no write"
+    );
+    sqlx::query("ROLLBACK").execute(&mut *writer).await.unwrap();
+    drop(writer);
+    assert_eq!(
+        last_used().await,
+        Some(first),
+        "noted once a minute at most"
+    );
+
+    // A minute later its use is noted again.
+    sqlx::query("UPDATE api_tokens SET last_used_at = last_used_at - 61000")
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_eq!(me(token.clone()).await, 200);
+    assert!(last_used().await.unwrap() >= first);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_racing_a_session_refresh_keep_the_session() {
+    let site = site(100).await;
+    let mut grace = Browser::default();
+    grace.sign_in(&site, GRACE).await;
+    let cache = site.runtime.services().cache.clone();
+    let id = grace.cookies["baseline_session"].clone();
+    let key = format!("session:{}", baseline_host::api::access::digest(&id));
+    let http = reqwest::Client::new();
+    let sim = site.sim.http_url();
+    let refreshes = || sim_requests(&http, &sim, "POST", "/api/v10/oauth2/token");
+    for round in 0..3 {
+        // Due for a refresh, the access token expired; Discord slow to
+        // answer the refresh, so requests pile up behind the one refreshing,
+        // and more come as it stores the session.
+        let mut session: Session =
+            serde_json::from_slice(&cache.get(&key).await.unwrap().unwrap()).unwrap();
+        session.refreshed_ms = 0;
+        session.oauth.as_mut().unwrap().expires_at_ms = 0;
+        cache
+            .set(
+                &key,
+                serde_json::to_vec(&session).unwrap(),
+                Duration::from_secs(600),
+            )
+            .await
+            .unwrap();
+        http.post(format!("{sim}/_sim/faults/rest"))
+            .json(&json!({"path": "/oauth2/token", "delay_ms": 300}))
+            .send()
+            .await
+            .unwrap();
+        let before = refreshes().await;
+        let cookie = format!("baseline_session={id}");
+        let me = format!("{}/api/v1/auth/me", site.url);
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let (http, cookie, me) = (http.clone(), cookie.clone(), me.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(i * 45)).await;
+                    let mut statuses = Vec::new();
+                    for _ in 0..4 {
+                        let answer = http.get(&me).header("cookie", &cookie).send().await;
+                        statuses.push(answer.unwrap().status().as_u16());
+                    }
+                    statuses
+                })
+            })
+            .collect();
+        for task in tasks {
+            let statuses = task.await.unwrap();
+            assert!(
+                statuses.iter().all(|s| *s == 200),
+                "round {round}: signed out by a racing refresh: {statuses:?}"
+            );
+        }
+        assert_eq!(
+            refreshes().await - before,
+            1,
+            "round {round}: one refresh for every request that raced it"
+        );
+        let me = grace.get(&format!("{}/api/v1/auth/me", site.url)).await;
+        assert_eq!(me.status, StatusCode::OK, "round {round}: still signed in");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_sign_ins_from_many_addresses_stores_nothing_and_ends_no_session() {
+    // A small cache, so that what a flood could make the host keep would
+    // show (and, before sign-ins moved into a signed cookie, evicted the
+    // sessions: 0.7 KiB kept per sign-in for ten minutes).
+    let cache = Arc::new(baseline_host::cache::InProcessCache::new(1 << 20));
+    let held = cache.clone();
+    let site = site_on(40, |_| {}, None, move |services| services.with_cache(held)).await;
+    let mut ada = Browser::default();
+    ada.sign_in(&site, DEMO_OWNER).await;
+    let me = format!("{}/api/v1/auth/me", site.url);
+    assert_eq!(ada.get(&me).await.status, StatusCode::OK);
+    let before = cache.weighted_size();
+    // 2 000 sign-ins started from 50 addresses (127.0.0.2 to .51), each
+    // address up to its limit.
+    let login = format!("{}/api/v1/auth/login", site.url);
+    let mut started = 0;
+    for host in 2..52u8 {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(std::net::IpAddr::from([127, 0, 0, host]))
+            .build()
+            .unwrap();
+        for _ in 0..41 {
+            let answer = http.get(&login).send().await.unwrap();
+            match answer.status().as_u16() {
+                303 => started += 1,
+                429 => {}
+                other => panic!("sign-in answered {other}"),
+            }
+        }
+    }
+    assert_eq!(started, 50 * 40, "each address up to its limit, then 429");
+    let grown = cache.weighted_size().saturating_sub(before);
+    assert!(
+        grown < 64 << 10,
+        "2 000 pending sign-ins made the host keep {grown} bytes (only the per-address windows may stay)"
+    );
+    assert_eq!(ada.get(&me).await.status, StatusCode::OK, "still signed in");
+    // A sign-in still works end to end afterwards.
+    let mut grace = Browser::default();
+    grace.sign_in(&site, GRACE).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_looping_on_the_access_pages_stays_within_the_apis_discord_budget() {
+    let site = site_with(1_000, |config| config.auth.max_grants_per_guild = 42).await;
+    // 40 people with access whom Discord does not know (the simulator
+    // answers 404 for each): every name is a lookup through the bot.
+    let access = AccessStore::new(site.runtime.services().database.clone().unwrap());
+    for user in 0..40u64 {
+        access
+            .change(DEMO_GUILD, DEMO_OWNER, 7_000 + user, Some(Tier::Viewer))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let mut ada = Browser::default();
+    ada.sign_in(&site, DEMO_OWNER).await;
+    let http = reqwest::Client::new();
+    let sim = site.sim.http_url();
+    let members = format!("/api/v10/guilds/{DEMO_GUILD}/members/");
+    let lookups = || sim_requests(&http, &sim, "GET", &members);
+    let before = lookups().await;
+    let users = format!("{}/api/v1/guilds/{DEMO_GUILD}/authorized-users", site.url);
+    for _ in 0..20 {
+        for url in [users.clone(), format!("{users}/history?limit=500")] {
+            let answer = ada.get(&url).await;
+            assert_eq!(answer.status, StatusCode::OK, "{url}: {:?}", answer.body);
+        }
+    }
+    let made = lookups().await - before;
+    // One page of names at once (25), then the user's 30 a minute: the
+    // first answer looks up 25, the next the other 15 as the bucket refills
+    // — and a name Discord does not know is remembered, never asked again.
+    assert!(
+        (25..=45).contains(&made),
+        "40 listings made {made} member lookups through the bot"
+    );
+    let listed = ada.get(&users).await;
+    assert_eq!(
+        listed.body.as_array().unwrap().len(),
+        41,
+        "the owner and 40"
+    );
+
+    // Grants are capped per guild: 41 hold access, one more may be added.
+    let grant = |user: u64| json!({"user_id": user.to_string(), "tier": "viewer"});
+    let one_more = ada
+        .request("POST", &users, Some(&site.url), Some(grant(8_000)))
+        .await;
+    assert_eq!(
+        one_more.status,
+        StatusCode::NO_CONTENT,
+        "{:?}",
+        one_more.body
+    );
+    let over = ada
+        .request("POST", &users, Some(&site.url), Some(grant(8_001)))
+        .await;
+    assert_eq!(over.status, StatusCode::FORBIDDEN, "{:?}", over.body);
+    assert!(
+        over.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_grants_per_guild"),
+        "{:?}",
+        over.body
+    );
+    // A change of tier for someone who already has access is no new grant.
+    let changed = ada
+        .request(
+            "POST",
+            &users,
+            Some(&site.url),
+            Some(json!({"user_id": "8000", "tier": "editor"})),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{:?}", changed.body);
+}
+
+/// The REST requests the simulator at `sim` saw whose method is `method`
+/// and whose path starts with `path`.
+async fn sim_requests(http: &reqwest::Client, sim: &str, method: &str, path: &str) -> usize {
+    let log: Value = http
+        .get(format!("{sim}/_sim/requests"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    log.as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == method && r["path"].as_str().unwrap().starts_with(path))
+        .count()
+}

@@ -102,13 +102,13 @@ async fn a_cogs_pages_render_and_act_with_the_pages_access_rules() {
     assert_eq!(status, StatusCode::OK, "{rendered}");
     assert_eq!(find_stat(&rendered["view"], "Dice rolled"), Some("0"));
     assert_eq!(find_stat(&rendered["view"], "Goal"), Some("none set"));
-    let goal = format!("{stats_url}/actions/goal");
+    let goal = format!("{stats_url}/act");
     let (status, outcome, _) = app
         .send(
             "POST",
             &goal,
             Some(&editor),
-            Some(r#"{"payload":{"goal":5}}"#),
+            Some(r#"{"action":"goal","payload":{"goal":5}}"#),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{outcome}");
@@ -121,7 +121,7 @@ async fn a_cogs_pages_render_and_act_with_the_pages_access_rules() {
             "POST",
             &goal,
             Some(&editor),
-            Some(r#"{"payload":{"goal":-1}}"#),
+            Some(r#"{"action":"goal","payload":{"goal":-1}}"#),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
@@ -138,23 +138,56 @@ async fn a_cogs_pages_render_and_act_with_the_pages_access_rules() {
             "POST",
             &goal,
             Some(&viewer),
-            Some(r#"{"payload":{"goal":1}}"#),
+            Some(r#"{"action":"goal","payload":{"goal":1}}"#),
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _, _) = app
-        .send("POST", &goal, Some(&editor), Some(r#"{"payload":[1]}"#))
+        .send(
+            "POST",
+            &goal,
+            Some(&editor),
+            Some(r#"{"action":"goal","payload":[1]}"#),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // An action name is a closed pattern, checked before the cog is called;
+    // the old per-action URLs are gone, so no name can become a path.
+    for name in ["../../../../reference/pages/stats/actions/reset", "a/b", ""] {
+        let body = serde_json::json!({"action": name, "payload": {}}).to_string();
+        let (status, refused, _) = app.send("POST", &goal, Some(&editor), Some(&body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name:?}: {refused}");
+        assert!(
+            refused["message"]
+                .as_str()
+                .unwrap()
+                .contains("an action name"),
+            "{refused}"
+        );
+    }
+    let (status, _, _) = app
+        .send(
+            "POST",
+            &format!("{stats_url}/actions/goal"),
+            Some(&editor),
+            Some(r#"{"payload":{"goal":6}}"#),
+        )
+        .await;
+    assert!(
+        status.is_client_error(),
+        "the old action URL is no route: {status}"
+    );
+    let (_, rendered, _) = app.send("GET", &stats_url, Some(&admin), None).await;
+    assert_eq!(find_stat(&rendered["view"], "Goal"), Some("0 of 5"));
 
     // The UI module's action: a roll through the cog, answered with data.
-    let roll = format!("{base}/cogs/reference/pages/table/actions/roll");
+    let roll = format!("{base}/cogs/reference/pages/table/act");
     let (status, outcome, _) = app
         .send(
             "POST",
             &roll,
             Some(&editor),
-            Some(r#"{"payload":{"sides":6}}"#),
+            Some(r#"{"action":"roll","payload":{"sides":6}}"#),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{outcome}");
@@ -182,9 +215,9 @@ async fn a_cogs_pages_render_and_act_with_the_pages_access_rules() {
     let (status, _, _) = app
         .send(
             "POST",
-            &format!("{admins}/actions/x"),
+            &format!("{admins}/act"),
             Some(&editor),
-            Some(r#"{"payload":{}}"#),
+            Some(r#"{"action":"x","payload":{}}"#),
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -257,6 +290,8 @@ async fn views_that_cannot_be_drawn_and_cogs_that_hang_are_refused_with_the_reas
         ("cycle", "reached twice"),
         ("dangling", "refers to node 5, but the view has 1 nodes"),
         ("spin", "timeout"),
+        // A button whose action names a path out of the page.
+        ("escape", "node 0: an action name holds only"),
     ] {
         let (status, body, _) = app
             .send("GET", &format!("{base}/{route}"), Some(&admin), None)
@@ -272,6 +307,30 @@ async fn views_that_cannot_be_drawn_and_cogs_that_hang_are_refused_with_the_reas
 
 fn module(imports: &str, event: &str) -> Vec<u8> {
     ui_fixture(imports, "", event)
+}
+
+#[test]
+fn a_ui_module_whose_memory_may_grow_past_64_mib_is_refused() {
+    let with_memory = |memory: &str| {
+        wat::parse_str(format!(
+            r#"(module
+                (memory (export "memory") {memory})
+                (func (export "ui_alloc") (param i32) (result i32) i32.const 1024)
+                (func (export "ui_abi_version") (result i32) i32.const 1)
+                (func (export "ui_init"))
+                {UI_EVENT})"#
+        ))
+        .unwrap()
+    };
+    assert_eq!(ui_module::check(&with_memory("1 1024")), Ok(()));
+    for (memory, problem) in [
+        ("1", "declares no maximum"),
+        ("1 65536", "may grow to 65536 pages"),
+        ("1 1025", "at most 1024 (64 MiB)"),
+    ] {
+        let refused = ui_module::check(&with_memory(memory)).unwrap_err();
+        assert!(refused.contains(problem), "{memory}: {refused}");
+    }
 }
 
 #[test]

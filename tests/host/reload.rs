@@ -208,3 +208,106 @@ async fn a_second_claim_on_a_command_is_refused_naming_both() {
     );
     assert_eq!(runtime.registry().failures().len(), 1);
 }
+
+/// A runtime over a SQLite database in `data` (kept across "restarts").
+async fn runtime_on(
+    data: &Path,
+    cogs: &Path,
+    change: impl FnOnce(&mut baseline_host::config::Config),
+) -> Arc<Runtime> {
+    let db =
+        baseline_host::store::Database::connect(&baseline_host::store::Database::sqlite_url(data))
+            .await
+            .unwrap();
+    db.migrate().await.unwrap();
+    let mut config = config(cogs);
+    change(&mut config);
+    Runtime::new(
+        config,
+        baseline_host::capabilities::Services::with_database(db),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commands_recorded_owner_keeps_it_whatever_file_loads_first() {
+    let data = tempfile::tempdir().unwrap();
+    let cogs = tempfile::tempdir().unwrap();
+    install("reference", cogs.path(), "reference.wasm");
+    let first = runtime_on(data.path(), cogs.path(), |_| {}).await;
+    first.load_dir().await;
+    assert_eq!(
+        first.registry().by_command("dice").unwrap().name(),
+        "reference"
+    );
+    drop(first);
+
+    // A copy saved under a name that sorts first, on the next start: it is
+    // refused naming both, and /dice stays with its recorded owner.
+    install("reference", cogs.path(), "aaa-anything.wasm");
+    for start in 0..2 {
+        let runtime = runtime_on(data.path(), cogs.path(), |_| {}).await;
+        let results = runtime.load_dir().await;
+        assert!(results[0].0.ends_with("aaa-anything.wasm"));
+        let refused = results[0]
+            .1
+            .as_ref()
+            .err()
+            .expect("the squatter is refused")
+            .to_string();
+        assert!(
+            refused.contains("/dice")
+                && refused.contains("`aaa-anything`")
+                && refused.contains("`reference`")
+                && refused.contains("recorded owner")
+                && refused.contains("[commands]"),
+            "start {start}: {refused}"
+        );
+        assert!(
+            results[1].1.is_ok(),
+            "start {start}: {:?}",
+            results[1].1.as_ref().err()
+        );
+        assert_eq!(
+            runtime.registry().by_command("dice").unwrap().name(),
+            "reference"
+        );
+        assert!(
+            runtime
+                .registry()
+                .failures()
+                .keys()
+                .any(|f| f.ends_with("aaa-anything.wasm"))
+        );
+    }
+
+    // Even with the owner's file gone, the command is not up for grabs.
+    std::fs::remove_file(cogs.path().join("reference.wasm")).unwrap();
+    let runtime = runtime_on(data.path(), cogs.path(), |_| {}).await;
+    let results = runtime.load_dir().await;
+    assert!(results[0].1.is_err());
+    assert!(runtime.registry().by_command("dice").is_none());
+
+    // The operator moves it by naming the owner; the record follows.
+    install("reference", cogs.path(), "reference.wasm");
+    let moved = |config: &mut baseline_host::config::Config| {
+        config.commands.insert("dice".into(), "aaa-anything".into());
+    };
+    let runtime = runtime_on(data.path(), cogs.path(), moved).await;
+    let results = runtime.load_dir().await;
+    assert!(results[0].1.is_ok(), "{:?}", results[0].1.as_ref().err());
+    let refused = results[1].1.as_ref().err().unwrap().to_string();
+    assert!(refused.contains("named in baseline.toml"), "{refused}");
+    assert_eq!(
+        runtime.registry().by_command("dice").unwrap().name(),
+        "aaa-anything"
+    );
+    drop(runtime);
+    std::fs::remove_file(cogs.path().join("aaa-anything.wasm")).unwrap();
+    let runtime = runtime_on(data.path(), cogs.path(), |_| {}).await;
+    let results = runtime.load_dir().await;
+    assert!(
+        results[0].1.is_err(),
+        "the record moved with the operator's name"
+    );
+}

@@ -351,6 +351,7 @@ async fn quota_suite(kv: Arc<dyn KvStore>) {
     let quota = Quota {
         keys: 3,
         bytes: 100,
+        total_bytes: u64::MAX,
     };
     let guild = ns("q", Partition::Guild(5));
     let user = ns("q", Partition::User { guild: 5, user: 9 });
@@ -437,6 +438,7 @@ async fn quota_suite(kv: Arc<dyn KvStore>) {
     let tight = Quota {
         keys: 1_000,
         bytes: 10 * 21,
+        total_bytes: u64::MAX,
     };
     let racing = ns("race", Partition::Guild(1));
     let mut tasks = Vec::new();
@@ -462,6 +464,77 @@ async fn quota_suite(kv: Arc<dyn KvStore>) {
             bytes: 210
         }
     );
+    // Across guilds: each guild within its own quota, the cog's total
+    // bounded all the same (a cog writing in every guild it is in).
+    let everywhere = Quota {
+        keys: 100,
+        bytes: 1_000,
+        total_bytes: 100,
+    };
+    for guild in 1..=3 {
+        kv.set(
+            &ns("wide", Partition::Guild(guild)),
+            "k",
+            vec![0; 29],
+            None,
+            everywhere,
+        )
+        .await
+        .unwrap(); // 30 bytes each, 90 in all
+    }
+    let refused = kv
+        .set(
+            &ns("wide", Partition::Guild(4)),
+            "k",
+            vec![0; 29],
+            None,
+            everywhere,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::QuotaExceeded(m)
+            if m.contains("across all its guilds") && m.contains("kv_total_bytes") && m.contains("90 of 100")),
+        "{refused:?}"
+    );
+    let refused = kv
+        .set(
+            &ns("wide", Partition::Global),
+            "k",
+            vec![0; 29],
+            None,
+            everywhere,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, StoreError::QuotaExceeded(_)),
+        "the global space counts too"
+    );
+    // Other cogs are not affected; a delete gives room back.
+    kv.set(
+        &ns("narrow", Partition::Guild(4)),
+        "k",
+        vec![0; 29],
+        None,
+        everywhere,
+    )
+    .await
+    .unwrap();
+    assert!(
+        kv.delete(&ns("wide", Partition::Guild(1)), "k")
+            .await
+            .unwrap()
+    );
+    kv.set(
+        &ns("wide", Partition::Guild(4)),
+        "k",
+        vec![0; 29],
+        None,
+        everywhere,
+    )
+    .await
+    .unwrap();
 }
 
 async fn settings_suite(settings: Arc<dyn SettingsStore>, timestamps: bool) {

@@ -265,7 +265,7 @@ pub fn ui_fixture(imports: &str, init: &str, event: &str) -> Vec<u8> {
     wat::parse_str(format!(
         r#"(module
             {imports}
-            (memory (export "memory") 1)
+            (memory (export "memory") 1 16)
             (func (export "ui_alloc") (param i32) (result i32) i32.const 1024)
             (func (export "ui_abi_version") (result i32) i32.const 1)
             (func (export "ui_init") {init})

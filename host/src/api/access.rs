@@ -165,6 +165,18 @@ pub(crate) fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<Stri
 /// API tokens start with this, so they are told apart from session ids.
 pub const TOKEN_PREFIX: &str = "bl_";
 
+/// Whether `token` has the shape of an API token the host makes: the
+/// prefix and 64 lowercase hex digits. Anything else is refused before the
+/// store is asked.
+pub fn well_formed_token(token: &str) -> bool {
+    token.strip_prefix(TOKEN_PREFIX).is_some_and(|secret| {
+        secret.len() == 64
+            && secret
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
 /// The session (or API token's user) `token` names, if it is live. Tokens
 /// longer than 128 characters are never looked up.
 pub(crate) async fn session(state: &ApiState, token: &str) -> Result<Option<Session>, ApiError> {
@@ -172,6 +184,9 @@ pub(crate) async fn session(state: &ApiState, token: &str) -> Result<Option<Sess
         return Ok(None);
     }
     if token.starts_with(TOKEN_PREFIX) {
+        if !well_formed_token(token) {
+            return Ok(None);
+        }
         return token_session(state, token).await;
     }
     let cache = state.runtime.services().cache.clone();
@@ -195,8 +210,11 @@ pub(crate) async fn session(state: &ApiState, token: &str) -> Result<Option<Sess
     let key = session_key(token);
     if login.needs_refresh(&session, now) {
         // One refresh at a time per session (Discord rotates refresh
-        // tokens: a second one racing would be refused); the others go on
-        // with what the session knows.
+        // tokens: a second one racing would be refused and end the
+        // session); the others go on with what the session knows. The lock
+        // is held until the refreshed session is stored, and whoever takes
+        // it reads the session again first: a request that read it before
+        // the last refresh was stored must not refresh it a second time.
         let lock = format!("session-refresh:{}", digest(token));
         let first = cache
             .increment(&lock, 1, Duration::from_secs(30))
@@ -204,19 +222,11 @@ pub(crate) async fn session(state: &ApiState, token: &str) -> Result<Option<Sess
             .map_err(|e| ApiError::service("cache", e))?
             == 1;
         if first {
-            let refreshed = login.refresh(state, session).await;
+            let refreshed = refresh_locked(state, login, cache.as_ref(), &key, token).await;
             let _ = cache.delete(&lock).await;
             match refreshed? {
                 Some(fresh) => session = fresh,
-                None => {
-                    // Discord no longer accepts the user's grant: signed out.
-                    end_session(cache.as_ref(), token).await?;
-                    return Ok(None);
-                }
-            }
-            session.touched_ms = now;
-            if !replace_session(cache.as_ref(), &key, &session, login.idle()).await? {
-                return Ok(None);
+                None => return Ok(None),
             }
         }
     } else if now - session.touched_ms > 60_000 {
@@ -228,6 +238,41 @@ pub(crate) async fn session(state: &ApiState, token: &str) -> Result<Option<Sess
         }
     }
     Ok(Some(session))
+}
+
+/// The refresh of session `token` (stored at `key`), by the holder of its
+/// refresh lock: read again, refreshed if still due, stored. `None`: the
+/// session is gone (signed out meanwhile, or Discord refused the grant,
+/// which ends it).
+async fn refresh_locked(
+    state: &ApiState,
+    login: &super::login::Login,
+    cache: &dyn Cache,
+    key: &str,
+    token: &str,
+) -> Result<Option<Session>, ApiError> {
+    let stored = cache
+        .get(key)
+        .await
+        .map_err(|e| ApiError::service("cache", e))?;
+    let Some(session) = stored.and_then(|bytes| serde_json::from_slice::<Session>(&bytes).ok())
+    else {
+        return Ok(None);
+    };
+    let now = now_millis();
+    if !login.needs_refresh(&session, now) {
+        return Ok(Some(session));
+    }
+    let Some(mut fresh) = login.refresh(state, session).await? else {
+        // Discord no longer accepts the user's grant: signed out.
+        end_session(cache, token).await?;
+        return Ok(None);
+    };
+    fresh.touched_ms = now;
+    if !replace_session(cache, key, &fresh, login.idle()).await? {
+        return Ok(None);
+    }
+    Ok(Some(fresh))
 }
 
 /// The user behind an API token. Stored roles (ownership, grants) always

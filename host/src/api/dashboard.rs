@@ -1,7 +1,9 @@
 //! The dashboard's files, served on the API's port beside `/api/v1`: the
 //! built Yew app from `dashboard_dir` (`just dashboard` makes it), every
 //! path that is not a file answered with `index.html` so the app's own
-//! routes (`/guilds/123`) survive a reload. Every answer says
+//! routes (`/guilds/123`) survive a reload — for GET and HEAD only: any
+//! other method outside `/api/v1` is a 405 (a POST to a made-up path is no
+//! page load, and must not look like a success to a script probing routes). Every answer says
 //! `Cache-Control: no-cache` — the file names carry no content hash, so the
 //! browser revalidates (a 304 against `Last-Modified`) instead of running
 //! yesterday's wasm against today's API. Compression (gzip, brotli) is the
@@ -41,14 +43,15 @@ pub fn router<S: Clone + Send + Sync + 'static>(dir: Option<&Path>) -> Router<S>
         if let Some(dir) = dir {
             tracing::warn!(dir = %dir.display(), "dashboard_dir has no index.html; the dashboard is not served");
         }
-        return Router::new()
-            .fallback(|| async { (StatusCode::OK, Html(NOT_BUILT)).into_response() });
+        return Router::new().fallback(axum::routing::get(|| async {
+            (StatusCode::OK, Html(NOT_BUILT)).into_response()
+        }));
     };
     let files = ServeDir::new(dir)
         .append_index_html_on_directories(true)
         .fallback(ServeFile::new(dir.join("index.html")));
     Router::new()
-        .fallback_service(files)
+        .fallback_service(axum::routing::get_service(files))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),

@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::access::{Caller, GuildAdmin, GuildViewer, access_store, tier_in};
+use super::bot_calls::MEMBER_LOOKUPS;
 use super::{ApiError, ApiState};
 use baseline_api_types::{
     AccessChangeView, AuthorizedView, ChannelView, GrantRequest, GuildView, MemberView, RoleView,
@@ -37,7 +38,9 @@ pub fn router() -> Router<ApiState> {
 }
 
 fn store(state: &ApiState) -> Result<AccessStore, ApiError> {
-    access_store(state).ok_or_else(|| ApiError::Unavailable("access needs the database".into()))
+    access_store(state)
+        .map(|store| store.with_max_grants(state.runtime.config().auth.max_grants_per_guild))
+        .ok_or_else(|| ApiError::Unavailable("access needs the database".into()))
 }
 
 /// The guilds the caller may manage, with their tier, whether the bot is
@@ -118,7 +121,7 @@ async fn authorized(
 ) -> Result<Json<Vec<AuthorizedView>>, ApiError> {
     let list = store(&state)?.list(access.guild_id).await?;
     let ids: Vec<u64> = list.iter().map(|a| a.user_id).collect();
-    let names = names(&state, access.guild_id, &ids).await?;
+    let names = names(&state, access.session.user_id, access.guild_id, &ids).await?;
     Ok(Json(
         list.into_iter()
             .map(|a| AuthorizedView {
@@ -135,14 +138,15 @@ async fn authorized(
 /// How long a request the API makes through the bot may take.
 pub(super) const BOT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The most members looked up through the bot for one answer.
-const MEMBER_LOOKUPS: usize = 25;
-
-/// Usernames of `users`: those who signed in here from the store, the rest
-/// (at most [`MEMBER_LOOKUPS`]) as the bot sees them in `guild`. Unknown
-/// ones are left out; a failed lookup is not an error (ids still show).
+/// Usernames of `users`: those who signed in here from the store (one
+/// query), the rest as the bot sees them in `guild` — remembered, absent
+/// members too, and looked up within the API's Discord budget
+/// ([`super::bot_calls`]) on behalf of `viewer`, at most
+/// [`MEMBER_LOOKUPS`] for one answer. Unknown ones are left out; a failed
+/// or unaffordable lookup is not an error (ids still show).
 async fn names(
     state: &ApiState,
+    viewer: u64,
     guild: u64,
     users: &[u64],
 ) -> Result<std::collections::HashMap<u64, String>, ApiError> {
@@ -150,17 +154,39 @@ async fn names(
     if state.runtime.services().discord.is_none() {
         return Ok(names);
     }
-    let missing: Vec<u64> = users
+    let calls = &state.bot_calls;
+    let mut missing = Vec::new();
+    let unknown: Vec<u64> = users
         .iter()
         .copied()
         .filter(|u| !names.contains_key(u))
-        .take(MEMBER_LOOKUPS)
         .collect();
+    for user in unknown {
+        match calls.name(guild, user) {
+            Some(Some(name)) => {
+                names.insert(user, name);
+            }
+            Some(None) => {}
+            None if missing.len() < MEMBER_LOOKUPS as usize && calls.admit(viewer) => {
+                missing.push(user)
+            }
+            None => {}
+        }
+    }
     let lookups = missing.iter().map(|user| async move {
         let path = format!("/guilds/{guild}/members/{user}");
         let wait = std::time::Duration::from_secs(3);
-        let member: twilight_model::guild::Member = through_bot(state, &path, wait).await.ok()?;
-        Some((*user, member.user.name))
+        match through_bot_admitted::<twilight_model::guild::Member>(state, &path, wait).await {
+            Ok(member) => {
+                calls.remember(guild, *user, Some(member.user.name.clone()));
+                Some((*user, member.user.name))
+            }
+            Err(ApiError::NotFound(_)) => {
+                calls.remember(guild, *user, None);
+                None
+            }
+            Err(_) => None,
+        }
     });
     names.extend(
         futures_util::future::join_all(lookups)
@@ -175,6 +201,7 @@ fn refusal(refusal: Refusal) -> ApiError {
     match refusal {
         Refusal::UnknownGuild => ApiError::NotFound(refusal.to_string()),
         Refusal::LastAdmin | Refusal::Owner => ApiError::Forbidden(refusal.to_string()),
+        Refusal::TooMany(_) => ApiError::Forbidden(refusal.to_string()),
     }
 }
 
@@ -273,7 +300,7 @@ async fn history(
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    let names = names(&state, access.guild_id, &ids).await?;
+    let names = names(&state, access.session.user_id, access.guild_id, &ids).await?;
     Ok(Json(
         changes
             .into_iter()
@@ -319,7 +346,8 @@ async fn members(
         crate::discord::rest::percent_encode(text),
         query.limit.unwrap_or(25).clamp(1, 100)
     );
-    let members: Vec<twilight_model::guild::Member> = through_bot(&state, &path, BOT_WAIT).await?;
+    let members: Vec<twilight_model::guild::Member> =
+        through_bot(&state, access.session.user_id, &path, BOT_WAIT).await?;
     Ok(Json(
         members
             .into_iter()
@@ -333,10 +361,24 @@ async fn members(
     ))
 }
 
-/// `path` of Discord's API through the bot, read as `T`; 404 when Discord
-/// says so, 503 when the host has no Discord connection or Discord does not
-/// answer.
+/// `path` of Discord's API through the bot on behalf of `user`, read as
+/// `T`, within the API's Discord budget ([`super::bot_calls`]); 429 over
+/// it, 404 when Discord says so, 503 when the host has no Discord
+/// connection or Discord does not answer.
 pub(super) async fn through_bot<T: serde::de::DeserializeOwned>(
+    state: &ApiState,
+    user: u64,
+    path: &str,
+    within: std::time::Duration,
+) -> Result<T, ApiError> {
+    if state.runtime.services().discord.is_some() && !state.bot_calls.admit(user) {
+        return Err(ApiError::RateLimited);
+    }
+    through_bot_admitted(state, path, within).await
+}
+
+/// [`through_bot`] for a call already admitted.
+async fn through_bot_admitted<T: serde::de::DeserializeOwned>(
     state: &ApiState,
     path: &str,
     within: std::time::Duration,
@@ -379,6 +421,7 @@ async fn channels(
 ) -> Result<Json<Vec<ChannelView>>, ApiError> {
     let channels: Vec<twilight_model::channel::Channel> = through_bot(
         &state,
+        access.session.user_id,
         &format!("/guilds/{}/channels", access.guild_id),
         BOT_WAIT,
     )
@@ -408,6 +451,7 @@ async fn roles(
 ) -> Result<Json<Vec<RoleView>>, ApiError> {
     let roles: Vec<twilight_model::guild::Role> = through_bot(
         &state,
+        access.session.user_id,
         &format!("/guilds/{}/roles", access.guild_id),
         BOT_WAIT,
     )

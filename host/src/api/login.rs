@@ -2,20 +2,22 @@
 //! out, who am I, and the user's API tokens.
 //!
 //! 1. `GET /api/v1/auth/login[?return_to=/path]` makes a one-time `state`
-//!    (kept in the cache for 10 minutes with the PKCE verifier, the return
-//!    path and a hash of a browser binding) and sets the binding in a
-//!    short-lived cookie, then redirects to Discord's authorize page. With
-//!    the simulator, `as_user=ID` is passed on (sign in as that simulated
-//!    person without the picker page).
-//! 2. `GET /api/v1/auth/callback?code&state` takes the state (once: a
-//!    second use finds nothing), checks the binding cookie (a state from
-//!    another browser is refused), exchanges the code with the verifier and
-//!    the client secret, reads the user and their guilds, and starts a
-//!    session under a new id — whatever session cookie the browser had is
-//!    ignored and ended (no fixation). Then back to the return path, which
-//!    must be a path on this host (no open redirect).
+//!    and a PKCE verifier and keeps them, with the return path, in a
+//!    signed, short-lived (10 minutes) cookie in the browser that asked
+//!    ([`super::sign_in_cookie`]): nothing is stored on the host until
+//!    Discord sends the browser back. Then it redirects to Discord's
+//!    authorize page. With the simulator, `as_user=ID` is passed on (sign
+//!    in as that simulated person without the picker page).
+//! 2. `GET /api/v1/auth/callback?code&state` opens the cookie (a state
+//!    from another browser, or a forged or expired cookie, is refused),
+//!    clears it, exchanges the code with the verifier and the client
+//!    secret (Discord's code is single-use), reads the user and their
+//!    guilds, and starts a session under a new id — whatever session cookie
+//!    the browser had is ignored and ended (no fixation). Then back to the
+//!    return path, which must be a path on this host (no open redirect).
 //!
-//! Both are rate-limited per address (`login_per_minute`).
+//! Both are rate-limited per network (`login_per_minute`: the address, or
+//! its /64 for IPv6).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +35,7 @@ use super::access::{
     Caller, SESSION_COOKIE, Session, TOKEN_PREFIX, access_store, cookie, cookie_name, digest,
     end_session, random_secret, save_session, token,
 };
+use super::sign_in_cookie::{PendingSignIn, SignInSeal};
 use super::{ApiError, ApiState};
 use baseline_api_types::Me;
 
@@ -60,6 +63,7 @@ pub struct Login {
     max_age: Duration,
     refresh_every: Duration,
     per_minute: u32,
+    seal: SignInSeal,
 }
 
 impl Login {
@@ -102,6 +106,7 @@ impl Login {
             max_age: Duration::from_secs(config.session_max_hours.max(1) * 3_600),
             refresh_every: Duration::from_secs(config.refresh_minutes.max(1) * 60),
             per_minute: config.login_per_minute,
+            seal: SignInSeal::new(secret),
         })
     }
 
@@ -302,7 +307,10 @@ async fn limit_login(
         return Ok(());
     }
     let minute = now_millis() / 60_000;
-    let key = format!("ratelimit:login:{}:{minute}", from.ip());
+    let key = format!(
+        "ratelimit:login:{}:{minute}",
+        super::rate_limit::network(from.ip())
+    );
     match state
         .runtime
         .services()
@@ -337,13 +345,6 @@ struct LoginQuery {
     as_user: Option<u64>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct PendingLogin {
-    verifier: String,
-    return_to: String,
-    binding: String,
-}
-
 /// Start signing in with Discord.
 #[utoipa::path(get, path = "/api/v1/auth/login", params(LoginQuery),
     responses((status = 303, description = "to Discord's authorize page"), (status = 400), (status = 429), (status = 503)))]
@@ -362,23 +363,12 @@ async fn login(
     }
     let state_id = random_secret();
     let verifier = format!("{}{}", random_secret(), random_secret());
-    let binding = random_secret();
-    let pending = PendingLogin {
+    let pending = login.seal.seal(&PendingSignIn {
+        state: state_id.clone(),
         verifier: verifier.clone(),
         return_to,
-        binding: digest(&binding),
-    };
-    state
-        .runtime
-        .services()
-        .cache
-        .set(
-            &format!("login:{state_id}"),
-            serde_json::to_vec(&pending).map_err(|e| ApiError::Internal(e.to_string()))?,
-            LOGIN_TTL,
-        )
-        .await
-        .map_err(|e| ApiError::service("cache", e))?;
+        expires_ms: now_millis() + LOGIN_TTL.as_millis() as i64,
+    });
     let challenge =
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&verifier));
     let as_user = query.as_user.map(|u| u.to_string());
@@ -392,7 +382,7 @@ async fn login(
         header::SET_COOKIE,
         login.cookie(
             &cookie_name(&state, LOGIN_COOKIE),
-            &binding,
+            &pending,
             Some(LOGIN_TTL),
         ),
     );
@@ -429,34 +419,21 @@ async fn callback(
         ));
     };
     let cache = state.runtime.services().cache.clone();
-    let key = format!("login:{state_id}");
     let stale = || {
         ApiError::BadRequest("this sign-in link is unknown, used or expired; sign in again".into())
     };
     if state_id.len() > 64 {
         return Err(stale());
     }
-    let pending = cache
-        .get(&key)
-        .await
-        .map_err(|e| ApiError::service("cache", e))?
-        .and_then(|bytes| serde_json::from_slice::<PendingLogin>(&bytes).ok())
-        .ok_or_else(stale)?;
-    // The browser that started it, checked before the state is spent (so
-    // someone who learned the state cannot spend it for another browser).
-    let bound = cookie(&headers, &cookie_name(&state, LOGIN_COOKIE))
-        .is_some_and(|b| digest(&b) == pending.binding);
-    if !bound {
+    // The browser that started it: its signed cookie names this state.
+    let Some(pending) = cookie(&headers, &cookie_name(&state, LOGIN_COOKIE))
+        .and_then(|value| login.seal.open(&value))
+    else {
         return Err(ApiError::BadRequest(
-            "this sign-in was started in another browser; sign in again".into(),
+            "this sign-in was started in another browser, or too long ago; sign in again".into(),
         ));
-    }
-    // One use: whoever deletes it first owns it.
-    if !cache
-        .delete(&key)
-        .await
-        .map_err(|e| ApiError::service("cache", e))?
-    {
+    };
+    if pending.state != state_id {
         return Err(stale());
     }
     let tokens = login

@@ -7,6 +7,7 @@
 //! [`access::GuildAdmin`]), so a handler cannot forget the check.
 
 pub mod access;
+pub mod bot_calls;
 mod cogs;
 mod csrf;
 mod dashboard;
@@ -22,6 +23,7 @@ pub mod playground;
 mod rate_limit;
 mod settings;
 mod shards;
+mod sign_in_cookie;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,12 +50,15 @@ pub struct ApiState {
     pub login: Option<Arc<login::Login>>,
     /// The playground, when the bot talks to a Discord simulator.
     pub playground: Option<Arc<playground::Playground>>,
+    /// The API's share of the bot's Discord budget.
+    pub bot_calls: Arc<bot_calls::BotCalls>,
 }
 
 impl ApiState {
     /// The API of `runtime`, without sign-in.
     pub fn new(runtime: Arc<Runtime>) -> Self {
         Self {
+            bot_calls: Arc::new(bot_calls::BotCalls::new(&runtime.config().auth)),
             runtime,
             login: None,
             playground: None,

@@ -37,15 +37,6 @@ pub struct PagePath {
 }
 
 #[derive(serde::Deserialize)]
-pub struct ActionPath {
-    #[allow(dead_code)]
-    guild_id: String,
-    cog: String,
-    route: String,
-    action: String,
-}
-
-#[derive(serde::Deserialize)]
 pub struct UiPath {
     #[allow(dead_code)]
     guild_id: String,
@@ -271,9 +262,11 @@ pub async fn render(
     }))
 }
 
-/// Run an action of a page (a button, a form, or a UI module's call).
-#[utoipa::path(post, path = "/api/v1/guilds/{guild_id}/cogs/{cog}/pages/{route}/actions/{action}",
-    params(("guild_id" = String, Path), ("cog" = String, Path), ("route" = String, Path), ("action" = String, Path)),
+/// Run an action of a page (a button, a form, or a UI module's call). The
+/// action is named in the body: one URL per page, so no name can make the
+/// request land on another route.
+#[utoipa::path(post, path = "/api/v1/guilds/{guild_id}/cogs/{cog}/pages/{route}/act",
+    params(("guild_id" = String, Path), ("cog" = String, Path), ("route" = String, Path)),
     request_body = ActRequest,
     extensions(("x-tier" = json!("editor"))),
     responses((status = 200, body = ActOutcome), (status = 401), (status = 403), (status = 404),
@@ -282,7 +275,7 @@ pub async fn render(
 pub async fn act(
     access: GuildEditor,
     State(state): State<ApiState>,
-    Path(path): Path<ActionPath>,
+    Path(path): Path<PagePath>,
     request: Result<Json<ActRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<ActOutcome>, ApiError> {
     let Json(request) = request?;
@@ -292,18 +285,14 @@ pub async fn act(
             "this page's actions need the admin tier".into(),
         ));
     }
-    if path.action.is_empty() || path.action.len() > baseline_api_types::pages::MAX_ACTION_LEN {
-        return Err(ApiError::BadRequest(
-            "an action name is 1 to 64 bytes".into(),
-        ));
-    }
+    baseline_api_types::pages::check_action_name(&request.action).map_err(ApiError::BadRequest)?;
     if !request.payload.is_object() {
         return Err(ApiError::BadRequest("the payload is a JSON object".into()));
     }
     tracing::info!(guild = access.guild_id, cog = %cog.name(), page = %page.route,
-        action = %path.action, by = access.session.user_id, "page action");
+        action = %request.action, by = access.session.user_id, "page action");
     let context = context(&access, &page.route, Vec::new());
-    let call_ = Call::Act(context, path.action.clone(), request.payload.to_string());
+    let call_ = Call::Act(context, request.action, request.payload.to_string());
     let answer = call(&state, &cog, scope(&access, &cog), call_).await?;
     let Answer::Act(result) = answer else {
         return Err(ApiError::Internal("act answered as another export".into()));
@@ -435,9 +424,6 @@ pub fn router() -> axum::Router<ApiState> {
     axum::Router::new()
         .route("/guilds/{guild_id}/pages", get(list))
         .route("/guilds/{guild_id}/cogs/{cog}/pages/{route}", get(render))
-        .route(
-            "/guilds/{guild_id}/cogs/{cog}/pages/{route}/actions/{action}",
-            post(act),
-        )
+        .route("/guilds/{guild_id}/cogs/{cog}/pages/{route}/act", post(act))
         .route("/guilds/{guild_id}/cogs/{cog}/ui/{sha256}", get(ui_module))
 }

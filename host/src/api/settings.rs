@@ -103,7 +103,15 @@ pub async fn put_settings(
                 .collect(),
         )
     })?;
-    check_discord_ids(&state, access.guild_id, &schema.document, &before, &merged).await?;
+    check_discord_ids(
+        &state,
+        access.session.user_id,
+        access.guild_id,
+        &schema.document,
+        &before,
+        &merged,
+    )
+    .await?;
     state
         .runtime
         .services()
@@ -127,6 +135,7 @@ const MAX_NEW_IDS: usize = 25;
 /// pointed at another server's. 422 by field otherwise.
 async fn check_discord_ids(
     state: &ApiState,
+    user: u64,
     guild: u64,
     schema: &Value,
     before: &Value,
@@ -158,6 +167,7 @@ async fn check_discord_ids(
     let channels = match wants(DISCORD_CHANNEL) {
         true => ids(super::guilds::through_bot(
             state,
+            user,
             &format!("/guilds/{guild}/channels"),
             super::guilds::BOT_WAIT,
         )
@@ -167,6 +177,7 @@ async fn check_discord_ids(
     let roles = match wants(DISCORD_ROLE) {
         true => ids(super::guilds::through_bot(
             state,
+            user,
             &format!("/guilds/{guild}/roles"),
             super::guilds::BOT_WAIT,
         )
@@ -180,8 +191,13 @@ async fn check_discord_ids(
             DISCORD_ROLE => (roles.contains(&reference.id), "role"),
             _ => {
                 let path = format!("/guilds/{guild}/members/{}", reference.id);
-                match super::guilds::through_bot::<Value>(state, &path, super::guilds::BOT_WAIT)
-                    .await
+                match super::guilds::through_bot::<Value>(
+                    state,
+                    user,
+                    &path,
+                    super::guilds::BOT_WAIT,
+                )
+                .await
                 {
                     Ok(_) => (true, "member"),
                     Err(ApiError::NotFound(_)) => (false, "member"),

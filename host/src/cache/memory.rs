@@ -1,7 +1,15 @@
-//! The in-process cache: a moka cache bounded in total bytes (least
-//! recently used entries go first), entries expiring by themselves at their
-//! own time to live, per-space usage counted for quotas, and broadcast
-//! channels for pub/sub.
+//! The in-process cache: moka caches bounded in bytes (least recently used
+//! entries go first), entries expiring by themselves at their own time to
+//! live, per-space usage counted for quotas, and broadcast channels for
+//! pub/sub.
+//!
+//! The bound is split in three rooms, each evicting only its own entries:
+//! sessions (`session:…`, `session-refresh:…`: a quarter), the API's
+//! rate-limit windows (`ratelimit:…`: a sixteenth) and everything else (the
+//! cogs' spaces, the LLM response cache, the rest). So no flood of cog
+//! writes or of clients from many addresses can evict a signed-in user's
+//! session, and a flood of addresses can evict only other rate-limit
+//! windows.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -97,9 +105,23 @@ impl SpaceEntries {
 
 type Spaces = Arc<Mutex<HashMap<Arc<str>, SpaceEntries>>>;
 
+type Entries = moka::sync::Cache<String, Item>;
+
+/// Which room a key lives in.
+fn room(key: &str) -> usize {
+    if key.starts_with("session:") || key.starts_with("session-refresh:") {
+        0
+    } else if key.starts_with("ratelimit:") {
+        1
+    } else {
+        2
+    }
+}
+
 /// The embedded default.
 pub struct InProcessCache {
-    entries: moka::sync::Cache<String, Item>,
+    /// Sessions, rate-limit windows, the rest ([`room`]).
+    rooms: [Entries; 3],
     spaces: Spaces,
     /// Serialises read-modify-write operations (increment, quota checks).
     writes: Mutex<()>,
@@ -131,11 +153,43 @@ fn size(prefix: &str, full_key: &str, value_len: usize) -> u64 {
 }
 
 impl InProcessCache {
-    /// A cache holding at most `max_bytes` (keys, values and overhead).
+    /// A cache holding at most `max_bytes` (keys, values and overhead):
+    /// a quarter for sessions, a sixteenth for rate-limit windows, the rest
+    /// for everything else.
     pub fn new(max_bytes: u64) -> Self {
         let spaces: Spaces = Arc::default();
+        let max_bytes = max_bytes.max(16);
+        let rooms = [
+            Self::room(max_bytes / 4, &spaces),
+            Self::room(max_bytes / 16, &spaces),
+            Self::room(max_bytes - max_bytes / 4 - max_bytes / 16, &spaces),
+        ];
+        // Expired entries go even when nobody reads or writes.
+        let housekeeping = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let running = housekeeping.clone();
+        let caches = rooms.clone();
+        let _ = std::thread::Builder::new()
+            .name("cache-housekeeping".into())
+            .spawn(move || {
+                while running.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(HOUSEKEEPING);
+                    for cache in &caches {
+                        cache.run_pending_tasks();
+                    }
+                }
+            });
+        Self {
+            rooms,
+            spaces,
+            writes: Mutex::new(()),
+            channels: Mutex::new(HashMap::new()),
+            housekeeping,
+        }
+    }
+
+    fn room(max_bytes: u64, spaces: &Spaces) -> Entries {
         let counted = spaces.clone();
-        let entries = moka::sync::Cache::builder()
+        moka::sync::Cache::builder()
             .max_capacity(max_bytes.max(1))
             .weigher(|key: &String, item: &Item| {
                 (key.len() + item.value.len() + ENTRY_OVERHEAD).min(u32::MAX as usize) as u32
@@ -154,26 +208,12 @@ impl InProcessCache {
                     }
                 }
             })
-            .build();
-        // Expired entries go even when nobody reads or writes.
-        let housekeeping = Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let running = housekeeping.clone();
-        let cache = entries.clone();
-        let _ = std::thread::Builder::new()
-            .name("cache-housekeeping".into())
-            .spawn(move || {
-                while running.load(std::sync::atomic::Ordering::Relaxed) {
-                    std::thread::sleep(HOUSEKEEPING);
-                    cache.run_pending_tasks();
-                }
-            });
-        Self {
-            entries,
-            spaces,
-            writes: Mutex::new(()),
-            channels: Mutex::new(HashMap::new()),
-            housekeeping,
-        }
+            .build()
+    }
+
+    /// The room `key` lives in.
+    fn entries(&self, key: &str) -> &Entries {
+        &self.rooms[room(key)]
     }
 
     fn channel(&self, name: &str) -> broadcast::Sender<String> {
@@ -186,17 +226,22 @@ impl InProcessCache {
 
     /// Bytes held now (after pending evictions run).
     pub fn weighted_size(&self) -> u64 {
-        self.entries.run_pending_tasks();
-        self.entries.weighted_size()
+        self.rooms
+            .iter()
+            .map(|room| {
+                room.run_pending_tasks();
+                room.weighted_size()
+            })
+            .sum()
     }
 
     /// Bytes held now, as the cache last counted them (no maintenance run).
     pub fn held_bytes(&self) -> u64 {
-        self.entries.weighted_size()
+        self.rooms.iter().map(|room| room.weighted_size()).sum()
     }
 
     fn live(&self, key: &str) -> Option<Item> {
-        self.entries
+        self.entries(key)
             .get(key)
             .filter(|item| item.expires > Instant::now())
     }
@@ -215,7 +260,7 @@ impl InProcessCache {
             expires,
             space,
         };
-        self.entries.insert(key, item);
+        self.entries(&key).insert(key, item);
     }
 
     fn usage(&self, prefix: &str) -> SpaceUsage {
@@ -233,7 +278,7 @@ impl InProcessCache {
             None => return,
         };
         for key in expired {
-            self.entries.invalidate(&key);
+            self.entries(&key).invalidate(&key);
         }
     }
 
@@ -276,7 +321,7 @@ impl InProcessCache {
     fn admit(&self, space: &Space, key: &str, value_len: usize) -> Result<(), CacheFailure> {
         let check = |this: &Self| {
             let used = this.usage(&space.prefix);
-            let old = this.entries.get(key);
+            let old = this.entries(key).get(key);
             let added_keys = u64::from(old.is_none());
             let new = size(&space.prefix, key, value_len);
             let old_bytes = old.map_or(0, |item| size(&space.prefix, key, item.value.len()));
@@ -330,7 +375,7 @@ impl Cache for InProcessCache {
     async fn delete(&self, key: &str) -> Result<bool, CacheFailure> {
         let _write = self.writes.lock();
         Ok(self
-            .entries
+            .entries(key)
             .remove(key)
             .is_some_and(|item| item.expires > Instant::now()))
     }
@@ -400,7 +445,7 @@ impl Cache for InProcessCache {
     }
 
     async fn space_usage(&self, prefix: &str) -> Result<Vec<(String, SpaceUsage)>, CacheFailure> {
-        self.entries.run_pending_tasks();
+        self.entries(prefix).run_pending_tasks();
         let now = Instant::now();
         let mut found: Vec<(String, SpaceUsage)> = self
             .spaces

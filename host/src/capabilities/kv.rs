@@ -23,6 +23,11 @@ fn from_store(error: StoreError) -> KvError {
         StoreError::NotAnInteger => KvError::NotAnInteger,
         // 0.1 has no quota case: `unavailable` with the quota named.
         StoreError::QuotaExceeded(message) => KvError::Unavailable(message),
+        // The host is out of space: said as such, and the operator alerted
+        // (logged and counted where the error was made).
+        StoreError::Full(message) => {
+            KvError::Unavailable(format!("the bot's storage is full: {message}"))
+        }
         other => KvError::Unavailable(other.to_string()),
     }
 }
@@ -65,10 +70,12 @@ impl CogState {
             Partition::Global => Quota {
                 keys: self.quotas.kv_global_keys,
                 bytes: self.quotas.kv_global_bytes,
+                total_bytes: self.quotas.kv_total_bytes,
             },
             _ => Quota {
                 keys: self.quotas.kv_keys,
                 bytes: self.quotas.kv_bytes,
+                total_bytes: self.quotas.kv_total_bytes,
             },
         }
     }

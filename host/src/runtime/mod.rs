@@ -51,6 +51,9 @@ pub enum LoadError {
     /// The file could not be read.
     #[error("cannot read the file: {0}")]
     Unreadable(#[from] std::io::Error),
+    /// The store could not be asked who owns the cog's commands.
+    #[error("cannot read the owners of its commands from the database: {0}")]
+    Store(String),
     /// Not WebAssembly at all.
     #[error("not a WebAssembly file (no `\\0asm` header)")]
     NotWasm,
@@ -144,6 +147,21 @@ pub enum LoadError {
         name: String,
         /// The file that has it.
         other: PathBuf,
+    },
+    /// A command belongs to another cog: recorded when that cog first
+    /// loaded with it, or named in `baseline.toml`.
+    #[error(
+        "command `/{command}` of cog `{cog}` belongs to cog `{owner}` ({why}); the cog `{cog}` was not loaded — to move the command, name its owner in baseline.toml: [commands] {command} = \"{cog}\""
+    )]
+    CommandOwned {
+        /// The command.
+        command: String,
+        /// The cog being loaded.
+        cog: String,
+        /// The cog it belongs to.
+        owner: String,
+        /// Why: "named in baseline.toml" or "its recorded owner".
+        why: &'static str,
     },
     /// Another cog already owns a command.
     #[error(
@@ -685,9 +703,15 @@ impl Runtime {
     /// Load a cog file without telling other processes.
     async fn load_quietly(self: &Arc<Self>, path: &Path) -> Result<Arc<LoadedCog>, LoadError> {
         let result = match self.open(path).await {
-            Ok(cog) => self.registry.install(cog),
+            Ok(cog) => match self.command_owners_allow(&cog).await {
+                Ok(()) => self.registry.install(cog),
+                Err(error) => Err(error),
+            },
             Err(error) => Err(error),
         };
+        if let Ok(cog) = &result {
+            self.record_command_owners(cog).await;
+        }
         match &result {
             Ok(cog) => {
                 tracing::info!(
@@ -710,6 +734,78 @@ impl Runtime {
             }
         }
         result
+    }
+
+    /// Whether `cog` may have its commands: none named in `baseline.toml`
+    /// (`[commands]`) for another cog, none recorded in the store for
+    /// another (its first owner, kept across restarts). Without a database
+    /// only the operator's names and the loaded cogs count.
+    async fn command_owners_allow(&self, cog: &LoadedCog) -> Result<(), LoadError> {
+        let names: Vec<String> = cog
+            .manifest
+            .commands
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        let named = &self.config.commands;
+        if let Some((command, owner)) = names
+            .iter()
+            .find_map(|c| named.get(c).filter(|o| *o != cog.name()).map(|o| (c, o)))
+        {
+            return Err(LoadError::CommandOwned {
+                command: command.clone(),
+                cog: cog.name().to_string(),
+                owner: owner.clone(),
+                why: "named in baseline.toml",
+            });
+        }
+        let Some(db) = &self.services.database else {
+            return Ok(());
+        };
+        let unnamed: Vec<String> = names
+            .into_iter()
+            .filter(|c| !named.contains_key(c))
+            .collect();
+        let recorded = crate::store::commands::CommandOwners::new(db.clone())
+            .owners(&unnamed)
+            .await
+            .map_err(|e| LoadError::Store(e.to_string()))?;
+        match unnamed
+            .iter()
+            .find_map(|c| recorded.get(c).filter(|o| *o != cog.name()).map(|o| (c, o)))
+        {
+            Some((command, owner)) => Err(LoadError::CommandOwned {
+                command: command.clone(),
+                cog: cog.name().to_string(),
+                owner: owner.clone(),
+                why: "its recorded owner: the first cog loaded with it",
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Record `cog` as the owner of its commands that have none (and of
+    /// those the operator named it for). A store that cannot be written
+    /// is logged: the cog is loaded, and the record is made next time.
+    async fn record_command_owners(&self, cog: &LoadedCog) {
+        let Some(db) = &self.services.database else {
+            return;
+        };
+        let owners = crate::store::commands::CommandOwners::new(db.clone());
+        let (named, first): (Vec<String>, Vec<String>) = cog
+            .manifest
+            .commands
+            .iter()
+            .map(|c| c.name.clone())
+            .partition(|c| self.config.commands.contains_key(c));
+        for (commands, replace) in [(named, true), (first, false)] {
+            if commands.is_empty() {
+                continue;
+            }
+            if let Err(error) = owners.record(&commands, cog.name(), replace).await {
+                tracing::warn!(cog = %cog.name(), %error, "cannot record the owner of the cog's commands");
+            }
+        }
     }
 
     /// Load every `.wasm` file in the cogs folder, in name order.

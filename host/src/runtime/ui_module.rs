@@ -6,13 +6,15 @@
 //! module the dashboard can run: under the size cap, valid, importing only
 //! the bridge's three functions with their exact types (no memory, table or
 //! global imports, nothing from another namespace), exporting `memory` and
-//! the ABI's functions. The dashboard checks the imports again before it
+//! the ABI's functions, its one memory declaring a maximum of at most 64
+//! MiB (so the browser stops its growth there, mid-call, not the
+//! dashboard's check after the call). The dashboard checks the imports again before it
 //! instantiates, with namespace objects that have no prototype.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use baseline_api_types::pages::{MAX_UI_MODULE_BYTES, UI_EXPORTS, UI_IMPORTS};
+use baseline_api_types::pages::{MAX_UI_MEMORY_PAGES, MAX_UI_MODULE_BYTES, UI_EXPORTS, UI_IMPORTS};
 use wasmparser::{ExternalKind, FuncType, Parser, Payload, TypeRef, ValType, Validator};
 
 /// A UI module that passed the checks.
@@ -133,6 +135,25 @@ pub fn check(bytes: &[u8]) -> Result<(), String> {
                     functions.push(index);
                 }
             }
+            Payload::MemorySection(reader) => {
+                for memory in reader {
+                    let memory = memory.map_err(|e| e.to_string())?;
+                    let cap = MAX_UI_MEMORY_PAGES;
+                    match memory.maximum {
+                        None => {
+                            return Err(format!(
+                                "its memory declares no maximum; a UI module's may grow to at most {cap} pages (64 MiB): link with `--max-memory=67108864` (see docs/ui-modules.md)"
+                            ));
+                        }
+                        Some(max) if max > cap || memory.memory64 || memory.shared => {
+                            return Err(format!(
+                                "its memory may grow to {max} pages; a UI module's may grow to at most {cap} (64 MiB), 32-bit and not shared"
+                            ));
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
             Payload::FunctionSection(reader) => {
                 for ty in reader {
                     functions.push(ty.map_err(|e| e.to_string())?);
@@ -197,5 +218,29 @@ mod tests {
         );
         let big = vec![0u8; MAX_UI_MODULE_BYTES + 1];
         assert!(check(&big).unwrap_err().contains("at most"));
+    }
+
+    fn with_memory(memory: &str) -> Vec<u8> {
+        wat::parse_str(format!(
+            r#"(module
+                (memory (export "memory") {memory})
+                (func (export "ui_alloc") (param i32) (result i32) i32.const 1024)
+                (func (export "ui_abi_version") (result i32) i32.const 1)
+                (func (export "ui_init"))
+                (func (export "ui_event") (param i32 i32)))"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn memory_must_be_capped_at_64_mib() {
+        assert_eq!(check(&with_memory("1 1024")), Ok(()));
+        assert_eq!(check(&with_memory("17 17")), Ok(()));
+        let uncapped = check(&with_memory("1")).unwrap_err();
+        assert!(uncapped.contains("declares no maximum"), "{uncapped}");
+        let big = check(&with_memory("1 65536")).unwrap_err();
+        assert!(big.contains("65536 pages"), "{big}");
+        let big = check(&with_memory("1 1025")).unwrap_err();
+        assert!(big.contains("at most 1024"), "{big}");
     }
 }

@@ -85,6 +85,11 @@ pub enum Refusal {
     /// The bot is not in that guild (or never was).
     #[error("the bot is not in this guild")]
     UnknownGuild,
+    /// The guild already has as many people with access as allowed.
+    #[error(
+        "this server already has {0} people with access, the most allowed ([auth] max_grants_per_guild); remove someone first"
+    )]
+    TooMany(u32),
 }
 
 /// An API token as listed (never the token itself).
@@ -134,6 +139,8 @@ pub struct MemberGuild {
 
 /// Discord's Manage Server permission.
 pub const MANAGE_GUILD: u64 = 1 << 5;
+/// How often an API token's `last_used_at` is written at most.
+pub const TOKEN_USE_NOTED_EVERY_MS: i64 = 60_000;
 /// Discord's Administrator permission.
 pub const ADMINISTRATOR: u64 = 1 << 3;
 
@@ -154,7 +161,12 @@ type TokenRow = (String, String, i64, Option<i64>, Option<i64>);
 #[derive(Clone, Debug)]
 pub struct AccessStore {
     db: Database,
+    /// Most people with access in one guild, the owner included.
+    max_grants: u32,
 }
+
+/// The default of [`AccessStore::with_max_grants`].
+pub use crate::config::MAX_GRANTS_PER_GUILD;
 
 /// The statement that locks a guild's access rows for a change: Postgres
 /// locks the guild's row; SQLite's `BEGIN IMMEDIATE` already holds the
@@ -169,7 +181,20 @@ fn lock_guild(pool: &Pool) -> &'static str {
 impl AccessStore {
     /// On `db`.
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            max_grants: MAX_GRANTS_PER_GUILD,
+        }
+    }
+
+    /// With at most `max` people with access in one guild: a grant to one
+    /// more is refused ([`Refusal::TooMany`]). Each is listed with a name
+    /// the bot may have to look up, so the list must stay bounded.
+    pub fn with_max_grants(self, max: u32) -> Self {
+        Self {
+            max_grants: max.max(1),
+            ..self
+        }
     }
 
     /// `user`'s role in `guild`, if any.
@@ -255,6 +280,16 @@ impl AccessStore {
             }
             if before.map(Role::tier) == to {
                 return Ok(Ok(before));
+            }
+            if before.is_none() && to.is_some() {
+                let holders: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM authorized_users WHERE guild_id = $1")
+                        .bind(guild_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if holders >= i64::from(self.max_grants) {
+                    return Ok(Err(Refusal::TooMany(self.max_grants)));
+                }
             }
             let was_admin = before.map(Role::tier) == Some(Tier::Admin);
             if was_admin && to != Some(Tier::Admin) {
@@ -391,18 +426,35 @@ impl AccessStore {
         Ok(deleted > 0)
     }
 
-    /// The user whose live token has this hash (and note its use).
+    /// The user whose live token has this hash. A read: its use is noted
+    /// (`last_used_at`) at most once a minute per token, so a token used
+    /// many times a second — or a flood of made-up ones, which never match —
+    /// does not queue writes on the database (SQLite has one writer, shared
+    /// with the cogs' kv).
     pub async fn token_user(&self, hash: &str) -> Result<Option<u64>, StoreError> {
         let now = now_millis();
-        let user: Option<i64> = with_pool!(self.db, |pool| sqlx::query_scalar(
-            "UPDATE api_tokens SET last_used_at = $2
-             WHERE token_hash = $1 AND (expires_at IS NULL OR expires_at > $2) RETURNING user_id"
+        let found: Option<(i64, Option<i64>)> = with_pool!(self.db, |pool| sqlx::query_as(
+            "SELECT user_id, last_used_at FROM api_tokens
+             WHERE token_hash = $1 AND (expires_at IS NULL OR expires_at > $2)"
         )
         .bind(hash)
         .bind(now)
         .fetch_optional(pool)
         .await)?;
-        Ok(user.map(|u| u as u64))
+        let Some((user, last_used)) = found else {
+            return Ok(None);
+        };
+        if last_used.is_none_or(|at| now - at >= TOKEN_USE_NOTED_EVERY_MS) {
+            with_pool!(self.db, |pool| sqlx::query(
+                "UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1"
+            )
+            .bind(hash)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+        Ok(Some(user as u64))
     }
 
     /// Remember what Discord said about a user.
@@ -445,19 +497,22 @@ impl AccessStore {
         &self,
         users: &[u64],
     ) -> Result<std::collections::HashMap<u64, String>, StoreError> {
-        let mut names = std::collections::HashMap::new();
-        for user in users {
-            let name: Option<String> = with_pool!(self.db, |pool| sqlx::query_scalar(
-                "SELECT username FROM dashboard_users WHERE user_id = $1"
-            )
-            .bind(*user as i64)
-            .fetch_optional(pool)
-            .await)?;
-            if let Some(name) = name {
-                names.insert(*user, name);
-            }
+        // One query, whatever the number of users (the ids are numbers, so
+        // the list is built from them, never from outside text).
+        if users.is_empty() {
+            return Ok(std::collections::HashMap::new());
         }
-        Ok(names)
+        let ids: Vec<String> = users.iter().map(|u| (*u as i64).to_string()).collect();
+        let query = format!(
+            "SELECT user_id, username FROM dashboard_users WHERE user_id IN ({})",
+            ids.join(",")
+        );
+        let rows: Vec<(i64, String)> =
+            with_pool!(self.db, |pool| sqlx::query_as(&query).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(user, name)| (user as u64, name))
+            .collect())
     }
 
     /// What Discord last said about `user`.

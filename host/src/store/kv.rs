@@ -3,7 +3,8 @@
 //! ([`SqlKv`], Postgres or SQLite). Keys are always fully namespaced
 //! (cog + partition) by the caller; nothing here trusts a cog.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -53,6 +54,10 @@ pub struct Quota {
     pub keys: u64,
     /// Most bytes.
     pub bytes: u64,
+    /// Most bytes the cog keeps across all its guilds and its global space
+    /// together (`[quotas] kv_total_bytes`): a cog that writes in every
+    /// guild it is in cannot fill the disk.
+    pub total_bytes: u64,
 }
 
 impl Quota {
@@ -60,7 +65,20 @@ impl Quota {
     pub const UNLIMITED: Quota = Quota {
         keys: u64::MAX,
         bytes: u64::MAX,
+        total_bytes: u64::MAX,
     };
+
+    /// The refusal for a write that adds `bytes` to the cog's `total`
+    /// across its guilds, if any.
+    fn check_total(&self, total: u64, bytes: i64, ns: &Namespace) -> Result<(), StoreError> {
+        if bytes > 0 && total.saturating_add(bytes as u64) > self.total_bytes {
+            return Err(StoreError::QuotaExceeded(format!(
+                "kv quota reached: cog `{}` keeps {total} of {} bytes across all its guilds ([quotas] kv_total_bytes); this write needs {bytes} more",
+                ns.cog, self.total_bytes
+            )));
+        }
+        Ok(())
+    }
 
     /// The refusal for a write that adds `keys` and `bytes` to `used`, if any.
     fn check(&self, used: Usage, keys: i64, bytes: i64, ns: &Namespace) -> Result<(), StoreError> {
@@ -203,7 +221,16 @@ impl InProcessKv {
         let old = entries.get(&(ns.clone(), key.to_string()));
         let keys = i64::from(old.is_none());
         let bytes = size(key, value) - old.map_or(0, |e| size(key, &e.value));
-        quota.check(Self::used(entries, ns), keys, bytes, ns)
+        quota.check(Self::used(entries, ns), keys, bytes, ns)?;
+        if quota.total_bytes != u64::MAX {
+            let total: u64 = entries
+                .iter()
+                .filter(|((other, _), _)| other.cog == ns.cog)
+                .map(|((_, key), entry)| size(key, &entry.value) as u64)
+                .sum();
+            quota.check_total(total, bytes, ns)?;
+        }
+        Ok(())
     }
 }
 
@@ -368,12 +395,55 @@ impl Partition {
 #[derive(Clone)]
 pub struct SqlKv {
     db: Database,
+    totals: Arc<CogTotals>,
 }
+
+/// Each cog's bytes across all its guilds, as last read from
+/// `cog_kv_usage` and moved by this process's writes since. Read again
+/// after [`TOTAL_FRESH`] (other processes write too, and deletes by sweep
+/// or "forget user" are not followed), so the cross-guild bound holds to
+/// within what the bot's processes write in that time; the per-guild quota
+/// stays exact.
+#[derive(Default)]
+struct CogTotals(Mutex<HashMap<String, (i64, Instant)>>);
+
+/// How long a cog's cross-guild total is trusted before it is read again.
+const TOTAL_FRESH: Duration = Duration::from_secs(10);
 
 impl SqlKv {
     /// A store over `db` (migrated).
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            totals: Arc::default(),
+        }
+    }
+
+    /// The bytes `cog` keeps across all its guilds (see [`CogTotals`]).
+    async fn total(&self, cog: &str) -> Result<u64, StoreError> {
+        if let Some((bytes, at)) = self.totals.0.lock().get(cog)
+            && at.elapsed() < TOTAL_FRESH
+        {
+            return Ok((*bytes).max(0) as u64);
+        }
+        let bytes: i64 = with_pool!(self.db, |pool| sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM cog_kv_usage WHERE cog = $1"
+        )
+        .bind(cog)
+        .fetch_one(pool)
+        .await)?;
+        self.totals
+            .0
+            .lock()
+            .insert(cog.to_string(), (bytes, Instant::now()));
+        Ok(bytes.max(0) as u64)
+    }
+
+    /// Move `cog`'s remembered total by a committed write's `bytes`.
+    fn moved(&self, cog: &str, bytes: i64) {
+        if let Some((total, _)) = self.totals.0.lock().get_mut(cog) {
+            *total += bytes;
+        }
     }
 }
 
@@ -535,29 +605,37 @@ impl SqlKv {
         let decide: Decide<R> = Box::new(decide);
         let (scope, guild, user) = ns.partition.columns();
         self.precheck(ns, key, quota, size_hint).await?;
+        let total = match quota.total_bytes {
+            u64::MAX => 0,
+            _ => self.total(&ns.cog).await?,
+        };
         let select = format!("SELECT value, expires_at FROM cog_kv WHERE {NS} AND key = $5");
-        usage_tx!(self.db, &ns.cog, ns.partition.usage_guild(), |tx, used| {
-            let old: Option<(Vec<u8>, Option<i64>)> =
-                for_key!(&select, ns, key).fetch_optional(&mut *tx).await?;
-            let (value, expires, answer) = decide(
-                old.as_ref()
-                    .map(|(value, expires)| (value.as_slice(), *expires)),
-            )?;
-            let added_keys = i64::from(old.is_none());
-            let added_bytes = size(key, &value) - old.as_ref().map_or(0, |(v, _)| size(key, v));
-            quota.check(used, added_keys, added_bytes, ns)?;
-            sqlx::query(UPSERT)
-                .bind(&ns.cog)
-                .bind(scope)
-                .bind(guild)
-                .bind(user)
-                .bind(key)
-                .bind(&value)
-                .bind(expires)
-                .execute(&mut *tx)
-                .await?;
-            (answer, added_keys, added_bytes)
-        })
+        let (answer, moved) =
+            usage_tx!(self.db, &ns.cog, ns.partition.usage_guild(), |tx, used| {
+                let old: Option<(Vec<u8>, Option<i64>)> =
+                    for_key!(&select, ns, key).fetch_optional(&mut *tx).await?;
+                let (value, expires, answer) = decide(
+                    old.as_ref()
+                        .map(|(value, expires)| (value.as_slice(), *expires)),
+                )?;
+                let added_keys = i64::from(old.is_none());
+                let added_bytes = size(key, &value) - old.as_ref().map_or(0, |(v, _)| size(key, v));
+                quota.check(used, added_keys, added_bytes, ns)?;
+                quota.check_total(total, added_bytes, ns)?;
+                sqlx::query(UPSERT)
+                    .bind(&ns.cog)
+                    .bind(scope)
+                    .bind(guild)
+                    .bind(user)
+                    .bind(key)
+                    .bind(&value)
+                    .bind(expires)
+                    .execute(&mut *tx)
+                    .await?;
+                ((answer, added_bytes), added_keys, added_bytes)
+            })?;
+        self.moved(&ns.cog, moved);
+        Ok(answer)
     }
 }
 
@@ -600,18 +678,24 @@ impl KvStore for SqlKv {
             return Ok(false);
         }
         let sql = format!("DELETE FROM cog_kv WHERE {NS} AND key = $5 RETURNING value, expires_at");
-        usage_tx!(self.db, &ns.cog, ns.partition.usage_guild(), |tx, _used| {
-            let row: Option<(Vec<u8>, Option<i64>)> =
-                for_key!(&sql, ns, key).fetch_optional(&mut *tx).await?;
-            match row {
-                Some((value, expires)) => (
-                    expires.is_none_or(|at| at > now_millis()),
-                    -1,
-                    -size(key, &value),
-                ),
-                None => (false, 0, 0),
-            }
-        })
+        let (live, freed) =
+            usage_tx!(self.db, &ns.cog, ns.partition.usage_guild(), |tx, _used| {
+                let row: Option<(Vec<u8>, Option<i64>)> =
+                    for_key!(&sql, ns, key).fetch_optional(&mut *tx).await?;
+                match row {
+                    Some((value, expires)) => (
+                        (
+                            expires.is_none_or(|at| at > now_millis()),
+                            size(key, &value),
+                        ),
+                        -1,
+                        -size(key, &value),
+                    ),
+                    None => ((false, 0), 0, 0),
+                }
+            })?;
+        self.moved(&ns.cog, -freed);
+        Ok(live)
     }
 
     async fn list(

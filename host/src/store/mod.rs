@@ -7,6 +7,7 @@
 //! This module knows nothing above it: no WIT type, no HTTP route.
 
 pub mod access;
+pub mod commands;
 pub mod guilds;
 pub mod kv;
 pub mod llm;
@@ -37,10 +38,32 @@ pub enum StoreError {
     /// The connection URL is not usable.
     #[error("invalid database URL: {0}")]
     InvalidUrl(String),
+    /// The database or its disk is full: the write was refused and rolled
+    /// back, nothing already stored is lost.
+    #[error("the bot's storage is full (the database or its disk); the write was not made: {0}")]
+    Full(String),
 }
+
+/// Writes refused because the database or its disk was full, since start
+/// (`baseline_store_full_total`): the operator's alert.
+pub static FULL_REFUSALS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
+        // SQLite's SQLITE_FULL (13) and Postgres's disk_full (53100), and
+        // an operating system's "no space left" on either.
+        let full = match &error {
+            sqlx::Error::Database(db) => {
+                matches!(db.code().as_deref(), Some("13" | "53100"))
+            }
+            sqlx::Error::Io(io) => io.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        };
+        if full {
+            FULL_REFUSALS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!(%error, "the database or its disk is full: writes are refused until space is freed");
+            return StoreError::Full(error.to_string());
+        }
         StoreError::Unavailable(error.to_string())
     }
 }

@@ -82,6 +82,10 @@ impl Cog for Hostile {
             .page(Page::new("admins", "An admin page").admin_only())
             .page(Page::new("spin", "A page whose render never ends"))
             .page(Page::new("drawn", "A UI-module page without a module").ui_module())
+            .page(Page::new(
+                "escape",
+                "A button whose action names a path out of its page",
+            ))
     }
 
     fn render(&self, context: PageContext) -> Result<View, CogError> {
@@ -95,6 +99,14 @@ impl Cog for Hostile {
                 root: 0,
                 nodes: vec![ViewNode::Column(vec![5])],
             }),
+            "escape" => {
+                let mut view = ViewBuilder::new();
+                let button = view.button(
+                    "Innocent",
+                    "../../../../reference/pages/stats/actions/reset",
+                );
+                Ok(view.finish(button))
+            }
             "spin" => loop {
                 std::hint::black_box(());
             },
