@@ -393,6 +393,11 @@ pub struct RuntimeConfig {
     pub cog_concurrency: u32,
     /// Warm (reused) instances kept idle across all cogs.
     pub max_warm_instances: u32,
+    /// Memory the idle warm and spare instances may keep, across cogs
+    /// (MiB): an instance keeps the memory it grew to while it waits.
+    pub max_warm_mib: u64,
+    /// The same, for one cog (MiB).
+    pub max_warm_mib_per_cog: u64,
     /// A warm instance idle for longer than this (ms) is dropped.
     pub warm_idle_ms: u64,
     /// Gateway events waiting for one cog (beyond those running); more are
@@ -420,6 +425,8 @@ impl Default for RuntimeConfig {
             load_deadline_ms: 2_000,
             cog_concurrency: 16,
             max_warm_instances: 64,
+            max_warm_mib: 1_024,
+            max_warm_mib_per_cog: 256,
             warm_idle_ms: 60_000,
             event_queue: 256,
             penalty_after_ms: 100,

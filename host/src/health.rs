@@ -232,6 +232,13 @@ async fn metrics(State(state): State<HealthState>) -> impl IntoResponse {
         "Idle warm and spare instances held across cogs",
         warm,
     );
+    let warm_bytes = Gauge::<i64>::default();
+    warm_bytes.set(state.runtime.warm_bytes() as i64);
+    registry.register(
+        "cog_warm_bytes",
+        "Memory the idle warm and spare instances keep, across cogs",
+        warm_bytes,
+    );
 
     registry.register(
         "interaction_latency_seconds",

@@ -335,12 +335,21 @@ async fn spare_instances_serve_one_call_each() {
         let held = runtime.warm_instances();
         assert_eq!(held, 2 + cog.idle_instances(), "spares hold the budget");
         // A failure drops the instance it ran on (under reuse guild 3's
-        // own, which had counted 1), and the next call finds a spare.
+        // own, which had counted 1), and the next call finds a spare; a trap
+        // pauses the refill (the next instance would likely trap too, and
+        // each costs a warm-up).
         assert_eq!(memo(runtime.clone(), 3, "memo").await, "1");
         spares_ready(&runtime, 2).await;
         assert!(memo(runtime.clone(), 3, "boom").await.contains("Panic"));
-        spares_ready(&runtime, 2).await;
+        let left = cog.spare_instances();
+        assert!(left >= 1, "{instances:?}");
         assert_eq!(memo(runtime.clone(), 3, "memo").await, "1");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            cog.spare_instances(),
+            left - 1,
+            "{instances:?}: refills paused after the trap"
+        );
 
         // A new version makes its own spares; the old one's go with it
         // and give their budget back.
@@ -427,4 +436,162 @@ async fn warm_instances_stay_in_their_guild_and_die_on_failure() {
     );
     assert_eq!(memo(runtime.clone(), 1, "memo").await, "1");
     assert_eq!(memo(runtime.clone(), 1, "memo").await, "1");
+}
+
+/// Spare warm-ups are the cog's computing: an interpreter-like cog whose
+/// every instance computes ~150 ms before its first answer, and whose every
+/// call traps, is demoted by making its spares, makes none while demoted or
+/// after a trap — and another cog's spares keep up beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spare_warm_ups_are_charged_and_a_trapping_cog_stops_making_them() {
+    let _cpu = CPU_HEAVY.lock().await;
+    let cogs = tempfile::tempdir().unwrap();
+    let mut config = config(cogs.path());
+    for (cog, spares) in [("heavy-start", 4), ("reference", 1)] {
+        config.cogs.insert(
+            cog.into(),
+            CogConfig {
+                spare_instances: Some(spares),
+                ..CogConfig::default()
+            },
+        );
+    }
+    let runtime = runtime(config);
+    install("heavy-start", cogs.path(), "heavy-start.wasm");
+    install("reference", cogs.path(), "reference.wasm");
+    runtime.load_dir().await;
+    let heavy = runtime.registry().get("heavy-start").unwrap();
+    let reference = runtime.registry().get("reference").unwrap();
+
+    // Its first warm-up computes past `penalty_after_ms` (100): demoted,
+    // and no second warm-up while demoted.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while heavy.share.demotions() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "warm-ups were not charged: {} made, no demotion",
+            heavy.spare_warm_ups()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(heavy.share.demoted());
+    // Every call traps; none is paid for with another warm-up.
+    for _ in 0..5 {
+        let invocation = command("heavy", None, vec![], GUILD, USER);
+        let failed = runtime
+            .invoke(
+                &heavy,
+                scope("heavy-start", &invocation),
+                Call::Command(invocation),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(failed.kind, FailureKind::Panic);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        heavy.spare_warm_ups() <= 2,
+        "{} warm-ups for a demoted cog whose calls trap",
+        heavy.spare_warm_ups()
+    );
+    assert_eq!(heavy.share.demotions(), 1);
+    // The other cog's spare is there, and serves its calls.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reference.spare_instances() < 1 {
+        assert!(Instant::now() < deadline, "reference's spare never came");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let invocation = command("dice", Some("roll"), vec![], GUILD, USER);
+    runtime
+        .invoke(
+            &reference,
+            scope("reference", &invocation),
+            Call::Command(invocation),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reference.calls_on_spares(), 1);
+    assert_eq!(reference.share.demotions(), 0);
+}
+
+/// `hostile`'s `memo` in a direct message from `user`.
+async fn memo_in_dm(runtime: &Arc<Runtime>, user: u64) -> String {
+    let cog = runtime.registry().get("hostile").unwrap();
+    let mut invocation = command("memo", None, vec![], GUILD, user);
+    invocation.context.guild_id = None;
+    let scope = scope("hostile", &invocation);
+    assert_eq!(scope.guild_id, None);
+    match runtime.invoke(&cog, scope, Call::Command(invocation)).await {
+        Ok(Answer::Command(Ok(CommandResponse::Reply(reply)))) => {
+            reply.message.content.unwrap_or_default()
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// Under `reuse`, a warm instance made for one user's direct messages is
+/// that user's: two users in DMs never share one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_messages_never_share_a_warm_instance_across_users() {
+    use baseline_host::config::InstanceMode;
+    let (runtime, _cogs) = hostile_under(CogConfig {
+        instances: InstanceMode::Reuse,
+        ..CogConfig::default()
+    })
+    .await;
+    assert_eq!(memo_in_dm(&runtime, 1).await, "1");
+    assert_eq!(memo_in_dm(&runtime, 1).await, "2");
+    assert_eq!(memo_in_dm(&runtime, 2).await, "1", "another user's DM");
+    assert_eq!(memo_in_dm(&runtime, 1).await, "3");
+    assert_eq!(
+        memo(runtime.clone(), 1, "memo").await,
+        "1",
+        "a guild is apart too"
+    );
+}
+
+/// Idle warm instances keep the memory they grew to: they are kept only
+/// within the memory budgets (per cog and across cogs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_instances_are_kept_within_a_memory_budget() {
+    use baseline_host::config::InstanceMode;
+    let (runtime, _cogs) = hostile_under(CogConfig {
+        instances: InstanceMode::Reuse,
+        ..CogConfig::default()
+    })
+    .await;
+    assert_eq!(memo(runtime.clone(), 1, "memo").await, "1");
+    let cog = runtime.registry().get("hostile").unwrap();
+    assert_eq!(cog.idle_instances(), 1);
+    let one = cog.warm_bytes();
+    assert!(one > 0, "an idle instance keeps its memory");
+    assert_eq!(runtime.warm_bytes(), one);
+    assert_eq!(memo(runtime.clone(), 1, "memo").await, "2");
+    assert_eq!(
+        runtime.warm_bytes(),
+        one,
+        "taken and put back: counted once"
+    );
+
+    // A budget smaller than one instance: none is kept, calls run fresh.
+    let cogs = tempfile::tempdir().unwrap();
+    let mut config = config(cogs.path());
+    config.runtime.max_warm_mib_per_cog = 0;
+    config.cogs.insert(
+        "hostile".into(),
+        CogConfig {
+            instances: InstanceMode::Reuse,
+            ..CogConfig::default()
+        },
+    );
+    let runtime = super::support::runtime(config);
+    install("hostile", cogs.path(), "hostile.wasm");
+    runtime.load_dir().await;
+    for _ in 0..3 {
+        assert_eq!(memo(runtime.clone(), 1, "memo").await, "1");
+    }
+    let cog = runtime.registry().get("hostile").unwrap();
+    assert_eq!(cog.idle_instances(), 0);
+    assert_eq!(runtime.warm_instances(), 0, "no slot held for it either");
+    assert_eq!(runtime.warm_bytes(), 0);
 }

@@ -398,3 +398,99 @@ async fn a_cog_that_runs_long_is_demoted_and_still_bounded() {
         .unwrap();
     assert_eq!(reply_text(&answer), "fine");
 }
+
+/// On a host whose cores are both taken by other work, a cheap cog called
+/// by 32 users at once is never demoted (its calls' time preempted is not
+/// its computing), while a spinning cog still is, within its first call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_cogs_own_computing_demotes_it_on_a_saturated_host() {
+    let _cpu = CPU_HEAVY.lock().await;
+    let cogs = tempfile::tempdir().unwrap();
+    let mut config = config(cogs.path());
+    config.cogs.insert(
+        "hostile".into(),
+        CogConfig {
+            deadline_ms: Some(2_000),
+            ..CogConfig::default()
+        },
+    );
+    let db = baseline_host::store::Database::connect(&crate::store::fresh_postgres_url().await)
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    let runtime = Runtime::new(config, Services::with_database(db)).unwrap();
+    install("tally", cogs.path(), "tally.wasm");
+    install("hostile", cogs.path(), "hostile.wasm");
+    runtime.load_dir().await;
+    let tally = runtime.registry().get("tally").unwrap();
+
+    // Threads spinning beside the host's two workers, at a higher priority
+    // where the test may set one (as root): every thread of the host is
+    // preempted again and again, for long.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spinners: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                // SAFETY: setpriority on this thread's own id.
+                unsafe {
+                    libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, -10);
+                }
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            })
+        })
+        .collect();
+    let until = std::time::Instant::now() + Duration::from_secs(4);
+    let users: Vec<_> = (0..32u64)
+        .map(|user| {
+            let (runtime, tally) = (runtime.clone(), tally.clone());
+            tokio::spawn(async move {
+                let mut answered = 0u32;
+                while std::time::Instant::now() < until {
+                    let invocation = command("tally", None, vec![], GUILD, USER + user);
+                    let answer = runtime
+                        .invoke(
+                            &tally,
+                            scope("tally", &invocation),
+                            Call::Command(invocation),
+                        )
+                        .await;
+                    assert!(answer.is_ok(), "{answer:?}");
+                    answered += 1;
+                }
+                answered
+            })
+        })
+        .collect();
+    let mut answered = 0;
+    for user in users {
+        answered += user.await.unwrap();
+    }
+    assert!(answered > 32, "the users were answered ({answered})");
+    assert_eq!(
+        tally.share.demotions(),
+        0,
+        "a cheap cog was demoted on a busy host after {answered} answers"
+    );
+
+    // The spinning cog, on the same busy host: demoted within its call.
+    let hostile = runtime.registry().get("hostile").unwrap();
+    let invocation = command("spin", None, vec![], GUILD, USER);
+    let error = runtime
+        .invoke(
+            &hostile,
+            scope("hostile", &invocation),
+            Call::Command(invocation),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind, FailureKind::Timeout);
+    assert_eq!(hostile.share.demotions(), 1, "the spinning cog is demoted");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for spinner in spinners {
+        spinner.join().unwrap();
+    }
+}

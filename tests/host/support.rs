@@ -27,6 +27,7 @@ pub const GUESTS: &[&str] = &[
     "storm-spin",
     "storm-flood",
     "spin-start",
+    "heavy-start",
     "asker",
     "ask",
     "wit-0-1",

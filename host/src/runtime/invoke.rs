@@ -184,6 +184,13 @@ struct Warm {
     idle_since: Instant,
 }
 
+impl Warm {
+    /// The linear memory it keeps while it waits.
+    fn bytes(&self) -> u64 {
+        self.store.data().meter.memory.held as u64
+    }
+}
+
 /// What one call brings to the instance it runs on: its scope and the
 /// meter's inputs. The capabilities' state ([`CogState`], with its WASI
 /// context) is built only when the call needs a fresh instance.
@@ -228,6 +235,10 @@ pub(crate) struct WarmBudget {
     held: std::sync::atomic::AtomicUsize,
     max: usize,
     idle: Duration,
+    /// Memory the waiting instances keep, and its bounds.
+    bytes: std::sync::atomic::AtomicU64,
+    max_bytes: u64,
+    max_bytes_per_cog: u64,
 }
 
 impl WarmBudget {
@@ -236,6 +247,19 @@ impl WarmBudget {
             held: std::sync::atomic::AtomicUsize::new(0),
             max,
             idle,
+            bytes: std::sync::atomic::AtomicU64::new(0),
+            max_bytes: u64::MAX,
+            max_bytes_per_cog: u64::MAX,
+        }
+    }
+
+    /// With at most `max` bytes of memory kept by waiting instances across
+    /// cogs, and `per_cog` by one cog's.
+    pub(crate) fn with_bytes(self, max: u64, per_cog: u64) -> Self {
+        Self {
+            max_bytes: max,
+            max_bytes_per_cog: per_cog,
+            ..self
         }
     }
 
@@ -253,9 +277,33 @@ impl WarmBudget {
             .fetch_sub(count, std::sync::atomic::Ordering::AcqRel);
     }
 
+    /// Take `bytes` of the memory budget for a waiting instance of a cog
+    /// whose waiting instances keep `cog_bytes` already.
+    fn try_hold_bytes(&self, bytes: u64, cog_bytes: u64) -> bool {
+        use std::sync::atomic::Ordering;
+        cog_bytes.saturating_add(bytes) <= self.max_bytes_per_cog
+            && self
+                .bytes
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                    let next = held.saturating_add(bytes);
+                    (next <= self.max_bytes).then_some(next)
+                })
+                .is_ok()
+    }
+
+    fn release_bytes(&self, bytes: u64) {
+        self.bytes
+            .fetch_sub(bytes, std::sync::atomic::Ordering::AcqRel);
+    }
+
     /// Idle warm instances held now, across cogs.
     pub(crate) fn held(&self) -> usize {
         self.held.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Memory the waiting instances keep now, across cogs.
+    pub(crate) fn held_bytes(&self) -> u64 {
+        self.bytes.load(std::sync::atomic::Ordering::Acquire)
     }
 }
 
@@ -266,6 +314,26 @@ const SPARE_PAUSE: Duration = Duration::from_secs(60);
 /// A spare's warm-up (instantiation and `manifest`) may take twenty times
 /// what the cog's first call took at load, and at least this.
 const SPARE_WARM_UP: Duration = Duration::from_millis(50);
+
+/// Whose idle warm instances a call may run on: its guild's, or in direct
+/// messages its user's own — never another guild's or another user's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum PoolKey {
+    Guild(u64),
+    Direct(u64),
+}
+
+impl PoolKey {
+    /// The key of a call for `scope`; `None` (nothing kept) for a call that
+    /// is neither a guild's nor a user's.
+    fn of(scope: &Scope) -> Option<Self> {
+        match (scope.guild_id, scope.user_id) {
+            (Some(guild), _) => Some(PoolKey::Guild(guild)),
+            (None, Some(user)) => Some(PoolKey::Direct(user)),
+            (None, None) => None,
+        }
+    }
+}
 
 /// A top-up of a cog's spares under way; over when dropped (however the
 /// task ends).
@@ -292,7 +360,7 @@ impl Drop for Filling {
 ///   (`fresh`) or kept for that call's guild (`reuse`). They hold slots of
 ///   the same global budget.
 pub(crate) struct WarmPool {
-    idle: parking_lot::Mutex<std::collections::HashMap<Option<u64>, Vec<Warm>>>,
+    idle: parking_lot::Mutex<std::collections::HashMap<PoolKey, Vec<Warm>>>,
     spares: parking_lot::Mutex<Vec<Warm>>,
     /// Spares to keep ready.
     spares_wanted: usize,
@@ -300,8 +368,12 @@ pub(crate) struct WarmPool {
     filling: std::sync::atomic::AtomicBool,
     /// Calls that found a spare.
     spares_served: std::sync::atomic::AtomicU64,
+    /// Spare warm-ups begun (made or failed).
+    warm_ups: std::sync::atomic::AtomicU64,
     /// After a spare failed to be made: no other try until then.
     spares_paused_until: parking_lot::Mutex<Option<Instant>>,
+    /// Memory its waiting instances (idle and spare) keep.
+    bytes: std::sync::atomic::AtomicU64,
     budget: Arc<WarmBudget>,
 }
 
@@ -313,22 +385,56 @@ impl WarmPool {
             spares_wanted: spares_wanted.min(MAX_SPARES) as usize,
             filling: Default::default(),
             spares_served: Default::default(),
+            warm_ups: Default::default(),
             spares_paused_until: Default::default(),
+            bytes: Default::default(),
             budget,
         }
     }
 
-    /// An instance for a call from `guild`: under reuse its own warm one
+    /// Keep `warm` waiting: its memory within this cog's and the host's
+    /// budget (its slot of the instance budget is held already). False:
+    /// it is over, and the caller drops it.
+    fn hold_bytes(&self, warm: &Warm) -> bool {
+        use std::sync::atomic::Ordering;
+        let bytes = warm.bytes();
+        let held = self
+            .budget
+            .try_hold_bytes(bytes, self.bytes.load(Ordering::Acquire));
+        if held {
+            self.bytes.fetch_add(bytes, Ordering::AcqRel);
+        }
+        held
+    }
+
+    /// `warm` no longer waits: its slot and its memory go back.
+    fn let_go(&self, warm: &Warm) {
+        let bytes = warm.bytes();
+        self.bytes
+            .fetch_sub(bytes, std::sync::atomic::Ordering::AcqRel);
+        self.budget.release_bytes(bytes);
+        self.budget.release(1);
+    }
+
+    /// An instance for a call from `key`: under reuse its own warm one
     /// first, else a spare.
-    fn take(&self, guild: Option<u64>, reuse: bool) -> Option<Warm> {
-        if reuse && let Some(warm) = self.take_idle(guild) {
+    fn take(&self, key: Option<PoolKey>, reuse: bool) -> Option<Warm> {
+        if reuse
+            && let Some(key) = key
+            && let Some(warm) = self.take_idle(key)
+        {
             return Some(warm);
         }
         let spare = self.spares.lock().pop()?;
-        self.budget.release(1);
+        self.let_go(&spare);
         self.spares_served
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Some(spare)
+    }
+
+    /// Spare warm-ups begun since the cog version loaded.
+    pub(crate) fn warm_ups(&self) -> u64 {
+        self.warm_ups.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Calls that found a spare, since the cog version loaded.
@@ -337,11 +443,11 @@ impl WarmPool {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn take_idle(&self, guild: Option<u64>) -> Option<Warm> {
+    fn take_idle(&self, key: PoolKey) -> Option<Warm> {
         let mut idle = self.idle.lock();
-        let slot = idle.get_mut(&guild)?;
+        let slot = idle.get_mut(&key)?;
         while let Some(warm) = slot.pop() {
-            self.budget.release(1);
+            self.let_go(&warm);
             if warm.idle_since.elapsed() < self.budget.idle {
                 return Some(warm);
             }
@@ -357,6 +463,15 @@ impl WarmPool {
     /// Spares this cog keeps ready.
     pub(crate) fn spares_wanted(&self) -> usize {
         self.spares_wanted
+    }
+
+    /// No spare is made until `SPARE_PAUSE` from now (a spare or a call
+    /// failed: the next instance would likely fail too, and each costs a
+    /// warm-up).
+    pub(crate) fn pause_spares(&self) {
+        if self.spares_wanted > 0 {
+            *self.spares_paused_until.lock() = Some(Instant::now() + SPARE_PAUSE);
+        }
     }
 
     /// Claim the top-up of the spares when some are missing, nobody else
@@ -375,17 +490,31 @@ impl WarmPool {
                 .is_ok()
     }
 
-    /// Keep `spare` (its budget slot is already held).
-    fn add_spare(&self, spare: Warm) {
+    /// Keep `spare` (its budget slot is already held) if its memory fits
+    /// the budgets; false (the slot given back) if not.
+    fn add_spare(&self, spare: Warm) -> bool {
+        if !self.hold_bytes(&spare) {
+            self.budget.release(1);
+            return false;
+        }
         self.spares.lock().push(spare);
+        true
     }
 
-    fn put(&self, guild: Option<u64>, warm: Warm) {
+    fn put(&self, key: Option<PoolKey>, warm: Warm) {
+        // A call that is neither a guild's nor one user's keeps nothing.
+        let Some(key) = key else {
+            return;
+        };
         let mut idle = self.idle.lock();
         let total: usize = idle.values().map(Vec::len).sum();
-        let slot = idle.entry(guild).or_default();
+        let slot = idle.entry(key).or_default();
         if slot.len() < MAX_IDLE_PER_GUILD && total < MAX_IDLE_PER_COG && self.budget.try_hold() {
-            slot.push(warm);
+            if self.hold_bytes(&warm) {
+                slot.push(warm);
+            } else {
+                self.budget.release(1);
+            }
         }
     }
 
@@ -394,13 +523,22 @@ impl WarmPool {
         let mut idle = self.idle.lock();
         let mut dropped = 0;
         for slot in idle.values_mut() {
-            let before = slot.len();
-            slot.retain(|warm| warm.idle_since.elapsed() < self.budget.idle);
-            dropped += before - slot.len();
+            let (stale, fresh): (Vec<Warm>, Vec<Warm>) = std::mem::take(slot)
+                .into_iter()
+                .partition(|warm| warm.idle_since.elapsed() >= self.budget.idle);
+            *slot = fresh;
+            for warm in &stale {
+                self.let_go(warm);
+            }
+            dropped += stale.len();
         }
         idle.retain(|_, slot| !slot.is_empty());
-        self.budget.release(dropped);
         dropped
+    }
+
+    /// Memory its waiting instances keep now.
+    pub(crate) fn held_bytes(&self) -> u64 {
+        self.bytes.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Idle instances held right now.
@@ -413,6 +551,7 @@ impl Drop for WarmPool {
     fn drop(&mut self) {
         let count = self.idle() + self.spares();
         self.budget.release(count);
+        self.budget.release_bytes(self.held_bytes());
     }
 }
 
@@ -425,35 +564,19 @@ impl Runtime {
     pub(crate) fn store(&self, sandbox: Sandbox) -> Store<Sandbox> {
         let mut store = Store::new(&self.engine, sandbox);
         store.limiter(|sandbox| &mut sandbox.meter.memory);
-        let penalty_after = Duration::from_millis(self.config.runtime.penalty_after_ms);
-        let penalty = Duration::from_millis(self.config.runtime.penalty_ms);
-        store.call_hook(move |mut context, hook| {
-            let state = &mut context.data_mut().meter;
-            match hook {
-                wasmtime::CallHook::CallingHost => {
-                    state.count_computing(Instant::now(), penalty_after, penalty);
-                    state.count_call()
-                }
-                // Time waiting in the host is not the cog's computing.
-                wasmtime::CallHook::ReturningFromHost => {
-                    state.computing_since = Instant::now();
-                    Ok(())
-                }
-                _ => Ok(()),
-            }
+        store.call_hook(move |mut context, hook| match hook {
+            wasmtime::CallHook::CallingHost => context.data_mut().meter.count_call(),
+            _ => Ok(()),
         });
         let throttle = self.epoch_tick * 19;
         store.epoch_deadline_callback(move |mut context| {
             let state = &mut context.data_mut().meter;
-            let now = Instant::now();
-            if now >= state.deadline_at {
+            if Instant::now() >= state.deadline_at {
                 return Ok(wasmtime::UpdateDeadline::Interrupt);
             }
-            state.count_computing(now, penalty_after, penalty);
-            let resumed = state.resumed_at.clone();
             // A demoted cog's calls take turns: one computes a tick, rests
             // nineteen, passes the turn — a twentieth of one thread for the cog.
-            if state.demoted
+            if state.sees_demotion()
                 && let Some(share) = state.share.clone()
             {
                 let turn = state.main_turn.clone();
@@ -464,17 +587,14 @@ impl Runtime {
                         turn.lock().take();
                         let next = share.main_turn().await;
                         *turn.lock() = next;
-                        *resumed.lock() = Some(Instant::now());
                     }),
                 ));
             }
+            // Every tick ends the poll: what the call computed is charged
+            // ([`super::charge`]), and other tasks get the thread.
             Ok(wasmtime::UpdateDeadline::YieldCustom(
                 1,
-                Box::pin(async move {
-                    tokio::task::yield_now().await;
-                    // Waiting for the executor is not computing either.
-                    *resumed.lock() = Some(Instant::now());
-                }),
+                Box::pin(tokio::task::yield_now()),
             ))
         });
         store.set_epoch_deadline(1);
@@ -530,15 +650,16 @@ impl Runtime {
             share,
             computed_us,
         } = admission;
-        let guild = scope.guild_id;
+        let key = PoolKey::of(&scope);
         let wall_clock = self.wall_clock(&limits);
-        let warm = pool.and_then(|(pool, reuse)| pool.take(guild, reuse.is_some()));
+        let warm = pool.and_then(|(pool, reuse)| pool.take(key, reuse.is_some()));
         // Whatever way the call ends (answer, trap, wall-clock timeout), the
         // ticks it computed leave its cog's running total.
         let _ticks = share.clone().map(|share| TickGuard {
             share,
             computed_us: computed_us.clone(),
         });
+        let account = self.account(computed_us, share.clone());
         let run = async move {
             let (mut store, instance, calls) = match warm {
                 // A warm instance keeps its capabilities' state; only the
@@ -548,14 +669,12 @@ impl Runtime {
                     data.caps.begin_call(scope);
                     data.meter.demoted = demoted;
                     data.meter.share = share;
-                    data.meter.computed_us = computed_us;
                     (warm.store, warm.instance, warm.calls)
                 }
                 None => {
                     let mut sandbox = Sandbox::new(caps(scope), &limits);
                     sandbox.meter.demoted = demoted;
                     sandbox.meter.share = share;
-                    sandbox.meter.computed_us = computed_us;
                     let (store, instance) = self.instantiate(pre, sandbox, limits).await?;
                     (store, instance, 0)
                 }
@@ -582,12 +701,11 @@ impl Runtime {
                 Err(error) => Err(classify(&error, store.data())),
             }
         };
+        let run = super::charge::Charged::new(run, account);
         match tokio::time::timeout(wall_clock, run).await {
             Ok(Ok((value, warm))) => {
                 match pool {
-                    Some((pool, Some(max_calls))) if warm.calls < max_calls => {
-                        pool.put(guild, warm)
-                    }
+                    Some((pool, Some(max_calls))) if warm.calls < max_calls => pool.put(key, warm),
                     // A cog that keeps spares is one whose instances are
                     // dear: dropping one (the pool's decommit) is done off
                     // the call's path too — while the instances waiting to
@@ -612,6 +730,22 @@ impl Runtime {
                     limits.deadline_ms
                 ),
             )),
+        }
+    }
+
+    /// Where a call's computing is charged: `computed_us`, and the cog's
+    /// running total in `share` (which the call may demote).
+    fn account(
+        &self,
+        computed_us: Arc<std::sync::atomic::AtomicU64>,
+        share: Option<Arc<super::share::CogShare>>,
+    ) -> super::charge::Account {
+        super::charge::Account {
+            computed_us,
+            share,
+            after: Duration::from_millis(self.config.runtime.penalty_after_ms),
+            penalty: Duration::from_millis(self.config.runtime.penalty_ms),
+            settled: false,
         }
     }
 
@@ -697,7 +831,9 @@ impl Runtime {
     /// call stops the top-up (logged) for [`SPARE_PAUSE`]; then the next
     /// call or the sweeper tries again.
     pub(crate) fn top_up_spares(&self, cog: &Arc<LoadedCog>) {
-        if !cog.warm.start_filling() {
+        // A demoted cog makes no spares: its warm-ups would compute on the
+        // housekeeping thread while its calls wait their turn.
+        if cog.share.demoted() || !cog.warm.start_filling() {
             return;
         }
         let filling = Filling(cog.clone());
@@ -711,12 +847,23 @@ impl Runtime {
         };
         self.housekeeping.handle().spawn(async move {
             let cog = &filling.0;
-            while cog.warm.spares() < cog.warm.spares_wanted && runtime.warm.try_hold() {
+            while cog.warm.spares() < cog.warm.spares_wanted
+                && !cog.share.demoted()
+                && runtime.warm.try_hold()
+            {
+                cog.warm
+                    .warm_ups
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 match runtime.spare(cog).await {
-                    Ok(spare) => cog.warm.add_spare(spare),
+                    Ok(spare) => {
+                        if !cog.warm.add_spare(spare) {
+                            // Over the memory budget: no more for now.
+                            break;
+                        }
+                    }
                     Err((kind, detail)) => {
                         runtime.warm.release(1);
-                        *cog.warm.spares_paused_until.lock() = Some(Instant::now() + SPARE_PAUSE);
+                        cog.warm.pause_spares();
                         tracing::warn!(
                             cog = %cog.name(), failure = kind.name(), %detail,
                             "a spare instance could not be made; calls instantiate their own, next try in {} s",
@@ -751,11 +898,20 @@ impl Runtime {
             ),
             ..cog.limits
         };
-        // No share either: the warm-up's computing is not charged to the
-        // cog's calls (the call it serves brings its own).
-        let (mut store, instance) = self
-            .first_call(&cog.pre, &cog.exports, Sandbox::new(caps, &limits), limits)
-            .await?;
+        // The warm-up's computing is the cog's: charged to its share like a
+        // call's, so a cog whose instances are dear to make is demoted by
+        // making them too (and makes none while demoted).
+        let computed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let _ticks = TickGuard {
+            share: cog.share.clone(),
+            computed_us: computed.clone(),
+        };
+        let account = self.account(computed, Some(cog.share.clone()));
+        let (mut store, instance) = super::charge::Charged::new(
+            self.first_call(&cog.pre, &cog.exports, Sandbox::new(caps, &limits), limits),
+            account,
+        )
+        .await?;
         store.data_mut().caps.grants = cog.grants.clone();
         Ok(Warm {
             store,
@@ -849,6 +1005,15 @@ impl Runtime {
         };
         let took = started.elapsed();
         cog.metrics.record(outcome, took);
+        // A call that trapped (or ran into a limit) pauses the spares: a cog
+        // that fails every call would otherwise have each failure paid for
+        // with a warm-up. (A deadline passed waiting on a slow database is
+        // not the instance's fault.)
+        if let Outcome::Failed(kind) = outcome
+            && kind != FailureKind::Timeout
+        {
+            cog.warm.pause_spares();
+        }
         self.top_up_spares(cog);
         // Running into a limit demotes too (the epoch callback demotes a
         // cog whose calls compute for long while they run): a cog that burns

@@ -12,6 +12,7 @@
 //! This module knows no HTTP route and no Discord type beyond the WIT's own.
 
 pub mod artifacts;
+mod charge;
 
 pub mod engine;
 mod exports;
@@ -336,6 +337,17 @@ impl LoadedCog {
         self.warm.spares()
     }
 
+    /// Spare warm-ups begun (made or failed) since this version loaded.
+    pub fn spare_warm_ups(&self) -> u64 {
+        self.warm.warm_ups()
+    }
+
+    /// Memory this cog's waiting instances (idle and spare) keep now
+    /// (bounded by `[runtime] max_warm_mib_per_cog`).
+    pub fn warm_bytes(&self) -> u64 {
+        self.warm.held_bytes()
+    }
+
     /// Calls of this cog version that found a spare instance ready.
     pub fn calls_on_spares(&self) -> u64 {
         self.warm.spares_served()
@@ -401,10 +413,16 @@ impl Runtime {
             permits: Arc::new(tokio::sync::Semaphore::new(
                 config.runtime.max_concurrent as usize,
             )),
-            warm: Arc::new(invoke::WarmBudget::new(
-                config.runtime.max_warm_instances as usize,
-                Duration::from_millis(config.runtime.warm_idle_ms),
-            )),
+            warm: Arc::new(
+                invoke::WarmBudget::new(
+                    config.runtime.max_warm_instances as usize,
+                    Duration::from_millis(config.runtime.warm_idle_ms),
+                )
+                .with_bytes(
+                    config.runtime.max_warm_mib << 20,
+                    config.runtime.max_warm_mib_per_cog << 20,
+                ),
+            ),
             housekeeping,
             engine,
             linker,
@@ -434,6 +452,12 @@ impl Runtime {
     /// Idle warm instances held now, across cogs.
     pub fn warm_instances(&self) -> usize {
         self.warm.held()
+    }
+
+    /// Memory the idle warm and spare instances keep now, across cogs
+    /// (bounded by `[runtime] max_warm_mib`).
+    pub fn warm_bytes(&self) -> u64 {
+        self.warm.held_bytes()
     }
 
     /// The loaded cogs.

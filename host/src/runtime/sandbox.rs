@@ -1,7 +1,8 @@
 //! The store data of one cog instance: the capabilities' [`CogState`] and
 //! the runtime's meters around it — the host-call budget, the memory cap,
-//! the deadline, and the computing time that feeds the cog's fair share
-//! ([`super::share`]). Capabilities never see the meters; the store's call
+//! the deadline, and whether the call computes in turns because its cog is
+//! demoted ([`super::share`]; what a call computes is charged by
+//! [`super::charge`]). Capabilities never see the meters; the store's call
 //! hook and epoch callback (`invoke`) update them on every entry into the
 //! host and every tick.
 
@@ -38,18 +39,11 @@ pub struct Sandbox {
 pub(crate) struct Meter {
     host_calls: u32,
     host_call_budget: u32,
-    /// Since when it has run wasm without coming back from the host.
-    pub(crate) computing_since: Instant,
-    /// Microseconds the current call (instantiation included) has spent
-    /// running wasm — not waiting in host calls or for the executor.
-    pub(crate) computed_us: Arc<std::sync::atomic::AtomicU64>,
-    /// When it last resumed after yielding to the executor.
-    pub(crate) resumed_at: Arc<parking_lot::Mutex<Option<Instant>>>,
     /// When the current call must end (checked at every epoch tick).
     pub(crate) deadline_at: Instant,
-    /// This call ran long, or its cog is demoted (see `runtime::share`).
+    /// Its cog is demoted (see `runtime::share`): the call computes in turns.
     pub(crate) demoted: bool,
-    /// The cog's share, demoted when this call runs long.
+    /// The cog's share (whether it is demoted, and its turn to compute).
     pub(crate) share: Option<Arc<CogShare>>,
     /// The cog's turn to compute on the host's workers, while this long
     /// call holds it.
@@ -66,9 +60,6 @@ impl Sandbox {
             meter: Meter {
                 host_calls: 0,
                 host_call_budget: limits.host_calls,
-                computing_since: now,
-                computed_us: Arc::default(),
-                resumed_at: Arc::default(),
                 deadline_at: now + limits.deadline(),
                 demoted: false,
                 share: None,
@@ -76,6 +67,7 @@ impl Sandbox {
                 memory: MemoryCap {
                     cap: limits.memory_bytes(),
                     hit: false,
+                    held: 0,
                 },
             },
         }
@@ -99,8 +91,6 @@ impl Meter {
         let now = Instant::now();
         self.host_calls = 0;
         self.memory.hit = false;
-        self.computing_since = now;
-        *self.resumed_at.lock() = None;
         self.deadline_at = now + deadline;
     }
 
@@ -118,32 +108,13 @@ impl Meter {
         Ok(())
     }
 
-    /// Count the wasm running since `computing_since` as computing, and
-    /// demote the cog when its running calls, alone or together, have
-    /// computed for `after`.
-    pub(crate) fn count_computing(&mut self, now: Instant, after: Duration, penalty: Duration) {
-        use std::sync::atomic::Ordering;
-        let since = match self.resumed_at.lock().take() {
-            Some(resumed) => resumed.max(self.computing_since),
-            None => self.computing_since,
-        };
-        let micros = now.saturating_duration_since(since).as_micros() as u64;
-        self.computing_since = now;
-        if micros == 0 {
-            return;
+    /// Whether the call must compute in turns: its cog was demoted (by
+    /// this call's computing or another's) since it began.
+    pub(crate) fn sees_demotion(&mut self) -> bool {
+        if !self.demoted && self.share.as_ref().is_some_and(|share| share.demoted()) {
+            self.demoted = true;
         }
-        let mine = self.computed_us.fetch_add(micros, Ordering::AcqRel) + micros;
-        if let Some(share) = &self.share {
-            let together = share.computed(micros);
-            if !self.demoted && share.demoted() {
-                self.demoted = true;
-            } else if !self.demoted
-                && (mine >= after.as_micros() as u64 || together >= after.as_micros() as u64)
-            {
-                self.demoted = true;
-                share.demote(penalty);
-            }
-        }
+        self.demoted
     }
 }
 
@@ -152,12 +123,15 @@ impl Meter {
 pub struct MemoryCap {
     cap: usize,
     pub(crate) hit: bool,
+    /// Bytes of linear memory the instance holds (all its memories: each
+    /// is created through `memory_growing` too).
+    pub(crate) held: usize,
 }
 
 impl wasmtime::ResourceLimiter for MemoryCap {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
@@ -165,6 +139,7 @@ impl wasmtime::ResourceLimiter for MemoryCap {
             self.hit = true;
             return Err(wasmtime::Error::new(LimitExceeded::Memory(self.cap)));
         }
+        self.held += desired.saturating_sub(current);
         Ok(true)
     }
 
