@@ -586,6 +586,9 @@ pub const MAX_UI_MEMORY_PAGES: u64 = 1_024;
 /// Most views a UI module may emit in one call into it (start-up or one
 /// event); past it the dashboard stops the module.
 pub const MAX_UI_VIEWS_PER_CALL: u32 = 16;
+/// Largest view a UI module may emit, in bytes of JSON (parsed on the
+/// page's thread).
+pub const MAX_UI_VIEW_BYTES: usize = 1 << 20;
 /// The only imports a UI module may have: (module, name, parameters, results),
 /// all `i32`.
 pub const UI_IMPORTS: &[(&str, &str, usize, usize)] = &[

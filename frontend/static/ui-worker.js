@@ -24,6 +24,8 @@ const MAX_IN_FLIGHT = 4;
 // api-types/src/pages.rs): each is parsed, checked and drawn on the page's
 // thread, so a module emitting in a loop would freeze the tab.
 const MAX_VIEWS_PER_CALL = 16;
+// Bytes of one view's JSON (MAX_UI_VIEW_BYTES): parsed on the page's thread.
+const MAX_VIEW_BYTES = 1 << 20;
 
 let exports = null;
 let context = new Uint8Array(0);
@@ -80,6 +82,9 @@ const bridge = namespace({
     viewsThisCall += 1;
     if (viewsThisCall > MAX_VIEWS_PER_CALL) {
       throw new Error(`the module emitted more than ${MAX_VIEWS_PER_CALL} views in one call`);
+    }
+    if (len >>> 0 > MAX_VIEW_BYTES) {
+      throw new Error(`the module emitted a view of ${len >>> 0} bytes; at most ${MAX_VIEW_BYTES}`);
     }
     postMessage({ type: "view", json: readText(ptr, len) });
   },

@@ -254,6 +254,28 @@ async fn sign_in_with_discord_and_hand_out_access() {
         invite.contains(&format!("guild_id={second}")) && invite.contains("scope=bot"),
         "{invite}"
     );
+    // ada is its admin on Discord's word, but the bot is not in it: the
+    // pickers answer 404 without spending the bot's Discord budget (anyone
+    // can make a guild of their own).
+    for picker in ["channels", "roles", "members?query=a"] {
+        let answer = ada
+            .get(&format!("{}/api/v1/guilds/{second}/{picker}", site.url))
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::NOT_FOUND,
+            "{picker}: {:?}",
+            answer.body
+        );
+    }
+    let asked = sim_requests(
+        &http,
+        &site.sim.http_url(),
+        "GET",
+        &format!("/api/v10/guilds/{second}/"),
+    )
+    .await;
+    assert_eq!(asked, 0, "no call through the bot for a guild it is not in");
     let me = ada.get(&format!("{}/api/v1/auth/me", site.url)).await;
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.body["username"], "ada");
@@ -1100,18 +1122,7 @@ async fn requests_racing_a_session_refresh_keep_the_session() {
         // Due for a refresh, the access token expired; Discord slow to
         // answer the refresh, so requests pile up behind the one refreshing,
         // and more come as it stores the session.
-        let mut session: Session =
-            serde_json::from_slice(&cache.get(&key).await.unwrap().unwrap()).unwrap();
-        session.refreshed_ms = 0;
-        session.oauth.as_mut().unwrap().expires_at_ms = 0;
-        cache
-            .set(
-                &key,
-                serde_json::to_vec(&session).unwrap(),
-                Duration::from_secs(600),
-            )
-            .await
-            .unwrap();
+        make_due(cache.as_ref(), &key).await;
         http.post(format!("{sim}/_sim/faults/rest"))
             .json(&json!({"path": "/oauth2/token", "delay_ms": 300}))
             .send()
@@ -1288,4 +1299,58 @@ async fn sim_requests(http: &reqwest::Client, sim: &str, method: &str, path: &st
         .iter()
         .filter(|r| r["method"] == method && r["path"].as_str().unwrap().starts_with(path))
         .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_discord_rotated_survive_a_refresh_that_failed_half_way() {
+    let site = site(100).await;
+    let mut grace = Browser::default();
+    grace.sign_in(&site, GRACE).await;
+    let cache = site.runtime.services().cache.clone();
+    let id = grace.cookies["baseline_session"].clone();
+    let key = format!("session:{}", baseline_host::api::access::digest(&id));
+    let http = reqwest::Client::new();
+    let sim = site.sim.http_url();
+    let due = || make_due(cache.as_ref(), &key);
+    let spent = due().await;
+    // Discord rotates the refresh token, then fails to list the guilds.
+    http.post(format!("{sim}/_sim/faults/rest"))
+        .json(&json!({"path": "/users/@me/guilds", "status": 500, "count": 1}))
+        .send()
+        .await
+        .unwrap();
+    let me = format!("{}/api/v1/auth/me", site.url);
+    assert_eq!(
+        grace.get(&me).await.status,
+        StatusCode::OK,
+        "goes on as it was"
+    );
+    let kept: Session = serde_json::from_slice(&cache.get(&key).await.unwrap().unwrap()).unwrap();
+    let kept = kept.oauth.unwrap().refresh_token.unwrap();
+    assert_ne!(kept, spent, "the rotated refresh token was kept");
+    // The next refresh, with Discord back, uses it and keeps the session.
+    due().await;
+    assert_eq!(
+        grace.get(&me).await.status,
+        StatusCode::OK,
+        "still signed in"
+    );
+}
+
+/// Make the session stored at `key` due for a refresh, its access token
+/// expired; its refresh token.
+async fn make_due(cache: &dyn baseline_host::cache::Cache, key: &str) -> String {
+    let mut session: Session =
+        serde_json::from_slice(&cache.get(key).await.unwrap().unwrap()).unwrap();
+    session.refreshed_ms = 0;
+    session.oauth.as_mut().unwrap().expires_at_ms = 0;
+    cache
+        .set(
+            key,
+            serde_json::to_vec(&session).unwrap(),
+            Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+    session.oauth.unwrap().refresh_token.unwrap()
 }

@@ -189,12 +189,47 @@ async fn a_second_claim_on_a_command_is_refused_naming_both() {
     let runtime = runtime(config(cogs.path()));
     install("clash", cogs.path(), "clash.wasm");
     install("status", cogs.path(), "status.wasm");
-    // In name order `clash` loads first and holds /status; `status` is refused.
+    // Loaded together, neither gets /status, whatever their files' order:
+    // both are refused, each naming both and the way out.
     let results = runtime.load_dir().await;
-    assert!(results[0].1.is_ok());
-    let refused = results[1]
-        .1
-        .as_ref()
+    for (file, result) in &results {
+        let refused = result
+            .as_ref()
+            .err()
+            .unwrap_or_else(|| panic!("{} must be refused", file.display()))
+            .to_string();
+        assert!(
+            refused.contains("/status")
+                && refused.contains("`clash`, `status`")
+                && refused.contains("[commands] status"),
+            "{refused}"
+        );
+    }
+    assert!(runtime.registry().by_command("status").is_none());
+    assert_eq!(runtime.registry().failures().len(), 2);
+
+    // The operator names the owner: it loads, the other is refused.
+    let mut named = config(cogs.path());
+    named.commands.insert("status".into(), "status".into());
+    let runtime = super::support::runtime(named);
+    let results = runtime.load_dir().await;
+    assert!(results[1].1.is_ok(), "{:?}", results[1].1.as_ref().err());
+    let refused = results[0].1.as_ref().err().unwrap().to_string();
+    assert!(refused.contains("named in baseline.toml"), "{refused}");
+    assert_eq!(
+        runtime.registry().by_command("status").unwrap().name(),
+        "status"
+    );
+
+    // A file that arrives later and declares a loaded cog's command is
+    // refused, naming both.
+    let runtime = super::support::runtime(config(cogs.path()));
+    std::fs::remove_file(cogs.path().join("clash.wasm")).unwrap();
+    runtime.load_dir().await;
+    install("clash", cogs.path(), "clash.wasm");
+    let refused = runtime
+        .load_file(&cogs.path().join("clash.wasm"))
+        .await
         .err()
         .expect("the second claim must be refused")
         .to_string();
@@ -204,9 +239,8 @@ async fn a_second_claim_on_a_command_is_refused_naming_both() {
     );
     assert_eq!(
         runtime.registry().by_command("status").unwrap().name(),
-        "clash"
+        "status"
     );
-    assert_eq!(runtime.registry().failures().len(), 1);
 }
 
 /// A runtime over a SQLite database in `data` (kept across "restarts").
@@ -233,7 +267,16 @@ async fn runtime_on(
 async fn a_commands_recorded_owner_keeps_it_whatever_file_loads_first() {
     let data = tempfile::tempdir().unwrap();
     let cogs = tempfile::tempdir().unwrap();
+    // A new user's first start with the real cog and a copy saved under a
+    // name that sorts first: neither gets /dice until the operator says.
     install("reference", cogs.path(), "reference.wasm");
+    install("reference", cogs.path(), "aaa-anything.wasm");
+    let first = runtime_on(data.path(), cogs.path(), |_| {}).await;
+    let results = first.load_dir().await;
+    assert!(results.iter().all(|(_, result)| result.is_err()));
+    assert!(first.registry().by_command("dice").is_none());
+    drop(first);
+    std::fs::remove_file(cogs.path().join("aaa-anything.wasm")).unwrap();
     let first = runtime_on(data.path(), cogs.path(), |_| {}).await;
     first.load_dir().await;
     assert_eq!(

@@ -162,6 +162,13 @@ pub(crate) fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<Stri
         })
 }
 
+/// How long a session's refresh lock lives at most; the refresh itself is
+/// cut at [`REFRESH_WITHIN`], well before, so the lock is always released
+/// by the request that took it.
+const REFRESH_LOCK: Duration = Duration::from_secs(120);
+/// The most a session refresh may take (three calls to Discord and a write).
+const REFRESH_WITHIN: Duration = Duration::from_secs(60);
+
 /// API tokens start with this, so they are told apart from session ids.
 pub const TOKEN_PREFIX: &str = "bl_";
 
@@ -217,16 +224,43 @@ pub(crate) async fn session(state: &ApiState, token: &str) -> Result<Option<Sess
         // the last refresh was stored must not refresh it a second time.
         let lock = format!("session-refresh:{}", digest(token));
         let first = cache
-            .increment(&lock, 1, Duration::from_secs(30))
+            .increment(&lock, 1, REFRESH_LOCK)
             .await
             .map_err(|e| ApiError::service("cache", e))?
             == 1;
         if first {
-            let refreshed = refresh_locked(state, login, cache.as_ref(), &key, token).await;
-            let _ = cache.delete(&lock).await;
-            match refreshed? {
-                Some(fresh) => session = fresh,
-                None => return Ok(None),
+            // On a task of its own: a request dropped half-way (the client
+            // went away) must not lose the tokens Discord just rotated.
+            let (state, login, cache, key, token) = (
+                state.clone(),
+                login.clone(),
+                cache.clone(),
+                key.clone(),
+                token.to_string(),
+            );
+            let refreshed = tokio::spawn(async move {
+                let refreshed = tokio::time::timeout(
+                    REFRESH_WITHIN,
+                    refresh_locked(&state, &login, cache.as_ref(), &key, &token),
+                )
+                .await
+                .unwrap_or_else(|_| {
+                    tracing::warn!(
+                        "a session refresh took too long; the session goes on as it was"
+                    );
+                    Err(ApiError::Unavailable("Discord is slow to answer".into()))
+                });
+                let _ = cache.delete(&lock).await;
+                refreshed
+            })
+            .await
+            .map_err(|e| ApiError::Internal(format!("the session refresh failed: {e}")))?;
+            match refreshed {
+                Ok(Some(fresh)) => session = fresh,
+                Ok(None) => return Ok(None),
+                // Discord or the cache unreachable: go on with what the
+                // session knows.
+                Err(_) => {}
             }
         }
     } else if now - session.touched_ms > 60_000 {

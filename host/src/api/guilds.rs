@@ -154,6 +154,9 @@ async fn names(
     if state.runtime.services().discord.is_none() {
         return Ok(names);
     }
+    if bot_is_in(state, guild).await.is_err() {
+        return Ok(names);
+    }
     let calls = &state.bot_calls;
     let mut missing = Vec::new();
     let unknown: Vec<u64> = users
@@ -346,8 +349,14 @@ async fn members(
         crate::discord::rest::percent_encode(text),
         query.limit.unwrap_or(25).clamp(1, 100)
     );
-    let members: Vec<twilight_model::guild::Member> =
-        through_bot(&state, access.session.user_id, &path, BOT_WAIT).await?;
+    let members: Vec<twilight_model::guild::Member> = through_bot(
+        &state,
+        access.session.user_id,
+        access.guild_id,
+        &path,
+        BOT_WAIT,
+    )
+    .await?;
     Ok(Json(
         members
             .into_iter()
@@ -368,13 +377,30 @@ async fn members(
 pub(super) async fn through_bot<T: serde::de::DeserializeOwned>(
     state: &ApiState,
     user: u64,
+    guild: u64,
     path: &str,
     within: std::time::Duration,
 ) -> Result<T, ApiError> {
+    bot_is_in(state, guild).await?;
     if state.runtime.services().discord.is_some() && !state.bot_calls.admit(user) {
         return Err(ApiError::RateLimited);
     }
     through_bot_admitted(state, path, within).await
+}
+
+/// 404 unless the bot is in `guild`: Discord would refuse the call anyway
+/// (an invalid request, counted against the bot), and anyone may make a
+/// guild of their own that Discord says they manage.
+async fn bot_is_in(state: &ApiState, guild: u64) -> Result<(), ApiError> {
+    let Some(db) = state.runtime.services().database.clone() else {
+        return Ok(());
+    };
+    match GuildStore::new(db).get(guild).await? {
+        Some(record) if record.active => Ok(()),
+        _ => Err(ApiError::NotFound(
+            "the bot is not in this server; add it first".into(),
+        )),
+    }
 }
 
 /// [`through_bot`] for a call already admitted.
@@ -422,6 +448,7 @@ async fn channels(
     let channels: Vec<twilight_model::channel::Channel> = through_bot(
         &state,
         access.session.user_id,
+        access.guild_id,
         &format!("/guilds/{}/channels", access.guild_id),
         BOT_WAIT,
     )
@@ -452,6 +479,7 @@ async fn roles(
     let roles: Vec<twilight_model::guild::Role> = through_bot(
         &state,
         access.session.user_id,
+        access.guild_id,
         &format!("/guilds/{}/roles", access.guild_id),
         BOT_WAIT,
     )

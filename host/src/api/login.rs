@@ -185,6 +185,9 @@ impl Login {
                     "could not refresh a session from Discord; keeping what it knew"
                 );
                 session.refreshed_ms = now;
+                // Tokens Discord rotated before the failure are the only
+                // good ones now: the old refresh token is spent.
+                session.oauth = Some(tokens);
                 Ok(Some(session))
             }
         }

@@ -168,6 +168,7 @@ async fn check_discord_ids(
         true => ids(super::guilds::through_bot(
             state,
             user,
+            guild,
             &format!("/guilds/{guild}/channels"),
             super::guilds::BOT_WAIT,
         )
@@ -178,6 +179,7 @@ async fn check_discord_ids(
         true => ids(super::guilds::through_bot(
             state,
             user,
+            guild,
             &format!("/guilds/{guild}/roles"),
             super::guilds::BOT_WAIT,
         )
@@ -194,6 +196,7 @@ async fn check_discord_ids(
                 match super::guilds::through_bot::<Value>(
                     state,
                     user,
+                    guild,
                     &path,
                     super::guilds::BOT_WAIT,
                 )

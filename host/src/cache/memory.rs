@@ -159,10 +159,18 @@ impl InProcessCache {
     pub fn new(max_bytes: u64) -> Self {
         let spaces: Spaces = Arc::default();
         let max_bytes = max_bytes.max(16);
+        // Sessions and rate-limit windows are evicted least recently used
+        // first: moka's default admission (TinyLFU) could turn away a new
+        // user's session from a full room.
+        let lru = moka::policy::EvictionPolicy::lru;
         let rooms = [
-            Self::room(max_bytes / 4, &spaces),
-            Self::room(max_bytes / 16, &spaces),
-            Self::room(max_bytes - max_bytes / 4 - max_bytes / 16, &spaces),
+            Self::room(max_bytes / 4, &spaces, lru()),
+            Self::room(max_bytes / 16, &spaces, lru()),
+            Self::room(
+                max_bytes - max_bytes / 4 - max_bytes / 16,
+                &spaces,
+                moka::policy::EvictionPolicy::default(),
+            ),
         ];
         // Expired entries go even when nobody reads or writes.
         let housekeeping = Arc::new(std::sync::atomic::AtomicBool::new(true));
@@ -187,10 +195,11 @@ impl InProcessCache {
         }
     }
 
-    fn room(max_bytes: u64, spaces: &Spaces) -> Entries {
+    fn room(max_bytes: u64, spaces: &Spaces, policy: moka::policy::EvictionPolicy) -> Entries {
         let counted = spaces.clone();
         moka::sync::Cache::builder()
             .max_capacity(max_bytes.max(1))
+            .eviction_policy(policy)
             .weigher(|key: &String, item: &Item| {
                 (key.len() + item.value.len() + ENTRY_OVERHEAD).min(u32::MAX as usize) as u32
             })

@@ -45,6 +45,9 @@ use artifacts::{ArtifactCache, Origin};
 use inspect::ComponentFacts;
 use metrics::CogMetrics;
 
+/// Commands several cogs loaded together declare, with those cogs' names.
+type Contested = std::collections::BTreeMap<String, Vec<String>>;
+
 /// Why a cog file could not be loaded. Each message fits on one line and
 /// says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +166,18 @@ pub enum LoadError {
         owner: String,
         /// Why: "named in baseline.toml" or "its recorded owner".
         why: &'static str,
+    },
+    /// Several cogs loaded together declare a command nobody owns yet.
+    #[error(
+        "command `/{command}` is declared by cogs `{claimants}`, loaded together, and has no owner yet: none of them gets it, whatever the order of their files; the cog `{cog}` was not loaded — name the owner in baseline.toml: [commands] {command} = \"…\""
+    )]
+    CommandContested {
+        /// The command.
+        command: String,
+        /// The cog being loaded.
+        cog: String,
+        /// Every cog that declares it, joined.
+        claimants: String,
     },
     /// Another cog already owns a command.
     #[error(
@@ -726,8 +741,20 @@ impl Runtime {
 
     /// Load a cog file without telling other processes.
     async fn load_quietly(self: &Arc<Self>, path: &Path) -> Result<Arc<LoadedCog>, LoadError> {
-        let result = match self.open(path).await {
-            Ok(cog) => match self.command_owners_allow(&cog).await {
+        let opened = self.open(path).await;
+        self.install_opened(path, opened, &Contested::new()).await
+    }
+
+    /// Swap in a cog opened from `path` (or record why it could not be),
+    /// unless a command of it belongs to another cog or is `contested`.
+    async fn install_opened(
+        self: &Arc<Self>,
+        path: &Path,
+        opened: Result<LoadedCog, LoadError>,
+        contested: &Contested,
+    ) -> Result<Arc<LoadedCog>, LoadError> {
+        let result = match opened {
+            Ok(cog) => match self.command_owners_allow(&cog, contested).await {
                 Ok(()) => self.registry.install(cog),
                 Err(error) => Err(error),
             },
@@ -764,7 +791,11 @@ impl Runtime {
     /// (`[commands]`) for another cog, none recorded in the store for
     /// another (its first owner, kept across restarts). Without a database
     /// only the operator's names and the loaded cogs count.
-    async fn command_owners_allow(&self, cog: &LoadedCog) -> Result<(), LoadError> {
+    async fn command_owners_allow(
+        &self,
+        cog: &LoadedCog,
+        contested: &Contested,
+    ) -> Result<(), LoadError> {
         let names: Vec<String> = cog
             .manifest
             .commands
@@ -783,17 +814,17 @@ impl Runtime {
                 why: "named in baseline.toml",
             });
         }
-        let Some(db) = &self.services.database else {
-            return Ok(());
-        };
         let unnamed: Vec<String> = names
             .into_iter()
             .filter(|c| !named.contains_key(c))
             .collect();
-        let recorded = crate::store::commands::CommandOwners::new(db.clone())
-            .owners(&unnamed)
-            .await
-            .map_err(|e| LoadError::Store(e.to_string()))?;
+        let recorded = match &self.services.database {
+            Some(db) => crate::store::commands::CommandOwners::new(db.clone())
+                .owners(&unnamed)
+                .await
+                .map_err(|e| LoadError::Store(e.to_string()))?,
+            None => Default::default(),
+        };
         match unnamed
             .iter()
             .find_map(|c| recorded.get(c).filter(|o| *o != cog.name()).map(|o| (c, o)))
@@ -804,7 +835,18 @@ impl Runtime {
                 owner: owner.clone(),
                 why: "its recorded owner: the first cog loaded with it",
             }),
-            None => Ok(()),
+            None => match unnamed
+                .iter()
+                .filter(|c| !recorded.contains_key(*c))
+                .find_map(|c| contested.get(c).map(|cogs| (c, cogs)))
+            {
+                Some((command, cogs)) => Err(LoadError::CommandContested {
+                    command: command.clone(),
+                    cog: cog.name().to_string(),
+                    claimants: cogs.join("`, `"),
+                }),
+                None => Ok(()),
+            },
         }
     }
 
@@ -847,9 +889,34 @@ impl Runtime {
             }
         };
         files.sort();
-        let mut results = Vec::new();
+        // Every file is opened first, so that a command two of them declare
+        // and nobody owns yet goes to neither (whatever their names'
+        // order) until the operator names its owner.
+        let mut opened = Vec::new();
         for file in files {
-            let result = self.load_file(&file).await;
+            let path = std::path::absolute(&file).unwrap_or_else(|_| file.clone());
+            let cog = self.open(&path).await;
+            opened.push((file, path, cog));
+        }
+        let mut claims: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for (_, _, cog) in &opened {
+            if let Ok(cog) = cog {
+                for command in &cog.manifest.commands {
+                    claims
+                        .entry(command.name.clone())
+                        .or_default()
+                        .push(cog.name().to_string());
+                }
+            }
+        }
+        claims.retain(|_, cogs| cogs.len() > 1);
+        let mut results = Vec::new();
+        for (file, path, cog) in opened {
+            let reload = self.registry.by_file(&path).is_some();
+            let result = self.install_opened(&path, cog, &claims).await;
+            if reload && let Ok(cog) = &result {
+                self.announce(cog).await;
+            }
             results.push((file, result));
         }
         results

@@ -17,6 +17,9 @@ use std::sync::Arc;
 use baseline_api_types::pages::{MAX_UI_MEMORY_PAGES, MAX_UI_MODULE_BYTES, UI_EXPORTS, UI_IMPORTS};
 use wasmparser::{ExternalKind, FuncType, Parser, Payload, TypeRef, ValType, Validator};
 
+/// The most elements a UI module's table may grow to.
+const MAX_UI_TABLE: u64 = 65_536;
+
 /// A UI module that passed the checks.
 #[derive(Debug)]
 pub struct UiModule {
@@ -76,9 +79,18 @@ pub fn check(bytes: &[u8]) -> Result<(), String> {
             bytes.len()
         ));
     }
-    Validator::new()
+    // WebAssembly 2.0 and no more (what Rust and other toolchains emit for
+    // the browser today): no GC heap, no shared or 64-bit memories —
+    // nothing that could allocate outside the one linear memory whose
+    // maximum is checked below. (Several memories and components parse, to
+    // be refused below with their own words.)
+    let features = wasmparser::WasmFeatures::WASM2
+        | wasmparser::WasmFeatures::MULTI_MEMORY
+        | wasmparser::WasmFeatures::COMPONENT_MODEL;
+    Validator::new_with_features(features)
         .validate_all(bytes)
-        .map_err(|e| format!("it is not a valid WebAssembly module: {e}"))?;
+        .map_err(|e| format!("it is not a valid WebAssembly 2.0 module: {e}"))?;
+    let mut memories = 0;
     let mut types: Vec<Option<FuncType>> = Vec::new();
     // Function index → type index, imports first.
     let mut functions: Vec<u32> = Vec::new();
@@ -138,6 +150,7 @@ pub fn check(bytes: &[u8]) -> Result<(), String> {
             Payload::MemorySection(reader) => {
                 for memory in reader {
                     let memory = memory.map_err(|e| e.to_string())?;
+                    memories += 1;
                     let cap = MAX_UI_MEMORY_PAGES;
                     match memory.maximum {
                         None => {
@@ -154,6 +167,20 @@ pub fn check(bytes: &[u8]) -> Result<(), String> {
                     }
                 }
             }
+            Payload::TableSection(reader) => {
+                for table in reader {
+                    let table = table.map_err(|e| e.to_string())?;
+                    if table.ty.maximum.is_none_or(|max| max > MAX_UI_TABLE) {
+                        return Err(format!(
+                            "its table may grow to {}; a UI module's tables declare a maximum of at most {MAX_UI_TABLE} elements",
+                            table
+                                .ty
+                                .maximum
+                                .map_or("any size".to_string(), |m| format!("{m} elements"))
+                        ));
+                    }
+                }
+            }
             Payload::FunctionSection(reader) => {
                 for ty in reader {
                     functions.push(ty.map_err(|e| e.to_string())?);
@@ -167,6 +194,11 @@ pub fn check(bytes: &[u8]) -> Result<(), String> {
             }
             _ => {}
         }
+    }
+    if memories > 1 {
+        return Err(format!(
+            "it defines {memories} memories; a UI module has one, capped at 64 MiB"
+        ));
     }
     if !exports
         .iter()
@@ -214,7 +246,7 @@ mod tests {
         assert!(
             check(b"hello")
                 .unwrap_err()
-                .contains("not a valid WebAssembly module")
+                .contains("not a valid WebAssembly")
         );
         let big = vec![0u8; MAX_UI_MODULE_BYTES + 1];
         assert!(check(&big).unwrap_err().contains("at most"));
@@ -242,5 +274,30 @@ mod tests {
         assert!(big.contains("65536 pages"), "{big}");
         let big = check(&with_memory("1 1025")).unwrap_err();
         assert!(big.contains("at most 1024"), "{big}");
+    }
+
+    #[test]
+    fn nothing_may_allocate_outside_the_capped_memory() {
+        let with = |extra: &str| {
+            wat::parse_str(format!(
+                r#"(module
+                    (memory (export "memory") 1 16)
+                    {extra}
+                    (func (export "ui_alloc") (param i32) (result i32) i32.const 1024)
+                    (func (export "ui_abi_version") (result i32) i32.const 1)
+                    (func (export "ui_init"))
+                    (func (export "ui_event") (param i32 i32)))"#
+            ))
+            .unwrap()
+        };
+        assert_eq!(check(&with("(table 4 4 funcref)")), Ok(()));
+        let growing = check(&with("(table 1 funcref)")).unwrap_err();
+        assert!(growing.contains("any size"), "{growing}");
+        let huge = check(&with("(table 1 10000000 externref)")).unwrap_err();
+        assert!(huge.contains("10000000 elements"), "{huge}");
+        let gc = check(&with("(type $a (array (mut i8)))")).unwrap_err();
+        assert!(gc.contains("2.0"), "{gc}");
+        let second = check(&with("(memory 1 1)")).unwrap_err();
+        assert!(second.contains("2 memories"), "{second}");
     }
 }

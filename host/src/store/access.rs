@@ -445,11 +445,15 @@ impl AccessStore {
             return Ok(None);
         };
         if last_used.is_none_or(|at| now - at >= TOKEN_USE_NOTED_EVERY_MS) {
+            // Only if nobody noted it within the minute meanwhile: requests
+            // racing on one token write once.
             with_pool!(self.db, |pool| sqlx::query(
-                "UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1"
+                "UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1
+                 AND (last_used_at IS NULL OR last_used_at <= $3)"
             )
             .bind(hash)
             .bind(now)
+            .bind(now - TOKEN_USE_NOTED_EVERY_MS)
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))?;

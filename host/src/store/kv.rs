@@ -547,6 +547,10 @@ impl SqlKv {
         if quota == Quota::UNLIMITED {
             return Ok(());
         }
+        let total = match quota.total_bytes {
+            u64::MAX => 0,
+            _ => self.total(&ns.cog).await?,
+        };
         let usage: Option<(i64, i64)> = with_pool!(self.db, |pool| sqlx::query_as(
             "SELECT keys, bytes FROM cog_kv_usage WHERE cog = $1 AND guild_id = $2"
         )
@@ -554,15 +558,14 @@ impl SqlKv {
         .bind(ns.partition.usage_guild() as i64)
         .fetch_optional(pool)
         .await)?;
-        let Some((keys, bytes)) = usage else {
-            return Ok(());
-        };
-        let used = Usage {
+        let used = usage.map_or(Usage::default(), |(keys, bytes)| Usage {
             keys: keys.max(0) as u64,
             bytes: bytes.max(0) as u64,
-        };
+        });
+        let most = size_hint.map_or(0, |n| (key.len() + n) as u64);
         if used.keys < quota.keys
-            && size_hint.is_none_or(|n| used.bytes + (key.len() + n) as u64 <= quota.bytes)
+            && used.bytes + most <= quota.bytes
+            && total.saturating_add(most) <= quota.total_bytes
         {
             return Ok(());
         }
@@ -575,7 +578,8 @@ impl SqlKv {
             Some(n) => (key.len() + n) as i64 - old.as_ref().map_or(0, |(v,)| size(key, v)),
             None => 0,
         };
-        quota.check(used, added_keys, added_bytes, ns)
+        quota.check(used, added_keys, added_bytes, ns)?;
+        quota.check_total(total, added_bytes, ns)
     }
 }
 
