@@ -65,10 +65,21 @@ pub fn cogs_page() -> Html {
         Some(Ok(list)) if list.is_empty() => {
             html! { <p class="muted">{ "No cog is loaded. Drop a .wasm file into the cogs folder." }</p> }
         }
-        Some(Ok(list)) => list
-            .iter()
-            .map(|cog| cog_card(cog, &reload))
-            .collect::<Html>(),
+        Some(Ok(list)) => {
+            // What needs the operator first: refused files, then cogs
+            // whose last reload failed, then the rest (each in the host's
+            // order).
+            let mut ordered: Vec<&CogStatus> = list.iter().collect();
+            ordered.sort_by_key(|cog| match cog.state.as_str() {
+                "failed" => 0,
+                "loaded-with-error" => 1,
+                _ => 2,
+            });
+            ordered
+                .into_iter()
+                .map(|cog| cog_card(cog, &reload))
+                .collect::<Html>()
+        }
     };
     html! {
         <>

@@ -375,6 +375,7 @@ async fn cog_pages_and_ui_modules_work_in_the_browser() {
     let site = site_with(100, |config| {
         config.dashboard_dir = Some(dashboard);
         install("reference", &config.cogs_dir, "reference.wasm");
+        install("hostile", &config.cogs_dir, "hostile.wasm");
         std::fs::copy(&ui, config.cogs_dir.join("reference.ui.wasm")).unwrap();
     })
     .await;
@@ -549,6 +550,25 @@ async fn cog_pages_and_ui_modules_work_in_the_browser() {
         "no request left the page: {requests:?}"
     );
 
+    // A page the host renders whose button names a `..` action: refused
+    // with the reason, so there is no button to click.
+    client
+        .goto(&format!(
+            "{}/guilds/{DEMO_GUILD}/cogs/hostile/pages/escape",
+            site.url
+        ))
+        .await
+        .unwrap();
+    find_text(&client, "section.card.error", "an action name holds only").await;
+    assert!(
+        client
+            .find(Locator::Css(".page-view button"))
+            .await
+            .is_err(),
+        "no button of that view is drawn"
+    );
+    client.back().await.unwrap();
+
     // A module that emits views in a loop is stopped at the cap, before the
     // tab has drawn them all.
     let divider = r#"{\"root\":0,\"nodes\":[{\"type\":\"divider\"}]}"#;
@@ -614,6 +634,14 @@ async fn developer_site(cogs: &[&'static str]) -> crate::login::Site {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_developer_team_sees_the_bots_cogs_shards_and_spend() {
     let site = developer_site(&["reference", "hostile"]).await;
+    // A copy of hostile under another name arrives: its commands belong to
+    // hostile (recorded when it loaded), so it is refused — and shown.
+    let squat = install("hostile", &site.runtime.config().cogs_dir, "zz-squat.wasm");
+    let refused = match site.runtime.load_file(&squat).await {
+        Ok(_) => panic!("the squatter loaded"),
+        Err(error) => error.to_string(),
+    };
+    assert!(refused.contains("belongs to cog `hostile`"), "{refused}");
     let monitor = site.runtime.services().shards.clone().unwrap();
     // Shard 0 of 2 reports; shard 1 never does.
     monitor.observe(0, 2, "connecting", None).await.unwrap();
@@ -643,6 +671,25 @@ async fn the_developer_team_sees_the_bots_cogs_shards_and_spend() {
     assert!(
         row.contains("Wants to ban people") && row.ends_with("no"),
         "{row}"
+    );
+    let card = find_text(&client, "article.op-card", "zz-squat.wasm").await;
+    let first = client
+        .execute(
+            "return document.querySelector('article.op-card').textContent",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        first.as_str().unwrap_or_default().contains("zz-squat.wasm"),
+        "a refused file comes first: {first}"
+    );
+    let text = card.text().await.unwrap();
+    assert!(
+        text.contains("failed")
+            && text.contains("belongs to cog `hostile`")
+            && text.contains("[commands]"),
+        "{text}"
     );
     shot(&client, "30-bot-cogs").await;
     find_text(

@@ -8,8 +8,16 @@
 //! not time it waited (a host call to the database ends the poll), and not
 //! time the thread was preempted, which a wall clock would count (on a busy
 //! machine that made many short calls of a cheap cog add up to a penalty).
-//! Two clock reads per poll, about half a microsecond each; a host call
-//! that completes without waiting costs none.
+//!
+//! Reading a thread's CPU clock is a system call (about half a microsecond
+//! here), as much as a cheap call's whole poll; so a call starts on the
+//! wall clock, which costs nothing: a poll shorter than [`SHORT_POLL`] is
+//! charged its wall time (preemption could add at most that). The first
+//! longer poll is charged its wall time up to [`Account::cap`] (two epoch
+//! ticks: a computing call yields every tick, so only a preempted poll is
+//! cut), and from then on the call reads its thread's CPU clock around
+//! every poll. A cheap call preempted once is thus charged at most a couple
+//! of milliseconds, and a call that computes is charged exactly.
 //!
 //! When a call's own computing, or that of the cog's running calls
 //! together, reaches `penalty_after_ms`, the cog is demoted.
@@ -22,6 +30,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::share::CogShare;
+
+/// A poll shorter than this is charged its wall-clock time.
+const SHORT_POLL: Duration = Duration::from_micros(50);
 
 /// The CPU time the calling thread has used (`CLOCK_THREAD_CPUTIME_ID`,
 /// through libc, which the host already links: no crate does more than
@@ -53,8 +64,12 @@ pub(crate) struct Account {
     pub(crate) after: Duration,
     /// How long a demotion lasts.
     pub(crate) penalty: Duration,
+    /// The most one poll measured on the wall clock is charged (two ticks).
+    pub(crate) cap: Duration,
     /// This call demoted the cog, or found it demoted: nothing more to do.
     pub(crate) settled: bool,
+    /// This call had a long poll: its polls are measured on the CPU clock.
+    pub(crate) exact: bool,
 }
 
 impl Account {
@@ -102,14 +117,24 @@ impl<F: Future> Future for Charged<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let (cpu, wall) = (thread_cpu(), Instant::now());
+        let account = this.account;
+        if account.exact
+            && let Some(before) = thread_cpu()
+        {
+            let answer = this.inner.poll(cx);
+            let after = thread_cpu().unwrap_or(before);
+            account.charge(after.saturating_sub(before));
+            return answer;
+        }
+        let started = Instant::now();
         let answer = this.inner.poll(cx);
-        let spent = match cpu.zip(thread_cpu()) {
-            Some((before, after)) => after.saturating_sub(before),
-            // No thread clock here: the poll's wall-clock time.
-            None => wall.elapsed(),
-        };
-        this.account.charge(spent);
+        let wall = started.elapsed();
+        if wall < SHORT_POLL {
+            account.charge(wall);
+        } else {
+            account.charge(wall.min(account.cap));
+            account.exact = true;
+        }
         answer
     }
 }
@@ -124,7 +149,9 @@ mod tests {
             share: Some(share.clone()),
             after: Duration::from_millis(100),
             penalty: Duration::from_secs(30),
+            cap: Duration::from_millis(2),
             settled: false,
+            exact: false,
         }
     }
 
@@ -134,23 +161,33 @@ mod tests {
         let computed = {
             let account = account(&share);
             let computed = account.computed_us.clone();
-            // Asleep on the thread (not computing) for 150 ms inside one
-            // poll: no CPU, no demotion.
+            // Asleep on the thread (as if preempted) for 150 ms in each of
+            // three polls: the first is charged at most its cap, the
+            // others their CPU — no demotion.
             Charged::new(
-                async { std::thread::sleep(Duration::from_millis(150)) },
+                async {
+                    for _ in 0..3 {
+                        std::thread::sleep(Duration::from_millis(150));
+                        tokio::task::yield_now().await;
+                    }
+                },
                 account,
             )
             .await;
             computed.load(Ordering::Acquire)
         };
-        assert!(computed < 20_000, "charged {computed} µs for sleeping");
+        assert!(computed < 5_000, "charged {computed} µs for sleeping");
         assert!(!share.demoted());
-        // Computing for 150 ms demotes.
+        // Computing for 150 ms, yielding every millisecond as a call does
+        // at every epoch tick, demotes.
         Charged::new(
             async {
-                let started = thread_cpu().unwrap();
-                while thread_cpu().unwrap() - started < Duration::from_millis(150) {
-                    std::hint::black_box(());
+                for _ in 0..150 {
+                    let started = thread_cpu().unwrap();
+                    while thread_cpu().unwrap() - started < Duration::from_millis(1) {
+                        std::hint::black_box(());
+                    }
+                    tokio::task::yield_now().await;
                 }
             },
             account(&share),

@@ -745,7 +745,9 @@ impl Runtime {
             share,
             after: Duration::from_millis(self.config.runtime.penalty_after_ms),
             penalty: Duration::from_millis(self.config.runtime.penalty_ms),
+            cap: self.epoch_tick * 2,
             settled: false,
+            exact: false,
         }
     }
 
