@@ -312,8 +312,12 @@ pub const MAX_SPARES: u32 = 16;
 /// After a spare could not be made, how long until the next try.
 const SPARE_PAUSE: Duration = Duration::from_secs(60);
 /// A spare's warm-up (instantiation and `manifest`) may take twenty times
-/// what the cog's first call took at load, and at least this.
-const SPARE_WARM_UP: Duration = Duration::from_millis(50);
+/// what the cog's first call took at load, and at least this. A deadline is
+/// wall-clock time, and the warm-up runs at the lowest priority: on a busy
+/// machine it waits for the CPU, so the floor is generous (a warm-up cut
+/// short pauses the cog's spares for a minute). What it computes is charged
+/// to the cog, which a long warm-up demotes (and then makes no more).
+const SPARE_WARM_UP: Duration = Duration::from_secs(1);
 
 /// Whose idle warm instances a call may run on: its guild's, or in direct
 /// messages its user's own — never another guild's or another user's.
