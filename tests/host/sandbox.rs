@@ -420,6 +420,9 @@ fn on_cpu_zero(nice: i32) {
 /// 100 ms.
 #[test]
 fn only_a_cogs_own_computing_demotes_it_on_a_saturated_host() {
+    // Not beside the other tests that load the CPU (the storm checks
+    // fairness inside the host).
+    let _cpu = CPU_HEAVY.blocking_lock();
     let workers = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .on_thread_start(|| on_cpu_zero(0))
