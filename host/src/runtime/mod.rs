@@ -25,6 +25,7 @@ mod registry;
 pub mod sandbox;
 pub mod share;
 pub mod ui_module;
+mod warm;
 pub mod watcher;
 
 use std::path::{Path, PathBuf};
@@ -326,7 +327,7 @@ pub struct LoadedCog {
     /// The name its manifest suggests, when the operator named it otherwise
     /// (the manifest's `name` is then the operator's).
     pub declared_name: Option<String>,
-    warm: invoke::WarmPool,
+    warm: warm::WarmPool,
     pre: InstancePre<Sandbox>,
     /// Its exports, type-checked once (at load).
     exports: exports::Exports,
@@ -334,7 +335,7 @@ pub struct LoadedCog {
 
 impl LoadedCog {
     /// Its waiting instances, and under reuse the calls one serves.
-    fn pool(&self) -> (&invoke::WarmPool, Option<u32>) {
+    fn pool(&self) -> (&warm::WarmPool, Option<u32>) {
         let reuse = match self.policy {
             InstancePolicy::Fresh => None,
             InstancePolicy::Reuse { max_calls } => Some(max_calls),
@@ -403,7 +404,7 @@ pub struct Runtime {
     services: Services,
     registry: CogRegistry,
     permits: Arc<tokio::sync::Semaphore>,
-    warm: Arc<invoke::WarmBudget>,
+    warm: Arc<warm::WarmBudget>,
     housekeeping: share::Housekeeping,
     epoch_tick: Duration,
     _ticker: engine::EpochTicker,
@@ -429,7 +430,7 @@ impl Runtime {
                 config.runtime.max_concurrent as usize,
             )),
             warm: Arc::new(
-                invoke::WarmBudget::new(
+                warm::WarmBudget::new(
                     config.runtime.max_warm_instances as usize,
                     Duration::from_millis(config.runtime.warm_idle_ms),
                 )
@@ -691,7 +692,7 @@ impl Runtime {
             policy,
             instantiate_time: Some(instantiate_time),
             ui: None,
-            warm: invoke::WarmPool::new(self.warm.clone(), spares),
+            warm: warm::WarmPool::new(self.warm.clone(), spares),
             grants: Arc::new(grants),
             settings_defaults,
             settings_schema,
