@@ -14,7 +14,7 @@
 use wasmtime::Store;
 use wasmtime::component::{ComponentExportIndex, Instance, TypedFunc};
 
-use super::invoke::{Answer, Call};
+use super::call::{Answer, Call};
 use super::sandbox::Sandbox;
 use crate::wit::types::{
     ActionOutcome, AutocompleteInvocation, Choice, CogError, CogManifest, CommandInvocation,

@@ -12,6 +12,7 @@
 //! This module knows no HTTP route and no Discord type beyond the WIT's own.
 
 pub mod artifacts;
+mod call;
 mod charge;
 
 pub mod engine;
@@ -35,7 +36,8 @@ use std::time::{Duration, SystemTime};
 use wasmtime::Engine;
 use wasmtime::component::{InstancePre, Linker};
 
-pub use invoke::{Answer, Call, InstancePolicy};
+pub use call::{Answer, Call};
+pub use invoke::InstancePolicy;
 pub use registry::{CogRegistry, LoadFailure};
 pub use sandbox::{LimitExceeded, Sandbox};
 
