@@ -185,6 +185,22 @@ impl Browser {
         self.request("GET", url, None, None).await
     }
 
+    /// A new API token named `ci`, made from this browser's session: the
+    /// answer and the secret.
+    async fn make_token(&mut self, site: &Site) -> (Answer, String) {
+        let made = self
+            .request(
+                "POST",
+                &format!("{}/api/v1/auth/tokens", site.url),
+                Some(&site.url),
+                Some(json!({"name": "ci"})),
+            )
+            .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+        let token = made.body["token"].as_str().unwrap().to_string();
+        (made, token)
+    }
+
     /// Login → Discord's page → the callback URL Discord sends back to.
     async fn approve(&mut self, site: &Site, user: u64) -> String {
         let login = self
@@ -334,16 +350,7 @@ async fn sign_in_with_discord_and_hand_out_access() {
     assert_eq!(own.status, StatusCode::FORBIDDEN);
 
     // An API token acts as its user, is shown once, and can be revoked.
-    let made = ada
-        .request(
-            "POST",
-            &format!("{}/api/v1/auth/tokens", site.url),
-            Some(&site.url),
-            Some(json!({"name": "ci"})),
-        )
-        .await;
-    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
-    let token = made.body["token"].as_str().unwrap().to_string();
+    let (made, token) = ada.make_token(&site).await;
     let http = reqwest::Client::new();
     let with_token = |path: &str| {
         http.get(format!("{}{path}", site.url))
@@ -1034,16 +1041,7 @@ async fn made_up_api_tokens_never_wait_for_the_databases_writer() {
     let site = site(100).await;
     let mut ada = Browser::default();
     ada.sign_in(&site, DEMO_OWNER).await;
-    let made = ada
-        .request(
-            "POST",
-            &format!("{}/api/v1/auth/tokens", site.url),
-            Some(&site.url),
-            Some(json!({"name": "ci"})),
-        )
-        .await;
-    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
-    let token = made.body["token"].as_str().unwrap().to_string();
+    let (_, token) = ada.make_token(&site).await;
     let http = reqwest::Client::new();
     let me = |bearer: String| {
         let request = http

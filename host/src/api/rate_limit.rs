@@ -43,9 +43,10 @@ fn address(request: &Request) -> String {
 }
 
 /// The client a request counts for: its signed-in user, else its address.
-/// A live session is left in the request for the handlers.
-async fn client(state: &ApiState, request: &mut Request) -> String {
-    let Some(token) = super::access::token(state, request.headers()) else {
+/// A live session is left in the request for the handlers. `token` is the
+/// request's own, read once by the caller.
+async fn client(state: &ApiState, request: &mut Request, token: Option<String>) -> String {
+    let Some(token) = token else {
         return address(request);
     };
     match super::access::session(state, &token).await {
@@ -94,12 +95,14 @@ pub async fn limit(State(state): State<ApiState>, mut request: Request, next: Ne
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let address = address(&request);
-    let api_token = super::access::token(&state, request.headers())
+    let token = super::access::token(&state, request.headers());
+    let api_token = token
+        .as_deref()
         .is_some_and(|t| t.starts_with(super::access::TOKEN_PREFIX));
     if api_token && over(&state, &address, window, per_second).await {
         return too_many();
     }
-    let client = client(&state, &mut request).await;
+    let client = client(&state, &mut request, token).await;
     // A made-up token was already counted against its address above.
     let counted = api_token && client == address;
     if !counted && over(&state, &client, window, per_second).await {

@@ -543,9 +543,9 @@ impl SqlKv {
         key: &str,
         quota: Quota,
         size_hint: Option<usize>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<u64, StoreError> {
         if quota == Quota::UNLIMITED {
-            return Ok(());
+            return Ok(0);
         }
         let total = match quota.total_bytes {
             u64::MAX => 0,
@@ -567,7 +567,7 @@ impl SqlKv {
             && used.bytes + most <= quota.bytes
             && total.saturating_add(most) <= quota.total_bytes
         {
-            return Ok(());
+            return Ok(total);
         }
         let sql = format!("SELECT value FROM cog_kv WHERE {NS} AND key = $5");
         let old: Option<(Vec<u8>,)> = with_pool!(self.db, |pool| for_key!(&sql, ns, key)
@@ -579,7 +579,8 @@ impl SqlKv {
             None => 0,
         };
         quota.check(used, added_keys, added_bytes, ns)?;
-        quota.check_total(total, added_bytes, ns)
+        quota.check_total(total, added_bytes, ns)?;
+        Ok(total)
     }
 }
 
@@ -608,11 +609,8 @@ impl SqlKv {
     ) -> Result<R, StoreError> {
         let decide: Decide<R> = Box::new(decide);
         let (scope, guild, user) = ns.partition.columns();
-        self.precheck(ns, key, quota, size_hint).await?;
-        let total = match quota.total_bytes {
-            u64::MAX => 0,
-            _ => self.total(&ns.cog).await?,
-        };
+        // The cog's total across guilds, read once for both checks.
+        let total = self.precheck(ns, key, quota, size_hint).await?;
         let select = format!("SELECT value, expires_at FROM cog_kv WHERE {NS} AND key = $5");
         let (answer, moved) =
             usage_tx!(self.db, &ns.cog, ns.partition.usage_guild(), |tx, used| {
