@@ -465,15 +465,12 @@ async fn spare_warm_ups_are_charged_and_a_trapping_cog_stops_making_them() {
 
     // Its first warm-up computes past `penalty_after_ms` (100): demoted,
     // and no second warm-up while demoted.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while heavy.share.demotions() == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "warm-ups were not charged: {} made, no demotion",
-            heavy.spare_warm_ups()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(
+        "the warm-ups charged: a demotion",
+        Duration::from_secs(20),
+        || heavy.share.demotions() > 0,
+    )
+    .await;
     assert!(heavy.share.demoted());
     // Every call traps; none is paid for with another warm-up.
     for _ in 0..5 {
@@ -496,11 +493,10 @@ async fn spare_warm_ups_are_charged_and_a_trapping_cog_stops_making_them() {
     );
     assert_eq!(heavy.share.demotions(), 1);
     // The other cog's spare is there, and serves its calls.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while reference.spare_instances() < 1 {
-        assert!(Instant::now() < deadline, "reference's spare never came");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    eventually("reference's spare", Duration::from_secs(20), || {
+        reference.spare_instances() >= 1
+    })
+    .await;
     let invocation = command("dice", Some("roll"), vec![], GUILD, USER);
     runtime
         .invoke(
