@@ -9,7 +9,7 @@ dashboard_dir := target_dir / "dashboard-site"
 # The wasm-bindgen CLI must be the exact version of the crate in Cargo.lock.
 wasm_bindgen_version := `sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"$/\1/p}' Cargo.lock`
 # Every guest the host's tests load (tests/host/support.rs builds the same list).
-test_guests := "-p status -p reference -p ask -p tally -p hostile -p future-wit -p not-a-cog -p clash -p storm-cache -p storm-kv -p storm-spin -p storm-flood -p spin-start -p heavy-start -p asker -p wit-0-1 -p wit-0-2"
+test_guests := "-p status -p reference -p ask -p tally -p hostile -p future-wit -p not-a-cog -p clash -p storm-cache -p storm-kv -p storm-spin -p storm-flood -p spin-start -p heavy-start -p asker -p wit-0-1 -p wit-0-2 -p witness"
 
 # List the recipes.
 default:
@@ -70,7 +70,7 @@ test: setup dashboard browser-setup
     cargo clippy -p baseline-dashboard -p baseline-api-types --target wasm32-unknown-unknown -- -D warnings
     cargo clippy --target wasm32-unknown-unknown --target-dir "{{guest_dir}}" -p baseline-ui-sdk -p reference-ui -- -D warnings
     cargo clippy -p baseline-host -p baseline-discord-sim -p baseline-llm-sim --all-targets -- -D warnings
-    cargo clippy --target wasm32-wasip2 --target-dir "{{guest_dir}}" -p baseline-sdk -p status -p reference -p ask -p hostile -p clash -p storm-cache -p spin-start -p heavy-start -p ping -p asker -p wit-0-1 -p wit-0-2 -p tally -- -D warnings
+    cargo clippy --target wasm32-wasip2 --target-dir "{{guest_dir}}" -p baseline-sdk -p status -p reference -p ask -p hostile -p clash -p storm-cache -p spin-start -p heavy-start -p ping -p asker -p wit-0-1 -p wit-0-2 -p witness -p tally -- -D warnings
     cargo build --target wasm32-wasip2 --profile cog --target-dir "{{guest_dir}}" {{test_guests}}
     cargo build --target wasm32-unknown-unknown --profile cog --target-dir "{{guest_dir}}" -p reference-ui
     cargo test -p baseline-host -p baseline-discord-sim -p baseline-llm-sim -p baseline-api-types --no-fail-fast

@@ -28,9 +28,9 @@
 // anything else is internal (logged for the operator; the user gets an
 // apology). Capability errors become one or the other as in the Rust SDK.
 
-import * as rawKv from 'baseline:cog/kv@0.2.0';
-import * as rawSettings from 'baseline:cog/settings@0.2.0';
-import * as rawLog from 'baseline:cog/log@0.2.0';
+import * as rawKv from 'baseline:cog/kv@0.3.0';
+import * as rawSettings from 'baseline:cog/settings@0.3.0';
+import * as rawLog from 'baseline:cog/log@0.3.0';
 
 /** An error the user reads (shown ephemeral). */
 export class UserError extends Error {}

@@ -55,7 +55,7 @@ pub use custom_id::CustomId;
 /// The WIT package version, as a literal for `concat!`.
 macro_rules! wit_version {
     () => {
-        "0.2.0"
+        "0.3.0"
     };
 }
 
@@ -90,16 +90,19 @@ static SDK_STAMP: [u8; STAMP.len()] = {
 /// A pop-up form (Discord's modal).
 pub use bindings::baseline::cog::types::Modal;
 pub use bindings::baseline::cog::types::{
-    ActionOutcome, ActionRow, AllowedMentions, Attachment, AttachmentInfo, AutocompleteInvocation,
-    BanEvent, Button, ButtonStyle, CapabilityRequest, Channel, ChannelEvent, ChannelKind, Chart,
-    Choice, ChoiceValue, CogError, Command, CommandInvocation, CommandOption, CommandResponse,
-    Component, ComponentInvocation, ComponentKind, ComponentResponse, Embed, EmbedAuthor,
-    EmbedField, EmbedFooter, Event, EventKind, FieldKind, Form, FormField, GuildEvent,
-    InvocationContext, Member, MemberLeft, Message, MessageDeleted, MessageEdited, MessageInfo,
-    MessagesPurged, ModalField, NavPlacement, OptionEntry, OptionKind, OptionValue, Page,
-    PageAccess, PageButton, PageContext, Reaction, Reply, Role, RoleEvent, SelectKind, SelectMenu,
-    SelectOption, Snowflake, Stat, Subcommand, SubcommandGroup, Table, TextInput, TextInputStyle,
-    User, View, ViewNode,
+    ActionOutcome, ActionRow, AllowedMentions, Attachment, AttachmentInfo, Attribution,
+    AutocompleteInvocation, AutomodAction, AutomodResponse, BanEvent, Button, ButtonStyle,
+    CapabilityRequest, Channel, ChannelEvent, ChannelKind, Chart, Choice, ChoiceValue, CogError,
+    Command, CommandInvocation, CommandOption, CommandResponse, Component, ComponentInvocation,
+    ComponentKind, ComponentResponse, Embed, EmbedAuthor, EmbedField, EmbedFooter, Emoji,
+    EmojisChanged, Event, EventKind, FieldKind, Form, FormField, GuildEvent, GuildInfo,
+    GuildUpdated, Invite, InviteDeleted, InvocationContext, Member, MemberJoined, MemberKicked,
+    MemberLeft, MemberUpdated, Message, MessageDeleted, MessageEdited, MessageInfo, MessagesPurged,
+    ModalField, Moderation, NavPlacement, OptionEntry, OptionKind, OptionValue, OverwriteKind,
+    Page, PageAccess, PageButton, PageContext, PermissionOverwrite, PinsChanged, Reaction, Reply,
+    Role, RoleEvent, SelectKind, SelectMenu, SelectOption, Snowflake, Stat, Sticker,
+    StickersChanged, Subcommand, SubcommandGroup, Table, TextInput, TextInputStyle, ThreadInfo,
+    ThreadMembers, TimeoutEnded, User, View, ViewNode, VoiceChanged, VoiceState, WebhooksChanged,
 };
 
 pub use builders::ViewBuilder;

@@ -46,6 +46,7 @@ fn invocation(name: &str) -> CommandInvocation {
                 username: "bench".into(),
                 global_name: None,
                 bot: false,
+                avatar: None,
             },
             member: None,
             locale: None,

@@ -285,6 +285,17 @@ pub struct DiscordConfig {
     /// subscribes to `message-update`, `message-delete` or
     /// `message-delete-bulk`; the least recently seen go first.
     pub remember_messages_mib: u32,
+    /// Members the host remembers (across guilds, per process; the least
+    /// recently seen go first), so that a member update or removal says
+    /// what the member was before (nickname, roles, timeout; roles held
+    /// when they left). Kept, with each guild's roles, channels, emojis,
+    /// stickers and voice states, only while a loaded cog of WIT 0.3.0 on
+    /// subscribes to an event with a before-state or attribution.
+    pub remember_members: u32,
+    /// How long an event that an audit-log entry may explain (a ban, a
+    /// kick, a deletion, a role change, …) waits for it before it is
+    /// delivered with `not-recorded` (milliseconds; docs/events.md).
+    pub attribution_wait_ms: u32,
 }
 
 impl std::fmt::Debug for DiscordConfig {
@@ -315,6 +326,8 @@ impl Default for DiscordConfig {
             cog_rest_burst: 10,
             monitor_ttl_ms: 10_000,
             remember_messages_mib: 16,
+            remember_members: 200_000,
+            attribution_wait_ms: 1_500,
         }
     }
 }

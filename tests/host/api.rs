@@ -198,7 +198,7 @@ async fn cogs_are_for_developers() {
     let reference = cogs.iter().find(|c| c["name"] == "reference").unwrap();
     assert_eq!(reference["state"], "loaded");
     assert_eq!(reference["commands"], json!(["dice"]));
-    assert_eq!(reference["wit_version"], "0.2.0");
+    assert_eq!(reference["wit_version"], "0.3.0");
     assert!(reference["declared_name"].is_null());
     assert!(reference["metrics"]["invocations"].is_number());
     let broken = cogs.iter().find(|c| c["state"] == "failed").unwrap();

@@ -695,7 +695,7 @@ async fn the_developer_team_sees_the_bots_cogs_shards_and_spend() {
     find_text(
         &client,
         "article[aria-label='cog reference'] .file",
-        "WIT 0.2.0",
+        "WIT 0.3.0",
     )
     .await;
     click(&client, "button[aria-label='Reload reference']").await;

@@ -50,7 +50,7 @@ fn check_prints_the_manifest() {
     );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON manifest");
     assert_eq!(json["manifest"]["name"], "reference");
-    assert_eq!(json["wit_version"], "0.2.0");
+    assert_eq!(json["wit_version"], "0.3.0");
     assert_eq!(
         json["manifest"]["commands"][0]["subcommands"][0]["name"],
         "roll"
@@ -91,7 +91,7 @@ fn check_refuses_bad_files_in_one_line() {
         (dir.path().join("text.wasm"), "not a WebAssembly file"),
         (dir.path().join("missing.wasm"), "cannot read"),
         (guest("not-a-cog"), "another world"),
-        (guest("future-wit"), "baseline:cog@0.3.0"),
+        (guest("future-wit"), "baseline:cog@0.4.0"),
     ];
     for (file, expected) in cases {
         let out = baseline(&["cog", "check", file.to_str().unwrap()], dir.path());

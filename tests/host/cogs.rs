@@ -177,6 +177,7 @@ async fn events_and_pages_use_the_same_storage() {
         username: "tester".into(),
         global_name: None,
         bot: false,
+        avatar: None,
     };
     let message = MessageInfo {
         id: 1,

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
+mod events;
 mod twins;
 mod versions;
 

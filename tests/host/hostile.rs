@@ -226,13 +226,13 @@ async fn a_cog_from_a_future_wit_is_refused_with_the_versions() {
         .err()
         .expect("must be refused");
     assert!(
-        matches!(error, LoadError::UnsupportedWit { ref found, .. } if found == "0.3.0"),
+        matches!(error, LoadError::UnsupportedWit { ref found, .. } if found == "0.4.0"),
         "{error}"
     );
     let message = error.to_string();
     assert!(
-        message.contains("built against baseline:cog@0.3.0")
-            && message.contains("this host loads baseline:cog@0.1.0 to 0.2.0")
+        message.contains("built against baseline:cog@0.4.0")
+            && message.contains("this host loads baseline:cog@0.1.0 to 0.3.0")
             && message.contains("upgrade the host"),
         "{message}"
     );

@@ -373,7 +373,11 @@ async fn a_cog_that_runs_long_is_demoted_and_still_bounded() {
     .await;
     let hostile = runtime.registry().get("hostile").unwrap();
     assert!(!hostile.share.demoted());
-    for _ in 0..2 {
+    // Demoted once it has computed 100 ms: within its first 200 ms call on
+    // a quiet machine; a loaded one (the whole suite on two cores) may
+    // give the spinning call less CPU than that before its deadline, so a
+    // few calls may be needed — each still ended at the deadline.
+    let spin = || async {
         let invocation = command("spin", None, vec![], GUILD, USER);
         let error = runtime
             .invoke(
@@ -384,8 +388,19 @@ async fn a_cog_that_runs_long_is_demoted_and_still_bounded() {
             .await
             .unwrap_err();
         assert_eq!(error.kind, FailureKind::Timeout);
-        assert!(hostile.share.demoted());
+    };
+    let mut calls = 0;
+    while !hostile.share.demoted() {
+        calls += 1;
+        assert!(
+            calls <= 20,
+            "not demoted after {calls} calls to its deadline"
+        );
+        spin().await;
     }
+    // Demoted, its calls still run, and still end at the deadline.
+    spin().await;
+    assert!(hostile.share.demoted());
     assert_eq!(hostile.share.demotions(), 1);
     let invocation = command("fine", None, vec![], GUILD, USER);
     let answer = runtime

@@ -32,6 +32,7 @@ pub const GUESTS: &[&str] = &[
     "ask",
     "wit-0-1",
     "wit-0-2",
+    "witness",
     "tally",
 ];
 
@@ -321,6 +322,7 @@ pub fn command(
                 username: "tester".into(),
                 global_name: None,
                 bot: false,
+                avatar: None,
             },
             member: None,
             locale: None,

@@ -111,29 +111,32 @@ impl Sim {
         Ok(json)
     }
 
-    /// Delete a message; dispatches MESSAGE_DELETE.
-    pub fn delete_message(&self, channel: u64, id: u64) -> Result<(), ApiError> {
+    /// Delete a message; dispatches MESSAGE_DELETE. Returns the guild and
+    /// the message's author (for the audit log of a moderator's deletion).
+    pub fn delete_message(&self, channel: u64, id: u64) -> Result<(Option<u64>, u64), ApiError> {
         let guild = self.channel_guild(channel)?;
-        {
+        let author = {
             let mut state = self.world.state.lock();
             match state.messages.get(&id) {
                 Some(m) if m.channel_id == channel => {
+                    let author = m.author_id;
                     state.messages.remove(&id);
+                    author
                 }
                 _ => return Err(ApiError::unknown("Message")),
             }
-        }
+        };
         let mut event = json!({"id": id.to_string(), "channel_id": channel.to_string()});
         if let Some(guild) = guild {
             event["guild_id"] = json!(guild.to_string());
         }
         self.gateway.dispatch(guild, "MESSAGE_DELETE", event);
-        Ok(())
+        Ok((guild, author))
     }
 
     /// Delete several messages of a channel at once; dispatches
     /// MESSAGE_DELETE_BULK with the ids that existed.
-    pub fn purge_messages(&self, channel: u64, ids: &[u64]) -> Result<(), ApiError> {
+    pub fn purge_messages(&self, channel: u64, ids: &[u64]) -> Result<Option<u64>, ApiError> {
         let guild = self.channel_guild(channel)?;
         let deleted: Vec<String> = {
             let mut state = self.world.state.lock();
@@ -158,7 +161,79 @@ impl Sim {
             event["guild_id"] = json!(guild.to_string());
         }
         self.gateway.dispatch(guild, "MESSAGE_DELETE_BULK", event);
-        Ok(())
+        Ok(guild)
+    }
+
+    /// Record an audit-log entry in `guild` — `user` did `action` (Discord's
+    /// action type) to `target`, for `reason` — and announce it with
+    /// GUILD_AUDIT_LOG_ENTRY_CREATE, after the event it explains, as
+    /// Discord does. A message deletion within [`crate::world::AUDIT_FOLD`]
+    /// of one by the same moderator of the same author in the same channel
+    /// only raises that entry's count and announces nothing: Discord's
+    /// folding, which leaves such deletions without a visible moderator.
+    pub fn audit(
+        &self,
+        guild: u64,
+        action: u16,
+        user: u64,
+        target: Option<u64>,
+        reason: Option<&str>,
+        options: Option<Value>,
+    ) -> Value {
+        let id = self.world.next_id();
+        let mut entry = json!({
+            "id": id.to_string(),
+            "action_type": action,
+            "user_id": user.to_string(),
+            "target_id": target.map(|t| t.to_string()),
+            "changes": [],
+        });
+        if let Some(reason) = reason {
+            entry["reason"] = json!(reason);
+        }
+        if let Some(options) = options {
+            entry["options"] = options;
+        }
+        {
+            let mut state = self.world.state.lock();
+            let log = state.audit_log.entry(guild).or_default();
+            if action == MESSAGE_DELETE
+                && let Some(folded) = log.iter_mut().find(|e| {
+                    e["action_type"] == action
+                        && e["user_id"] == entry["user_id"]
+                        && e["target_id"] == entry["target_id"]
+                        && e["options"]["channel_id"] == entry["options"]["channel_id"]
+                })
+                && folded["folded_since"].as_u64().is_some_and(|at| {
+                    now_millis().saturating_sub(at) < crate::world::AUDIT_FOLD.as_millis() as u64
+                })
+            {
+                let count = folded["options"]["count"]
+                    .as_str()
+                    .and_then(|c| c.parse::<u64>().ok())
+                    .unwrap_or(1);
+                folded["options"]["count"] = json!((count + 1).to_string());
+                return public_entry(folded);
+            }
+            let mut kept = entry.clone();
+            kept["folded_since"] = json!(now_millis());
+            log.push_front(kept);
+            log.truncate(crate::world::AUDIT_KEPT);
+        }
+        // Only a bot that may read the audit log is told.
+        let readable = {
+            let state = self.world.state.lock();
+            permissions_of(&state, guild, BOT_ID)
+                & (crate::world::VIEW_AUDIT_LOG | crate::world::ADMINISTRATOR)
+                != 0
+        };
+        if readable {
+            let mut event = entry.clone();
+            event["guild_id"] = json!(guild.to_string());
+            self.gateway
+                .dispatch(Some(guild), "GUILD_AUDIT_LOG_ENTRY_CREATE", event);
+        }
+        entry
     }
 
     /// A user is banned (`banned`) or unbanned; dispatches GUILD_BAN_ADD or
@@ -562,4 +637,23 @@ pub fn permissions_of(state: &State, guild: u64, user: u64) -> u64 {
     } else {
         bits
     }
+}
+
+/// Discord's audit-log action type of a single message's deletion.
+pub const MESSAGE_DELETE: u16 = 72;
+
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// An audit-log entry as Discord shows it (without the simulator's own
+/// bookkeeping).
+pub fn public_entry(entry: &Value) -> Value {
+    let mut entry = entry.clone();
+    if let Some(fields) = entry.as_object_mut() {
+        fields.remove("folded_since");
+    }
+    entry
 }

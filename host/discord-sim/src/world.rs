@@ -24,6 +24,14 @@ pub const DEMO_OWNER: u64 = 4_000_000_000_000_000_004;
 
 /// Discord's ADMINISTRATOR permission bit.
 pub const ADMINISTRATOR: u64 = 0x8;
+/// What the bot's role in the demo guild allows: kick, ban, view audit
+/// log, manage messages, manage roles, moderate members.
+pub const BOT_PERMISSIONS: u64 = 0x2 | 0x4 | 0x80 | 0x2000 | 0x1000_0000 | 0x100_0000_0000;
+
+/// Discord's View Audit Log permission: without it (or Administrator), the
+/// bot is not sent GUILD_AUDIT_LOG_ENTRY_CREATE.
+pub const VIEW_AUDIT_LOG: u64 = 0x80;
+
 /// What @everyone may do in the demo guild: view channels, send messages,
 /// read history, use application commands, add reactions.
 pub const EVERYONE_PERMISSIONS: u64 = 0x400 | 0x800 | 0x1_0000 | 0x8000_0000 | 0x40;
@@ -248,7 +256,17 @@ pub struct State {
     /// Files users attached to commands, by attachment id (the last
     /// [`FILES_KEPT`]), served under `/cdn/attachments/{id}/{filename}`.
     pub files: VecDeque<(u64, SimFile)>,
+    /// Each guild's audit log, newest first (at most [`AUDIT_KEPT`] entries).
+    pub audit_log: BTreeMap<u64, VecDeque<Value>>,
 }
+
+/// How many audit-log entries a guild keeps.
+pub const AUDIT_KEPT: usize = 1_000;
+
+/// How long Discord folds a moderator's repeated message deletions of one
+/// author in one channel into one entry (its count grows; no new entry is
+/// announced).
+pub const AUDIT_FOLD: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// How many attached files are kept.
 pub const FILES_KEPT: usize = 64;
@@ -286,7 +304,7 @@ pub fn now() -> String {
 impl World {
     /// The seeded demo world: the bot, ada (owner of the demo guild), grace
     /// and linus; the guild "Baseline Demo" with #general and #dice,
-    /// @everyone and Admin (ada has it).
+    /// @everyone, Admin (ada has it) and Baseline (the bot's).
     pub fn demo(addr: SocketAddr) -> Self {
         let mut state = State::default();
         for (id, name, bot) in [
@@ -310,6 +328,7 @@ impl World {
             .map(|id| (*id, SimMember::default()))
             .collect();
         members.get_mut(&DEMO_OWNER).unwrap().roles = vec![DEMO_GUILD + 1];
+        members.get_mut(&BOT_ID).unwrap().roles = vec![DEMO_GUILD + 2];
         state.guilds.insert(
             DEMO_GUILD,
             SimGuild {
@@ -327,6 +346,14 @@ impl World {
                         id: DEMO_GUILD + 1,
                         name: "Admin".into(),
                         permissions: ADMINISTRATOR,
+                        position: 2,
+                    },
+                    // What the bot was invited with: moderation and the
+                    // audit log (so its entries reach it).
+                    SimRole {
+                        id: DEMO_GUILD + 2,
+                        name: "Baseline".into(),
+                        permissions: BOT_PERMISSIONS,
                         position: 1,
                     },
                 ],

@@ -74,7 +74,7 @@ async fn identify_gets_ready_and_complete_guilds_serenity_can_read() {
         create.guild.channels.keys()
     );
     assert_eq!(create.guild.members.len(), 4, "members parse");
-    assert_eq!(create.guild.roles.len(), 2, "roles parse");
+    assert_eq!(create.guild.roles.len(), 3, "roles parse");
 
     ws.send(Message::Text(r#"{"op": 1, "d": 2}"#.into()))
         .await
@@ -182,7 +182,7 @@ async fn rest_objects_parse_with_serenity_and_errors_have_discords_shape() {
         .get(format!("{base}/guilds/{DEMO_GUILD}/roles"))
         .send_json()
         .await;
-    assert_eq!(roles.len(), 2);
+    assert_eq!(roles.len(), 3);
     let channels: Vec<serenity::model::channel::GuildChannel> = http
         .get(format!("{base}/guilds/{DEMO_GUILD}/channels"))
         .send_json()

@@ -15,6 +15,7 @@ pub mod discord;
 pub mod grants;
 pub mod interaction;
 pub mod kv;
+pub mod legacy;
 pub mod llm;
 pub mod log;
 pub mod settings;
@@ -263,7 +264,8 @@ pub fn add_to_linker<T: WasiView + Send + 'static>(
     // Every older version's imports, served by today's implementations
     // under the old names. Their functions have today's shapes (wasmtime
     // checks that structurally when it links a cog; the test cogs of each
-    // released version prove it): see `crate::wit`.
+    // released version prove it), but for `discord`, whose entities grew
+    // in 0.3.0: 0.1.0 and 0.2.0 get 0.2.0's, adapted (`crate::wit::v0_2`).
     for (version, name) in SUPPORTED {
         if *version == WitVersion::CURRENT {
             continue;
@@ -273,7 +275,10 @@ pub fn add_to_linker<T: WasiView + Send + 'static>(
             let inst = &mut inst;
             match *interface {
                 "types" => {}
-                "discord" => cog::discord::add_to_linker_instance::<T, D>(inst, state)?,
+                "discord" => crate::wit::v0_2::baseline::cog::discord::add_to_linker_instance::<
+                    T,
+                    D,
+                >(inst, state)?,
                 "interaction" => cog::interaction::add_to_linker_instance::<T, D>(inst, state)?,
                 "kv" => cog::kv::add_to_linker_instance::<T, D>(inst, state)?,
                 "cache" => cog::cache::add_to_linker_instance::<T, D>(inst, state)?,

@@ -140,6 +140,7 @@ pub(super) fn context(
             username: "cli-user".into(),
             global_name: Some("CLI user".into()),
             bot: false,
+            avatar: None,
         },
         member: None,
         locale: Some("en-US".into()),

@@ -16,10 +16,13 @@ use twilight_model::guild::{Member as TMember, PartialMember, Role as TRole};
 use twilight_model::user::User as TUser;
 use twilight_model::util::Timestamp;
 
+use twilight_model::channel::permission_overwrite::PermissionOverwriteType;
+use twilight_model::gateway::payload::incoming::MemberUpdate;
+
 use crate::wit::types::{
     AttachmentInfo, AutocompleteInvocation, Channel, ChannelKind, CommandInvocation,
     ComponentInvocation, ComponentKind, InvocationContext, Member, MessageInfo, ModalField,
-    OptionEntry, OptionValue, Role, User,
+    OptionEntry, OptionValue, OverwriteKind, PermissionOverwrite, Role, ThreadInfo, User,
 };
 
 /// A timestamp as cogs see it (ISO 8601, `+00:00`).
@@ -34,6 +37,7 @@ pub fn user(user: &TUser) -> User {
         username: user.name.clone(),
         global_name: user.global_name.clone(),
         bot: user.bot,
+        avatar: user.avatar.map(|hash| hash.to_string()),
     }
 }
 
@@ -45,6 +49,26 @@ pub fn member(member: &TMember) -> Member {
         roles: member.roles.iter().map(|r| r.get()).collect(),
         joined_at: member.joined_at.map(timestamp),
         permissions: None,
+        communication_disabled_until: member.communication_disabled_until.map(timestamp),
+        avatar: member.avatar.map(|hash| hash.to_string()),
+        pending: member.pending,
+        flags: member.flags.bits(),
+    }
+}
+
+/// The member a member update describes (Discord sends it whole but for
+/// permissions).
+pub fn updated_member(update: &MemberUpdate) -> Member {
+    Member {
+        user: user(&update.user),
+        nick: update.nick.clone(),
+        roles: update.roles.iter().map(|r| r.get()).collect(),
+        joined_at: update.joined_at.map(timestamp),
+        permissions: None,
+        communication_disabled_until: update.communication_disabled_until.map(timestamp),
+        avatar: update.avatar.map(|hash| hash.to_string()),
+        pending: update.pending,
+        flags: update.flags.map_or(0, |f| f.bits()),
     }
 }
 
@@ -56,6 +80,10 @@ fn partial_member(member: &PartialMember, who: &TUser) -> Member {
         roles: member.roles.iter().map(|r| r.get()).collect(),
         joined_at: member.joined_at.map(timestamp),
         permissions: member.permissions.map(|p| p.bits()),
+        communication_disabled_until: member.communication_disabled_until.map(timestamp),
+        avatar: member.avatar.map(|hash| hash.to_string()),
+        pending: false,
+        flags: member.flags.bits(),
     }
 }
 
@@ -70,6 +98,11 @@ pub fn role(role: &TRole) -> Role {
         permissions: role.permissions.bits(),
         managed: role.managed,
         mentionable: role.mentionable,
+        hoist: role.hoist,
+        icon: role
+            .icon
+            .map(|hash| hash.to_string())
+            .or_else(|| role.unicode_emoji.clone()),
     }
 }
 
@@ -99,6 +132,36 @@ pub fn channel(channel: &TChannel) -> Channel {
         parent_id: channel.parent_id.map(|p| p.get()),
         position: channel.position.unwrap_or(0),
         topic: channel.topic.clone(),
+        nsfw: channel.nsfw.unwrap_or(false),
+        slowmode_seconds: channel.rate_limit_per_user.map_or(0, u32::from),
+        overwrites: channel
+            .permission_overwrites
+            .iter()
+            .flatten()
+            .filter_map(|o| {
+                Some(PermissionOverwrite {
+                    id: o.id.get(),
+                    kind: match o.kind {
+                        PermissionOverwriteType::Role => OverwriteKind::Role,
+                        PermissionOverwriteType::Member => OverwriteKind::Member,
+                        _ => return None,
+                    },
+                    allow: o.allow.bits(),
+                    deny: o.deny.bits(),
+                })
+            })
+            .collect(),
+        bitrate: channel.bitrate,
+        user_limit: channel.user_limit,
+        thread: channel.thread_metadata.as_ref().map(|meta| ThreadInfo {
+            owner_id: channel.owner_id.map(|o| o.get()),
+            archived: meta.archived,
+            locked: meta.locked,
+            auto_archive_minutes: u32::from(meta.auto_archive_duration.number()),
+            invitable: meta.invitable,
+            message_count: channel.message_count,
+            member_count: channel.member_count.map(|c| c.max(0) as u32),
+        }),
     }
 }
 
@@ -312,4 +375,87 @@ pub fn modal(
         message_id: message,
         context,
     }
+}
+
+/// A guild's custom emoji.
+pub fn emoji(emoji: &twilight_model::guild::Emoji) -> crate::wit::types::Emoji {
+    crate::wit::types::Emoji {
+        id: emoji.id.get(),
+        name: emoji.name.clone(),
+        animated: emoji.animated,
+        managed: emoji.managed,
+        roles: emoji.roles.iter().map(|r| r.get()).collect(),
+    }
+}
+
+/// A guild's sticker.
+pub fn sticker(
+    sticker: &twilight_model::channel::message::sticker::Sticker,
+) -> crate::wit::types::Sticker {
+    crate::wit::types::Sticker {
+        id: sticker.id.get(),
+        name: sticker.name.clone(),
+        description: sticker.description.clone(),
+        tags: sticker.tags.clone(),
+        available: sticker.available,
+    }
+}
+
+/// Where and how a member is in voice; `None` when they are not.
+pub fn voice_state(
+    state: &twilight_model::voice::VoiceState,
+) -> Option<crate::wit::types::VoiceState> {
+    Some(crate::wit::types::VoiceState {
+        channel_id: state.channel_id?.get(),
+        mute: state.mute,
+        deaf: state.deaf,
+        self_mute: state.self_mute,
+        self_deaf: state.self_deaf,
+        streaming: state.self_stream,
+        video: state.self_video,
+        suppress: state.suppress,
+    })
+}
+
+/// A guild's settings from a guild (`Guild` or `PartialGuild`: the same
+/// fields by name).
+macro_rules! guild_info {
+    ($guild:expr) => {{
+        let guild = $guild;
+        crate::wit::types::GuildInfo {
+            id: guild.id.get(),
+            name: guild.name.clone(),
+            description: guild.description.clone(),
+            icon: guild.icon.map(|hash| hash.to_string()),
+            owner_id: guild.owner_id.get(),
+            verification_level: guild.verification_level.into(),
+            explicit_content_filter: guild.explicit_content_filter.into(),
+            default_notifications: guild.default_message_notifications.into(),
+            mfa_level: guild.mfa_level.into(),
+            afk_channel_id: guild.afk_channel_id.map(|c| c.get()),
+            afk_timeout_seconds: u32::from(guild.afk_timeout.get()),
+            system_channel_id: guild.system_channel_id.map(|c| c.get()),
+            rules_channel_id: guild.rules_channel_id.map(|c| c.get()),
+            vanity_url_code: guild.vanity_url_code.clone(),
+            preferred_locale: guild.preferred_locale.clone(),
+            features: guild
+                .features
+                .iter()
+                .map(|f| std::borrow::Cow::<str>::from(f.clone()).into_owned())
+                .collect(),
+        }
+    }};
+}
+
+/// A guild's settings, from the guild Discord sends when the bot joins
+/// or a shard connects.
+pub fn guild_info(guild: &twilight_model::guild::Guild) -> crate::wit::types::GuildInfo {
+    guild_info!(guild)
+}
+
+/// A guild's settings, from a guild update.
+pub fn updated_guild_info(
+    guild: &twilight_model::guild::PartialGuild,
+) -> crate::wit::types::GuildInfo {
+    guild_info!(guild)
 }

@@ -7,12 +7,15 @@
 //! - [`rest`]: the REST client (per-cog budgets, 429s).
 //! - [`interaction`]: one interaction's token and acknowledgement state.
 //! - [`incoming`] / [`events`]: twilight's models → WIT records and events.
+//! - [`memory`]: what was there before an update (messages, guilds, members).
+//! - [`attribution`]: audit-log entries matched to the events they explain.
 //! - [`outgoing`] / [`limits`]: WIT → Discord JSON, checked against Discord's limits.
 //! - [`shards`]: the shard monitor (state and latency of every shard, in the cache).
 //!
 //! With a token it talks to discord.com; without one, to the simulator
 //! (in-process, or the one at `discord.url`), through the same code.
 
+pub mod attribution;
 pub mod events;
 pub mod gateway;
 pub mod incoming;

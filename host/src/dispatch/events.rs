@@ -23,9 +23,17 @@ impl Bot {
         event: Event,
     ) {
         let wanted = kind(&event);
+        // What a cog of 0.1.0 or 0.2.0 subscribed to for it (a kick is a
+        // leave there), if those versions have it at all.
+        let wanted_before_0_3 = crate::wit::v0_2::subscribed_as(wanted);
         let mut runs = tokio::task::JoinSet::new();
         for cog in self.runtime.registry().list() {
-            if !cog.manifest.events.contains(&wanted) || !self.enabled(guild, cog.name()).await {
+            let subscribed = if cog.facts.version < crate::wit::WitVersion::V0_3 {
+                wanted_before_0_3.is_some_and(|kind| cog.manifest.events.contains(&kind))
+            } else {
+                cog.manifest.events.contains(&wanted)
+            };
+            if !subscribed || !self.enabled(guild, cog.name()).await {
                 continue;
             }
             // A cog whose events pile up (a flood, or a cog too slow for its

@@ -9,11 +9,13 @@
 //! - [`events`]: gateway events → subscribed cogs, each within its queue.
 //! - [`commands`]: slash commands from manifests, registered when they change.
 //! - [`failures`]: what the user is told when a call fails.
+//! - [`timeouts`]: the `timeout-expired` events Discord does not send.
 
 pub mod commands;
 pub mod events;
 pub mod failures;
 pub mod interactions;
+pub mod timeouts;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -58,6 +60,16 @@ pub struct Bot {
     pub memory: crate::discord::memory::MessageMemory,
     /// Whether a loaded cog gets that `before` (so messages are remembered).
     remember: std::sync::atomic::AtomicBool,
+    /// Guilds as last seen, for the `before` of every other update and for
+    /// whether the bot may read the audit log.
+    pub guild_memory: crate::discord::memory::GuildMemory,
+    /// Whether a loaded cog gets before-states or attribution (so guilds
+    /// are remembered and audit-log entries read).
+    remember_guilds: std::sync::atomic::AtomicBool,
+    /// Audit-log entries, matched to the events they explain.
+    pub attributor: crate::discord::attribution::Attributor,
+    /// Members' timeouts, each ending in a `timeout-expired` event.
+    timeouts: timeouts::Timeouts,
     /// How long interactions waited for their first response (seconds).
     pub interaction_seconds: prometheus_client::metrics::histogram::Histogram,
 }
@@ -143,6 +155,12 @@ impl Bot {
                     return;
                 };
                 let (id, owner) = (guild.id.get(), guild.owner_id.get());
+                for member in &guild.members {
+                    if member.communication_disabled_until.is_some() {
+                        let member = crate::discord::incoming::member(member);
+                        self.timeouts.watch(&self, id, &member);
+                    }
+                }
                 let new = match &self.guilds {
                     Some(store) => {
                         store
@@ -188,38 +206,84 @@ impl Bot {
             }
             event => event,
         };
-        if let Some((guild, channel, actor, event)) =
+        let readable = before.audit_log;
+        let Some(mut translated) =
             model::translate(&event, self.session.bot_id.load(Ordering::Relaxed), before)
+        else {
+            return;
+        };
+        if let Some(ask) = translated.ask.take()
+            && self.remember_guilds.load(Ordering::Relaxed)
         {
-            self.deliver_event(guild, channel, actor, event).await;
+            // Who did it: an audit-log entry, awaited for the window unless
+            // the bot cannot read the audit log at all.
+            let entry = if readable == Some(false) {
+                None
+            } else {
+                self.attributor.settle(ask).await
+            };
+            let moderator = entry
+                .as_ref()
+                .and_then(|e| e.user)
+                .map(|id| self.user(translated.guild, id))
+                .unwrap_or_else(|| model::actor(0));
+            translated.attribute(entry, readable, moderator);
         }
+        if let crate::wit::types::Event::MemberUpdate(update) = &translated.event {
+            self.timeouts.watch(&self, update.guild_id, &update.after);
+        }
+        self.deliver_event(
+            translated.guild,
+            translated.channel,
+            translated.actor,
+            translated.event,
+        )
+        .await;
+    }
+
+    /// A user as the guild memory knows them (only the id when it does not).
+    fn user(&self, guild: Option<u64>, id: u64) -> crate::wit::types::User {
+        guild
+            .and_then(|guild| self.guild_memory.member(guild, id))
+            .map(|m| m.user)
+            .unwrap_or_else(|| model::actor(id))
     }
 
     /// The event types to parse: interactions, and what the loaded cogs
     /// subscribe to.
-    fn subscribed(&self) -> (EventTypeFlags, bool) {
+    fn subscribed(&self) -> (EventTypeFlags, bool, bool) {
         let mut wanted = EventTypeFlags::INTERACTION_CREATE;
         let mut remember = false;
+        let mut remember_guilds = false;
         for cog in self.runtime.registry().list() {
             for kind in &cog.manifest.events {
                 let remembers = model::remembers(*kind, cog.facts.version);
                 remember |= remembers;
+                remember_guilds |= model::remembers_guilds(*kind, cog.facts.version);
                 wanted |= model::flags(*kind, remembers);
             }
         }
-        (wanted, remember)
+        if remember_guilds {
+            wanted |= model::GUILD_MEMORY_EVENTS;
+        }
+        (wanted, remember, remember_guilds)
     }
 
     /// Keep [`Bot::wanted`] in step with the loaded cogs.
     async fn keep_events_wanted(self: Arc<Self>) {
         let mut changes = self.runtime.registry().subscribe();
         loop {
-            let (wanted, remember) = self.subscribed();
+            let (wanted, remember, remember_guilds) = self.subscribed();
             *self.wanted.write() = wanted;
             self.remember.store(remember, Ordering::Relaxed);
+            self.remember_guilds
+                .store(remember_guilds, Ordering::Relaxed);
             if !remember {
                 // No cog needs what messages said any more.
                 self.memory.clear();
+            }
+            if !remember_guilds {
+                self.guild_memory.clear();
             }
             if changes.changed().await.is_err() {
                 return;
@@ -265,13 +329,25 @@ impl Listener for ToBot {
             GatewayEvent::InteractionCreate(create) => {
                 tokio::spawn(Box::pin(self.0.clone().on_interaction(create.0)));
             }
+            GatewayEvent::GuildAuditLogEntryCreate(entry) => {
+                // In the order it came: an event after it finds it kept.
+                if let Some(guild) = entry.0.guild_id {
+                    let entry = crate::discord::attribution::Entry::of(&entry.0);
+                    self.0.attributor.entry(guild.get(), entry);
+                }
+            }
             event => {
-                // The message memory follows the events in the order they
-                // came, before each goes to a task of its own.
+                // The memories follow the events in the order they came,
+                // before each goes to a task of its own.
                 let bot = &self.0;
-                let before = if bot.remember.load(Ordering::Relaxed) {
+                let messages = bot.remember.load(Ordering::Relaxed).then_some(&bot.memory);
+                let guilds = bot
+                    .remember_guilds
+                    .load(Ordering::Relaxed)
+                    .then_some(&bot.guild_memory);
+                let before = if messages.is_some() || guilds.is_some() {
                     let id = bot.session.bot_id.load(Ordering::Relaxed);
-                    model::remember(&bot.memory, &event, id)
+                    model::remember(messages, guilds, &event, id)
                 } else {
                     model::Before::default()
                 };
@@ -324,6 +400,8 @@ impl Discord {
         }
         let session = Arc::new(Session::new(config.shard_range()?));
         let remember_bytes = config.remember_messages_mib as usize * 1024 * 1024;
+        let remember_members = config.remember_members as usize;
+        let attribution_wait = Duration::from_millis(config.attribution_wait_ms.into());
         let bot = Arc::new(Bot {
             runtime,
             link: link.clone(),
@@ -339,14 +417,20 @@ impl Discord {
             wanted: parking_lot::RwLock::new(EventTypeFlags::INTERACTION_CREATE),
             memory: crate::discord::memory::MessageMemory::new(remember_bytes),
             remember: Default::default(),
+            guild_memory: crate::discord::memory::GuildMemory::new(remember_members),
+            remember_guilds: Default::default(),
+            attributor: crate::discord::attribution::Attributor::new(attribution_wait),
+            timeouts: Default::default(),
             // 100 µs … ~3.3 s, doubling.
             interaction_seconds: prometheus_client::metrics::histogram::Histogram::new(
                 prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.0, 16),
             ),
         });
-        let (wanted, remember) = bot.subscribed();
+        let (wanted, remember, remember_guilds) = bot.subscribed();
         *bot.wanted.write() = wanted;
         bot.remember.store(remember, Ordering::Relaxed);
+        bot.remember_guilds
+            .store(remember_guilds, Ordering::Relaxed);
         let events = AbortOnDrop(tokio::spawn(bot.clone().keep_events_wanted()));
         let gateway = Gateway::connect(
             link,

@@ -8,8 +8,10 @@
 //! runs on the instance of the load's `manifest` call, type-checks each
 //! export against the WIT of the cog's version and keeps its index; a call
 //! then looks up only the function it needs and calls it without checking
-//! again. An export whose types changed since the cog's version is called
-//! with that version's types and its values adapted ([`crate::wit::v0_1`]).
+//! again. A cog of an older version has every export called with that
+//! version's types and its values adapted ([`crate::wit::v0_2`], whose
+//! invocations, answers and pages 0.1.0 shares, and [`crate::wit::v0_1`]
+//! for its manifest and events).
 
 use wasmtime::Store;
 use wasmtime::component::{ComponentExportIndex, Instance, TypedFunc};
@@ -21,7 +23,8 @@ use crate::wit::types::{
     CommandResponse, ComponentInvocation, ComponentResponse, Event, InvocationContext, PageContext,
     View,
 };
-use crate::wit::{WitVersion, v0_1};
+use crate::wit::v0_2::types as old;
+use crate::wit::{WitVersion, v0_1, v0_2};
 
 /// The exported interfaces of `version`, as the world `baseline:cog/cog` names them.
 fn interfaces(version: WitVersion) -> (String, String) {
@@ -78,25 +81,31 @@ impl Exports {
         // The checks: `get_typed_func` compares the export's type with the
         // Rust types' WIT shape (structurally, so an older version's
         // unchanged functions check against today's types).
-        let at = |what: &'static str| {
-            move |error: wasmtime::Error| {
-                wasmtime::format_err!(
-                    "the export `{what}` does not have its type of WIT {version}: {error:#}"
-                )
-            }
-        };
+        let at = |what: &'static str| at(version, what);
         match version {
             WitVersion::V0_1 => {
                 check::<(), (v0_1::types::CogManifest,)>(instance, store, &exports.manifest)
                     .map_err(at("manifest"))?;
-                check::<(&v0_1::types::Event, &InvocationContext), (Result<(), CogError>,)>(
+                check::<(&v0_1::types::Event, &old::InvocationContext), (Result<(), old::CogError>,)>(
                     instance,
                     store,
                     &exports.on_event,
                 )
                 .map_err(at("on-event"))?;
+                check_handlers_of_0_2(&exports, instance, store)?;
             }
             WitVersion::V0_2 => {
+                check::<(), (old::CogManifest,)>(instance, store, &exports.manifest)
+                    .map_err(at("manifest"))?;
+                check::<(&old::Event, &old::InvocationContext), (Result<(), old::CogError>,)>(
+                    instance,
+                    store,
+                    &exports.on_event,
+                )
+                .map_err(at("on-event"))?;
+                check_handlers_of_0_2(&exports, instance, store)?;
+            }
+            WitVersion::V0_3 => {
                 check::<(), (CogManifest,)>(instance, store, &exports.manifest)
                     .map_err(at("manifest"))?;
                 check::<(&Event, &InvocationContext), (Result<(), CogError>,)>(
@@ -105,34 +114,38 @@ impl Exports {
                     &exports.on_event,
                 )
                 .map_err(at("on-event"))?;
+                check::<(&CommandInvocation,), (Result<CommandResponse, CogError>,)>(
+                    instance,
+                    store,
+                    &exports.on_command,
+                )
+                .map_err(at("on-command"))?;
+                check::<(&ComponentInvocation,), (Result<ComponentResponse, CogError>,)>(
+                    instance,
+                    store,
+                    &exports.on_component,
+                )
+                .map_err(at("on-component"))?;
+                check::<(&AutocompleteInvocation,), (Result<Vec<Choice>, CogError>,)>(
+                    instance,
+                    store,
+                    &exports.on_autocomplete,
+                )
+                .map_err(at("on-autocomplete"))?;
+                check::<(&PageContext,), (Result<View, CogError>,)>(
+                    instance,
+                    store,
+                    &exports.render,
+                )
+                .map_err(at("render"))?;
+                check::<(&PageContext, &str, &str), (Result<ActionOutcome, CogError>,)>(
+                    instance,
+                    store,
+                    &exports.act,
+                )
+                .map_err(at("act"))?;
             }
         }
-        check::<(&CommandInvocation,), (Result<CommandResponse, CogError>,)>(
-            instance,
-            store,
-            &exports.on_command,
-        )
-        .map_err(at("on-command"))?;
-        check::<(&ComponentInvocation,), (Result<ComponentResponse, CogError>,)>(
-            instance,
-            store,
-            &exports.on_component,
-        )
-        .map_err(at("on-component"))?;
-        check::<(&AutocompleteInvocation,), (Result<Vec<Choice>, CogError>,)>(
-            instance,
-            store,
-            &exports.on_autocomplete,
-        )
-        .map_err(at("on-autocomplete"))?;
-        check::<(&PageContext,), (Result<View, CogError>,)>(instance, store, &exports.render)
-            .map_err(at("render"))?;
-        check::<(&PageContext, &str, &str), (Result<ActionOutcome, CogError>,)>(
-            instance,
-            store,
-            &exports.act,
-        )
-        .map_err(at("act"))?;
         Ok(exports)
     }
 
@@ -150,6 +163,12 @@ impl Exports {
                 v0_1::manifest(&manifest).map_err(wasmtime::Error::msg)
             }
             WitVersion::V0_2 => {
+                let func =
+                    self.typed::<(), (old::CogManifest,)>(instance, store, &self.manifest)?;
+                let (manifest,) = func.call_async(&mut *store, ()).await?;
+                v0_2::manifest(&manifest).map_err(wasmtime::Error::msg)
+            }
+            WitVersion::V0_3 => {
                 let func = self.typed::<(), (CogManifest,)>(instance, store, &self.manifest)?;
                 Ok(func.call_async(&mut *store, ()).await?.0)
             }
@@ -163,6 +182,9 @@ impl Exports {
         store: &mut Store<Sandbox>,
         call: Call,
     ) -> wasmtime::Result<Answer> {
+        if self.version < WitVersion::CURRENT {
+            return self.call_old(instance, store, call).await;
+        }
         Ok(match call {
             Call::Command(invocation) => {
                 let func = self
@@ -191,29 +213,14 @@ impl Exports {
                     )?;
                 Answer::Autocomplete(func.call_async(&mut *store, (&invocation,)).await?.0)
             }
-            Call::Event(event, context) => match self.version {
-                WitVersion::V0_1 => {
-                    // A kind 0.1.0 lacks is never subscribed to; nothing to run.
-                    let Some(event) = v0_1::event(&event) else {
-                        return Ok(Answer::Event(Ok(())));
-                    };
-                    let func = self.typed::<(&v0_1::types::Event, &InvocationContext), (Result<(), CogError>,)>(
-                        instance,
-                        store,
-                        &self.on_event,
-                    )?;
-                    Answer::Event(func.call_async(&mut *store, (&event, &context)).await?.0)
-                }
-                WitVersion::V0_2 => {
-                    let func = self
-                        .typed::<(&Event, &InvocationContext), (Result<(), CogError>,)>(
-                            instance,
-                            store,
-                            &self.on_event,
-                        )?;
-                    Answer::Event(func.call_async(&mut *store, (&event, &context)).await?.0)
-                }
-            },
+            Call::Event(event, context) => {
+                let func = self.typed::<(&Event, &InvocationContext), (Result<(), CogError>,)>(
+                    instance,
+                    store,
+                    &self.on_event,
+                )?;
+                Answer::Event(func.call_async(&mut *store, (&event, &context)).await?.0)
+            }
             Call::Render(context) => {
                 let func = self.typed::<(&PageContext,), (Result<View, CogError>,)>(
                     instance,
@@ -232,6 +239,108 @@ impl Exports {
                         .await?
                         .0,
                 )
+            }
+        })
+    }
+
+    /// Run `call` on an instance of a cog of 0.1.0 or 0.2.0: with 0.2.0's
+    /// types (0.1.0's for its events), the values adapted both ways.
+    async fn call_old(
+        &self,
+        instance: &Instance,
+        store: &mut Store<Sandbox>,
+        call: Call,
+    ) -> wasmtime::Result<Answer> {
+        fn to<A: serde::Serialize, B: serde::de::DeserializeOwned>(
+            value: &A,
+        ) -> wasmtime::Result<B> {
+            v0_2::to_old(value).map_err(wasmtime::Error::msg)
+        }
+        fn from<A: serde::Serialize, B: serde::de::DeserializeOwned>(
+            value: &A,
+        ) -> wasmtime::Result<B> {
+            v0_2::from_old(value).map_err(wasmtime::Error::msg)
+        }
+        Ok(match call {
+            Call::Command(invocation) => {
+                let func = self.typed::<(&old::CommandInvocation,), (Result<old::CommandResponse, old::CogError>,)>(
+                    instance,
+                    store,
+                    &self.on_command,
+                )?;
+                let invocation: old::CommandInvocation = to(&invocation)?;
+                let (answer,) = func.call_async(&mut *store, (&invocation,)).await?;
+                Answer::Command(from(&answer)?)
+            }
+            Call::Component(invocation) => {
+                let func = self.typed::<(&old::ComponentInvocation,), (Result<old::ComponentResponse, old::CogError>,)>(
+                    instance,
+                    store,
+                    &self.on_component,
+                )?;
+                let invocation: old::ComponentInvocation = to(&invocation)?;
+                let (answer,) = func.call_async(&mut *store, (&invocation,)).await?;
+                Answer::Component(from(&answer)?)
+            }
+            Call::Autocomplete(invocation) => {
+                let func = self.typed::<(&old::AutocompleteInvocation,), (Result<Vec<old::Choice>, old::CogError>,)>(
+                    instance,
+                    store,
+                    &self.on_autocomplete,
+                )?;
+                let invocation: old::AutocompleteInvocation = to(&invocation)?;
+                let (answer,) = func.call_async(&mut *store, (&invocation,)).await?;
+                Answer::Autocomplete(from(&answer)?)
+            }
+            Call::Event(event, context) => {
+                let context: old::InvocationContext = to(&context)?;
+                let answer = match self.version {
+                    WitVersion::V0_1 => {
+                        // A kind 0.1.0 lacks is never subscribed to; nothing to run.
+                        let Some(event) = v0_1::event(&event) else {
+                            return Ok(Answer::Event(Ok(())));
+                        };
+                        let func = self.typed::<(&v0_1::types::Event, &old::InvocationContext), (Result<(), old::CogError>,)>(
+                            instance,
+                            store,
+                            &self.on_event,
+                        )?;
+                        func.call_async(&mut *store, (&event, &context)).await?.0
+                    }
+                    _ => {
+                        let Some(event) = v0_2::event(&event) else {
+                            return Ok(Answer::Event(Ok(())));
+                        };
+                        let func = self.typed::<(&old::Event, &old::InvocationContext), (Result<(), old::CogError>,)>(
+                            instance,
+                            store,
+                            &self.on_event,
+                        )?;
+                        func.call_async(&mut *store, (&event, &context)).await?.0
+                    }
+                };
+                Answer::Event(from(&answer)?)
+            }
+            Call::Render(context) => {
+                let func = self
+                    .typed::<(&old::PageContext,), (Result<old::View, old::CogError>,)>(
+                        instance,
+                        store,
+                        &self.render,
+                    )?;
+                let context: old::PageContext = to(&context)?;
+                let (answer,) = func.call_async(&mut *store, (&context,)).await?;
+                Answer::Render(from(&answer)?)
+            }
+            Call::Act(context, action, payload) => {
+                let func = self.typed::<(&old::PageContext, &str, &str), (Result<old::ActionOutcome, old::CogError>,)>(
+                    instance, store, &self.act,
+                )?;
+                let context: old::PageContext = to(&context)?;
+                let (answer,) = func
+                    .call_async(&mut *store, (&context, &action, &payload))
+                    .await?;
+                Answer::Act(from(&answer)?)
             }
         })
     }
@@ -257,6 +366,56 @@ impl Exports {
         // same component (the `LoadedCog` holding both).
         Ok(unsafe { TypedFunc::new_unchecked(func) })
     }
+}
+
+/// What a failed type check of the export `what` says.
+fn at(version: WitVersion, what: &'static str) -> impl Fn(wasmtime::Error) -> wasmtime::Error {
+    move |error| {
+        wasmtime::format_err!(
+            "the export `{what}` does not have its type of WIT {version}: {error:#}"
+        )
+    }
+}
+
+/// Type-check the handlers and pages of a 0.1.0 or 0.2.0 cog (but
+/// `manifest` and `on-event`) with 0.2.0's types, which 0.1.0 shares.
+fn check_handlers_of_0_2(
+    exports: &Exports,
+    instance: &Instance,
+    store: &mut Store<Sandbox>,
+) -> wasmtime::Result<()> {
+    let at = |what| at(exports.version, what);
+    check::<(&old::CommandInvocation,), (Result<old::CommandResponse, old::CogError>,)>(
+        instance,
+        store,
+        &exports.on_command,
+    )
+    .map_err(at("on-command"))?;
+    check::<(&old::ComponentInvocation,), (Result<old::ComponentResponse, old::CogError>,)>(
+        instance,
+        store,
+        &exports.on_component,
+    )
+    .map_err(at("on-component"))?;
+    check::<(&old::AutocompleteInvocation,), (Result<Vec<old::Choice>, old::CogError>,)>(
+        instance,
+        store,
+        &exports.on_autocomplete,
+    )
+    .map_err(at("on-autocomplete"))?;
+    check::<(&old::PageContext,), (Result<old::View, old::CogError>,)>(
+        instance,
+        store,
+        &exports.render,
+    )
+    .map_err(at("render"))?;
+    check::<(&old::PageContext, &str, &str), (Result<old::ActionOutcome, old::CogError>,)>(
+        instance,
+        store,
+        &exports.act,
+    )
+    .map_err(at("act"))?;
+    Ok(())
 }
 
 /// Type-check the export at `index` of `instance` as a function from

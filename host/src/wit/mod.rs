@@ -7,18 +7,23 @@
 //! a limit (the host-call budget); expected failures are the WIT error
 //! variants the cog receives as values.
 //!
-//! Older versions are kept loadable ([`SUPPORTED`]): [`v0_1`] holds the
-//! bindings of `wit/released/0.1.0` and the adapter between the two. How a
-//! version differs decides how it is adapted:
+//! Older versions are kept loadable ([`SUPPORTED`]): [`v0_2`] and [`v0_1`]
+//! hold the bindings of `wit/released/0.2.0` and `0.1.0` and the adapters
+//! to them (0.1.0 through 0.2.0). How a version differs decides how it is
+//! adapted:
 //! - an import interface whose functions have the same shape in both
 //!   versions is served by the current implementation, linked a second
 //!   time under the old version's name ([`crate::capabilities::add_to_linker`]);
+//! - an import interface whose types changed is generated from the old
+//!   version and served by the current implementation, its values
+//!   converted (0.2.0's `discord`, [`v0_2`]);
 //! - an export whose types changed is called with the old types and its
-//!   values converted ([`v0_1`]);
+//!   values converted ([`v0_2`], [`v0_1`]);
 //! - a rule that changed meaning is kept per cog by its [`WitVersion`]
 //!   (custom ids: [`crate::discord::outgoing::CustomIds`]).
 
 pub mod v0_1;
+pub mod v0_2;
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -39,17 +44,37 @@ pub enum WitVersion {
     V0_1,
     /// `baseline:cog@0.2.0`: custom ids are the cog's own; the host adds and
     /// strips its namespace, so a cog loads under any name.
-    #[default]
     V0_2,
+    /// `baseline:cog@0.3.0`: before-states and attribution on every
+    /// update, the events a mod-log needs.
+    #[default]
+    V0_3,
 }
 
 /// Every version this host loads, oldest first, with its package version.
-pub const SUPPORTED: &[(WitVersion, &str)] =
-    &[(WitVersion::V0_1, "0.1.0"), (WitVersion::V0_2, "0.2.0")];
+pub const SUPPORTED: &[(WitVersion, &str)] = &[
+    (WitVersion::V0_1, "0.1.0"),
+    (WitVersion::V0_2, "0.2.0"),
+    (WitVersion::V0_3, "0.3.0"),
+];
+
+/// A value of one version as the same-shaped type of another, through
+/// serde: the generated types of two versions are distinct Rust types, and
+/// a field only the source has is dropped (an `option` only the target has
+/// is absent). A disagreement beyond that is a bug of an adapter, reported
+/// as such with the `version` adapted to or from.
+pub(crate) fn adapt<A: serde::Serialize, B: serde::de::DeserializeOwned>(
+    value: &A,
+    version: &str,
+) -> Result<B, String> {
+    serde_json::to_value(value)
+        .and_then(serde_json::from_value)
+        .map_err(|error| format!("adapting to or from WIT {version}: {error}"))
+}
 
 impl WitVersion {
     /// The version `wit/` is at.
-    pub const CURRENT: Self = Self::V0_2;
+    pub const CURRENT: Self = Self::V0_3;
 
     /// The version named `version` (`0.2.0`), if this host loads it.
     pub fn parse(version: &str) -> Option<Self> {
@@ -105,7 +130,7 @@ pub const IMPORTS: &[&str] = &[
 /// Values the host's unit tests share.
 #[cfg(test)]
 pub(crate) mod fixtures {
-    use super::types::{Button, ButtonStyle, Component, MessageInfo, User};
+    use super::types::{Button, ButtonStyle, Component, Member, MessageInfo, User};
 
     /// A blurple button "go" with the custom id `id`.
     pub(crate) fn button(id: &str) -> Component {
@@ -130,12 +155,34 @@ pub(crate) mod fixtures {
                 username: "ann".into(),
                 global_name: None,
                 bot: false,
+                avatar: None,
             },
             content: content.into(),
             timestamp: "2026-11-30T00:00:00Z".into(),
             edited_timestamp: None,
             attachments: vec![],
             embed_count: 0,
+        }
+    }
+
+    /// ann (user `id`), with a nickname and role 7.
+    pub(crate) fn member(id: u64, nick: Option<&str>) -> Member {
+        Member {
+            user: User {
+                id,
+                username: "ann".into(),
+                global_name: None,
+                bot: false,
+                avatar: None,
+            },
+            nick: nick.map(Into::into),
+            roles: vec![7],
+            joined_at: Some("2026-11-30T00:00:00+00:00".into()),
+            permissions: None,
+            communication_disabled_until: None,
+            avatar: None,
+            pending: false,
+            flags: 0,
         }
     }
 }
@@ -217,7 +264,8 @@ mod tests {
             }
         }
         assert_eq!(WitVersion::parse("0.1.0"), Some(WitVersion::V0_1));
-        assert_eq!(WitVersion::parse("0.3.0"), None);
-        assert_eq!(WitVersion::range(), "0.1.0 to 0.2.0");
+        assert_eq!(WitVersion::parse("0.3.0"), Some(WitVersion::V0_3));
+        assert_eq!(WitVersion::parse("0.4.0"), None);
+        assert_eq!(WitVersion::range(), "0.1.0 to 0.3.0");
     }
 }

@@ -10,12 +10,12 @@
 //! - custom ids: a 0.1.0 cog writes its name before them itself (kept by
 //!   [`crate::wit::WitVersion`] where messages are checked).
 //!
-//! Every import interface has the same shape as today's, so the generated
-//! code for them is replaced by the current modules (`with`) and linked a
-//! second time under the old names ([`crate::capabilities::add_to_linker`]).
-
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+//! Every import interface has the same shape as 0.2.0's, so the generated
+//! code for them is replaced by the modules 0.2.0 uses (`with`: today's,
+//! and 0.2.0's own `discord`) and linked a second time under the old names
+//! ([`crate::capabilities::add_to_linker`]). Events and invocations reach a
+//! 0.1.0 cog through 0.2.0's shapes ([`super::v0_2`]), which 0.1.0's
+//! invocations, answers and pages share.
 
 wasmtime::component::bindgen!({
     path: "../wit/released/0.1.0",
@@ -24,7 +24,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
     additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
     with: {
-        "baseline:cog/discord": crate::wit::baseline::cog::discord,
+        "baseline:cog/discord": crate::wit::v0_2::baseline::cog::discord,
         "baseline:cog/interaction": crate::wit::baseline::cog::interaction,
         "baseline:cog/kv": crate::wit::baseline::cog::kv,
         "baseline:cog/cache": crate::wit::baseline::cog::cache,
@@ -37,28 +37,24 @@ wasmtime::component::bindgen!({
 
 pub use baseline::cog::types;
 
-use crate::wit::types as now;
+use super::v0_2::types as now;
+use crate::wit::types as current;
 
-/// A value of one version as the same-shaped type of another (through
-/// serde: the generated types of two versions are distinct Rust types with
-/// the same fields). Used where the shapes agree; a disagreement is a bug
-/// of the adapter and reported as such.
-fn same<A: Serialize, B: DeserializeOwned>(value: &A) -> Result<B, String> {
-    serde_json::to_value(value)
-        .and_then(serde_json::from_value)
-        .map_err(|error| format!("adapting from WIT 0.1.0: {error}"))
+fn same<A: serde::Serialize, B: serde::de::DeserializeOwned>(value: &A) -> Result<B, String> {
+    super::adapt(value, "0.1.0")
 }
 
 /// A 0.1.0 manifest in today's types (every 0.1.0 manifest is a valid
 /// current one: the event kinds only grew).
-pub fn manifest(manifest: &types::CogManifest) -> Result<now::CogManifest, String> {
+pub fn manifest(manifest: &types::CogManifest) -> Result<current::CogManifest, String> {
     same(manifest)
 }
 
 /// Today's event as a 0.1.0 cog receives it; `None` for kinds 0.1.0 does
 /// not have.
-pub fn event(event: &now::Event) -> Option<types::Event> {
-    let adapted = match event {
+pub fn event(event: &current::Event) -> Option<types::Event> {
+    let event = super::v0_2::event(event)?;
+    let adapted = match &event {
         now::Event::MessageUpdate(edited) => same(&edited.after).map(types::Event::MessageUpdate),
         now::Event::MessageDelete(deleted) => {
             Ok(types::Event::MessageDelete(types::MessageDeleted {
@@ -91,7 +87,7 @@ mod tests {
 
     #[test]
     fn edits_and_deletions_reach_a_0_1_cog_in_their_old_shape() {
-        let edit = now::Event::MessageUpdate(now::MessageEdited {
+        let edit = current::Event::MessageUpdate(current::MessageEdited {
             after: message(1, "after"),
             before: Some(message(1, "before")),
         });
@@ -100,11 +96,12 @@ mod tests {
         };
         assert_eq!(info.content, "after");
         assert_eq!(info.author.username, "ann");
-        let delete = now::Event::MessageDelete(now::MessageDeleted {
+        let delete = current::Event::MessageDelete(current::MessageDeleted {
             id: 1,
             channel_id: 2,
             guild_id: Some(3),
             before: Some(message(1, "gone")),
+            by: current::Attribution::NotRecorded,
         });
         assert_eq!(
             event(&delete),
@@ -118,19 +115,21 @@ mod tests {
 
     #[test]
     fn kinds_0_1_lacks_are_not_delivered_and_the_rest_carry_over() {
-        let ban = now::Event::MemberBan(now::BanEvent {
+        let ban = current::Event::MemberBan(current::BanEvent {
             guild_id: 3,
             user: message(1, "").author,
+            by: current::Attribution::NoAccess,
         });
         assert_eq!(event(&ban), None);
-        let purge = now::Event::MessageDeleteBulk(now::MessagesPurged {
+        let purge = current::Event::MessageDeleteBulk(current::MessagesPurged {
             ids: vec![1, 2],
             channel_id: 2,
             guild_id: Some(3),
             before: vec![],
+            by: current::Attribution::NotRecorded,
         });
         assert_eq!(event(&purge), None);
-        let create = now::Event::MessageCreate(message(9, "hi"));
+        let create = current::Event::MessageCreate(message(9, "hi"));
         let Some(types::Event::MessageCreate(info)) = event(&create) else {
             panic!("a message stays a message");
         };
@@ -159,7 +158,10 @@ mod tests {
         assert_eq!(current.name, "legacy");
         assert_eq!(
             current.events,
-            vec![now::EventKind::MessageDelete, now::EventKind::GuildLeave]
+            vec![
+                current::EventKind::MessageDelete,
+                current::EventKind::GuildLeave
+            ]
         );
         assert_eq!(current.capabilities[0].reason, "counts");
     }

@@ -33,7 +33,7 @@ impl Harness {
     }
 
     /// Change a user's message as the simulator's control API does.
-    async fn control(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+    pub(super) async fn control(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let response = self
             .http
             .request(method, format!("{}{path}", self.sim.http_url()))

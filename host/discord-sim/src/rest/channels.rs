@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::{Value, json};
@@ -134,12 +134,31 @@ async fn edit(
     sim.edit_message(channel, message, body).map(Json)
 }
 
+/// Discord's audit-log action types of deletions.
+const MESSAGE_DELETE: u16 = 72;
+const MESSAGE_BULK_DELETE: u16 = 73;
+
 async fn delete(
     State(sim): State<Arc<Sim>>,
     Path((c, m)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let (channel, message) = ids(&c, &m)?;
-    sim.delete_message(channel, message)?;
+    let (guild, author) = sim.delete_message(channel, message)?;
+    // Another user's message deleted by the bot is a moderator's
+    // deletion; its own is not recorded.
+    if let Some(guild) = guild
+        && author != BOT_ID
+    {
+        sim.audit(
+            guild,
+            MESSAGE_DELETE,
+            BOT_ID,
+            Some(author),
+            super::guilds::reason(&headers).as_deref(),
+            Some(json!({"channel_id": channel.to_string(), "count": "1"})),
+        );
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -148,6 +167,7 @@ async fn delete(
 async fn bulk_delete(
     State(sim): State<Arc<Sim>>,
     Path(c): Path<String>,
+    headers: HeaderMap,
     DiscordBody(body): DiscordBody,
 ) -> Result<StatusCode, ApiError> {
     let channel = snowflake(&c, "Channel")?;
@@ -164,7 +184,16 @@ async fn bulk_delete(
             "messages: Must be between 2 and 100 in length.",
         ));
     }
-    sim.purge_messages(channel, &ids)?;
+    if let Some(guild) = sim.purge_messages(channel, &ids)? {
+        sim.audit(
+            guild,
+            MESSAGE_BULK_DELETE,
+            BOT_ID,
+            Some(channel),
+            super::guilds::reason(&headers).as_deref(),
+            Some(json!({"count": ids.len().to_string()})),
+        );
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,10 +1,10 @@
-//! A cog from the future: it exports `baseline:cog/handler@0.3.0`.
+//! A cog from the future: it exports `baseline:cog/handler@0.4.0`.
 
 wit_bindgen::generate!({ path: "wit", world: "cog" });
 
 #[used]
 #[unsafe(link_section = "baseline:sdk")]
-static SDK_STAMP: [u8; 41] = *b"baseline-sdk 0.3.0 wit baseline:cog@0.3.0";
+static SDK_STAMP: [u8; 41] = *b"baseline-sdk 0.4.0 wit baseline:cog@0.4.0";
 
 struct Future;
 
