@@ -285,6 +285,14 @@ pub struct DiscordConfig {
     /// subscribes to `message-update`, `message-delete` or
     /// `message-delete-bulk`; the least recently seen go first.
     pub remember_messages_mib: u32,
+    /// Days a guild message is remembered in the database (behind the
+    /// in-process memory), so that an edit or deletion after a restart
+    /// still has its `before` (0: not in the database). Deleted by "forget
+    /// user" (`DELETE /api/v1/users/{id}/data`).
+    pub remember_messages_days: u32,
+    /// What one guild's remembered messages may take in the database
+    /// (MiB); past it the oldest are forgotten first.
+    pub remember_messages_guild_mib: u32,
     /// Members the host remembers (across guilds, per process; the least
     /// recently seen go first), so that a member update or removal says
     /// what the member was before (nickname, roles, timeout; roles held
@@ -326,6 +334,8 @@ impl Default for DiscordConfig {
             cog_rest_burst: 10,
             monitor_ttl_ms: 10_000,
             remember_messages_mib: 16,
+            remember_messages_days: 7,
+            remember_messages_guild_mib: 64,
             remember_members: 200_000,
             attribution_wait_ms: 1_500,
         }

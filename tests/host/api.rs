@@ -527,6 +527,20 @@ async fn forgetting_a_user_deletes_their_cog_data_only() {
     kv.set(&space(8), "rolls", b"5".to_vec(), None, Quota::UNLIMITED)
         .await
         .unwrap();
+    // And the messages the host remembers of them, for edits and deletions.
+    use baseline_host::store::remembered::{Remembered, RememberedMessages};
+    let remembered = RememberedMessages::new(app.runtime.services().database.clone().unwrap());
+    let message = |id, author| Remembered {
+        message: id,
+        guild: MINE,
+        channel: 1,
+        author,
+        body: b"{}".to_vec(),
+    };
+    remembered
+        .put(&[message(70, 7), message(71, 7), message(80, 8)])
+        .await
+        .unwrap();
     let admin = app.token(false).await;
     assert_eq!(
         app.send("DELETE", "/api/v1/users/7/data", Some(&admin), None)
@@ -545,10 +559,16 @@ async fn forgetting_a_user_deletes_their_cog_data_only() {
         .send("DELETE", "/api/v1/users/7/data", Some(&developer), None)
         .await;
     assert_eq!(
-        (status, body["deleted_keys"].as_u64()),
-        (StatusCode::OK, Some(1)),
+        (
+            status,
+            body["deleted_keys"].as_u64(),
+            body["forgotten_messages"].as_u64()
+        ),
+        (StatusCode::OK, Some(1), Some(2)),
         "{body}"
     );
+    assert!(remembered.get(&[70, 71]).await.unwrap().is_empty());
+    assert_eq!(remembered.get(&[80]).await.unwrap().len(), 1);
     assert_eq!(kv.get(&space(7), "rolls").await.unwrap(), None);
     assert!(kv.get(&space(8), "rolls").await.unwrap().is_some());
 }

@@ -1140,3 +1140,66 @@ async fn access_sqlite() {
 async fn access_postgres() {
     access_suite(postgres().await).await;
 }
+
+/// Remembered messages: kept by id, trimmed by age and by each guild's
+/// byte budget (oldest first), forgotten by author.
+async fn remembered_suite(db: Database) {
+    use baseline_host::store::remembered::{Remembered, RememberedMessages};
+    let store = RememberedMessages::new(db);
+    let message = |id: u64, guild: u64, author: u64| Remembered {
+        message: id,
+        guild,
+        channel: 10,
+        author,
+        body: vec![b'x'; 100],
+    };
+    // Guild 1: ten messages, written one by one so each is newer.
+    for id in 1..=10 {
+        store.put(&[message(id, 1, 100 + id % 2)]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    store.put(&[message(50, 2, 101)]).await.unwrap();
+    assert_eq!(store.held(1).await.unwrap(), (10, 1_000));
+    let found = store.get(&[3, 4, 99]).await.unwrap();
+    assert_eq!(found.iter().map(|(id, _)| *id).collect::<Vec<_>>(), [3, 4]);
+    // A put replaces.
+    let mut edited = message(3, 1, 101);
+    edited.body = b"edited".to_vec();
+    store.put(&[edited]).await.unwrap();
+    assert_eq!(store.get(&[3]).await.unwrap()[0].1, b"edited");
+
+    // Within 450 bytes a guild keeps its newest: 3 (just edited, 6 bytes)
+    // and 10, 9, 8, 7 (400) — the oldest went.
+    let gone = store.trim(86_400_000, 450).await.unwrap();
+    assert_eq!(gone, 5, "1, 2, 4, 5, 6");
+    let kept: Vec<u64> = store
+        .get(&(1..=10).collect::<Vec<_>>())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(kept, [3, 7, 8, 9, 10]);
+    assert_eq!(store.held(2).await.unwrap().0, 1, "another guild untouched");
+
+    // Forgetting an author, in every guild.
+    let forgotten = store.forget_author(101).await.unwrap();
+    assert_eq!(forgotten, 4, "3, 7, 9 and guild 2's 50");
+    assert_eq!(store.held(2).await.unwrap().0, 0);
+    assert_eq!(store.delete(&[8, 8]).await.unwrap(), 1);
+    // By age: everything is older than 0 ms from now, soon.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(store.trim(1, 1 << 30).await.unwrap(), 1);
+    assert_eq!(store.held(1).await.unwrap(), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remembered_messages_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    remembered_suite(sqlite(&dir).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remembered_messages_postgres() {
+    remembered_suite(postgres().await).await;
+}

@@ -177,10 +177,11 @@ pub async fn reload(
     }
 }
 
-/// Delete everything cogs stored about a user, in every cog and guild
-/// (Discord's data-deletion expectations). Returns how many keys went.
+/// Delete everything cogs stored about a user, in every cog and guild,
+/// and the messages the host remembers of theirs (Discord's data-deletion
+/// expectations). Returns how many keys and messages went.
 #[utoipa::path(delete, path = "/api/v1/users/{user_id}/data", params(("user_id" = String, Path, description = "Discord user id")),
-    responses((status = 200, description = "`{\"deleted_keys\": n}`"), (status = 400), (status = 401), (status = 403)))]
+    responses((status = 200, description = "`{\"deleted_keys\": n, \"forgotten_messages\": m}`: cog data and remembered messages deleted"), (status = 400), (status = 401), (status = 403)))]
 pub async fn forget_user(
     Developer(session): Developer,
     State(state): State<ApiState>,
@@ -189,14 +190,30 @@ pub async fn forget_user(
     let user: u64 = user_id
         .parse()
         .map_err(|_| ApiError::BadRequest(format!("`{user_id}` is not a user id")))?;
-    let deleted = state.runtime.services().kv.forget_user(user).await?;
+    let services = state.runtime.services();
+    let deleted = services.kv.forget_user(user).await?;
+    // What the host remembers of their messages, stored and in memory.
+    let messages = match &services.database {
+        Some(db) => {
+            crate::store::remembered::RememberedMessages::new(db.clone())
+                .forget_author(user)
+                .await?
+        }
+        None => 0,
+    };
+    if let Some(link) = &services.discord {
+        link.forget_user(user);
+    }
     tracing::info!(
         user,
         deleted,
+        messages,
         by = session.user_id,
         "forgot a user's cog data"
     );
-    Ok(Json(serde_json::json!({"deleted_keys": deleted})))
+    Ok(Json(
+        serde_json::json!({"deleted_keys": deleted, "forgotten_messages": messages}),
+    ))
 }
 
 pub fn router() -> axum::Router<ApiState> {

@@ -226,6 +226,21 @@ pub struct Before {
     /// Whether the bot may read the guild's audit log, as remembered
     /// (`None`: not known).
     pub audit_log: Option<bool>,
+    /// Messages the memory did not hold, to be read from the store (when
+    /// one is behind it) before the event is delivered.
+    pub stored: Option<Stored>,
+}
+
+/// What to read from the remembered-messages store for an event whose
+/// messages the memory did not hold (then what to write back).
+#[derive(Debug)]
+pub enum Stored {
+    /// An edit: its `before` is the stored version; then store `now`.
+    Edit(MessageInfo),
+    /// A deletion: its `before` is the stored message; then forget it.
+    Delete(u64),
+    /// A purge: these ids' stored messages join `many`; then forget them.
+    Purge(Vec<u64>),
 }
 
 /// Keep the memories up to date with `event` and return what they held
@@ -251,6 +266,7 @@ pub fn remember(
 }
 
 fn remember_messages(memory: &MessageMemory, event: &GatewayEvent, bot_id: u64) -> Before {
+    let persists = memory.persists();
     match event {
         GatewayEvent::MessageCreate(e) if e.message.author.id.get() != bot_id => {
             let now = incoming::message(&e.message);
@@ -263,25 +279,49 @@ fn remember_messages(memory: &MessageMemory, event: &GatewayEvent, bot_id: u64) 
         GatewayEvent::MessageUpdate(e) if e.as_ref().0.author.id.get() != bot_id => {
             let before = memory.recall(e.as_ref().0.id.get());
             let now = incoming::message(&e.0);
-            memory.remember(now.clone());
+            let stored = match (&before, persists) {
+                (None, true) => {
+                    // The store still has the old version: read it first.
+                    memory.remember_local(now.clone());
+                    Some(Stored::Edit(now.clone()))
+                }
+                _ => {
+                    memory.remember(now.clone());
+                    None
+                }
+            };
             Before {
                 one: before,
                 now: Some(now),
+                stored,
                 ..Before::default()
             }
         }
-        GatewayEvent::MessageDelete(e) => Before {
-            one: memory.forget(e.id.get()),
-            ..Before::default()
-        },
-        GatewayEvent::MessageDeleteBulk(e) => Before {
-            many: e
-                .ids
-                .iter()
-                .filter_map(|id| memory.forget(id.get()))
-                .collect(),
-            ..Before::default()
-        },
+        GatewayEvent::MessageDelete(e) => {
+            let one = memory.forget(e.id.get());
+            let stored = (one.is_none() && persists).then(|| Stored::Delete(e.id.get()));
+            Before {
+                one,
+                stored,
+                ..Before::default()
+            }
+        }
+        GatewayEvent::MessageDeleteBulk(e) => {
+            let mut many = Vec::new();
+            let mut missing = Vec::new();
+            for id in &e.ids {
+                match memory.forget(id.get()) {
+                    Some(message) => many.push(message),
+                    None => missing.push(id.get()),
+                }
+            }
+            let stored = (!missing.is_empty() && persists).then_some(Stored::Purge(missing));
+            Before {
+                many,
+                stored,
+                ..Before::default()
+            }
+        }
         _ => Before::default(),
     }
 }

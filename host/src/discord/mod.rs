@@ -49,6 +49,8 @@ pub struct DiscordLink {
     /// stand-in for it (`{base}/cdn`).
     cdn: String,
     files: reqwest::Client,
+    /// Users whose data is being forgotten: the bot's memories listen.
+    forgotten: tokio::sync::broadcast::Sender<u64>,
 }
 
 /// The addresses Discord serves attachments from; a cog may have the host
@@ -79,7 +81,19 @@ impl DiscordLink {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap_or_default(),
+            forgotten: tokio::sync::broadcast::channel(64).0,
         }
+    }
+
+    /// Tell the bot's memories to forget `user` (what they remember of
+    /// their messages and membership); the store's copies are the caller's.
+    pub fn forget_user(&self, user: u64) {
+        let _ = self.forgotten.send(user);
+    }
+
+    /// Users to forget, as [`DiscordLink::forget_user`] announces them.
+    pub fn forgotten(&self) -> tokio::sync::broadcast::Receiver<u64> {
+        self.forgotten.subscribe()
     }
 
     /// Download the attachment at `url` (one of Discord's attachment

@@ -207,6 +207,7 @@ impl Bot {
             event => event,
         };
         let readable = before.audit_log;
+        let before = self.recall_stored(before).await;
         let Some(mut translated) =
             model::translate(&event, self.session.bot_id.load(Ordering::Relaxed), before)
         else {
@@ -239,6 +240,29 @@ impl Bot {
             translated.event,
         )
         .await;
+    }
+
+    /// What the memory did not hold of an event's messages, from the store
+    /// behind it; then the store follows the event (the new version of an
+    /// edit written, deleted messages forgotten).
+    async fn recall_stored(&self, mut before: model::Before) -> model::Before {
+        use model::Stored;
+        match before.stored.take() {
+            None => {}
+            Some(Stored::Edit(now)) => {
+                before.one = self.memory.recall_stored(&[now.id]).await.pop();
+                self.memory.persist(now);
+            }
+            Some(Stored::Delete(id)) => {
+                before.one = self.memory.recall_stored(&[id]).await.pop();
+                self.memory.forget_stored(vec![id]);
+            }
+            Some(Stored::Purge(ids)) => {
+                before.many.extend(self.memory.recall_stored(&ids).await);
+                self.memory.forget_stored(ids);
+            }
+        }
+        before
     }
 
     /// A user as the guild memory knows them (only the id when it does not).
@@ -287,6 +311,47 @@ impl Bot {
             }
             if changes.changed().await.is_err() {
                 return;
+            }
+        }
+    }
+
+    /// The memories' upkeep: messages written behind to the database (when
+    /// there is one and `remember_messages_days` is not 0), trimmed to their
+    /// age and per-guild budget every minute; users forgotten on request.
+    async fn keep_memories(self: Arc<Self>) {
+        let mut forgotten = self.link.forgotten();
+        let store = self
+            .guilds
+            .as_ref()
+            .filter(|_| self.config.remember_messages_days > 0)
+            .map(|guilds| {
+                crate::store::remembered::RememberedMessages::new(guilds.database().clone())
+            });
+        if let Some(store) = &store {
+            self.memory.persist_to(store.clone());
+        }
+        let max_age = i64::from(self.config.remember_messages_days) * 86_400_000;
+        let budget = i64::from(self.config.remember_messages_guild_mib) << 20;
+        let mut trim = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = trim.tick() => {
+                    if let Some(store) = &store {
+                        match store.trim(max_age, budget).await {
+                            Ok(0) => {}
+                            Ok(gone) => tracing::debug!(gone, "remembered messages trimmed"),
+                            Err(error) => tracing::warn!(%error, "cannot trim the remembered messages"),
+                        }
+                    }
+                }
+                user = forgotten.recv() => match user {
+                    Ok(user) => {
+                        self.memory.forget_author(user);
+                        self.guild_memory.forget_user(user);
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(_) => return,
+                },
             }
         }
     }
@@ -365,6 +430,7 @@ pub struct Discord {
     gateway: Gateway,
     registrar: AbortOnDrop,
     events: AbortOnDrop,
+    memories: AbortOnDrop,
 }
 
 /// A task that ends with its owner.
@@ -432,6 +498,7 @@ impl Discord {
         bot.remember_guilds
             .store(remember_guilds, Ordering::Relaxed);
         let events = AbortOnDrop(tokio::spawn(bot.clone().keep_events_wanted()));
+        let memories = AbortOnDrop(tokio::spawn(bot.clone().keep_memories()));
         let gateway = Gateway::connect(
             link,
             endpoint,
@@ -447,6 +514,7 @@ impl Discord {
             gateway,
             registrar,
             events,
+            memories,
         })
     }
 
@@ -454,6 +522,9 @@ impl Discord {
     pub async fn shutdown(self) {
         drop(self.registrar);
         drop(self.events);
+        drop(self.memories);
         self.gateway.shutdown().await;
+        // What was remembered reaches the store before the process ends.
+        self.bot.memory.flush().await;
     }
 }

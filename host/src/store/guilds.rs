@@ -35,6 +35,11 @@ impl GuildStore {
         Self { db }
     }
 
+    /// The database it is on.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
     /// The bot is in `guild` (joined now or seen again at start-up). Returns
     /// true when this is a new install (no row, or the row was inactive).
     pub async fn joined(&self, guild: u64, name: &str, owner: u64) -> Result<bool, StoreError> {

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod guilds;
 pub mod kv;
 pub mod llm;
+pub mod remembered;
 pub mod settings;
 
 use std::path::Path;

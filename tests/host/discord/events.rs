@@ -386,3 +386,59 @@ async fn without_view_audit_log_who_did_it_is_no_access_at_once() {
         "no wait for an entry that cannot come"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_posted_before_a_restart_and_edited_after_it_has_its_before() {
+    use reqwest::Method;
+    let mut h = Harness::start(&["witness"], |_| {}).await;
+    let posted = h
+        .control(
+            Method::POST,
+            "/_sim/messages",
+            json!({"content": "before the restart"}),
+        )
+        .await;
+    let message = id(&posted["id"]);
+    h.witnessed(DEMO_GUILD, "MessageCreate", |s| s["event"]["id"] == message)
+        .await;
+    // A restart: the memory goes with the process, the store stays.
+    h.discord.take().unwrap().shutdown().await;
+    h.connect().await;
+    h.control(
+        Method::PATCH,
+        &format!("/_sim/messages/{message}"),
+        json!({"content": "after the restart"}),
+    )
+    .await;
+    let seen = h
+        .witnessed(DEMO_GUILD, "MessageUpdate", |s| {
+            s["event"]["after"]["id"] == message
+        })
+        .await;
+    assert_eq!(seen["event"]["before"]["content"], "before the restart");
+    assert_eq!(seen["event"]["after"]["content"], "after the restart");
+
+    // Once more across a restart: the deletion has the edited text, and the
+    // store forgets the message.
+    h.discord.take().unwrap().shutdown().await;
+    h.connect().await;
+    h.control(
+        Method::DELETE,
+        &format!("/_sim/messages/{message}"),
+        json!({}),
+    )
+    .await;
+    let seen = h
+        .witnessed(DEMO_GUILD, "MessageDelete", |s| s["event"]["id"] == message)
+        .await;
+    assert_eq!(seen["event"]["before"]["content"], "after the restart");
+    let store = baseline_host::store::remembered::RememberedMessages::new(h.db.clone());
+    let started = Instant::now();
+    while !store.get(&[message]).await.unwrap().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the deleted message is still remembered"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
