@@ -31,6 +31,7 @@
 import * as rawKv from 'baseline:cog/kv@0.3.0';
 import * as rawSettings from 'baseline:cog/settings@0.3.0';
 import * as rawLog from 'baseline:cog/log@0.3.0';
+import * as rawSchedule from 'baseline:cog/schedule@0.3.0';
 
 /** An error the user reads (shown ephemeral). */
 export class UserError extends Error {}
@@ -85,6 +86,20 @@ export const kv = {
   increment: (key, delta = 1, scope = kv.GUILD) =>
     Number(capability('kv.increment', () => rawKv.increment(scope, key, BigInt(delta)))),
   delete: (key, scope = kv.GUILD) => capability('kv.delete', () => rawKv.delete(scope, key)),
+};
+
+/**
+ * Timers: this cog's `onTimer(name, payload, context)` run later in the
+ * current guild, kept by the host across restarts, run once; setting a name
+ * again replaces its timer (capability `schedule`).
+ */
+export const schedule = {
+  after: (name, ms, payload = '') => capability('schedule.after', () => rawSchedule.after(name, BigInt(Math.max(0, Math.floor(ms))), payload)),
+  /** Due at `atMs`, milliseconds since the Unix epoch. */
+  at: (name, atMs, payload = '') => capability('schedule.at', () => rawSchedule.at(name, BigInt(atMs), payload)),
+  cancel: (name) => capability('schedule.cancel', () => rawSchedule.cancel(name)),
+  /** `[[name, dueMs], ...]`, soonest first. */
+  pending: () => capability('schedule.pending', () => rawSchedule.pending()).map(([name, at]) => [name, Number(at)]),
 };
 
 /** The guild's settings of this cog (defaults from the schema filled in). */
@@ -243,6 +258,7 @@ export class Cog {
     return [];
   }
   onEvent(_event, _context) {}
+  onTimer(_name, _payload, _context) {}
   render(context) {
     throw new UserError(`This cog has no page \`${context.route}\`.`);
   }
@@ -290,6 +306,7 @@ export function exportCog(cog) {
       onComponent: (invocation) => guarded(() => cog.onComponent(invocation)),
       onAutocomplete: (invocation) => guarded(() => cog.onAutocomplete(invocation)),
       onEvent: (event, context) => guarded(() => cog.onEvent(event, context)),
+      onTimer: (name, payload, context) => guarded(() => cog.onTimer(name, payload, context)),
     },
     pages: {
       render: (context) => guarded(() => cog.render(context)),

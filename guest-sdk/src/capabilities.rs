@@ -258,3 +258,96 @@ into_cog_error!(system::SystemError, "system", |error| {
         _ => None,
     }
 });
+
+/// Timers: this cog's [`Cog::on_timer`](crate::Cog::on_timer) run later in
+/// the current guild, kept by the host across restarts, run once; setting a
+/// name again replaces its timer. Capability `schedule`.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use baseline_sdk::schedule;
+/// # fn f() -> Result<(), baseline_sdk::CogError> {
+/// // Lift a mute in ten minutes; the payload says whose.
+/// schedule::timer("unmute:42")
+///     .after(Duration::from_secs(600))
+///     .json(&42u64)
+///     .set()?;
+/// let pending = schedule::pending()?; // [("unmute:42", when)]
+/// schedule::cancel("unmute:42")?;
+/// # Ok(()) }
+/// ```
+pub mod schedule {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use crate::bindings::baseline::cog::schedule as raw;
+    pub use raw::{ScheduleError, cancel, pending};
+
+    /// A timer being set: [`timer`], then when, what, and [`TimerBuilder::set`].
+    #[derive(Debug, Clone)]
+    #[must_use = "a timer is set by `.set()`"]
+    pub struct TimerBuilder {
+        name: String,
+        at_ms: Option<u64>,
+        after_ms: u64,
+        payload: String,
+    }
+
+    /// A timer named `name` (1 to 100 bytes; this cog's, in this guild), due
+    /// at once unless given a time.
+    pub fn timer(name: impl Into<String>) -> TimerBuilder {
+        TimerBuilder {
+            name: name.into(),
+            at_ms: None,
+            after_ms: 0,
+            payload: String::new(),
+        }
+    }
+
+    impl TimerBuilder {
+        /// Due `delay` from now.
+        pub fn after(mut self, delay: Duration) -> Self {
+            self.at_ms = None;
+            self.after_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+            self
+        }
+
+        /// Due at `at` (a time already past runs at once).
+        pub fn at(mut self, at: SystemTime) -> Self {
+            let ms = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+            self.at_ms = Some(u64::try_from(ms).unwrap_or(u64::MAX));
+            self
+        }
+
+        /// What `on_timer` receives (at most 4 KiB).
+        pub fn payload(mut self, payload: impl Into<String>) -> Self {
+            self.payload = payload.into();
+            self
+        }
+
+        /// `value` as JSON for the payload (read it back with
+        /// `serde_json::from_str` in `on_timer`).
+        pub fn json<T: serde::Serialize>(mut self, value: &T) -> Self {
+            self.payload = serde_json::to_string(value).unwrap_or_default();
+            self
+        }
+
+        /// Set it, replacing this guild's timer of the same name.
+        pub fn set(self) -> Result<(), ScheduleError> {
+            match self.at_ms {
+                Some(at) => raw::at(&self.name, at, &self.payload),
+                None => raw::after(&self.name, self.after_ms, &self.payload),
+            }
+        }
+    }
+}
+into_cog_error!(schedule::ScheduleError, "schedule", |error| {
+    use schedule::ScheduleError as E;
+    match error {
+        E::Denied(why) => denial(why),
+        E::NoGuild => Some(NEEDS_SERVER.into()),
+        E::TooMany(most) => Some(format!(
+            "This server already has {most} timers of this feature; cancel one first."
+        )),
+        _ => None,
+    }
+});

@@ -55,6 +55,17 @@ pub trait Cog: 'static {
         Ok(())
     }
 
+    /// A timer this cog set ([`crate::schedule`]) is due, in its guild
+    /// (`context.guild_id`): its name and payload.
+    fn on_timer(
+        &self,
+        _name: String,
+        _payload: String,
+        _context: InvocationContext,
+    ) -> Result<(), CogError> {
+        Ok(())
+    }
+
     /// Draw a dashboard page declared in the manifest.
     fn render(&self, context: PageContext) -> Result<View, CogError> {
         Err(CogError::User(format!(
@@ -114,6 +125,8 @@ pub enum Capability {
     Settings,
     /// Uptime, shards, service health (granted by default).
     System,
+    /// Timers that run the cog later in a guild (granted by default).
+    Schedule,
     /// Send, edit, delete and read messages (granted by default).
     DiscordMessages,
     /// The bot's reactions (granted by default).
@@ -146,6 +159,7 @@ impl Capability {
             Capability::Cache => "cache",
             Capability::Settings => "settings",
             Capability::System => "system",
+            Capability::Schedule => "schedule",
             Capability::DiscordMessages => "discord.messages",
             Capability::DiscordReactions => "discord.reactions",
             Capability::DiscordGuildRead => "discord.guild.read",
@@ -315,6 +329,9 @@ impl handler::Guest for Exports {
     }
     fn on_event(event: Event, context: InvocationContext) -> Result<(), CogError> {
         cog().on_event(event, context)
+    }
+    fn on_timer(name: String, payload: String, context: InvocationContext) -> Result<(), CogError> {
+        cog().on_timer(name, payload, context)
     }
 }
 

@@ -48,7 +48,7 @@ mod cog;
 mod custom_id;
 pub mod llm;
 
-pub use capabilities::{cache, discord, interaction, kv, log, settings, system};
+pub use capabilities::{cache, discord, interaction, kv, log, schedule, settings, system};
 pub use cog::{Capability, Cog, Manifest};
 pub use custom_id::CustomId;
 
@@ -116,7 +116,7 @@ pub mod prelude {
         Modal, OptionKind, OptionValue, Page, PageContext, Reply, SelectMenu, Subcommand,
         SubcommandGroup, TextInput, View, ViewBuilder, custom_id, register_cog,
     };
-    pub use crate::{cache, discord, interaction, kv, llm, log, settings, system};
+    pub use crate::{cache, discord, interaction, kv, llm, log, schedule, settings, system};
 }
 
 /// Make a type the cog of this crate. Call it once, at the crate root, with

@@ -520,6 +520,8 @@ pub struct QuotaConfig {
     pub cache_bytes: u64,
     /// Cache keys one cog may hold in one guild (or outside guilds).
     pub cache_keys: u64,
+    /// Timers (`schedule`) one cog may have pending in one guild.
+    pub timers_per_guild: u32,
 }
 
 impl Default for QuotaConfig {
@@ -532,6 +534,7 @@ impl Default for QuotaConfig {
             kv_total_bytes: 1 << 30,
             cache_bytes: 4 << 20,
             cache_keys: 5_000,
+            timers_per_guild: 100,
         }
     }
 }
@@ -547,6 +550,7 @@ impl QuotaConfig {
             kv_total_bytes: cog.kv_total_bytes.unwrap_or(self.kv_total_bytes),
             cache_bytes: cog.cache_bytes.unwrap_or(self.cache_bytes),
             cache_keys: cog.cache_keys.unwrap_or(self.cache_keys),
+            timers_per_guild: self.timers_per_guild,
         }
     }
 }

@@ -1203,3 +1203,56 @@ async fn remembered_messages_sqlite() {
 async fn remembered_messages_postgres() {
     remembered_suite(postgres().await).await;
 }
+
+/// Timers: set and replaced by name, bounded per cog and guild, due ones
+/// taken once, cancelled by name, other cogs and guilds apart.
+async fn timers_suite(db: Database) {
+    use baseline_host::store::timers::{Timer, TimerError, Timers};
+    let timers = Timers::new(db);
+    let timer = |cog: &str, guild: u64, name: &str, due_at: i64| Timer {
+        cog: cog.into(),
+        guild,
+        name: name.into(),
+        due_at,
+        payload: format!("{name}!"),
+    };
+    timers.set(&timer("a", 1, "x", 100), 2).await.unwrap();
+    timers.set(&timer("a", 1, "y", 200), 2).await.unwrap();
+    assert_eq!(
+        timers.set(&timer("a", 1, "z", 300), 2).await,
+        Err(TimerError::TooMany(2)),
+        "a third in the guild passes the bound"
+    );
+    // Replacing one by name is not a third; another guild or cog has its own.
+    timers.set(&timer("a", 1, "x", 50), 2).await.unwrap();
+    timers.set(&timer("a", 2, "z", 300), 2).await.unwrap();
+    timers.set(&timer("b", 1, "z", 300), 2).await.unwrap();
+    assert_eq!(
+        timers.pending("a", 1).await.unwrap(),
+        vec![("x".to_string(), 50), ("y".to_string(), 200)]
+    );
+    let due = timers.due(250, 10).await.unwrap();
+    assert_eq!(due.len(), 2);
+    assert_eq!((due[0].name.as_str(), due[0].payload.as_str()), ("x", "x!"));
+    // Taken once; a timer replaced since it was read is not taken.
+    assert!(timers.take(&due[0]).await.unwrap());
+    assert!(!timers.take(&due[0]).await.unwrap());
+    timers.set(&timer("a", 1, "y", 900), 2).await.unwrap();
+    assert!(!timers.take(&due[1]).await.unwrap(), "y was moved to 900");
+    assert_eq!(timers.next_due().await.unwrap(), Some(300));
+    assert!(timers.cancel("a", 1, "y").await.unwrap());
+    assert!(!timers.cancel("a", 1, "y").await.unwrap());
+    assert_eq!(timers.forget_cog("b").await.unwrap(), 1);
+    assert_eq!(timers.pending("a", 2).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    timers_suite(sqlite(&dir).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_postgres() {
+    timers_suite(postgres().await).await;
+}

@@ -38,13 +38,14 @@ from componentize_py_types import Err
 from wit_world import exports
 from wit_world.imports import kv as _kv
 from wit_world.imports import log as _log
+from wit_world.imports import schedule as _schedule
 from wit_world.imports import settings as _settings
 from wit_world.imports import types
 
 __all__ = [
     "Cog", "Manifest", "Command", "Option", "UserError", "InternalError",
     "message", "button", "row", "reply", "update", "custom_id", "CustomId",
-    "option", "kv", "settings", "log", "export", "types",
+    "option", "kv", "settings", "log", "schedule", "export", "types",
 ]
 
 
@@ -126,6 +127,30 @@ class kv:
     @staticmethod
     def delete(key: str, scope: Any = None) -> bool:
         return _capability(_kv.delete, scope or kv.GUILD, key)
+
+
+class schedule:
+    """Timers: this cog's ``on_timer(name, payload, context)`` run later in
+    the current guild, kept by the host across restarts, run once; setting a
+    name again replaces its timer (capability ``schedule``)."""
+
+    @staticmethod
+    def after(name: str, seconds: float, payload: str = "") -> None:
+        _capability(_schedule.after, name, max(0, int(seconds * 1000)), payload)
+
+    @staticmethod
+    def at(name: str, at_ms: int, payload: str = "") -> None:
+        """Due at ``at_ms``, milliseconds since the Unix epoch."""
+        _capability(_schedule.at, name, at_ms, payload)
+
+    @staticmethod
+    def cancel(name: str) -> bool:
+        return _capability(_schedule.cancel, name)
+
+    @staticmethod
+    def pending() -> List[Any]:
+        """``[(name, due_ms), ...]``, soonest first."""
+        return _capability(_schedule.pending)
 
 
 class settings:
@@ -332,6 +357,9 @@ class Cog:
     def on_event(self, event: types.Event, context: types.InvocationContext) -> None:
         return None
 
+    def on_timer(self, name: str, payload: str, context: types.InvocationContext) -> None:
+        return None
+
     def render(self, context: types.PageContext) -> types.View:
         raise UserError(f"This cog has no page `{context.route}`.")
 
@@ -382,6 +410,9 @@ def export(cog: Cog) -> Any:
 
         def on_event(self, event, context):
             return _guarded(cog.on_event, event, context)
+
+        def on_timer(self, name, payload, context):
+            return _guarded(cog.on_timer, name, payload, context)
 
     class Pages(exports.Pages):
         def render(self, context):

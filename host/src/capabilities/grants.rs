@@ -23,6 +23,11 @@ pub const CAPABILITIES: &[(&str, bool, &str)] = &[
     ("settings", true, "read the guild's settings for it"),
     ("system", true, "read uptime, shards and service health"),
     (
+        "schedule",
+        true,
+        "set timers that run it later in a server, kept across restarts",
+    ),
+    (
         "discord.messages",
         true,
         "send, edit, delete and read messages",

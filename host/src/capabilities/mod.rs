@@ -18,6 +18,7 @@ pub mod kv;
 pub mod legacy;
 pub mod llm;
 pub mod log;
+pub mod schedule;
 pub mod settings;
 pub mod system;
 
@@ -50,6 +51,8 @@ pub struct Services {
     pub shards: Option<Arc<crate::discord::ShardMonitor>>,
     /// The LLM gateway, metered (absent without a database).
     pub llm: Option<Arc<crate::llm::service::LlmService>>,
+    /// Cogs' timers (absent without a database).
+    pub timers: Option<crate::store::timers::Timers>,
 }
 
 impl Services {
@@ -58,6 +61,7 @@ impl Services {
         Self {
             kv: Arc::new(crate::store::kv::SqlKv::new(db.clone())),
             settings: Arc::new(crate::store::settings::SqlSettings::new(db.clone())),
+            timers: Some(crate::store::timers::Timers::new(db.clone())),
             database: Some(db),
             ..Self::in_process()
         }
@@ -103,6 +107,7 @@ impl Services {
             discord: None,
             shards: None,
             llm: None,
+            timers: None,
         }
     }
 }
@@ -271,6 +276,9 @@ pub fn add_to_linker<T: WasiView + Send + 'static>(
             continue;
         }
         for interface in crate::wit::IMPORTS {
+            if !crate::wit::has_import(*version, interface) {
+                continue;
+            }
             let mut inst = linker.instance(&format!("baseline:cog/{interface}@{name}"))?;
             let inst = &mut inst;
             match *interface {

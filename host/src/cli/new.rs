@@ -97,6 +97,7 @@ const WIT_FILES: &[(&str, &str)] = &[
     ("kv.wit", include_str!("../../../wit/kv.wit")),
     ("llm.wit", include_str!("../../../wit/llm.wit")),
     ("log.wit", include_str!("../../../wit/log.wit")),
+    ("schedule.wit", include_str!("../../../wit/schedule.wit")),
     ("settings.wit", include_str!("../../../wit/settings.wit")),
     ("system.wit", include_str!("../../../wit/system.wit")),
     ("types.wit", include_str!("../../../wit/types.wit")),

@@ -88,6 +88,18 @@ impl Session {
         }
     }
 
+    /// Whether this process runs the shard of `guild` (Discord's rule:
+    /// `(guild >> 22) % shards`).
+    pub fn runs_guild(&self, guild: u64) -> bool {
+        match self.shard_range {
+            None => true,
+            Some((first, last, total)) => {
+                let shard = (guild >> 22) % total.max(1);
+                (first..=last).contains(&shard)
+            }
+        }
+    }
+
     /// Wait until a shard is ready (returns at once if one was already).
     pub async fn ready(&self) {
         self.ready.notified().await;

@@ -10,12 +10,14 @@
 //! - [`commands`]: slash commands from manifests, registered when they change.
 //! - [`failures`]: what the user is told when a call fails.
 //! - [`timeouts`]: the `timeout-expired` events Discord does not send.
+//! - [`timers`]: cogs' timers (`schedule`), run when due.
 
 pub mod commands;
 pub mod events;
 pub mod failures;
 pub mod interactions;
 pub mod timeouts;
+pub mod timers;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -431,6 +433,7 @@ pub struct Discord {
     registrar: AbortOnDrop,
     events: AbortOnDrop,
     memories: AbortOnDrop,
+    timers: Option<AbortOnDrop>,
 }
 
 /// A task that ends with its owner.
@@ -499,6 +502,12 @@ impl Discord {
             .store(remember_guilds, Ordering::Relaxed);
         let events = AbortOnDrop(tokio::spawn(bot.clone().keep_events_wanted()));
         let memories = AbortOnDrop(tokio::spawn(bot.clone().keep_memories()));
+        let timers = bot
+            .runtime
+            .services()
+            .timers
+            .clone()
+            .map(|timers| AbortOnDrop(tokio::spawn(bot.clone().keep_timers(timers))));
         let gateway = Gateway::connect(
             link,
             endpoint,
@@ -515,6 +524,7 @@ impl Discord {
             registrar,
             events,
             memories,
+            timers,
         })
     }
 
@@ -523,6 +533,7 @@ impl Discord {
         drop(self.registrar);
         drop(self.events);
         drop(self.memories);
+        drop(self.timers);
         self.gateway.shutdown().await;
         // What was remembered reaches the store before the process ends.
         self.bot.memory.flush().await;

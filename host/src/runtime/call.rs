@@ -22,6 +22,8 @@ pub enum Call {
     Render(PageContext),
     /// `pages.act`.
     Act(PageContext, String, String),
+    /// `on-timer`: the timer's name and payload.
+    Timer(String, String, InvocationContext),
 }
 
 impl Call {
@@ -34,6 +36,7 @@ impl Call {
             Call::Event(..) => "on-event",
             Call::Render(_) => "render",
             Call::Act(..) => "act",
+            Call::Timer(..) => "on-timer",
         }
     }
 }
@@ -54,6 +57,8 @@ pub enum Answer {
     Render(Result<View, CogError>),
     /// From `act`.
     Act(Result<ActionOutcome, CogError>),
+    /// From `on-timer`.
+    Timer(Result<(), CogError>),
 }
 
 impl Answer {
@@ -65,7 +70,8 @@ impl Answer {
             | Answer::Autocomplete(Err(e))
             | Answer::Event(Err(e))
             | Answer::Render(Err(e))
-            | Answer::Act(Err(e)) => Some(e),
+            | Answer::Act(Err(e))
+            | Answer::Timer(Err(e)) => Some(e),
             _ => None,
         }
     }

@@ -46,6 +46,8 @@ pub(crate) struct Exports {
     on_event: ComponentExportIndex,
     render: ComponentExportIndex,
     act: ComponentExportIndex,
+    /// `on-timer`, which cogs have from 0.3.0 on.
+    on_timer: Option<ComponentExportIndex>,
 }
 
 impl Exports {
@@ -77,6 +79,10 @@ impl Exports {
             on_event: lookup(&handler, "on-event")?,
             render: lookup(&pages, "render")?,
             act: lookup(&pages, "act")?,
+            on_timer: match version >= WitVersion::V0_3 {
+                true => Some(lookup(&handler, "on-timer")?),
+                false => None,
+            },
         };
         // The checks: `get_typed_func` compares the export's type with the
         // Rust types' WIT shape (structurally, so an older version's
@@ -144,6 +150,12 @@ impl Exports {
                     &exports.act,
                 )
                 .map_err(at("act"))?;
+                if let Some(on_timer) = &exports.on_timer {
+                    check::<(&str, &str, &InvocationContext), (Result<(), CogError>,)>(
+                        instance, store, on_timer,
+                    )
+                    .map_err(at("on-timer"))?;
+                }
             }
         }
         Ok(exports)
@@ -236,6 +248,20 @@ impl Exports {
                     )?;
                 Answer::Act(
                     func.call_async(&mut *store, (&context, &action, &payload))
+                        .await?
+                        .0,
+                )
+            }
+            Call::Timer(name, payload, context) => {
+                let Some(on_timer) = &self.on_timer else {
+                    wasmtime::bail!("the cog has no `on-timer`");
+                };
+                let func = self
+                    .typed::<(&str, &str, &InvocationContext), (Result<(), CogError>,)>(
+                        instance, store, on_timer,
+                    )?;
+                Answer::Timer(
+                    func.call_async(&mut *store, (&name, &payload, &context))
                         .await?
                         .0,
                 )
@@ -342,6 +368,8 @@ impl Exports {
                     .await?;
                 Answer::Act(from(&answer)?)
             }
+            // Cogs before 0.3.0 cannot set timers.
+            Call::Timer(..) => wasmtime::bail!("a cog of WIT {} has no timers", self.version),
         })
     }
 

@@ -13,6 +13,7 @@ pub mod kv;
 pub mod llm;
 pub mod remembered;
 pub mod settings;
+pub mod timers;
 
 use std::path::Path;
 use std::str::FromStr;

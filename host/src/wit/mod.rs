@@ -125,7 +125,17 @@ pub const IMPORTS: &[&str] = &[
     "llm",
     "log",
     "system",
+    "schedule",
 ];
+
+/// Whether `version` has the import interface `interface` (each is linked
+/// only for the versions that have it).
+pub fn has_import(version: WitVersion, interface: &str) -> bool {
+    match interface {
+        "schedule" => version >= WitVersion::V0_3,
+        _ => IMPORTS.contains(&interface),
+    }
+}
 
 /// Values the host's unit tests share.
 #[cfg(test)]

@@ -54,6 +54,9 @@ class Handler(exports.Handler):
     def on_event(self, event, context):
         return None
 
+    def on_timer(self, name, payload, context):
+        return None
+
 
 class Pages(exports.Pages):
     def render(self, context):

@@ -442,3 +442,68 @@ async fn a_message_posted_before_a_restart_and_edited_after_it_has_its_before() 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_run_once_when_due_even_after_a_restart() {
+    let mut h = Harness::start(&["witness"], |_| {}).await;
+    // A short one runs while the host is up.
+    let set = h
+        .command(json!({"name": "witness-timer", "options": {"name": "soon", "delay": 300}}))
+        .await;
+    assert_eq!(content(&set), "timer soon set", "{set}");
+    let seen = h
+        .witnessed(DEMO_GUILD, "Timer", |s| s["name"] == "soon")
+        .await;
+    assert_eq!(seen["payload"], "payload of soon");
+    assert_eq!(seen["guild"], DEMO_GUILD.to_string());
+
+    // One due while the host is down runs after the restart, once.
+    let set = h
+        .command(json!({"name": "witness-timer", "options": {"name": "later", "delay": 1500}}))
+        .await;
+    assert_eq!(content(&set), "timer later set", "{set}");
+    h.discord.take().unwrap().shutdown().await;
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    let timers = baseline_host::store::timers::Timers::new(h.db.clone());
+    assert_eq!(
+        timers.pending("witness", DEMO_GUILD).await.unwrap().len(),
+        1,
+        "kept while nobody runs it"
+    );
+    h.connect().await;
+    h.witnessed(DEMO_GUILD, "Timer", |s| s["name"] == "later")
+        .await;
+    assert!(
+        timers
+            .pending("witness", DEMO_GUILD)
+            .await
+            .unwrap()
+            .is_empty(),
+        "taken when run"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cog_not_granted_schedule_sets_no_timer() {
+    let h = Harness::start(&["witness"], |config| {
+        config
+            .cogs
+            .entry("witness".into())
+            .or_default()
+            .deny
+            .push("schedule".into());
+    })
+    .await;
+    let answer = h
+        .command(json!({"name": "witness-timer", "options": {"name": "nope", "delay": 0}}))
+        .await;
+    assert_ne!(content(&answer), "timer nope set", "{answer}");
+    let timers = baseline_host::store::timers::Timers::new(h.db.clone());
+    assert!(
+        timers
+            .pending("witness", DEMO_GUILD)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

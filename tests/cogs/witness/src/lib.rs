@@ -3,6 +3,8 @@
 //! said acted, as JSON in kv (`last:<Kind>`). `/witnessed kind:<Kind>`
 //! answers with it, so a test can check every field the host filled
 //! (before-states, attribution) through Discord, as a cog sees them.
+//! `/witness-timer name:<n> delay:<ms>` sets a timer (`schedule`); when it
+//! runs, `on-timer` keeps it as `last:Timer`.
 //! Built with wit-bindgen alone, its types serialisable.
 
 wit_bindgen::generate!({
@@ -12,6 +14,7 @@ wit_bindgen::generate!({
 });
 
 use baseline::cog::kv::{self, Scope};
+use baseline::cog::schedule;
 use baseline::cog::types::*;
 use exports::baseline::cog::{handler, pages};
 
@@ -78,39 +81,74 @@ impl handler::Guest for Witness {
             name: "witness".into(),
             version: "1.0.0".into(),
             description: "Keeps the last event of each kind".into(),
-            commands: vec![Command {
-                name: "witnessed".into(),
-                description: "The last event of a kind, as JSON".into(),
-                options: vec![CommandOption {
-                    name: "kind".into(),
-                    description: "The event's kind, e.g. MemberBan".into(),
-                    kind: OptionKind::Text,
-                    required: true,
-                    choices: vec![],
-                    autocomplete: false,
-                    min_value: None,
-                    max_value: None,
-                    min_length: None,
-                    max_length: Some(40),
-                    channel_kinds: vec![],
-                }],
-                subcommands: vec![],
-                groups: vec![],
-                default_member_permissions: None,
-                guild_only: true,
-                nsfw: false,
-            }],
+            commands: vec![
+                Command {
+                    name: "witness-timer".into(),
+                    description: "Set a timer".into(),
+                    options: vec![
+                        option("name", OptionKind::Text),
+                        option("delay", OptionKind::Integer),
+                    ],
+                    subcommands: vec![],
+                    groups: vec![],
+                    default_member_permissions: None,
+                    guild_only: true,
+                    nsfw: false,
+                },
+                Command {
+                    name: "witnessed".into(),
+                    description: "The last event of a kind, as JSON".into(),
+                    options: vec![CommandOption {
+                        name: "kind".into(),
+                        description: "The event's kind, e.g. MemberBan".into(),
+                        kind: OptionKind::Text,
+                        required: true,
+                        choices: vec![],
+                        autocomplete: false,
+                        min_value: None,
+                        max_value: None,
+                        min_length: None,
+                        max_length: Some(40),
+                        channel_kinds: vec![],
+                    }],
+                    subcommands: vec![],
+                    groups: vec![],
+                    default_member_permissions: None,
+                    guild_only: true,
+                    nsfw: false,
+                },
+            ],
             events: EVERY_KIND.to_vec(),
             settings_schema: None,
-            capabilities: vec![CapabilityRequest {
-                name: "kv".into(),
-                reason: "keeps the last event of each kind".into(),
-            }],
+            capabilities: vec![
+                CapabilityRequest {
+                    name: "kv".into(),
+                    reason: "keeps the last event of each kind".into(),
+                },
+                CapabilityRequest {
+                    name: "schedule".into(),
+                    reason: "sets the timers it is asked to".into(),
+                },
+            ],
             pages: vec![],
         }
     }
 
     fn on_command(invocation: CommandInvocation) -> Result<CommandResponse, CogError> {
+        if invocation.name == "witness-timer" {
+            let mut name = String::new();
+            let mut delay = 0;
+            for entry in &invocation.options {
+                match &entry.value {
+                    OptionValue::Text(text) => name = text.clone(),
+                    OptionValue::Integer(ms) => delay = *ms,
+                    _ => {}
+                }
+            }
+            schedule::after(&name, delay.max(0) as u64, &format!("payload of {name}"))
+                .map_err(internal)?;
+            return Ok(reply(format!("timer {name} set")));
+        }
         let kind = invocation
             .options
             .iter()
@@ -148,6 +186,34 @@ impl handler::Guest for Witness {
             None,
         )
         .map_err(internal)
+    }
+
+    fn on_timer(name: String, payload: String, context: InvocationContext) -> Result<(), CogError> {
+        let seen = serde_json::json!({"name": name, "payload": payload,
+            "guild": context.guild_id.map(|g| g.to_string())});
+        kv::set(
+            Scope::Guild,
+            "last:Timer",
+            seen.to_string().as_bytes(),
+            None,
+        )
+        .map_err(internal)
+    }
+}
+
+fn option(name: &str, kind: OptionKind) -> CommandOption {
+    CommandOption {
+        name: name.into(),
+        description: name.into(),
+        kind,
+        required: true,
+        choices: vec![],
+        autocomplete: false,
+        min_value: None,
+        max_value: None,
+        min_length: None,
+        max_length: None,
+        channel_kinds: vec![],
     }
 }
 
