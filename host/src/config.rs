@@ -424,8 +424,15 @@ pub struct RuntimeConfig {
     /// A warm instance idle for longer than this (ms) is dropped.
     pub warm_idle_ms: u64,
     /// Gateway events waiting for one cog (beyond those running); more are
-    /// shed and counted (`baseline_cog_events_shed_total`).
+    /// shed and counted (`baseline_cog_events_shed_total`) — but for a
+    /// guild with fewer than a few waiting, so that a raid in one guild
+    /// never sheds another's (`event_queue_per_guild`).
     pub event_queue: u32,
+    /// Gateway events of one guild waiting for one cog; more of that guild's
+    /// are shed, other guilds' still get in.
+    pub event_queue_per_guild: u32,
+    /// Gateway events waiting for all cogs together; the host's memory bound.
+    pub event_queue_total: u32,
     /// A cog whose running calls have computed this long (ms), one or many
     /// together, is demoted for `penalty_ms`: two calls at a time, taking
     /// turns at a twentieth of one thread.
@@ -452,6 +459,8 @@ impl Default for RuntimeConfig {
             max_warm_mib_per_cog: 256,
             warm_idle_ms: 60_000,
             event_queue: 256,
+            event_queue_per_guild: 64,
+            event_queue_total: 16_384,
             penalty_after_ms: 100,
             penalty_ms: 30_000,
             memory_cache_mib: 256,

@@ -887,6 +887,8 @@ async fn a_switch_that_cannot_be_read_keeps_the_cog_off() {
 async fn events_beyond_a_cogs_queue_are_shed_and_counted() {
     let h = Harness::start(&["storm-spin", "reference"], |config| {
         config.runtime.event_queue = 4;
+        // One guild floods: its own allowance is what bounds it.
+        config.runtime.event_queue_per_guild = 4;
         let spin = config.cogs.entry("storm-spin".into()).or_default();
         spin.concurrency = Some(1);
         spin.deadline_ms = Some(2_000);

@@ -37,6 +37,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/_sim/autocomplete", post(autocomplete))
         .route("/_sim/interactions/{id}", get(interaction))
         .route("/_sim/messages", post(post_message).get(bot_messages))
+        .route("/_sim/flood", post(flood))
         .route(
             "/_sim/messages/{id}",
             patch(edit_message).delete(delete_message),
@@ -547,6 +548,43 @@ async fn post_message(
     let (_, channel, user) = request.actor.resolve(&sim)?;
     sim.create_message(channel, user, json!({"content": request.content}), 0, None)
         .map(Json)
+}
+
+#[derive(Debug, Deserialize)]
+struct FloodRequest {
+    #[serde(flatten)]
+    actor: Actor,
+    /// Messages to post.
+    count: u32,
+    /// How many a second (paced in 10 ms steps).
+    per_second: u32,
+}
+
+/// Post `count` messages at `per_second` (a raid, a spam wave) as the
+/// actor, on a task of its own: answers at once with when it will end.
+/// Each message says `flood N`.
+async fn flood(
+    State(sim): State<Arc<Sim>>,
+    Json(request): Json<FloodRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let (_, channel, user) = request.actor.resolve(&sim)?;
+    let per_step = (request.per_second / 100).max(1);
+    let steps = request.count.div_ceil(per_step);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(10));
+        let mut sent = 0;
+        for _ in 0..steps {
+            tick.tick().await;
+            for _ in 0..per_step.min(request.count - sent) {
+                let body = json!({"content": format!("flood {sent}")});
+                if sim.create_message(channel, user, body, 0, None).is_err() {
+                    return;
+                }
+                sent += 1;
+            }
+        }
+    });
+    Ok(Json(json!({"count": request.count, "ms": steps * 10})))
 }
 
 #[derive(Debug, Deserialize)]

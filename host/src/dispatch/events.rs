@@ -2,7 +2,9 @@
 //! `event` by [`crate::discord::events`]) is delivered, concurrently, to
 //! every loaded cog that subscribed to its kind and is enabled in the
 //! event's guild. One cog failing (or panicking) does not keep the event
-//! from the others; a cog whose queue is full sheds it.
+//! from the others; a cog whose queue is full sheds it — within each
+//! guild's own allowance, so one guild's flood never sheds another's
+//! (`runtime::share::CogShare::enqueue_event`).
 
 use std::sync::Arc;
 
@@ -38,9 +40,10 @@ impl Bot {
             }
             // A cog whose events pile up (a flood, or a cog too slow for its
             // traffic) sheds the excess instead of queueing without end.
+            let limits = crate::runtime::share::EventLimits::of(&self.runtime.config().runtime);
             let Some(ticket) = cog
                 .share
-                .enqueue_event(self.runtime.config().runtime.event_queue)
+                .enqueue_event(guild, limits, self.runtime.events_queued())
             else {
                 let shed = cog.share.shed_events();
                 if shed.is_power_of_two() {

@@ -402,6 +402,8 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<Sandbox>,
     artifacts: ArtifactCache,
+    /// Events waiting or running for all cogs (`[runtime] event_queue_total`).
+    events_queued: Arc<std::sync::atomic::AtomicU32>,
     config: Arc<Config>,
     services: Services,
     registry: CogRegistry,
@@ -427,6 +429,7 @@ impl Runtime {
         let runtime = Arc::new_cyclic(|me| Self {
             me: me.clone(),
             artifacts: ArtifactCache::new(config.artifact_dir(), &engine),
+            events_queued: Default::default(),
             registry: CogRegistry::new(services.host.clone()),
             permits: Arc::new(tokio::sync::Semaphore::new(
                 config.runtime.max_concurrent as usize,
@@ -486,6 +489,12 @@ impl Runtime {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Events waiting or running for all cogs together, the counter every
+    /// cog's event queue shares.
+    pub fn events_queued(&self) -> &Arc<std::sync::atomic::AtomicU32> {
+        &self.events_queued
     }
 
     /// The services capabilities use.

@@ -41,6 +41,8 @@ pub struct CogShare {
     demoted_slots: Arc<Semaphore>,
     concurrency: u32,
     queued_events: Arc<AtomicU32>,
+    /// Events waiting or running per guild (0: outside guilds).
+    queued_by_guild: Arc<parking_lot::Mutex<std::collections::HashMap<u64, u32>>>,
     shed_events: AtomicU64,
     demotions: AtomicU64,
     /// Milliseconds since `origin` until which the cog is demoted.
@@ -60,6 +62,7 @@ impl CogShare {
             demoted_slots: Arc::new(Semaphore::new(DEMOTED_CONCURRENCY)),
             concurrency,
             queued_events: Arc::new(AtomicU32::new(0)),
+            queued_by_guild: Default::default(),
             shed_events: AtomicU64::new(0),
             demotions: AtomicU64::new(0),
             demoted_until: AtomicU64::new(0),
@@ -115,17 +118,53 @@ impl CogShare {
         self.concurrency - self.slots.available_permits() as u32
     }
 
-    /// Take a place in the cog's event queue, or `None` when `limit`
-    /// events are already waiting or running (the event is then shed and
-    /// counted). The place is given back when the ticket is dropped.
-    pub fn enqueue_event(&self, limit: u32) -> Option<EventTicket> {
-        let queued = self.queued_events.fetch_add(1, Ordering::AcqRel);
-        if queued >= limit.saturating_add(self.concurrency) {
-            self.queued_events.fetch_sub(1, Ordering::AcqRel);
+    /// Take a place in the cog's event queue for an event of `guild`, or
+    /// `None` when there is none (the event is then shed and counted). The
+    /// place is given back when the ticket is dropped. Places are kept per
+    /// guild: a guild gets one while it holds fewer than
+    /// `limits.per_guild`, and while the cog's queue holds fewer than
+    /// `limits.per_cog` (beyond those running) — or, whatever the cog's
+    /// queue holds, while the guild holds fewer than [`GUILD_RESERVE`], so
+    /// one guild's flood never sheds a quiet guild's events; and while all
+    /// cogs' queues together (`total`) hold fewer than `limits.total`.
+    pub fn enqueue_event(
+        &self,
+        guild: Option<u64>,
+        limits: EventLimits,
+        total: &Arc<AtomicU32>,
+    ) -> Option<EventTicket> {
+        let key = guild.unwrap_or(0);
+        let mut by_guild = self.queued_by_guild.lock();
+        let held = by_guild.get(&key).copied().unwrap_or(0);
+        let queued = self.queued_events.load(Ordering::Acquire);
+        let cog_full = queued >= limits.per_cog.saturating_add(self.concurrency);
+        let admitted = held < limits.per_guild.saturating_add(self.concurrency)
+            && (!cog_full || held < GUILD_RESERVE)
+            && total.load(Ordering::Acquire) < limits.total;
+        if !admitted {
+            drop(by_guild);
             self.shed_events.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        Some(EventTicket(self.queued_events.clone()))
+        *by_guild.entry(key).or_insert(0) += 1;
+        drop(by_guild);
+        self.queued_events.fetch_add(1, Ordering::AcqRel);
+        total.fetch_add(1, Ordering::AcqRel);
+        Some(EventTicket {
+            cog: self.queued_events.clone(),
+            by_guild: self.queued_by_guild.clone(),
+            guild: key,
+            total: total.clone(),
+        })
+    }
+
+    /// Events of `guild` waiting or running now.
+    pub fn queued_events_of(&self, guild: Option<u64>) -> u32 {
+        self.queued_by_guild
+            .lock()
+            .get(&guild.unwrap_or(0))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Events waiting or running now.
@@ -164,12 +203,51 @@ impl CogShare {
     }
 }
 
+/// A guild holding fewer events than this in a cog's queue always gets a
+/// place, even when the cog's queue is full of other guilds' events.
+pub const GUILD_RESERVE: u32 = 8;
+
+/// How many events may wait (beyond those running).
+#[derive(Debug, Clone, Copy)]
+pub struct EventLimits {
+    /// For one cog and one guild.
+    pub per_guild: u32,
+    /// For one cog.
+    pub per_cog: u32,
+    /// For all cogs together.
+    pub total: u32,
+}
+
+impl EventLimits {
+    /// The limits of `[runtime]`.
+    pub fn of(config: &crate::config::RuntimeConfig) -> Self {
+        Self {
+            per_guild: config.event_queue_per_guild,
+            per_cog: config.event_queue,
+            total: config.event_queue_total,
+        }
+    }
+}
+
 /// A place in a cog's event queue.
-pub struct EventTicket(Arc<AtomicU32>);
+pub struct EventTicket {
+    cog: Arc<AtomicU32>,
+    by_guild: Arc<parking_lot::Mutex<std::collections::HashMap<u64, u32>>>,
+    guild: u64,
+    total: Arc<AtomicU32>,
+}
 
 impl Drop for EventTicket {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.cog.fetch_sub(1, Ordering::AcqRel);
+        self.total.fetch_sub(1, Ordering::AcqRel);
+        let mut by_guild = self.by_guild.lock();
+        if let Some(held) = by_guild.get_mut(&self.guild) {
+            *held -= 1;
+            if *held == 0 {
+                by_guild.remove(&self.guild);
+            }
+        }
     }
 }
 
@@ -225,14 +303,66 @@ mod tests {
 
     #[test]
     fn the_event_queue_is_bounded_and_given_back() {
-        let share = CogShare::new("test", 2);
-        let tickets: Vec<_> = (0..5).filter_map(|_| share.enqueue_event(3)).collect();
-        assert_eq!(tickets.len(), 5);
-        assert!(share.enqueue_event(3).is_none());
-        assert_eq!(share.shed_events(), 1);
+        let share = CogShare::new("x", 2);
+        let total = Arc::new(AtomicU32::new(0));
+        let limits = EventLimits {
+            per_guild: 100,
+            per_cog: 3,
+            total: 1_000,
+        };
+        // 2 running + 3 waiting fill the cog's queue; one guild alone then
+        // still has its reserve, and no more.
+        let tickets: Vec<_> = (0..10)
+            .filter_map(|_| share.enqueue_event(None, limits, &total))
+            .collect();
+        assert_eq!(tickets.len(), GUILD_RESERVE as usize);
+        assert_eq!(share.shed_events(), 10 - u64::from(GUILD_RESERVE));
         drop(tickets);
         assert_eq!(share.queued_events(), 0);
-        assert!(share.enqueue_event(3).is_some());
+        assert_eq!(total.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn one_guilds_flood_does_not_shed_another_guilds_events() {
+        let share = CogShare::new("x", 1);
+        let total = Arc::new(AtomicU32::new(0));
+        let limits = EventLimits {
+            per_guild: 16,
+            per_cog: 32,
+            total: 10_000,
+        };
+        // Guild 1 floods: it gets its own allowance, and no more.
+        let flood: Vec<_> = (0..1_000)
+            .filter_map(|_| share.enqueue_event(Some(1), limits, &total))
+            .collect();
+        assert_eq!(flood.len(), 17, "16 waiting + 1 running");
+        assert_eq!(share.shed_events(), 1_000 - 17);
+        // Guild 2 gets in; and with the cog's queue full of many guilds,
+        // a quiet guild still gets its reserve.
+        let mut others: Vec<_> = (2..10u64)
+            .flat_map(|g| std::iter::repeat_n(g, 10))
+            .filter_map(|g| share.enqueue_event(Some(g), limits, &total))
+            .collect();
+        assert!(share.queued_events() > 33, "past the cog's own limit");
+        let quiet = share.enqueue_event(Some(99), limits, &total);
+        assert!(
+            quiet.is_some(),
+            "a quiet guild's event is never shed for others'"
+        );
+        others.push(quiet.unwrap());
+        assert_eq!(share.queued_events_of(Some(99)), 1);
+        // The total bounds everything.
+        let tight = EventLimits {
+            total: total.load(Ordering::Relaxed),
+            ..limits
+        };
+        assert!(share.enqueue_event(Some(100), tight, &total).is_none());
+        drop(flood);
+        drop(others);
+        assert_eq!(
+            (share.queued_events(), total.load(Ordering::Relaxed)),
+            (0, 0)
+        );
     }
 
     #[test]

@@ -507,3 +507,61 @@ async fn a_cog_not_granted_schedule_sets_no_timer() {
             .is_empty()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_in_one_guild_sheds_none_of_another_guilds_events() {
+    use reqwest::Method;
+    let h = Harness::start(&["witness"], |config| {
+        config.runtime.event_queue = 32;
+        config.runtime.event_queue_per_guild = 16;
+        config.cogs.entry("witness".into()).or_default().concurrency = Some(2);
+    })
+    .await;
+    let made = h
+        .control(Method::POST, "/_sim/guilds", json!({"name": "Quiet"}))
+        .await;
+    let quiet = id(&made["guild_id"]);
+    // 2 000 messages a second into the demo guild, each a millisecond of
+    // the cog's computing: far more than it keeps up with.
+    let flood = h
+        .control(
+            Method::POST,
+            "/_sim/flood",
+            json!({"count": 2_000, "per_second": 2_000}),
+        )
+        .await;
+    assert_eq!(flood["count"], 2_000);
+    // Meanwhile the quiet guild talks, and runs a command.
+    for i in 0..40 {
+        h.control(
+            Method::POST,
+            "/_sim/messages",
+            json!({"content": format!("quiet {i}"), "guild_id": quiet.to_string()}),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let counted = h
+        .witnessed(quiet, "count:MessageCreate", |count| {
+            count.as_u64() == Some(40)
+        })
+        .await;
+    assert_eq!(
+        counted, 40,
+        "every message of the quiet guild was delivered"
+    );
+    let witness = h.runtime.registry().get("witness").unwrap();
+    assert!(
+        witness.share.shed_events() > 0,
+        "the flood was more than the cog could take"
+    );
+    assert_eq!(witness.share.queued_events_of(Some(quiet)), 0);
+    let flooded = h
+        .witnessed(DEMO_GUILD, "count:MessageCreate", |count| count.is_u64())
+        .await;
+    // The figures docs/benchmarks.md records ("Fairness per guild").
+    eprintln!(
+        "flood: 2000 sent, {flooded} delivered, {} shed; quiet guild: 40 of 40 delivered",
+        witness.share.shed_events()
+    );
+}

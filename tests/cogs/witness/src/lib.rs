@@ -4,7 +4,10 @@
 //! answers with it, so a test can check every field the host filled
 //! (before-states, attribution) through Discord, as a cog sees them.
 //! `/witness-timer name:<n> delay:<ms>` sets a timer (`schedule`); when it
-//! runs, `on-timer` keeps it as `last:Timer`.
+//! runs, `on-timer` keeps it as `last:Timer`. Each kind is also counted
+//! per guild (`/witnessed kind:count:<Kind>`); a message saying `flood …`
+//! costs a millisecond of computing, as a cog doing real work per message
+//! would (the fairness test floods with them).
 //! Built with wit-bindgen alone, its types serialisable.
 
 wit_bindgen::generate!({
@@ -157,7 +160,11 @@ impl handler::Guest for Witness {
                 _ => None,
             })
             .unwrap_or_default();
-        let seen = kv::get(Scope::Guild, &format!("last:{kind}")).map_err(internal)?;
+        let key = match kind.starts_with("count:") {
+            true => kind.clone(),
+            false => format!("last:{kind}"),
+        };
+        let seen = kv::get(Scope::Guild, &key).map_err(internal)?;
         Ok(reply(
             seen.map(|b| String::from_utf8_lossy(&b).into_owned())
                 .unwrap_or_else(|| "none".into()),
@@ -173,11 +180,21 @@ impl handler::Guest for Witness {
     }
 
     fn on_event(event: Event, context: InvocationContext) -> Result<(), CogError> {
+        if let Event::MessageCreate(message) = &event
+            && message.content.starts_with("flood ")
+        {
+            let started = std::time::Instant::now();
+            let mut spun = 0u64;
+            while started.elapsed() < std::time::Duration::from_millis(1) {
+                spun = std::hint::black_box(spun.wrapping_add(1));
+            }
+        }
         let value = serde_json::to_value(&event).map_err(internal)?;
         let kind = value
             .as_object()
             .and_then(|o| o.keys().next().cloned())
             .unwrap_or_default();
+        kv::increment(Scope::Guild, &format!("count:{kind}"), 1).map_err(internal)?;
         let seen = serde_json::json!({"event": value[&kind], "actor": context.user.id.to_string()});
         kv::set(
             Scope::Guild,
