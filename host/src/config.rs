@@ -271,10 +271,17 @@ pub struct DiscordConfig {
     pub privileged_intents: bool,
     /// Defer an interaction when its cog has not answered within this (ms).
     pub defer_after_ms: u64,
-    /// Discord REST calls one cog may make per second (sustained).
+    /// Discord REST calls one cog may make per second for one guild
+    /// (sustained).
     pub cog_rest_per_second: u32,
-    /// Discord REST calls one cog may make in a burst.
+    /// Discord REST calls one cog may make for one guild in a burst.
     pub cog_rest_burst: u32,
+    /// Discord REST calls one cog may make a second across all guilds
+    /// (`cog_rest_per_second` is per guild within it), well under Discord's
+    /// 50 a second for the whole bot.
+    pub cog_rest_total_per_second: u32,
+    /// … and in a burst.
+    pub cog_rest_total_burst: u32,
     /// How long a shard's record in the shard monitor lives unless its
     /// process writes it again (every second): a dead process's shards age
     /// out after this.
@@ -332,6 +339,8 @@ impl Default for DiscordConfig {
             defer_after_ms: 2_000,
             cog_rest_per_second: 5,
             cog_rest_burst: 10,
+            cog_rest_total_per_second: 25,
+            cog_rest_total_burst: 50,
             monitor_ttl_ms: 10_000,
             remember_messages_mib: 16,
             remember_messages_days: 7,

@@ -74,7 +74,17 @@ impl Entered {
     ) -> Result<Value, DiscordError> {
         self.link
             .rest
-            .call_with_reason(Some(&self.cog), method, path, body, self.deadline, reason)
+            .call_with_reason(
+                Some(crate::discord::rest::Payer {
+                    cog: &self.cog,
+                    guild: (self.guild != 0).then_some(self.guild),
+                }),
+                method,
+                path,
+                body,
+                self.deadline,
+                reason,
+            )
             .await
             .map_err(failure)
     }

@@ -67,8 +67,12 @@ impl DiscordLink {
             rest: Rest::new(
                 base,
                 token,
-                config.cog_rest_per_second,
-                config.cog_rest_burst,
+                rest::BudgetRates {
+                    per_second: config.cog_rest_per_second,
+                    burst: config.cog_rest_burst,
+                    cog_per_second: config.cog_rest_total_per_second,
+                    cog_burst: config.cog_rest_total_burst,
+                },
             ),
             channels: RwLock::new(HashMap::new()),
             cdn: if base.starts_with("https://discord.com") {

@@ -88,8 +88,38 @@ impl Body {
     }
 }
 
-/// Each cog's own REST budget: a token bucket per cog (governor's GCRA).
-type Budgets = governor::DefaultKeyedRateLimiter<String>;
+/// REST budgets: token buckets (governor's GCRA), one per cog and guild
+/// within one per cog.
+type Budgets = governor::DefaultKeyedRateLimiter<(String, u64)>;
+
+/// The budgets' rates: per cog and guild, and per cog across guilds.
+#[derive(Debug, Clone, Copy)]
+pub struct BudgetRates {
+    /// Calls a second one cog may make for one guild …
+    pub per_second: u32,
+    /// … and at once.
+    pub burst: u32,
+    /// Calls a second one cog may make across all guilds …
+    pub cog_per_second: u32,
+    /// … and at once.
+    pub cog_burst: u32,
+}
+
+/// Who a call is charged to: a cog, in a guild (or outside guilds: a
+/// direct message, an interaction's follow-up).
+#[derive(Debug, Clone, Copy)]
+pub struct Payer<'a> {
+    /// The cog.
+    pub cog: &'a str,
+    /// The guild it acts in, if any.
+    pub guild: Option<u64>,
+}
+
+/// Budget keys of a cog across guilds (`u64::MAX` is no guild's id).
+const EVERY_GUILD: u64 = u64::MAX;
+/// Spends between two sweeps of idle budget keys (a bot in many guilds
+/// would otherwise keep a key per guild and cog for ever).
+const SWEEP_EVERY: u64 = 10_000;
 
 /// Why one attempt failed, and whether another may follow.
 enum Attempt {
@@ -139,6 +169,8 @@ pub struct Rest {
     authorization: HeaderValue,
     user_agent: HeaderValue,
     budgets: Budgets,
+    cog_budgets: Budgets,
+    spends: AtomicU64,
     blocked: Mutex<HashMap<String, Instant>>,
     global_block: Mutex<Option<Instant>>,
     /// The application id (from READY).
@@ -156,8 +188,12 @@ const MAX_ANSWER_BYTES: usize = 16 << 20;
 
 impl Rest {
     /// A client for `base` (`https://discord.com` or a simulator's URL) with
-    /// the bot `token`; each cog may make `per_second` calls a second, `burst` at once.
-    pub fn new(base: &str, token: &str, per_second: u32, burst: u32) -> Self {
+    /// the bot `token`, each cog within its budgets (`rates`).
+    pub fn new(base: &str, token: &str, rates: BudgetRates) -> Self {
+        let quota = |per_second: u32, burst: u32| {
+            governor::Quota::per_second(NonZeroU32::new(per_second.max(1)).expect("≥ 1"))
+                .allow_burst(NonZeroU32::new(burst.max(1)).expect("≥ 1"))
+        };
         let authorization = if token.starts_with("Bot ") {
             token.to_string()
         } else {
@@ -186,10 +222,12 @@ impl Rest {
             authorization: HeaderValue::from_str(&authorization)
                 .unwrap_or_else(|_| HeaderValue::from_static("Bot invalid-token")),
             user_agent: HeaderValue::from_str(&user_agent).expect("an ASCII user agent"),
-            budgets: governor::RateLimiter::keyed(
-                governor::Quota::per_second(NonZeroU32::new(per_second.max(1)).expect("≥ 1"))
-                    .allow_burst(NonZeroU32::new(burst.max(1)).expect("≥ 1")),
-            ),
+            budgets: governor::RateLimiter::keyed(quota(rates.per_second, rates.burst)),
+            cog_budgets: governor::RateLimiter::keyed(quota(
+                rates.cog_per_second.max(rates.per_second),
+                rates.cog_burst.max(rates.burst),
+            )),
+            spends: AtomicU64::new(0),
             blocked: Mutex::new(HashMap::new()),
             global_block: Mutex::new(None),
             application_id: AtomicU64::new(0),
@@ -202,12 +240,25 @@ impl Rest {
         self.application_id.load(Ordering::Relaxed)
     }
 
-    /// Take one call from `cog`'s budget, or say how long until one is free.
-    fn spend(&self, cog: &str) -> Result<(), Duration> {
+    /// Take one call from `cog`'s budget in `guild` and from its budget
+    /// across guilds, or say how long until one is free. One guild's calls
+    /// cannot spend another's: a cog logging a raid in one guild still
+    /// answers in the others.
+    fn spend(&self, cog: &str, guild: Option<u64>) -> Result<(), Duration> {
         use governor::clock::{Clock, DefaultClock};
+        let wait = |not_until: governor::NotUntil<_>| {
+            not_until.wait_time_from(DefaultClock::default().now())
+        };
+        if self.spends.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            self.budgets.retain_recent();
+            self.cog_budgets.retain_recent();
+        }
         self.budgets
-            .check_key(&cog.to_string())
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+            .check_key(&(cog.to_string(), guild.unwrap_or(0)))
+            .map_err(wait)?;
+        self.cog_budgets
+            .check_key(&(cog.to_string(), EVERY_GUILD))
+            .map_err(wait)
     }
 
     /// Make a call. `cog` is charged to its budget (the host's own calls
@@ -221,7 +272,8 @@ impl Rest {
         body: Body,
         deadline: Instant,
     ) -> Result<Value, RestError> {
-        self.call_with_reason(cog, method, path, body, deadline, None)
+        let payer = cog.map(|cog| Payer { cog, guild: None });
+        self.call_with_reason(payer, method, path, body, deadline, None)
             .await
     }
 
@@ -229,15 +281,16 @@ impl Rest {
     /// (`X-Audit-Log-Reason`), for moderation actions.
     pub async fn call_with_reason(
         &self,
-        cog: Option<&str>,
+        payer: Option<Payer<'_>>,
         method: Method,
         path: &str,
         body: Body,
         deadline: Instant,
         reason: Option<&str>,
     ) -> Result<Value, RestError> {
-        if let Some(cog) = cog
-            && let Err(wait) = self.spend(cog)
+        let cog = payer.map(|p| p.cog);
+        if let Some(payer) = payer
+            && let Err(wait) = self.spend(payer.cog, payer.guild)
         {
             self.counters
                 .budget_refusals
@@ -577,13 +630,45 @@ mod tests {
 
     #[test]
     fn a_cog_budget_refills_over_time() {
-        let rest = Rest::new("http://127.0.0.1:1", "t", 10, 2);
-        assert!(rest.spend("a").is_ok());
-        assert!(rest.spend("a").is_ok());
-        let wait = rest.spend("a").unwrap_err();
+        let rates = BudgetRates {
+            per_second: 10,
+            burst: 2,
+            cog_per_second: 100,
+            cog_burst: 100,
+        };
+        let rest = Rest::new("http://127.0.0.1:1", "t", rates);
+        assert!(rest.spend("a", Some(1)).is_ok());
+        assert!(rest.spend("a", Some(1)).is_ok());
+        let wait = rest.spend("a", Some(1)).unwrap_err();
         assert!(wait <= Duration::from_millis(100), "{wait:?}");
-        assert!(rest.spend("b").is_ok(), "budgets are per cog");
+        assert!(rest.spend("b", Some(1)).is_ok(), "budgets are per cog");
         std::thread::sleep(Duration::from_millis(120));
-        assert!(rest.spend("a").is_ok());
+        assert!(rest.spend("a", Some(1)).is_ok());
+    }
+
+    #[test]
+    fn one_guilds_calls_do_not_spend_anothers_within_the_cogs_cap() {
+        let rates = BudgetRates {
+            per_second: 1,
+            burst: 5,
+            cog_per_second: 1,
+            cog_burst: 12,
+        };
+        let rest = Rest::new("http://127.0.0.1:1", "t", rates);
+        // A raid in guild 1 spends guild 1's budget …
+        let spent = (0..50)
+            .filter(|_| rest.spend("log", Some(1)).is_ok())
+            .count();
+        assert_eq!(spent, 5);
+        // … and guild 2 still has all of its own.
+        let spent = (0..50)
+            .filter(|_| rest.spend("log", Some(2)).is_ok())
+            .count();
+        assert_eq!(spent, 5);
+        // The cog's cap across guilds still binds: 12 in all.
+        let spent = (0..50)
+            .filter(|_| rest.spend("log", Some(3)).is_ok())
+            .count();
+        assert_eq!(spent, 2, "12 − 10 left for a third guild");
     }
 }

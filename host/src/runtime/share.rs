@@ -41,6 +41,9 @@ pub struct CogShare {
     demoted_slots: Arc<Semaphore>,
     concurrency: u32,
     queued_events: Arc<AtomicU32>,
+    /// Events shed per guild, for the guilds that shed most lately (a cog's
+    /// health page says which guild floods).
+    shed_by_guild: parking_lot::Mutex<lru::LruCache<u64, u64>>,
     /// Events waiting or running per guild (0: outside guilds).
     queued_by_guild: Arc<parking_lot::Mutex<std::collections::HashMap<u64, u32>>>,
     shed_events: AtomicU64,
@@ -63,6 +66,9 @@ impl CogShare {
             concurrency,
             queued_events: Arc::new(AtomicU32::new(0)),
             queued_by_guild: Default::default(),
+            shed_by_guild: parking_lot::Mutex::new(lru::LruCache::new(
+                std::num::NonZeroUsize::new(SHED_GUILDS).expect("not zero"),
+            )),
             shed_events: AtomicU64::new(0),
             demotions: AtomicU64::new(0),
             demoted_until: AtomicU64::new(0),
@@ -144,6 +150,7 @@ impl CogShare {
         if !admitted {
             drop(by_guild);
             self.shed_events.fetch_add(1, Ordering::Relaxed);
+            *self.shed_by_guild.lock().get_or_insert_mut(key, || 0) += 1;
             return None;
         }
         *by_guild.entry(key).or_insert(0) += 1;
@@ -156,6 +163,16 @@ impl CogShare {
             guild: key,
             total: total.clone(),
         })
+    }
+
+    /// Events of `guild` shed so far (0 once the guild is no longer among
+    /// the [`SHED_GUILDS`] that shed most lately).
+    pub fn shed_events_of(&self, guild: Option<u64>) -> u64 {
+        self.shed_by_guild
+            .lock()
+            .peek(&guild.unwrap_or(0))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Events of `guild` waiting or running now.
@@ -202,6 +219,9 @@ impl CogShare {
         }
     }
 }
+
+/// Guilds whose shed events a cog counts apart (the most recent).
+pub const SHED_GUILDS: usize = 1_024;
 
 /// A guild holding fewer events than this in a cog's queue always gets a
 /// place, even when the cog's queue is full of other guilds' events.
@@ -337,6 +357,7 @@ mod tests {
             .collect();
         assert_eq!(flood.len(), 17, "16 waiting + 1 running");
         assert_eq!(share.shed_events(), 1_000 - 17);
+        assert_eq!(share.shed_events_of(Some(1)), 1_000 - 17);
         // Guild 2 gets in; and with the cog's queue full of many guilds,
         // a quiet guild still gets its reserve.
         let mut others: Vec<_> = (2..10u64)
@@ -351,6 +372,7 @@ mod tests {
         );
         others.push(quiet.unwrap());
         assert_eq!(share.queued_events_of(Some(99)), 1);
+        assert_eq!(share.shed_events_of(Some(99)), 0);
         // The total bounds everything.
         let tight = EventLimits {
             total: total.load(Ordering::Relaxed),
