@@ -1115,3 +1115,19 @@ pub fn guild_event(guild: u64, name: &str, owner: Option<u64>, joined: bool) -> 
         Event::GuildLeave(record)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde::de::DeserializeSeed;
+    use twilight_model::gateway::event::GatewayEventDeserializer;
+
+    /// Discord's GUILD_STICKERS_UPDATE, as the simulator sends it, reads.
+    #[test]
+    fn a_stickers_update_reads() {
+        let json = r#"{"op":0,"s":1,"t":"GUILD_STICKERS_UPDATE","d":{"guild_id":"2","stickers":[{"id":"91","name":"wave","description":null,"tags":"wave","type":2,"format_type":1,"available":true,"guild_id":"2"}]}}"#;
+        let de = GatewayEventDeserializer::from_json(json).unwrap();
+        let mut json_de = serde_json::Deserializer::from_str(json);
+        let event = de.deserialize(&mut json_de);
+        assert!(event.is_ok(), "{event:?}");
+    }
+}

@@ -71,9 +71,11 @@ impl Bot {
             let call = Call::Event(Box::new(event.clone()), context);
             let runtime = self.runtime.clone();
             runs.spawn(async move {
-                let _ticket = ticket;
+                // The guild's turn first: its flood waits in its own line.
+                let _turn = ticket.turn().await;
                 // Failures are counted and logged by the runtime; the other cogs go on.
                 let _ = runtime.invoke(&cog, scope, call).await;
+                drop(ticket);
             });
         }
         while runs.join_next().await.is_some() {}

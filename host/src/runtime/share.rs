@@ -45,7 +45,7 @@ pub struct CogShare {
     /// health page says which guild floods).
     shed_by_guild: parking_lot::Mutex<lru::LruCache<u64, u64>>,
     /// Events waiting or running per guild (0: outside guilds).
-    queued_by_guild: Arc<parking_lot::Mutex<std::collections::HashMap<u64, u32>>>,
+    queued_by_guild: Arc<parking_lot::Mutex<std::collections::HashMap<u64, GuildQueue>>>,
     shed_events: AtomicU64,
     demotions: AtomicU64,
     /// Milliseconds since `origin` until which the cog is demoted.
@@ -130,9 +130,11 @@ impl CogShare {
     /// guild: a guild gets one while it holds fewer than
     /// `limits.per_guild`, and while the cog's queue holds fewer than
     /// `limits.per_cog` (beyond those running) — or, whatever the cog's
-    /// queue holds, while the guild holds fewer than [`GUILD_RESERVE`], so
-    /// one guild's flood never sheds a quiet guild's events; and while all
-    /// cogs' queues together (`total`) hold fewer than `limits.total`.
+    /// queue holds, while the guild holds less than its fair share of it
+    /// (`per_cog` split among the guilds in the queue, at least
+    /// [`GUILD_RESERVE`]), so one guild's flood never sheds a quiet guild's
+    /// events; and while all cogs' queues together (`total`) hold fewer
+    /// than `limits.total`.
     pub fn enqueue_event(
         &self,
         guild: Option<u64>,
@@ -141,11 +143,16 @@ impl CogShare {
     ) -> Option<EventTicket> {
         let key = guild.unwrap_or(0);
         let mut by_guild = self.queued_by_guild.lock();
-        let held = by_guild.get(&key).copied().unwrap_or(0);
+        let held = by_guild.get(&key).map_or(0, |q| q.held);
         let queued = self.queued_events.load(Ordering::Acquire);
         let cog_full = queued >= limits.per_cog.saturating_add(self.concurrency);
+        // With the cog's queue full, a guild still gets in below its fair
+        // share of it (the queue split among the guilds in it, at least
+        // the reserve): the guilds holding more — the flood — are shed.
+        let guilds = by_guild.len() as u32 + u32::from(!by_guild.contains_key(&key));
+        let fair_share = (limits.per_cog / guilds.max(1)).max(GUILD_RESERVE);
         let admitted = held < limits.per_guild.saturating_add(self.concurrency)
-            && (!cog_full || held < GUILD_RESERVE)
+            && (!cog_full || held < fair_share)
             && total.load(Ordering::Acquire) < limits.total;
         if !admitted {
             drop(by_guild);
@@ -153,7 +160,15 @@ impl CogShare {
             *self.shed_by_guild.lock().get_or_insert_mut(key, || 0) += 1;
             return None;
         }
-        *by_guild.entry(key).or_insert(0) += 1;
+        let queue = by_guild.entry(key).or_insert_with(|| GuildQueue {
+            held: 0,
+            // A guild runs at most half the cog's slots at once: its
+            // flood waits here, not in the cog's queue, where another
+            // guild's event would wait behind all of it.
+            turns: Arc::new(Semaphore::new((self.concurrency as usize).div_ceil(2))),
+        });
+        queue.held += 1;
+        let turns = queue.turns.clone();
         drop(by_guild);
         self.queued_events.fetch_add(1, Ordering::AcqRel);
         total.fetch_add(1, Ordering::AcqRel);
@@ -162,6 +177,7 @@ impl CogShare {
             by_guild: self.queued_by_guild.clone(),
             guild: key,
             total: total.clone(),
+            turns,
         })
     }
 
@@ -180,8 +196,7 @@ impl CogShare {
         self.queued_by_guild
             .lock()
             .get(&guild.unwrap_or(0))
-            .copied()
-            .unwrap_or(0)
+            .map_or(0, |q| q.held)
     }
 
     /// Events waiting or running now.
@@ -249,12 +264,31 @@ impl EventLimits {
     }
 }
 
+/// One guild's events in a cog's queue.
+struct GuildQueue {
+    /// Waiting or running.
+    held: u32,
+    /// Turns to run: half the cog's slots.
+    turns: Arc<Semaphore>,
+}
+
 /// A place in a cog's event queue.
 pub struct EventTicket {
     cog: Arc<AtomicU32>,
-    by_guild: Arc<parking_lot::Mutex<std::collections::HashMap<u64, u32>>>,
+    by_guild: Arc<parking_lot::Mutex<std::collections::HashMap<u64, GuildQueue>>>,
     guild: u64,
     total: Arc<AtomicU32>,
+    turns: Arc<Semaphore>,
+}
+
+impl EventTicket {
+    /// Wait for the guild's turn to run the event: a guild's events take
+    /// at most half the cog's slots, so a flood in one guild waits in its
+    /// own line and another guild's event reaches the cog's queue behind
+    /// at most those few. Hold the permit while the event runs.
+    pub async fn turn(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.turns.clone().acquire_owned().await.ok()
+    }
 }
 
 impl Drop for EventTicket {
@@ -262,9 +296,9 @@ impl Drop for EventTicket {
         self.cog.fetch_sub(1, Ordering::AcqRel);
         self.total.fetch_sub(1, Ordering::AcqRel);
         let mut by_guild = self.by_guild.lock();
-        if let Some(held) = by_guild.get_mut(&self.guild) {
-            *held -= 1;
-            if *held == 0 {
+        if let Some(queue) = by_guild.get_mut(&self.guild) {
+            queue.held -= 1;
+            if queue.held == 0 {
                 by_guild.remove(&self.guild);
             }
         }

@@ -512,8 +512,8 @@ async fn a_cog_not_granted_schedule_sets_no_timer() {
 async fn a_flood_in_one_guild_sheds_none_of_another_guilds_events() {
     use reqwest::Method;
     let h = Harness::start(&["witness"], |config| {
-        config.runtime.event_queue = 32;
-        config.runtime.event_queue_per_guild = 16;
+        config.runtime.event_queue = 64;
+        config.runtime.event_queue_per_guild = 32;
         config.cogs.entry("witness".into()).or_default().concurrency = Some(2);
     })
     .await;
@@ -568,5 +568,176 @@ async fn a_flood_in_one_guild_sheds_none_of_another_guilds_events() {
     eprintln!(
         "flood: 2000 sent, {flooded} delivered, {} shed; quiet guild: 40 of 40 delivered",
         witness.share.shed_events()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn threads_emojis_invites_webhooks_automod_pins_and_the_guild_reach_a_0_3_cog() {
+    use reqwest::Method;
+    let h = Harness::start(&["witness"], |config| {
+        config.discord.attribution_wait_ms = 300;
+    })
+    .await;
+    let g = DEMO_GUILD.to_string();
+    let channel = DEMO_CHANNEL.to_string();
+    let thread = "7000000000000000001";
+    let thread_json = |archived: bool| {
+        json!({"id": thread, "type": 11, "guild_id": g, "parent_id": channel, "name": "help",
+            "owner_id": DEMO_GUILD.to_string(), "message_count": 0, "member_count": 1,
+            "rate_limit_per_user": 0,
+            "thread_metadata": {"archived": archived, "auto_archive_duration": 1440,
+                "archive_timestamp": "2026-12-08T00:00:00.000000+00:00", "locked": false}})
+    };
+    // Threads: created, archived (with the thread as it was), members, deleted.
+    h.dispatch("THREAD_CREATE", thread_json(false)).await;
+    h.witnessed(DEMO_GUILD, "ThreadCreate", |s| {
+        s["event"]["channel"]["name"] == "help"
+    })
+    .await;
+    h.dispatch("THREAD_UPDATE", thread_json(true)).await;
+    let seen = h
+        .witnessed(DEMO_GUILD, "ThreadUpdate", |s| {
+            s["event"]["channel"]["thread"]["archived"] == true
+        })
+        .await;
+    assert_eq!(seen["event"]["before"]["thread"]["archived"], false);
+    assert_eq!(
+        seen["event"]["channel"]["thread"]["auto_archive_minutes"],
+        1440
+    );
+    h.dispatch(
+        "THREAD_MEMBERS_UPDATE",
+        json!({"id": thread, "guild_id": g, "member_count": 2, "removed_member_ids": [],
+            "added_members": [{"id": thread, "user_id": "4000000000000000005",
+                "join_timestamp": "2026-12-08T00:00:00.000000+00:00", "flags": 0}]}),
+    )
+    .await;
+    let seen = h
+        .witnessed(DEMO_GUILD, "ThreadMembers", |s| {
+            s["event"]["member_count"] == 2
+        })
+        .await;
+    assert_eq!(seen["event"]["added"][0], 4_000_000_000_000_000_005u64);
+    h.dispatch(
+        "THREAD_DELETE",
+        json!({"id": thread, "guild_id": g, "parent_id": channel, "type": 11}),
+    )
+    .await;
+    let seen = h
+        .witnessed(DEMO_GUILD, "ThreadDelete", |s| {
+            s["event"]["channel"]["id"].is_u64()
+        })
+        .await;
+    assert_eq!(
+        seen["event"]["channel"]["name"], "help",
+        "the thread as it was"
+    );
+
+    // Emojis: Discord sends the whole list; the host says what changed.
+    let emoji = |id: &str, name: &str| {
+        json!({"id": id, "name": name, "roles": [], "require_colons": true,
+            "managed": false, "animated": false, "available": true})
+    };
+    h.dispatch(
+        "GUILD_EMOJIS_UPDATE",
+        json!({"guild_id": g, "emojis": [emoji("81", "blob"), emoji("82", "cat")]}),
+    )
+    .await;
+    let seen = h
+        .witnessed(DEMO_GUILD, "EmojisUpdate", |s| {
+            s["event"]["created"]
+                .as_array()
+                .is_some_and(|c| c.len() == 2)
+        })
+        .await;
+    assert_eq!(seen["event"]["by"], "NotRecorded");
+    h.dispatch(
+        "GUILD_EMOJIS_UPDATE",
+        json!({"guild_id": g, "emojis": [emoji("81", "blobby")]}),
+    )
+    .await;
+    let seen = h
+        .witnessed(DEMO_GUILD, "EmojisUpdate", |s| {
+            s["event"]["deleted"]
+                .as_array()
+                .is_some_and(|d| d.len() == 1)
+        })
+        .await;
+    assert_eq!(seen["event"]["deleted"][0]["name"], "cat");
+    assert_eq!(seen["event"]["updated"][0][0]["name"], "blob");
+    assert_eq!(seen["event"]["updated"][0][1]["name"], "blobby");
+
+    // Invites, webhooks, auto-moderation, pins.
+    h.dispatch(
+        "INVITE_CREATE",
+        json!({"channel_id": channel, "code": "abc", "created_at": "2026-12-08T00:00:00.000000+00:00",
+            "guild_id": g, "max_age": 86400, "max_uses": 5, "temporary": false, "uses": 0,
+            "inviter": {"id": "4000000000000000005", "username": "grace", "discriminator": "0",
+                "avatar": null, "global_name": null}}),
+    )
+    .await;
+    let seen = h
+        .witnessed(DEMO_GUILD, "InviteCreate", |s| s["event"]["code"] == "abc")
+        .await;
+    assert_eq!(seen["event"]["inviter"]["username"], "grace");
+    assert_eq!(seen["event"]["max_uses"], 5);
+    h.dispatch(
+        "INVITE_DELETE",
+        json!({"channel_id": channel, "guild_id": g, "code": "abc"}),
+    )
+    .await;
+    h.witnessed(DEMO_GUILD, "InviteDelete", |s| s["event"]["code"] == "abc")
+        .await;
+    h.dispatch(
+        "WEBHOOKS_UPDATE",
+        json!({"channel_id": channel, "guild_id": g}),
+    )
+    .await;
+    let seen = h
+        .witnessed(DEMO_GUILD, "WebhooksUpdate", |s| {
+            s["event"]["channel_id"] == DEMO_CHANNEL
+        })
+        .await;
+    assert_eq!(seen["event"]["by"], "NotRecorded");
+    h.dispatch(
+        "AUTO_MODERATION_ACTION_EXECUTION",
+        json!({"guild_id": g, "action": {"type": 1, "metadata": {}}, "rule_id": "95",
+            "rule_trigger_type": 1, "user_id": "4000000000000000005", "channel_id": channel,
+            "content": "a bad word", "matched_keyword": "bad", "matched_content": "bad"}),
+    )
+    .await;
+    let seen = h
+        .witnessed(DEMO_GUILD, "AutomodAction", |s| s["event"]["rule_id"] == 95)
+        .await;
+    assert_eq!(seen["event"]["response"], "BlockMessage");
+    assert_eq!(seen["event"]["matched_keyword"], "bad");
+    h.dispatch(
+        "CHANNEL_PINS_UPDATE",
+        json!({"guild_id": g, "channel_id": channel,
+            "last_pin_timestamp": "2026-12-08T00:00:00.000000+00:00"}),
+    )
+    .await;
+    let seen = h
+        .witnessed(DEMO_GUILD, "PinsUpdate", |s| {
+            s["event"]["last_pin_timestamp"].is_string()
+        })
+        .await;
+    assert_eq!(seen["event"]["by"], "NotRecorded");
+
+    // The guild's settings: an ownership transfer, with the owner before.
+    h.control(
+        Method::PATCH,
+        &format!("/_sim/guilds/{DEMO_GUILD}"),
+        json!({"owner_id": "4000000000000000005"}),
+    )
+    .await;
+    let seen = h
+        .witnessed(DEMO_GUILD, "GuildUpdate", |s| {
+            s["event"]["after"]["owner_id"] == 4_000_000_000_000_000_005u64
+        })
+        .await;
+    assert_eq!(
+        seen["event"]["before"]["owner_id"],
+        baseline_discord_sim::world::DEMO_OWNER
     );
 }
