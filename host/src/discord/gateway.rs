@@ -21,7 +21,6 @@ use twilight_gateway::error::ReceiveMessageErrorType;
 use twilight_gateway::queue::InMemoryQueue;
 use twilight_gateway::{
     CloseFrame, ConfigBuilder, Event, EventTypeFlags, Intents, MessageSender, Shard, ShardId,
-    StreamExt as _,
 };
 
 use super::rest::Body;
@@ -177,7 +176,7 @@ impl Context {
         loop {
             let wanted = OWN_EVENTS | self.listener.wanted();
             tokio::select! {
-                item = shard.next_event(wanted) => match item {
+                item = next_event(&mut shard, wanted) => match item {
                     None => break,
                     Some(Ok(event)) => {
                         self.observe(id, &event);
@@ -245,6 +244,44 @@ impl Context {
             .await
         {
             tracing::warn!(%error, shard = id, "the shard monitor could not write");
+        }
+    }
+}
+
+/// The next event of `shard` that is `wanted`, as twilight's
+/// `StreamExt::next_event` reads it — but for GUILD_STICKERS_UPDATE, which
+/// twilight 0.18 drops unparsed (its event-name table lacks it, so its
+/// filter never matches): read here from the raw message.
+async fn next_event(
+    shard: &mut Shard,
+    wanted: EventTypeFlags,
+) -> Option<Result<Event, twilight_gateway::error::ReceiveMessageError>> {
+    use futures_util::StreamExt as _;
+    use serde::de::DeserializeSeed as _;
+    use twilight_gateway::Message;
+    use twilight_model::gateway::event::GatewayEventDeserializer;
+    loop {
+        let json = match shard.next().await? {
+            Ok(Message::Close(frame)) => return Some(Ok(Event::GatewayClose(frame))),
+            Ok(Message::Text(json)) => json,
+            Err(error) => return Some(Err(error)),
+        };
+        let stickers = wanted.contains(EventTypeFlags::GUILD_STICKERS_UPDATE)
+            && GatewayEventDeserializer::from_json(&json)
+                .is_some_and(|d| d.event_type() == Some("GUILD_STICKERS_UPDATE"));
+        if stickers {
+            let deserializer = GatewayEventDeserializer::from_json(&json)?;
+            let mut reader = serde_json::Deserializer::from_str(&json);
+            match deserializer.deserialize(&mut reader) {
+                Ok(event) => return Some(Ok(event.into())),
+                Err(error) => {
+                    tracing::warn!(%error, "an unreadable GUILD_STICKERS_UPDATE was skipped");
+                    continue;
+                }
+            }
+        }
+        if let Some(event) = twilight_gateway::parse(json, wanted).transpose() {
+            return Some(event.map(Into::into));
         }
     }
 }

@@ -572,7 +572,7 @@ async fn a_flood_in_one_guild_sheds_none_of_another_guilds_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn threads_emojis_invites_webhooks_automod_pins_and_the_guild_reach_a_0_3_cog() {
+async fn threads_emojis_stickers_invites_webhooks_automod_pins_and_the_guild_reach_a_0_3_cog() {
     use reqwest::Method;
     let h = Harness::start(&["witness"], |config| {
         config.discord.attribution_wait_ms = 300;
@@ -666,6 +666,20 @@ async fn threads_emojis_invites_webhooks_automod_pins_and_the_guild_reach_a_0_3_
     assert_eq!(seen["event"]["deleted"][0]["name"], "cat");
     assert_eq!(seen["event"]["updated"][0][0]["name"], "blob");
     assert_eq!(seen["event"]["updated"][0][1]["name"], "blobby");
+
+    // Stickers (read by the host itself: twilight 0.18 drops them).
+    h.dispatch(
+        "GUILD_STICKERS_UPDATE",
+        json!({"guild_id": g, "stickers": [{"id": "91", "name": "wave", "description": null,
+            "tags": "wave", "type": 2, "format_type": 1, "available": true, "guild_id": g}]}),
+    )
+    .await;
+    let seen = h
+        .witnessed(DEMO_GUILD, "StickersUpdate", |s| {
+            s["event"]["created"][0]["name"] == "wave"
+        })
+        .await;
+    assert_eq!(seen["event"]["created"][0]["tags"], "wave");
 
     // Invites, webhooks, auto-moderation, pins.
     h.dispatch(
