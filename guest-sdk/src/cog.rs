@@ -147,6 +147,8 @@ pub enum Capability {
     DiscordMembersBan,
     /// Time members out (the operator must grant it).
     DiscordMembersTimeout,
+    /// Read the server's audit log (the operator must grant it).
+    DiscordAuditLog,
     /// Language models — spends money (the operator must grant it).
     Llm,
 }
@@ -170,6 +172,7 @@ impl Capability {
             Capability::DiscordMembersKick => "discord.members.kick",
             Capability::DiscordMembersBan => "discord.members.ban",
             Capability::DiscordMembersTimeout => "discord.members.timeout",
+            Capability::DiscordAuditLog => "discord.audit-log",
             Capability::Llm => "llm",
         }
     }

@@ -16,7 +16,7 @@ use super::CogState;
 use crate::discord::outgoing::CustomIds;
 use crate::discord::rest::{Body, RestError};
 use crate::discord::{DiscordLink, incoming, outgoing};
-use crate::wit::baseline::cog::discord::{DiscordError, Host};
+use crate::wit::baseline::cog::discord::{AuditEntry, DiscordError, Host};
 use twilight_model::channel::{Channel as TChannel, Message as TMessage};
 use twilight_model::guild::{Member as TMember, Role as TRole};
 
@@ -218,6 +218,51 @@ impl CogState {
 }
 
 impl Host for CogState {
+    async fn read_audit_log(
+        &mut self,
+        action: Option<u16>,
+        before: Option<u64>,
+        limit: u8,
+    ) -> wasmtime::Result<Result<Vec<AuditEntry>, DiscordError>> {
+        let entered = enter!(self.discord_enter("discord.audit-log"));
+        let mut path = format!(
+            "/guilds/{}/audit-logs?limit={}",
+            entered.guild,
+            limit.clamp(1, 100)
+        );
+        if let Some(action) = action {
+            path.push_str(&format!("&action_type={action}"));
+        }
+        if let Some(before) = before {
+            path.push_str(&format!("&before={before}"));
+        }
+        let log = match entered.call(Method::GET, &path, Body::Empty).await {
+            Ok(log) => log,
+            Err(error) => return Ok(Err(error)),
+        };
+        Ok(
+            read::<twilight_model::guild::audit_log::AuditLog>("audit log", log).map(|log| {
+                log.entries
+                    .iter()
+                    .map(|e| {
+                        let options = e.options.as_ref();
+                        AuditEntry {
+                            id: e.id.get(),
+                            action: u16::from(e.action_type),
+                            user_id: e.user_id.map(|u| u.get()),
+                            target_id: e.target_id.map(|t| t.get()),
+                            reason: e.reason.clone(),
+                            channel_id: options.and_then(|o| o.channel_id).map(|c| c.get()),
+                            count: options
+                                .and_then(|o| o.count.as_deref())
+                                .and_then(|c| c.parse().ok()),
+                        }
+                    })
+                    .collect()
+            }),
+        )
+    }
+
     async fn send_message(
         &mut self,
         channel: u64,

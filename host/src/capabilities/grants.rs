@@ -53,6 +53,11 @@ pub const CAPABILITIES: &[(&str, bool, &str)] = &[
     ("discord.members.kick", false, "kick members"),
     ("discord.members.ban", false, "ban users"),
     ("discord.members.timeout", false, "time members out"),
+    (
+        "discord.audit-log",
+        false,
+        "read the server's audit log (who did what)",
+    ),
     ("llm", false, "call language models (spends money)"),
 ];
 

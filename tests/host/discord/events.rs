@@ -755,3 +755,45 @@ async fn threads_emojis_stickers_invites_webhooks_automod_pins_and_the_guild_rea
         baseline_discord_sim::world::DEMO_OWNER
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_is_read_only_with_its_grant() {
+    use reqwest::Method;
+    let h = Harness::start(&["witness"], |config| {
+        config
+            .cogs
+            .entry("witness".into())
+            .or_default()
+            .grant
+            .push("discord.audit-log".into());
+    })
+    .await;
+    let joined = h
+        .control(Method::POST, "/_sim/members", json!({"username": "raider"}))
+        .await;
+    let raider = id(&joined["user"]["id"]);
+    let status = h
+        .as_moderator(
+            Method::PUT,
+            &format!("/guilds/{DEMO_GUILD}/bans/{raider}"),
+            Some(json!({})),
+            "raid",
+        )
+        .await;
+    assert_eq!(status, 204);
+    let answer = h.command(json!({"name": "witness-audit"})).await;
+    let entries: Value = serde_json::from_str(content(&answer)).expect("a list");
+    assert_eq!(entries[0]["action"], 22, "{entries}");
+    assert_eq!(entries[0]["target_id"], raider);
+    assert_eq!(entries[0]["reason"], "raid");
+    assert_eq!(entries[0]["user_id"], BOT_ID);
+
+    // Not granted: refused as a value, nothing read.
+    let h = Harness::start(&["witness"], |_| {}).await;
+    let answer = h.command(json!({"name": "witness-audit"})).await;
+    let said = content(&answer);
+    assert!(
+        said.starts_with("refused:") && said.contains("Denied") && said.contains("not granted"),
+        "{answer}"
+    );
+}

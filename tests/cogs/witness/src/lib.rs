@@ -17,8 +17,8 @@ wit_bindgen::generate!({
 });
 
 use baseline::cog::kv::{self, Scope};
-use baseline::cog::schedule;
 use baseline::cog::types::*;
+use baseline::cog::{discord, schedule};
 use exports::baseline::cog::{handler, pages};
 
 struct Witness;
@@ -86,6 +86,16 @@ impl handler::Guest for Witness {
             description: "Keeps the last event of each kind".into(),
             commands: vec![
                 Command {
+                    name: "witness-audit".into(),
+                    description: "The audit log's last entries, as JSON".into(),
+                    options: vec![],
+                    subcommands: vec![],
+                    groups: vec![],
+                    default_member_permissions: None,
+                    guild_only: true,
+                    nsfw: false,
+                },
+                Command {
                     name: "witness-timer".into(),
                     description: "Set a timer".into(),
                     options: vec![
@@ -132,12 +142,22 @@ impl handler::Guest for Witness {
                     name: "schedule".into(),
                     reason: "sets the timers it is asked to".into(),
                 },
+                CapabilityRequest {
+                    name: "discord.audit-log".into(),
+                    reason: "reads the audit log when asked".into(),
+                },
             ],
             pages: vec![],
         }
     }
 
     fn on_command(invocation: CommandInvocation) -> Result<CommandResponse, CogError> {
+        if invocation.name == "witness-audit" {
+            return Ok(reply(match discord::read_audit_log(None, None, 10) {
+                Ok(entries) => serde_json::to_string(&entries).map_err(internal)?,
+                Err(error) => format!("refused: {error:?}"),
+            }));
+        }
         if invocation.name == "witness-timer" {
             let mut name = String::new();
             let mut delay = 0;
