@@ -10,14 +10,11 @@ use crate::wit::baseline::cog::discord::Host as Now;
 use crate::wit::v0_2::baseline::cog::discord::{DiscordError, Host};
 use crate::wit::v0_2::types::{Channel, Member, Message, MessageInfo, Role};
 
-/// Today's answer (and error) in 0.2.0's types. Every error case has
-/// the same shape in both versions.
-fn old<A: serde::Serialize, B: serde::de::DeserializeOwned>(answer: A) -> wasmtime::Result<B> {
-    crate::wit::v0_2::to_old(&answer).map_err(wasmtime::Error::msg)
-}
-
-fn new<A: serde::Serialize, B: serde::de::DeserializeOwned>(value: A) -> wasmtime::Result<B> {
-    crate::wit::v0_2::from_old(&value).map_err(wasmtime::Error::msg)
+/// A value in the other version's types: today's answer (and error: every
+/// error case has the same shape in both) in 0.2.0's, or 0.2.0's message
+/// in today's.
+fn convert<A: serde::Serialize, B: serde::de::DeserializeOwned>(value: A) -> wasmtime::Result<B> {
+    crate::wit::v0_2::convert(&value).map_err(wasmtime::Error::msg)
 }
 
 impl Host for CogState {
@@ -26,7 +23,7 @@ impl Host for CogState {
         channel: u64,
         message: Message,
     ) -> wasmtime::Result<Result<u64, DiscordError>> {
-        old(Now::send_message(self, channel, new(message)?).await?)
+        convert(Now::send_message(self, channel, convert(message)?).await?)
     }
 
     async fn edit_message(
@@ -35,7 +32,7 @@ impl Host for CogState {
         id: u64,
         message: Message,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
-        old(Now::edit_message(self, channel, id, new(message)?).await?)
+        convert(Now::edit_message(self, channel, id, convert(message)?).await?)
     }
 
     async fn delete_message(
@@ -43,7 +40,7 @@ impl Host for CogState {
         channel: u64,
         id: u64,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
-        old(Now::delete_message(self, channel, id).await?)
+        convert(Now::delete_message(self, channel, id).await?)
     }
 
     async fn get_message(
@@ -51,7 +48,7 @@ impl Host for CogState {
         channel: u64,
         id: u64,
     ) -> wasmtime::Result<Result<MessageInfo, DiscordError>> {
-        old(Now::get_message(self, channel, id).await?)
+        convert(Now::get_message(self, channel, id).await?)
     }
 
     async fn add_reaction(
@@ -60,7 +57,7 @@ impl Host for CogState {
         id: u64,
         emoji: String,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
-        old(Now::add_reaction(self, channel, id, emoji).await?)
+        convert(Now::add_reaction(self, channel, id, emoji).await?)
     }
 
     async fn remove_reaction(
@@ -69,11 +66,11 @@ impl Host for CogState {
         id: u64,
         emoji: String,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
-        old(Now::remove_reaction(self, channel, id, emoji).await?)
+        convert(Now::remove_reaction(self, channel, id, emoji).await?)
     }
 
     async fn get_member(&mut self, user: u64) -> wasmtime::Result<Result<Member, DiscordError>> {
-        old(Now::get_member(self, user).await?)
+        convert(Now::get_member(self, user).await?)
     }
 
     async fn add_role(
@@ -81,7 +78,7 @@ impl Host for CogState {
         user: u64,
         role: u64,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
-        old(Now::add_role(self, user, role).await?)
+        convert(Now::add_role(self, user, role).await?)
     }
 
     async fn remove_role(
@@ -89,15 +86,15 @@ impl Host for CogState {
         user: u64,
         role: u64,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
-        old(Now::remove_role(self, user, role).await?)
+        convert(Now::remove_role(self, user, role).await?)
     }
 
     async fn list_roles(&mut self) -> wasmtime::Result<Result<Vec<Role>, DiscordError>> {
-        old(Now::list_roles(self).await?)
+        convert(Now::list_roles(self).await?)
     }
 
     async fn list_channels(&mut self) -> wasmtime::Result<Result<Vec<Channel>, DiscordError>> {
-        old(Now::list_channels(self).await?)
+        convert(Now::list_channels(self).await?)
     }
 
     async fn create_thread(
@@ -106,7 +103,7 @@ impl Host for CogState {
         name: String,
         from: Option<u64>,
     ) -> wasmtime::Result<Result<u64, DiscordError>> {
-        old(Now::create_thread(self, channel, name, from).await?)
+        convert(Now::create_thread(self, channel, name, from).await?)
     }
 
     async fn send_dm(
@@ -114,7 +111,7 @@ impl Host for CogState {
         user: u64,
         message: Message,
     ) -> wasmtime::Result<Result<u64, DiscordError>> {
-        old(Now::send_dm(self, user, new(message)?).await?)
+        convert(Now::send_dm(self, user, convert(message)?).await?)
     }
 
     async fn kick(
@@ -122,7 +119,7 @@ impl Host for CogState {
         user: u64,
         reason: Option<String>,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
-        old(Now::kick(self, user, reason).await?)
+        convert(Now::kick(self, user, reason).await?)
     }
 
     async fn ban(
@@ -131,7 +128,7 @@ impl Host for CogState {
         delete_seconds: u32,
         reason: Option<String>,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
-        old(Now::ban(self, user, delete_seconds, reason).await?)
+        convert(Now::ban(self, user, delete_seconds, reason).await?)
     }
 
     async fn timeout(
@@ -140,6 +137,6 @@ impl Host for CogState {
         seconds: u32,
         reason: Option<String>,
     ) -> wasmtime::Result<Result<(), DiscordError>> {
-        old(Now::timeout(self, user, seconds, reason).await?)
+        convert(Now::timeout(self, user, seconds, reason).await?)
     }
 }

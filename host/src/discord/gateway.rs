@@ -266,11 +266,14 @@ async fn next_event(
             Ok(Message::Text(json)) => json,
             Err(error) => return Some(Err(error)),
         };
-        let stickers = wanted.contains(EventTypeFlags::GUILD_STICKERS_UPDATE)
-            && GatewayEventDeserializer::from_json(&json)
-                .is_some_and(|d| d.event_type() == Some("GUILD_STICKERS_UPDATE"));
-        if stickers {
-            let deserializer = GatewayEventDeserializer::from_json(&json)?;
+        // Only while stickers are wanted is a message's header read here
+        // (twilight reads it again in `parse`).
+        let stickers = wanted
+            .contains(EventTypeFlags::GUILD_STICKERS_UPDATE)
+            .then(|| GatewayEventDeserializer::from_json(&json))
+            .flatten()
+            .filter(|d| d.event_type() == Some("GUILD_STICKERS_UPDATE"));
+        if let Some(deserializer) = stickers {
             let mut reader = serde_json::Deserializer::from_str(&json);
             match deserializer.deserialize(&mut reader) {
                 Ok(event) => return Some(Ok(event.into())),

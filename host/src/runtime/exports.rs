@@ -277,15 +277,10 @@ impl Exports {
         store: &mut Store<Sandbox>,
         call: Call,
     ) -> wasmtime::Result<Answer> {
-        fn to<A: serde::Serialize, B: serde::de::DeserializeOwned>(
+        fn convert<A: serde::Serialize, B: serde::de::DeserializeOwned>(
             value: &A,
         ) -> wasmtime::Result<B> {
-            v0_2::to_old(value).map_err(wasmtime::Error::msg)
-        }
-        fn from<A: serde::Serialize, B: serde::de::DeserializeOwned>(
-            value: &A,
-        ) -> wasmtime::Result<B> {
-            v0_2::from_old(value).map_err(wasmtime::Error::msg)
+            v0_2::convert(value).map_err(wasmtime::Error::msg)
         }
         Ok(match call {
             Call::Command(invocation) => {
@@ -294,9 +289,9 @@ impl Exports {
                     store,
                     &self.on_command,
                 )?;
-                let invocation: old::CommandInvocation = to(&invocation)?;
+                let invocation: old::CommandInvocation = convert(&invocation)?;
                 let (answer,) = func.call_async(&mut *store, (&invocation,)).await?;
-                Answer::Command(from(&answer)?)
+                Answer::Command(convert(&answer)?)
             }
             Call::Component(invocation) => {
                 let func = self.typed::<(&old::ComponentInvocation,), (Result<old::ComponentResponse, old::CogError>,)>(
@@ -304,9 +299,9 @@ impl Exports {
                     store,
                     &self.on_component,
                 )?;
-                let invocation: old::ComponentInvocation = to(&invocation)?;
+                let invocation: old::ComponentInvocation = convert(&invocation)?;
                 let (answer,) = func.call_async(&mut *store, (&invocation,)).await?;
-                Answer::Component(from(&answer)?)
+                Answer::Component(convert(&answer)?)
             }
             Call::Autocomplete(invocation) => {
                 let func = self.typed::<(&old::AutocompleteInvocation,), (Result<Vec<old::Choice>, old::CogError>,)>(
@@ -314,12 +309,12 @@ impl Exports {
                     store,
                     &self.on_autocomplete,
                 )?;
-                let invocation: old::AutocompleteInvocation = to(&invocation)?;
+                let invocation: old::AutocompleteInvocation = convert(&invocation)?;
                 let (answer,) = func.call_async(&mut *store, (&invocation,)).await?;
-                Answer::Autocomplete(from(&answer)?)
+                Answer::Autocomplete(convert(&answer)?)
             }
             Call::Event(event, context) => {
-                let context: old::InvocationContext = to(&context)?;
+                let context: old::InvocationContext = convert(&context)?;
                 let answer = match self.version {
                     WitVersion::V0_1 => {
                         // A kind 0.1.0 lacks is never subscribed to; nothing to run.
@@ -345,7 +340,7 @@ impl Exports {
                         func.call_async(&mut *store, (&event, &context)).await?.0
                     }
                 };
-                Answer::Event(from(&answer)?)
+                Answer::Event(convert(&answer)?)
             }
             Call::Render(context) => {
                 let func = self
@@ -354,19 +349,19 @@ impl Exports {
                         store,
                         &self.render,
                     )?;
-                let context: old::PageContext = to(&context)?;
+                let context: old::PageContext = convert(&context)?;
                 let (answer,) = func.call_async(&mut *store, (&context,)).await?;
-                Answer::Render(from(&answer)?)
+                Answer::Render(convert(&answer)?)
             }
             Call::Act(context, action, payload) => {
                 let func = self.typed::<(&old::PageContext, &str, &str), (Result<old::ActionOutcome, old::CogError>,)>(
                     instance, store, &self.act,
                 )?;
-                let context: old::PageContext = to(&context)?;
+                let context: old::PageContext = convert(&context)?;
                 let (answer,) = func
                     .call_async(&mut *store, (&context, &action, &payload))
                     .await?;
-                Answer::Act(from(&answer)?)
+                Answer::Act(convert(&answer)?)
             }
             // Cogs before 0.3.0 cannot set timers.
             Call::Timer(..) => wasmtime::bail!("a cog of WIT {} has no timers", self.version),

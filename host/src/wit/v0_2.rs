@@ -8,7 +8,7 @@
 //!   `list-roles`, `list-channels` — reaches a 0.2.0 cog in its old shape,
 //!   the new fields dropped. The `discord` import is therefore generated
 //!   from 0.2.0 and served by today's implementation through
-//!   [`to_old`]/[`from_old`] (`crate::capabilities::legacy`); the other
+//!   [`convert`] (`crate::capabilities::legacy`); the other
 //!   imports have today's shape and are today's modules (`with`).
 //! - `event`: deletions, bans, role and channel changes carry who did it
 //!   and the state before; member events are records of their own; kicks,
@@ -135,14 +135,9 @@ pub fn subscribed_as(kind: now::EventKind) -> Option<now::EventKind> {
     }
 }
 
-/// A value of today's types in 0.2.0's (an invocation, a page context),
-/// or back (a response): the shapes agree but for fields 0.2.0 lacks.
-pub fn to_old<A: serde::Serialize, B: serde::de::DeserializeOwned>(value: &A) -> Result<B, String> {
-    adapt(value, VERSION)
-}
-
-/// A 0.2.0 value in today's types.
-pub fn from_old<A: serde::Serialize, B: serde::de::DeserializeOwned>(
+/// A value of today's types in 0.2.0's (an invocation, a page context)
+/// or back (an answer): the shapes agree but for fields 0.2.0 lacks.
+pub fn convert<A: serde::Serialize, B: serde::de::DeserializeOwned>(
     value: &A,
 ) -> Result<B, String> {
     adapt(value, VERSION)
@@ -229,10 +224,10 @@ mod tests {
         if let Some(member) = &mut context.member {
             member.communication_disabled_until = Some("2026-12-08T00:00:00Z".into());
         }
-        let old: types::InvocationContext = to_old(&context).unwrap();
+        let old: types::InvocationContext = convert(&context).unwrap();
         assert_eq!(old.member.unwrap().nick.as_deref(), Some("nick"));
         let reply = types::CommandResponse::Defer(false);
-        let back: now::CommandResponse = from_old(&reply).unwrap();
+        let back: now::CommandResponse = convert(&reply).unwrap();
         assert_eq!(back, now::CommandResponse::Defer(false));
     }
 }
